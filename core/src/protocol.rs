@@ -1,0 +1,366 @@
+//! The wire format shared by the device and the reference server: JSON bodies, signed
+//! tokens, error codes. One definition, used on both ends.
+//!
+//! Everything the server issues (activation tickets, enrollment receipts) travels as a
+//! signed token: `IBK1.<claims>.<signature>`, the claims being base64url JSON and the
+//! signature ECDSA P-256 / SHA-256 (fixed 64-byte form) by the server's key over
+//! `IBK1.<claims>`. The device pins the server's public key and checks every token.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use ring::digest;
+use ring::signature::{self, EcdsaKeyPair, UnparsedPublicKey};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// Prefix of every signed token; the version of the token format.
+pub const TOKEN_PREFIX: &str = "IBK1";
+/// Token type of an activation ticket (the QR payload).
+pub const TICKET_TYPE: &str = "activation";
+/// Token type of an enrollment receipt.
+pub const RECEIPT_TYPE: &str = "enrollment";
+
+/// Encodes bytes as unpadded base64url, the only binary encoding on the wire.
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes unpadded base64url.
+pub fn unb64(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+/// The short identifier of a public key: hex of the first 8 bytes of its SHA-256.
+pub fn key_id(public_key: &[u8]) -> String {
+    digest::digest(&digest::SHA256, public_key).as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not of the `IBK1.<claims>.<signature>` form, or the claims are not the expected JSON.
+    #[error("not an ibkey token")]
+    Malformed,
+    /// The signature does not verify with the pinned server key.
+    #[error("signature does not match the server's key")]
+    BadSignature,
+    /// The claims do not name the expected token type.
+    #[error("unexpected token type")]
+    WrongType,
+}
+
+/// Signs claims into a token with the server's key.
+pub fn sign_token<C: Serialize>(
+    claims: &C,
+    key: &EcdsaKeyPair,
+    rng: &dyn ring::rand::SecureRandom,
+) -> Result<String, ring::error::Unspecified> {
+    let json = serde_json::to_vec(claims).map_err(|_| ring::error::Unspecified)?;
+    let input = format!("{TOKEN_PREFIX}.{}", b64(&json));
+    let sig = key.sign(rng, input.as_bytes())?;
+    Ok(format!("{input}.{}", b64(sig.as_ref())))
+}
+
+/// Checks a token's signature with the server's public key (SEC1 uncompressed) and reads
+/// its claims, without checking what they say.
+pub fn verify_token<C: DeserializeOwned + TokenClaims>(
+    token: &str,
+    server_public_key: &[u8],
+) -> Result<C, TokenError> {
+    let token = token.trim();
+    let (input, sig) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+    let (prefix, claims) = input.split_once('.').ok_or(TokenError::Malformed)?;
+    if prefix != TOKEN_PREFIX {
+        return Err(TokenError::Malformed);
+    }
+    let sig = unb64(sig).ok_or(TokenError::Malformed)?;
+    let json = unb64(claims).ok_or(TokenError::Malformed)?;
+    UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, server_public_key)
+        .verify(input.as_bytes(), &sig)
+        .map_err(|_| TokenError::BadSignature)?;
+    let claims: C = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
+    if claims.token_type() != C::TYPE {
+        return Err(TokenError::WrongType);
+    }
+    Ok(claims)
+}
+
+/// Claims that name their own token type.
+pub trait TokenClaims {
+    /// The `typ` value this kind of claims must carry.
+    const TYPE: &'static str;
+    /// The `typ` value these claims carry.
+    fn token_type(&self) -> &str;
+}
+
+/// What an activation ticket (the QR payload) says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketClaims {
+    /// Always [`TICKET_TYPE`].
+    pub typ: String,
+    /// The server's base URL.
+    pub srv: String,
+    /// The server key's id ([`key_id`]).
+    pub kid: String,
+    /// The session ID, canonical (12 characters, no dashes).
+    pub sid: String,
+    /// The portal user the ticket enrolls.
+    pub usr: String,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// Expires at, Unix seconds.
+    pub exp: i64,
+}
+
+impl TokenClaims for TicketClaims {
+    const TYPE: &'static str = TICKET_TYPE;
+    fn token_type(&self) -> &str {
+        &self.typ
+    }
+}
+
+/// What an enrollment receipt says: this device's key now stands for this user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptClaims {
+    /// Always [`RECEIPT_TYPE`].
+    pub typ: String,
+    /// The credential's id on the server.
+    pub cid: String,
+    /// The enrolled user.
+    pub usr: String,
+    /// The device id the credential belongs to.
+    pub dev: String,
+    /// [`key_id`] of the device's public key.
+    pub pkid: String,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+}
+
+impl TokenClaims for ReceiptClaims {
+    const TYPE: &'static str = RECEIPT_TYPE;
+    fn token_type(&self) -> &str {
+        &self.typ
+    }
+}
+
+/// The message a device signs with its new key to prove it holds it.
+pub fn activation_proof_message(session_id: &str, device_id: &str, public_key_b64: &str) -> String {
+    format!("ibkey-activate:v1:{session_id}:{device_id}:{public_key_b64}")
+}
+
+/// The message a device signs to revoke its credential.
+pub fn revoke_message(credential_id: &str, issued_at: i64) -> String {
+    format!("ibkey-revoke:v1:{credential_id}:{issued_at}")
+}
+
+/// `GET /v1/server-key`: the server's signing key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerKeyResponse {
+    /// [`key_id`] of the key.
+    pub key_id: String,
+    /// SEC1 uncompressed P-256 public key, base64url.
+    pub public_key: String,
+}
+
+/// `POST /v1/portal/sign-in`: a test user signs in to the portal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignInRequest {
+    /// Portal user name.
+    pub username: String,
+    /// Portal password.
+    pub password: String,
+}
+
+/// Reply to [`SignInRequest`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignInResponse {
+    /// Bearer token for the portal endpoints.
+    pub portal_token: String,
+    /// When the portal session ends, Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Reply to `POST /v1/portal/activation-tickets` (bearer portal token, empty body).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TicketResponse {
+    /// The session ID printed under the QR, grouped (`K7QP-3MZX-9TWD`).
+    pub session_id: String,
+    /// The text the QR code holds: a signed activation ticket.
+    pub qr_payload: String,
+    /// When the ticket expires, Unix seconds.
+    pub expires_at: i64,
+}
+
+/// `POST /v1/activation/lookup`: trade a typed session ID for its signed ticket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LookupRequest {
+    /// Canonical session ID (12 characters).
+    pub session_id: String,
+}
+
+/// Reply to [`LookupRequest`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LookupResponse {
+    /// The signed activation ticket, the same text the QR holds.
+    pub ticket: String,
+}
+
+/// `POST /v1/activation/complete`: register this device's key for the ticket's user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompleteRequest {
+    /// The signed activation ticket.
+    pub ticket: String,
+    /// This install's random id.
+    pub device_id: String,
+    /// A name for the device the user will recognise in the portal.
+    pub device_name: String,
+    /// SEC1 uncompressed P-256 public key, base64url.
+    pub public_key: String,
+    /// ASN.1 DER ECDSA signature over [`activation_proof_message`], base64url.
+    pub proof: String,
+}
+
+/// Reply to [`CompleteRequest`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompleteResponse {
+    /// Signed enrollment receipt.
+    pub receipt: String,
+}
+
+/// `POST /v1/devices/revoke`: the device removes its own credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeRequest {
+    /// The credential to revoke.
+    pub credential_id: String,
+    /// When the request was made, Unix seconds (the server allows a few minutes of skew).
+    pub issued_at: i64,
+    /// ASN.1 DER ECDSA signature over [`revoke_message`] by the credential's key, base64url.
+    pub signature: String,
+}
+
+/// Body of every error reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The error inside an [`ErrorResponse`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// One of the `code` constants in [`codes`].
+    pub code: String,
+    /// A human explanation (English).
+    pub message: String,
+    /// Seconds to wait before trying again, for `too_many_attempts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+/// Error codes the server replies with.
+pub mod codes {
+    /// No ticket has this session ID.
+    pub const CODE_UNKNOWN: &str = "code_unknown";
+    /// The ticket was already used to activate a device.
+    pub const CODE_USED: &str = "code_used";
+    /// The ticket expired.
+    pub const CODE_EXPIRED: &str = "code_expired";
+    /// This device already holds a credential for the user.
+    pub const ALREADY_ENROLLED: &str = "already_enrolled";
+    /// Too many wrong session-ID guesses; wait `retry_after` seconds.
+    pub const TOO_MANY_ATTEMPTS: &str = "too_many_attempts";
+    /// The request is malformed.
+    pub const BAD_REQUEST: &str = "bad_request";
+    /// Missing or wrong portal credentials.
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    /// A signature (proof of key, revocation, ticket) does not verify.
+    pub const BAD_SIGNATURE: &str = "bad_signature";
+    /// No active credential has this id.
+    pub const CREDENTIAL_UNKNOWN: &str = "credential_unknown";
+    /// The server failed; nothing was changed.
+    pub const INTERNAL: &str = "internal";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::rand::SystemRandom;
+    use ring::signature::KeyPair;
+
+    fn server_key() -> EcdsaKeyPair {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .expect("generate");
+        EcdsaKeyPair::from_pkcs8(
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            pkcs8.as_ref(),
+            &rng,
+        )
+        .expect("parse")
+    }
+
+    fn ticket(kid: &str) -> TicketClaims {
+        TicketClaims {
+            typ: TICKET_TYPE.into(),
+            srv: "http://127.0.0.1:1".into(),
+            kid: kid.into(),
+            sid: "K7QP3MZX9TWD".into(),
+            usr: "alice".into(),
+            iat: 1,
+            exp: 2,
+        }
+    }
+
+    #[test]
+    fn a_signed_ticket_verifies_and_reads_back() {
+        let key = server_key();
+        let public = key.public_key().as_ref().to_vec();
+        let claims = ticket(&key_id(&public));
+        let token = sign_token(&claims, &key, &SystemRandom::new()).expect("sign");
+        assert!(token.starts_with("IBK1."));
+        let read: TicketClaims = verify_token(&token, &public).expect("verify");
+        assert_eq!(read, claims);
+    }
+
+    #[test]
+    fn tampering_or_another_key_is_refused() {
+        let key = server_key();
+        let public = key.public_key().as_ref().to_vec();
+        let token = sign_token(&ticket("x"), &key, &SystemRandom::new()).expect("sign");
+        let other = server_key().public_key().as_ref().to_vec();
+        assert_eq!(
+            verify_token::<TicketClaims>(&token, &other),
+            Err(TokenError::BadSignature)
+        );
+        let (input, sig) = token.rsplit_once('.').expect("dot");
+        let forged_claims = b64(&serde_json::to_vec(&TicketClaims {
+            usr: "mallory".into(),
+            ..ticket("x")
+        })
+        .expect("json"));
+        let forged = format!("IBK1.{forged_claims}.{sig}");
+        assert_eq!(
+            verify_token::<TicketClaims>(&forged, &public),
+            Err(TokenError::BadSignature)
+        );
+        for junk in [
+            "",
+            "IBK1",
+            "IBK1..",
+            "IBK2.e30.AA",
+            "hello world",
+            &input[..10],
+        ] {
+            assert!(
+                verify_token::<TicketClaims>(junk, &public).is_err(),
+                "{junk}"
+            );
+        }
+        assert_eq!(
+            verify_token::<ReceiptClaims>(&token, &public),
+            Err(TokenError::Malformed)
+        );
+    }
+}
