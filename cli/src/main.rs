@@ -1,3 +1,143 @@
-fn main() {
-    println!("Hello, world!");
+//! `ibkey`: the desktop command line of the ibkey authenticator. It plays both sides of an
+//! activation: the portal user asking for a ticket, and the phone activating with it.
+
+mod demo;
+mod device;
+mod failure;
+mod terminal;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use failure::Failure;
+
+/// The ibkey authenticator on the desktop: reference server, portal and device in one tool.
+#[derive(Parser)]
+#[command(name = "ibkey", version, about)]
+struct Cli {
+    /// Folder for this tool's data (device store and server data live below it).
+    /// Default: $IBKEY_HOME, else ~/.local/share/ibkey.
+    #[arg(long, global = true, env = "IBKEY_HOME")]
+    data_dir: Option<PathBuf>,
+    /// Base URL of the server the device and portal talk to.
+    #[arg(long, global = true, env = "IBKEY_SERVER", default_value = device::DEFAULT_SERVER_URL)]
+    server: String,
+    /// Print debug logs on stderr.
+    #[arg(long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the reference server (portal + device API) until interrupted.
+    Server {
+        /// Address to listen on.
+        #[arg(long, default_value = device::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// How long an activation ticket stays valid, in seconds.
+        #[arg(long, default_value_t = 300)]
+        ticket_lifetime: u64,
+    },
+    /// As a signed-in portal user: get an activation ticket (session ID and QR code).
+    Ticket {
+        /// Portal user name.
+        #[arg(long)]
+        user: String,
+        /// Portal password of the test users.
+        #[arg(long, env = "IBKEY_PORTAL_PASSWORD", default_value = device::DEFAULT_PORTAL_PASSWORD)]
+        password: String,
+        /// Also write the QR code to this PNG file.
+        #[arg(long)]
+        qr_out: Option<PathBuf>,
+    },
+    /// Activate this device for a user, from a QR image or a typed session ID.
+    Activate {
+        #[command(flatten)]
+        code: ActivationCode,
+        #[command(flatten)]
+        pin: PinSource,
+    },
+    /// List the users enrolled on this device.
+    Users,
+    /// Remove a user from this device (also revokes the credential on the server).
+    Remove {
+        /// The user to remove.
+        user: String,
+    },
+    /// Walk through the whole activation journey against an embedded server.
+    Demo,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct ActivationCode {
+    /// A PNG or JPEG image of the portal's QR code.
+    #[arg(long, value_name = "IMAGE")]
+    qr: Option<PathBuf>,
+    /// The session ID shown under the QR code (dashes and case do not matter).
+    #[arg(long, value_name = "ID")]
+    session_id: Option<String>,
+}
+
+#[derive(Args)]
+struct PinSource {
+    /// Read the PIN from standard input (one line per attempt) instead of the terminal.
+    #[arg(long)]
+    pin_stdin: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = if cli.verbose { "debug" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IBKEY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("{failure}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let home = device::data_home(cli.data_dir)?;
+    match cli.command {
+        Command::Server {
+            listen,
+            ticket_lifetime,
+        } => device::run_server(&home, listen, Duration::from_secs(ticket_lifetime)).await,
+        Command::Ticket {
+            user,
+            password,
+            qr_out,
+        } => device::ticket(&cli.server, &user, &password, qr_out.as_deref()).await,
+        Command::Activate { code, pin } => {
+            let authenticator = device::open(&home, &cli.server, pin.pin_stdin)?;
+            device::activate(&authenticator, code.qr.as_deref(), code.session_id.as_deref()).await
+        }
+        Command::Users => device::users(&device::open(&home, &cli.server, false)?),
+        Command::Remove { user } => {
+            device::remove(&device::open(&home, &cli.server, false)?, &user).await
+        }
+        Command::Demo => demo::run().await,
+    }
 }

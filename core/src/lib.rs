@@ -1,6 +1,22 @@
 //! ibkey-core: the logic of a mobile two-factor authenticator, written once for every
-//! platform. Shells (Android, iOS, the desktop CLI) supply the platform services through the
-//! traits in [`platform`]; everything else lives here.
+//! platform.
+//!
+//! A shell (Android, iOS, the desktop CLI) supplies platform services through the traits in
+//! [`platform`] and drives an [`Authenticator`]: activate from a scanned QR payload or a
+//! typed session ID, list and remove the enrolled users. Every failure is a typed error with
+//! a stable code and a message that says what to do ([`error::ErrorCode`]).
 
+pub mod accounts;
 pub mod activation;
+mod api;
+mod authenticator;
+pub mod error;
+pub mod gate;
+pub mod platform;
 pub mod protocol;
+pub mod scan;
+
+pub use accounts::{Account, AccountsError};
+pub use activation::{ActivationError, ActivationOutcome, ActivationRequest};
+pub use authenticator::{Authenticator, AuthenticatorConfig};
+pub use error::ErrorCode;

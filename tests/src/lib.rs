@@ -1,14 +1,208 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Test harness for the end-to-end tests: a real reference server on loopback with a real
+//! SQLite file, and "phones" made of the real core over the desktop platform services. Only
+//! what a phone's hardware would provide is scripted: the person at the PIN pad and the clock.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use ibkey_core::gate::PinPolicy;
+use ibkey_core::platform::{
+    Clock, FileStore, HttpRequest, HttpResponse, HttpTransport, Platform, ReqwestTransport,
+    ScriptedVerifier, SoftwareKeyVault, TransportError, VerificationMethod,
+};
+use ibkey_core::protocol::TicketResponse;
+use ibkey_core::{Authenticator, AuthenticatorConfig};
+use ibkey_server::portal_client::PortalClient;
+use ibkey_server::{AdjustableClock, RunningServer, ServerConfig};
+use tempfile::TempDir;
+
+/// The portal password of the reference server's test users.
+pub const PORTAL_PASSWORD: &str = "ibkey-demo";
+
+/// A reference server on a free loopback port, with its data in a temporary folder.
+pub struct World {
+    /// The running server.
+    pub server: RunningServer,
+    /// The server's clock, which tests move forward to expire tickets.
+    pub server_clock: Arc<AdjustableClock>,
+    /// The folder holding the server's and the phones' data.
+    pub dir: TempDir,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl World {
+    /// Starts a server with default settings.
+    pub async fn start() -> World {
+        Self::start_with(|_| {}).await
+    }
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+    /// Starts a server after `adjust` changed its configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> World {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server_clock = Arc::new(AdjustableClock::new());
+        let mut config = ServerConfig {
+            data_dir: dir.path().join("server"),
+            clock: server_clock.clone(),
+            ..ServerConfig::default()
+        };
+        adjust(&mut config);
+        let any_port: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let server = ibkey_server::start(config, any_port).await.expect("server starts");
+        World {
+            server,
+            server_clock,
+            dir,
+        }
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// `user` signs in to the portal and asks for an activation ticket.
+    pub async fn ticket(&self, user: &str) -> TicketResponse {
+        PortalClient::sign_in(&self.url(), user, PORTAL_PASSWORD)
+            .await
+            .expect("portal sign-in")
+            .new_ticket()
+            .await
+            .expect("ticket")
+    }
+
+    /// A new phone called `name`, with its store in its own folder.
+    pub fn phone(&self, name: &str) -> Phone {
+        Phone::open(
+            self.dir.path().join(name),
+            self.url(),
+            Arc::new(ManualClock::now()),
+            Arc::new(ScriptedVerifier::new()),
+        )
+    }
+}
+
+/// A phone: the real core over a real encrypted file store, software keys and HTTP.
+pub struct Phone {
+    /// The authenticator under test.
+    pub auth: Authenticator,
+    /// The scripted person at the PIN pad.
+    pub user: Arc<ScriptedVerifier>,
+    /// The phone's clock.
+    pub clock: Arc<ManualClock>,
+    /// Requests the phone sent to the server.
+    pub requests: Arc<AtomicUsize>,
+    /// The folder of the phone's secure store.
+    pub store_dir: PathBuf,
+    server_url: String,
+}
+
+impl Phone {
+    fn open(store_dir: PathBuf, server_url: String, clock: Arc<ManualClock>, user: Arc<ScriptedVerifier>) -> Phone {
+        let store = Arc::new(FileStore::open(&store_dir).expect("store"));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let http = CountingTransport {
+            inner: ReqwestTransport::new().expect("http"),
+            count: requests.clone(),
+        };
+        let platform = Platform {
+            keys: Arc::new(SoftwareKeyVault::new(store.clone())),
+            store,
+            verifier: user.clone(),
+            http: Arc::new(http),
+            clock: clock.clone(),
+        };
+        let config = AuthenticatorConfig {
+            server_url: server_url.clone(),
+            server_public_key: None,
+            device_name: "test phone".into(),
+            verification: VerificationMethod::Pin,
+            pin_policy: PinPolicy::fast_for_tests(),
+        };
+        Phone {
+            auth: Authenticator::new(config, platform).expect("authenticator"),
+            user,
+            clock,
+            requests,
+            store_dir,
+            server_url,
+        }
+    }
+
+    /// The same phone after the app was killed and started again: same store, same clock,
+    /// same person, a new core.
+    pub fn restart(self) -> Phone {
+        let Phone {
+            store_dir,
+            server_url,
+            clock,
+            user,
+            ..
+        } = self;
+        Phone::open(store_dir, server_url, clock, user)
+    }
+
+    /// How many HTTP requests the phone has sent so far.
+    pub fn sent(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts the requests passing through to the real transport.
+struct CountingTransport {
+    inner: ReqwestTransport,
+    count: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl HttpTransport for CountingTransport {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        self.inner.send(request).await
+    }
+}
+
+/// A phone clock the test moves by hand: wall time starts at the real time, uptime at an
+/// hour after boot.
+#[derive(Debug)]
+pub struct ManualClock {
+    wall_ms: AtomicI64,
+    uptime_ms: AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock at the real current time.
+    pub fn now() -> ManualClock {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis() as i64;
+        ManualClock {
+            wall_ms: AtomicI64::new(wall),
+            uptime_ms: AtomicU64::new(3_600_000),
+        }
+    }
+
+    /// Lets `by` pass: both wall time and uptime move.
+    pub fn advance(&self, by: Duration) {
+        self.wall_ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        self.uptime_ms.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Changes only the wall clock, as a user changing the phone's time would.
+    pub fn shift_wall(&self, by_ms: i64) {
+        self.wall_ms.fetch_add(by_ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_unix_ms(&self) -> i64 {
+        self.wall_ms.load(Ordering::SeqCst)
+    }
+
+    fn uptime_ms(&self) -> u64 {
+        self.uptime_ms.load(Ordering::SeqCst)
     }
 }

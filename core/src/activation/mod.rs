@@ -1,5 +1,152 @@
 //! Activation: turning a scanned QR payload or a typed session ID into an enrolled account.
+//!
+//! Everything that can be checked on the device is checked before any network call: the
+//! payload's form, signature and server, its expiry, the session ID's check characters, and
+//! whether the user is already enrolled here. The flow itself ([`crate::Authenticator`]'s
+//! `activate_*` methods) then verifies the user, makes the device key, registers it and
+//! stores the account.
 
+mod flow;
 pub mod session_id;
 
 pub use session_id::{SessionId, SessionIdError};
+
+use crate::error::ErrorCode;
+use crate::gate::GateError;
+use crate::platform::{KeyError, StoreError};
+use crate::Account;
+
+/// A validated activation code, before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivationRequest {
+    /// The portal user the code enrolls.
+    pub username: String,
+    /// The server that issued it.
+    pub server_url: String,
+    /// When the code expires, Unix seconds.
+    pub expires_at: i64,
+    /// The last group of its session ID, safe to show and log.
+    pub session_id_hint: String,
+}
+
+/// How an activation ended when nothing went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActivationOutcome {
+    /// The user is now enrolled on this device.
+    Activated {
+        /// The new account.
+        account: Account,
+    },
+    /// This very code activated this account a moment ago (the camera still sees the QR):
+    /// nothing was done again.
+    AlreadyActivatedWithThisCode {
+        /// The account the code activated.
+        account: Account,
+    },
+}
+
+/// Where a duplicate enrollment was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundBy {
+    /// In this device's own account list, before any network call.
+    Device,
+    /// By the server: it already holds a credential of this device for the user.
+    Server,
+}
+
+/// Why an activation did not happen. Each variant has its own code ([`ErrorCode`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActivationError {
+    /// The user is already enrolled on this device: nothing to do.
+    #[error("{} is already enrolled on this device{}. There is nothing to do: you can already approve logins for {0}.", username, match found_by { FoundBy::Device => "", FoundBy::Server => " according to the server (if the app was reinstalled or its data cleared, remove the old device in the portal, then activate again)" })]
+    AlreadyEnrolled {
+        /// The user.
+        username: String,
+        /// Where the duplicate was found.
+        found_by: FoundBy,
+    },
+    /// The code was already used to activate a device.
+    #[error("This activation code was already used. Log out of the portal and back in to get a fresh QR code and session ID, then try again.")]
+    CodeUsed,
+    /// The code expired.
+    #[error("This activation code has expired. Log out of the portal and back in to get a fresh QR code and session ID, then try again.")]
+    CodeExpired,
+    /// The server knows no code with this session ID.
+    #[error("No activation is waiting for this session ID. Check it against the portal; if it matches, log out of the portal and back in for a fresh one.")]
+    CodeUnknown,
+    /// The typed session ID has a typo, caught on the device.
+    #[error(transparent)]
+    SessionIdMistyped(#[from] SessionIdError),
+    /// Too many wrong session IDs were tried; the server asks to wait.
+    #[error("Too many wrong session IDs were tried. Wait {retry_after_secs} seconds, then type the session ID again carefully.")]
+    TooManyAttempts {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+    /// The scanned QR code is not an activation code.
+    #[error("This QR code is not an activation code. Scan the QR code shown on the portal's activation page.")]
+    NotAnActivationCode,
+    /// The code names a server other than the one this app works with.
+    #[error("This activation code is for another service ({found}), not {expected}. Scan the code from your provider's portal.")]
+    WrongServer {
+        /// The server this app works with.
+        expected: String,
+        /// The server the code names.
+        found: String,
+    },
+    /// The code is not signed by the server's pinned key: forged, or the server changed.
+    #[error("This activation code was not signed by your provider's server, so it was not used. Scan the code from your provider's portal; if this persists, contact support.")]
+    ServerKeyMismatch,
+    /// The server's address is plain HTTP to another machine.
+    #[error("The server address {url} is not secure (plain HTTP is only allowed to this device itself). Use an https:// address.")]
+    InsecureServer {
+        /// The address.
+        url: String,
+    },
+    /// No connection to the server.
+    #[error("The server could not be reached ({reason}). Check the phone's connection and try again; the code stays valid until it expires.")]
+    ServerUnreachable {
+        /// What the network layer said.
+        reason: String,
+    },
+    /// The server's reply made no sense; nothing was enrolled.
+    #[error("The server's reply could not be understood ({detail}); nothing was enrolled. Try again later; if it persists, contact support.")]
+    ServerReply {
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// The device key could not be made or used.
+    #[error("The phone's key store could not make a key for this account ({0}). Restart the phone and try again.")]
+    DeviceKey(KeyError),
+    /// The user did not verify (PIN, biometrics, cancel, lockout).
+    #[error(transparent)]
+    Verification(#[from] GateError),
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ErrorCode for ActivationError {
+    fn code(&self) -> &'static str {
+        use ActivationError::*;
+        match self {
+            AlreadyEnrolled { .. } => "ACT_ALREADY_ENROLLED",
+            CodeUsed => "ACT_CODE_USED",
+            CodeExpired => "ACT_CODE_EXPIRED",
+            CodeUnknown => "ACT_CODE_UNKNOWN",
+            SessionIdMistyped(SessionIdError::WrongLength { .. }) => "ACT_SESSION_ID_LENGTH",
+            SessionIdMistyped(SessionIdError::InvalidCharacter { .. }) => "ACT_SESSION_ID_CHARACTER",
+            SessionIdMistyped(SessionIdError::Mistyped { .. }) => "ACT_SESSION_ID_MISTYPED",
+            TooManyAttempts { .. } => "ACT_TOO_MANY_ATTEMPTS",
+            NotAnActivationCode => "ACT_NOT_AN_ACTIVATION_CODE",
+            WrongServer { .. } => "ACT_WRONG_SERVER",
+            ServerKeyMismatch => "ACT_SERVER_KEY_MISMATCH",
+            InsecureServer { .. } => "ACT_INSECURE_SERVER",
+            ServerUnreachable { .. } => "ACT_SERVER_UNREACHABLE",
+            ServerReply { .. } => "ACT_SERVER_REPLY",
+            DeviceKey(_) => "ACT_DEVICE_KEY",
+            Verification(e) => e.code(),
+            Store(e) => e.code(),
+        }
+    }
+}

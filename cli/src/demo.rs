@@ -1,0 +1,168 @@
+//! `ibkey demo`: the whole activation journey, as far as it is built, against a reference
+//! server started in-process on a free loopback port with a temporary data folder. Each step
+//! says what happens and what came out; the demo fails if any outcome is not the expected one.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ibkey_core::activation::{ActivationError, ActivationOutcome};
+use ibkey_core::gate::PinPolicy;
+use ibkey_core::platform::{ScriptedVerifier, VerificationMethod};
+use ibkey_core::{scan, Authenticator, AuthenticatorConfig, ErrorCode};
+use ibkey_server::portal_client::PortalClient;
+use ibkey_server::{AdjustableClock, ServerConfig};
+
+use crate::device::{self, describe_outcome, DEFAULT_PORTAL_PASSWORD};
+use crate::failure::Failure;
+
+/// The PIN the scripted user chooses.
+const DEMO_PIN: &str = "4829";
+
+/// Counts steps and whether each came out as expected.
+struct Steps {
+    number: u32,
+    unexpected: u32,
+}
+
+impl Steps {
+    fn begin(&mut self, title: &str) {
+        self.number += 1;
+        println!("\n{}. {title}", self.number);
+    }
+
+    fn note(&self, text: &str) {
+        println!("   {text}");
+    }
+
+    /// Reports an activation result that should have succeeded.
+    fn expect_ok(&mut self, result: Result<ActivationOutcome, ActivationError>, activated: bool) {
+        match result {
+            Ok(outcome) => {
+                let fresh = matches!(outcome, ActivationOutcome::Activated { .. });
+                self.verdict(fresh == activated, &describe_outcome(&outcome));
+            }
+            Err(e) => self.verdict(false, &format!("[{}] {e}", e.code())),
+        }
+    }
+
+    /// Reports an activation result that should have failed with `code`.
+    fn expect_error(&mut self, result: Result<ActivationOutcome, ActivationError>, code: &str) {
+        match result {
+            Ok(outcome) => self.verdict(false, &describe_outcome(&outcome)),
+            Err(e) => self.verdict(e.code() == code, &format!("[{}] {e}", e.code())),
+        }
+    }
+
+    fn verdict(&mut self, as_expected: bool, text: &str) {
+        if as_expected {
+            println!("   ✓ {text}");
+        } else {
+            self.unexpected += 1;
+            println!("   ✗ unexpected: {text}");
+        }
+    }
+}
+
+/// Runs the demo; fails when any step did not come out as expected.
+pub async fn run() -> Result<(), Failure> {
+    let folder = tempfile::tempdir().map_err(|e| Failure::cli(format!("no temporary folder: {e}")))?;
+    let clock = Arc::new(AdjustableClock::new());
+    let server_config = ServerConfig {
+        data_dir: folder.path().join("server"),
+        clock: clock.clone(),
+        ..ServerConfig::default()
+    };
+    let any_port: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let server = ibkey_server::start(server_config, any_port)
+        .await
+        .map_err(|e| Failure::cli(e.to_string()))?;
+    let url = server.url();
+
+    println!("ibkey demo: activating a phone against the reference server");
+    println!("   server  {url} (data in {})", folder.path().join("server").display());
+    println!("   phone   {} (PIN {DEMO_PIN}, typed by a script)", folder.path().join("device").display());
+
+    let user = Arc::new(ScriptedVerifier::always_pin(DEMO_PIN));
+    let platform = device::desktop_platform(&folder.path().join("device"), user)?;
+    let config = AuthenticatorConfig {
+        server_url: url.clone(),
+        server_public_key: None,
+        device_name: "ibkey demo phone".into(),
+        verification: VerificationMethod::Pin,
+        pin_policy: PinPolicy::default(),
+    };
+    let phone = Authenticator::new(config, platform)?;
+    let mut steps = Steps { number: 0, unexpected: 0 };
+
+    steps.begin("alice signs in to the portal and asks to activate her phone");
+    let alice = new_ticket(&url, "alice").await?;
+    let alice_png = folder.path().join("alice-qr.png");
+    std::fs::write(&alice_png, scan::render_png(&alice.qr_payload, 6)?)
+        .map_err(|e| Failure::cli(e.to_string()))?;
+    steps.note(&format!("the portal shows a QR code and, under it, session ID {}", alice.session_id));
+    steps.note(&format!("QR code saved as {}", alice_png.display()));
+    println!("{}", scan::render_terminal(&alice.qr_payload)?);
+
+    steps.begin("the phone reads alice's QR code from the image and activates (first PIN chosen)");
+    let scanned = device::read_qr_image(&alice_png)?;
+    steps.note("QR code read from the PNG");
+    steps.expect_ok(phone.activate_from_qr(&scanned).await, true);
+
+    steps.begin("the camera still sees the same QR code a moment later");
+    steps.expect_ok(phone.activate_from_qr(&scanned).await, false);
+
+    steps.begin("bob signs in on the same computer; the phone types his session ID with a typo");
+    let bob = new_ticket(&url, "bob").await?;
+    steps.note(&format!("bob's session ID is {}", bob.session_id));
+    let typo = with_typo_in_second_group(&bob.session_id);
+    steps.note(&format!("typed: {typo}"));
+    steps.expect_error(phone.activate_with_session_id(&typo).await, "ACT_SESSION_ID_MISTYPED");
+
+    steps.begin("bob's session ID typed again: lower case, no dashes, O for zero, l for one");
+    let sloppy = bob.session_id.replace('-', "").replace('0', "O").replace('1', "l").to_lowercase();
+    steps.note(&format!("typed: {sloppy}"));
+    steps.expect_ok(phone.activate_with_session_id(&sloppy).await, true);
+
+    steps.begin("alice's QR code is scanned again, after bob was added");
+    steps.expect_error(phone.activate_from_qr(&scanned).await, "ACT_ALREADY_ENROLLED");
+
+    steps.begin("bob's session ID is typed once more: the code was used");
+    steps.expect_error(phone.activate_with_session_id(&bob.session_id).await, "ACT_CODE_USED");
+
+    steps.begin("carol gets a session ID but types it six minutes later");
+    let carol = new_ticket(&url, "carol").await?;
+    clock.advance(Duration::from_secs(6 * 60));
+    steps.note("(the server's clock moves six minutes ahead; codes live five)");
+    steps.expect_error(phone.activate_with_session_id(&carol.session_id).await, "ACT_CODE_EXPIRED");
+
+    steps.begin("the users on this phone");
+    let accounts = phone.accounts()?;
+    let names: Vec<&str> = accounts.iter().map(|a| a.username.as_str()).collect();
+    steps.verdict(names == ["alice", "bob"], &names.join(", "));
+
+    server.shutdown().await;
+    if steps.unexpected > 0 {
+        return Err(Failure::cli(format!(
+            "{} of {} demo steps did not behave as expected",
+            steps.unexpected, steps.number
+        )));
+    }
+    println!("\nDemo finished: all {} steps behaved as expected.", steps.number);
+    Ok(())
+}
+
+async fn new_ticket(url: &str, user: &str) -> Result<ibkey_core::protocol::TicketResponse, Failure> {
+    let portal = PortalClient::sign_in(url, user, DEFAULT_PORTAL_PASSWORD)
+        .await
+        .map_err(|e| Failure::cli(e.to_string()))?;
+    portal.new_ticket().await.map_err(|e| Failure::cli(e.to_string()))
+}
+
+/// The session ID with one character of its second group changed.
+fn with_typo_in_second_group(session_id: &str) -> String {
+    let mut chars: Vec<char> = session_id.chars().collect();
+    let position = 6;
+    chars[position] = if chars[position] == 'X' { 'Y' } else { 'X' };
+    chars.into_iter().collect()
+}

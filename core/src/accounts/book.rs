@@ -1,0 +1,142 @@
+//! Reading and writing the account list and the device record.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use super::Account;
+use crate::platform::{SecureStore, StoreError};
+
+const ACCOUNTS_KEY: &str = "accounts";
+const DEVICE_KEY: &str = "device";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct AccountsFile {
+    version: u32,
+    accounts: Vec<Account>,
+}
+
+/// What the device remembers about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DeviceRecord {
+    /// This install's random id, sent at activation.
+    pub device_id: String,
+    /// The server's public key (SEC1, base64url), pinned at first contact or from config.
+    pub server_key: Option<String>,
+    /// SHA-256 (hex) of the session ID most recently activated here, to recognise the same
+    /// QR code still in front of the camera.
+    pub last_activated_code: Option<String>,
+}
+
+/// The persisted account list. Read-modify-write cycles are serialised by a lock.
+pub struct AccountBook {
+    store: Arc<dyn SecureStore>,
+    write_lock: Mutex<()>,
+}
+
+impl AccountBook {
+    /// A book over `store`.
+    pub fn new(store: Arc<dyn SecureStore>) -> Self {
+        Self {
+            store,
+            write_lock: Mutex::new(()),
+        }
+    }
+
+    /// All enrolled accounts, in enrollment order.
+    pub fn list(&self) -> Result<Vec<Account>, StoreError> {
+        Ok(self
+            .load::<AccountsFile>(ACCOUNTS_KEY)?
+            .map(|f| f.accounts)
+            .unwrap_or_default())
+    }
+
+    /// The account of `username`, if enrolled.
+    pub fn get(&self, username: &str) -> Result<Option<Account>, StoreError> {
+        Ok(self.list()?.into_iter().find(|a| a.username == username))
+    }
+
+    /// Adds `account`; returns the existing one instead when the user is already there.
+    pub(crate) fn add(&self, account: Account) -> Result<Result<(), Account>, StoreError> {
+        let _guard = self.lock();
+        let mut accounts = self.list()?;
+        if let Some(existing) = accounts.iter().find(|a| a.username == account.username) {
+            return Ok(Err(existing.clone()));
+        }
+        accounts.push(account);
+        self.save_accounts(accounts)?;
+        Ok(Ok(()))
+    }
+
+    /// Removes `username`'s account; returns it, or `None` when there was none.
+    pub(crate) fn remove(&self, username: &str) -> Result<Option<Account>, StoreError> {
+        let _guard = self.lock();
+        let mut accounts = self.list()?;
+        let Some(index) = accounts.iter().position(|a| a.username == username) else {
+            return Ok(None);
+        };
+        let removed = accounts.remove(index);
+        self.save_accounts(accounts)?;
+        Ok(Some(removed))
+    }
+
+    /// The device record, created with a fresh device id on first use.
+    pub(crate) fn device(&self) -> Result<DeviceRecord, StoreError> {
+        let _guard = self.lock();
+        if let Some(record) = self.load::<DeviceRecord>(DEVICE_KEY)? {
+            return Ok(record);
+        }
+        let mut id = [0u8; 16];
+        SystemRandom::new()
+            .fill(&mut id)
+            .map_err(|_| StoreError::WriteFailed {
+                reason: "no randomness for the device id".into(),
+            })?;
+        let record = DeviceRecord {
+            device_id: crate::protocol::b64(&id),
+            ..DeviceRecord::default()
+        };
+        self.save(DEVICE_KEY, &record)?;
+        Ok(record)
+    }
+
+    /// Changes the device record.
+    pub(crate) fn update_device(&self, change: impl FnOnce(&mut DeviceRecord)) -> Result<(), StoreError> {
+        let mut record = self.device()?;
+        let _guard = self.lock();
+        change(&mut record);
+        self.save(DEVICE_KEY, &record)
+    }
+
+    fn save_accounts(&self, accounts: Vec<Account>) -> Result<(), StoreError> {
+        self.save(
+            ACCOUNTS_KEY,
+            &AccountsFile {
+                version: FORMAT_VERSION,
+                accounts,
+            },
+        )
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn load<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        match self.store.load(key.to_string())? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt { key: key.to_string() }),
+        }
+    }
+
+    fn save<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::WriteFailed {
+            reason: e.to_string(),
+        })?;
+        self.store.save(key.to_string(), bytes)
+    }
+}

@@ -1,0 +1,259 @@
+//! The activation flow: read and check the code, verify the user, make and register the
+//! device key, store the account.
+
+use ring::digest;
+use ring::rand::{SecureRandom, SystemRandom};
+
+use super::{ActivationError, ActivationOutcome, ActivationRequest, FoundBy, SessionId};
+use crate::authenticator::api_error_to_activation;
+use crate::platform::KeyError;
+use crate::protocol::{self, ReceiptClaims, TicketClaims, TokenError};
+use crate::{Account, Authenticator};
+
+/// Leeway for the phone's clock when checking the expiry a QR code carries; the server
+/// has the final word.
+const CLOCK_LEEWAY_SECS: i64 = 30;
+
+impl Authenticator {
+    /// Checks a session ID as typed, on the device: length, characters and the check
+    /// character of each group. Useful while the user types.
+    pub fn check_session_id(&self, typed: &str) -> Result<(), ActivationError> {
+        SessionId::parse(typed).map(|_| ()).map_err(ActivationError::from)
+    }
+
+    /// Reads a scanned QR payload and checks it (form, server, signature, expiry, already
+    /// enrolled) without activating, so the app can show whom it would enroll.
+    pub async fn inspect_qr(&self, payload: &str) -> Result<ActivationRequest, ActivationError> {
+        let ticket = self.read_ticket(payload).await?;
+        self.check_locally(&ticket)?;
+        Ok(request_of(&ticket))
+    }
+
+    /// Activates from the text of a scanned QR code.
+    pub async fn activate_from_qr(&self, payload: &str) -> Result<ActivationOutcome, ActivationError> {
+        let ticket = self.read_ticket(payload).await?;
+        self.activate_ticket(payload.trim(), ticket).await
+    }
+
+    /// Activates from a session ID typed by the user. Typos are caught before any network call.
+    pub async fn activate_with_session_id(&self, typed: &str) -> Result<ActivationOutcome, ActivationError> {
+        let session_id = SessionId::parse(typed)?;
+        tracing::info!(session = %session_id, "looking up typed session ID");
+        let reply = self
+            .api
+            .lookup(session_id.canonical())
+            .await
+            .map_err(|e| api_error_to_activation(e, ""))?;
+        let ticket = self.read_ticket(&reply.ticket).await?;
+        if ticket.sid != session_id.canonical() {
+            return Err(ActivationError::ServerReply {
+                detail: "the server answered with the code of another session ID".into(),
+            });
+        }
+        self.activate_ticket(&reply.ticket, ticket).await
+    }
+
+    /// Parses a ticket token, checks it names our server and carries its signature.
+    async fn read_ticket(&self, token: &str) -> Result<TicketClaims, ActivationError> {
+        let token = token.trim();
+        let claimed = unverified_claims(token).ok_or(ActivationError::NotAnActivationCode)?;
+        let ours = self.config.server_url.trim_end_matches('/');
+        if claimed.srv.trim_end_matches('/') != ours {
+            return Err(ActivationError::WrongServer {
+                expected: ours.to_string(),
+                found: claimed.srv,
+            });
+        }
+        let key = self.server_key().await?;
+        protocol::verify_token::<TicketClaims>(token, &key).map_err(|e| match e {
+            TokenError::BadSignature => ActivationError::ServerKeyMismatch,
+            TokenError::Malformed | TokenError::WrongType => ActivationError::NotAnActivationCode,
+        })
+    }
+
+    /// The checks that need nothing but the device: already enrolled, expired.
+    fn check_locally(&self, ticket: &TicketClaims) -> Result<(), ActivationError> {
+        if self.book.get(&ticket.usr)?.is_some() {
+            return Err(ActivationError::AlreadyEnrolled {
+                username: ticket.usr.clone(),
+                found_by: FoundBy::Device,
+            });
+        }
+        if self.now_secs() > ticket.exp + CLOCK_LEEWAY_SECS {
+            return Err(ActivationError::CodeExpired);
+        }
+        Ok(())
+    }
+
+    async fn activate_ticket(
+        &self,
+        token: &str,
+        ticket: TicketClaims,
+    ) -> Result<ActivationOutcome, ActivationError> {
+        let code_hash = code_fingerprint(&ticket.sid);
+        let device = self.book.device()?;
+        if device.last_activated_code.as_deref() == Some(code_hash.as_str()) {
+            if let Some(account) = self.book.get(&ticket.usr)? {
+                tracing::info!(user = %account.username, "same activation code seen again; nothing to do");
+                return Ok(ActivationOutcome::AlreadyActivatedWithThisCode { account });
+            }
+        }
+        self.check_locally(&ticket)?;
+
+        let verification = self
+            .gate
+            .verify_user(&format!("Activate {} on this device", ticket.usr))
+            .await?;
+
+        let keys = &self.platform.keys;
+        let alias = new_key_alias()?;
+        let public_key = keys.create_key(alias.clone()).map_err(ActivationError::DeviceKey)?;
+        let public_key_b64 = protocol::b64(&public_key);
+        let proof_message =
+            protocol::activation_proof_message(&ticket.sid, &device.device_id, &public_key_b64);
+        let registered = async {
+            let proof = keys
+                .sign(alias.clone(), proof_message.into_bytes())
+                .map_err(ActivationError::DeviceKey)?;
+            let request = protocol::CompleteRequest {
+                ticket: token.to_string(),
+                device_id: device.device_id.clone(),
+                device_name: self.config.device_name.clone(),
+                public_key: public_key_b64,
+                proof: protocol::b64(&proof),
+            };
+            let reply = self
+                .api
+                .complete(&request)
+                .await
+                .map_err(|e| api_error_to_activation(e, &ticket.usr))?;
+            self.check_receipt(&reply.receipt, &ticket, &device.device_id, &public_key)
+                .await
+        }
+        .await;
+        let credential_id = match registered {
+            Ok(id) => id,
+            Err(e) => {
+                discard_key(keys.as_ref(), &alias);
+                return Err(e);
+            }
+        };
+
+        self.gate.commit(verification)?;
+        let account = Account {
+            username: ticket.usr.clone(),
+            server_url: ticket.srv.clone(),
+            credential_id,
+            key_alias: alias.clone(),
+            enrolled_at: self.now_secs(),
+        };
+        if let Err(existing) = self.book.add(account.clone())? {
+            discard_key(keys.as_ref(), &alias);
+            return Err(ActivationError::AlreadyEnrolled {
+                username: existing.username,
+                found_by: FoundBy::Device,
+            });
+        }
+        self.book
+            .update_device(|d| d.last_activated_code = Some(code_hash))?;
+        tracing::info!(user = %account.username, "activated");
+        Ok(ActivationOutcome::Activated { account })
+    }
+
+    /// Checks the server's enrollment receipt and returns the credential id.
+    async fn check_receipt(
+        &self,
+        receipt: &str,
+        ticket: &TicketClaims,
+        device_id: &str,
+        public_key: &[u8],
+    ) -> Result<String, ActivationError> {
+        let key = self.server_key().await?;
+        let claims: ReceiptClaims =
+            protocol::verify_token(receipt, &key).map_err(|e| ActivationError::ServerReply {
+                detail: format!("enrollment receipt refused: {e}"),
+            })?;
+        if claims.usr != ticket.usr
+            || claims.dev != device_id
+            || claims.pkid != protocol::key_id(public_key)
+        {
+            return Err(ActivationError::ServerReply {
+                detail: "the enrollment receipt is for another user, device or key".into(),
+            });
+        }
+        Ok(claims.cid)
+    }
+
+    /// The server's public key: from the config, else pinned earlier, else fetched now and
+    /// pinned (trust on first use).
+    async fn server_key(&self) -> Result<Vec<u8>, ActivationError> {
+        let configured = self.config.server_public_key.clone();
+        let pinned = match configured {
+            Some(key) => Some(key),
+            None => self.book.device()?.server_key,
+        };
+        if let Some(key) = pinned {
+            return protocol::unb64(&key).ok_or(ActivationError::ServerKeyMismatch);
+        }
+        let reply = self
+            .api
+            .server_key()
+            .await
+            .map_err(|e| api_error_to_activation(e, ""))?;
+        let key = protocol::unb64(&reply.public_key).ok_or_else(|| ActivationError::ServerReply {
+            detail: "server key is not base64url".into(),
+        })?;
+        if key.len() != 65 || protocol::key_id(&key) != reply.key_id {
+            return Err(ActivationError::ServerReply {
+                detail: "server key is not a P-256 public key matching its id".into(),
+            });
+        }
+        tracing::info!(key_id = %reply.key_id, "pinned the server's signing key");
+        self.book
+            .update_device(|d| d.server_key = Some(reply.public_key.clone()))?;
+        Ok(key)
+    }
+}
+
+/// Reads a ticket's claims without checking the signature, to tell "not our code" and
+/// "another server" apart from a bad signature.
+fn unverified_claims(token: &str) -> Option<TicketClaims> {
+    let mut parts = token.split('.');
+    let (prefix, claims) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    if prefix != protocol::TOKEN_PREFIX || parts.next().is_some() {
+        return None;
+    }
+    let claims: TicketClaims = serde_json::from_slice(&protocol::unb64(claims)?).ok()?;
+    (claims.typ == protocol::TICKET_TYPE).then_some(claims)
+}
+
+fn request_of(ticket: &TicketClaims) -> ActivationRequest {
+    ActivationRequest {
+        username: ticket.usr.clone(),
+        server_url: ticket.srv.clone(),
+        expires_at: ticket.exp,
+        session_id_hint: ticket.sid.chars().skip(8).collect(),
+    }
+}
+
+/// What the device remembers of an activated code: a hash, never the session ID itself.
+fn code_fingerprint(session_id: &str) -> String {
+    protocol::b64(digest::digest(&digest::SHA256, session_id.as_bytes()).as_ref())
+}
+
+fn new_key_alias() -> Result<String, ActivationError> {
+    let mut random = [0u8; 8];
+    SystemRandom::new()
+        .fill(&mut random)
+        .map_err(|_| ActivationError::DeviceKey(KeyError::Failed {
+            reason: "no randomness available".into(),
+        }))?;
+    Ok(format!("account-{}", protocol::b64(&random)))
+}
+
+fn discard_key(keys: &dyn crate::platform::KeyVault, alias: &str) {
+    if let Err(e) = keys.delete_key(alias.to_string()) {
+        tracing::warn!(error = %e, "could not delete an unused device key");
+    }
+}

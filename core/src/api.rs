@@ -1,0 +1,186 @@
+//! The device's client for the server API (see [`crate::protocol`]), over the platform's
+//! [`HttpTransport`]. Refuses plain HTTP to anything but loopback.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::platform::{HttpRequest, HttpTransport};
+use crate::protocol::{self, ErrorResponse};
+
+/// Largest reply body the client reads; anything bigger is a hostile or broken server.
+const MAX_REPLY_BYTES: usize = 256 * 1024;
+
+/// What went wrong talking to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ApiError {
+    /// No HTTP reply at all.
+    Unreachable { reason: String },
+    /// The URL is plain HTTP to a host that is not loopback, or not a URL at all.
+    InsecureUrl { url: String },
+    /// The server answered with one of its error codes.
+    Refused {
+        code: String,
+        message: String,
+        retry_after: Option<u64>,
+    },
+    /// The reply is not what the protocol says (wrong JSON, too big, unknown status).
+    BadReply { detail: String },
+}
+
+/// A client bound to one server.
+pub(crate) struct ServerApi {
+    base_url: String,
+    http: Arc<dyn HttpTransport>,
+}
+
+impl ServerApi {
+    /// A client for `base_url`; fails for plain HTTP to a non-loopback host.
+    pub(crate) fn new(base_url: &str, http: Arc<dyn HttpTransport>) -> Result<Self, ApiError> {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        check_transport_security(&base_url)?;
+        Ok(Self { base_url, http })
+    }
+
+    /// `GET /v1/server-key`.
+    pub(crate) async fn server_key(&self) -> Result<protocol::ServerKeyResponse, ApiError> {
+        self.call("GET", "/v1/server-key", None::<&()>).await
+    }
+
+    /// `POST /v1/activation/lookup`.
+    pub(crate) async fn lookup(&self, session_id: &str) -> Result<protocol::LookupResponse, ApiError> {
+        let body = protocol::LookupRequest {
+            session_id: session_id.to_string(),
+        };
+        self.call("POST", "/v1/activation/lookup", Some(&body)).await
+    }
+
+    /// `POST /v1/activation/complete`.
+    pub(crate) async fn complete(
+        &self,
+        request: &protocol::CompleteRequest,
+    ) -> Result<protocol::CompleteResponse, ApiError> {
+        self.call("POST", "/v1/activation/complete", Some(request)).await
+    }
+
+    /// `POST /v1/devices/revoke`.
+    pub(crate) async fn revoke(&self, request: &protocol::RevokeRequest) -> Result<(), ApiError> {
+        self.call::<_, serde_json::Value>("POST", "/v1/devices/revoke", Some(request))
+            .await
+            .map(|_| ())
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ApiError> {
+        let mut headers = vec![("accept".to_string(), "application/json".to_string())];
+        let body = match body {
+            Some(b) => {
+                headers.push(("content-type".into(), "application/json".into()));
+                serde_json::to_vec(b).map_err(|e| ApiError::BadReply {
+                    detail: format!("request could not be encoded: {e}"),
+                })?
+            }
+            None => Vec::new(),
+        };
+        let request = HttpRequest {
+            method: method.to_string(),
+            url: format!("{}{}", self.base_url, path),
+            headers,
+            body,
+        };
+        tracing::debug!(method, path, "server request");
+        let reply = self
+            .http
+            .send(request)
+            .await
+            .map_err(|e| ApiError::Unreachable {
+                reason: e.to_string(),
+            })?;
+        tracing::debug!(method, path, status = reply.status, "server reply");
+        if reply.body.len() > MAX_REPLY_BYTES {
+            return Err(ApiError::BadReply {
+                detail: format!("reply of {} bytes is too large", reply.body.len()),
+            });
+        }
+        match reply.status {
+            200..=299 => {
+                let body: &[u8] = if reply.body.is_empty() { b"null" } else { &reply.body };
+                serde_json::from_slice(body).map_err(|e| ApiError::BadReply {
+                    detail: format!("HTTP {} with a body that is not the expected JSON: {e}", reply.status),
+                })
+            }
+            status => match serde_json::from_slice::<ErrorResponse>(&reply.body) {
+                Ok(err) => Err(ApiError::Refused {
+                    code: err.error.code,
+                    message: err.error.message,
+                    retry_after: err.error.retry_after,
+                }),
+                Err(_) => Err(ApiError::BadReply {
+                    detail: format!("HTTP {status} without an ibkey error body"),
+                }),
+            },
+        }
+    }
+}
+
+/// Allows `https://` to any host and `http://` only to loopback addresses.
+pub(crate) fn check_transport_security(url: &str) -> Result<(), ApiError> {
+    let insecure = || ApiError::InsecureUrl {
+        url: url.to_string(),
+    };
+    let lower = url.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("https://") {
+        return if rest.is_empty() { Err(insecure()) } else { Ok(()) };
+    }
+    let rest = lower.strip_prefix("http://").ok_or_else(insecure)?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(insecure());
+    }
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(())
+    } else {
+        Err(insecure())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        for ok in [
+            "https://auth.example.com",
+            "http://127.0.0.1:8080",
+            "http://localhost:1/x",
+            "http://[::1]:9000",
+            "http://127.5.6.7",
+        ] {
+            assert!(check_transport_security(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://auth.example.com",
+            "http://10.0.0.1:80",
+            "http://127.0.0.1.evil.com",
+            "http://127.0.0.1@evil.com",
+            "ftp://127.0.0.1",
+            "127.0.0.1:80",
+            "",
+            "https://",
+        ] {
+            assert!(check_transport_security(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The services a shell supplies: secure storage, device keys, user verification, HTTP,
+//! clock. Each is a trait a platform implements once (Android Keystore, iOS Keychain, …);
+//! the desktop defaults used by the CLI and the tests live beside them.
+
+mod clock;
+mod file_store;
+#[cfg(feature = "desktop")]
+mod reqwest_transport;
+mod scripted_verifier;
+mod software_keys;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use clock::SystemClock;
+pub use file_store::FileStore;
+#[cfg(feature = "desktop")]
+pub use reqwest_transport::ReqwestTransport;
+pub use scripted_verifier::ScriptedVerifier;
+pub use software_keys::SoftwareKeyVault;
+
+/// Why the secure store could not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The stored data could not be read (permissions, disk, platform store unavailable).
+    #[error("The app's secure storage could not be read ({reason}). Restart the app; if this keeps happening, contact support with a diagnostics upload.")]
+    Unreadable {
+        /// What the platform reported.
+        reason: String,
+    },
+    /// The stored data is damaged or was not written by this app: it is kept untouched.
+    #[error("The app's stored data '{key}' is damaged and cannot be read. Nothing was deleted; contact support before reinstalling the app.")]
+    Corrupt {
+        /// Which entry.
+        key: String,
+    },
+    /// Writing failed; the previous state is intact.
+    #[error("The app could not save its data ({reason}); nothing was changed. Free some storage space and try again.")]
+    WriteFailed {
+        /// What the platform reported.
+        reason: String,
+    },
+}
+
+/// Small secret blobs kept by the platform: Keystore-wrapped files on Android, the Keychain
+/// on iOS, an encrypted folder on the desktop ([`FileStore`]). Every write must be atomic:
+/// after a crash, a key holds either its old or its new value.
+pub trait SecureStore: Send + Sync {
+    /// The value under `key`, or `None` when there is none.
+    fn load(&self, key: String) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores `value` under `key`, replacing any old value atomically.
+    fn save(&self, key: String, value: Vec<u8>) -> Result<(), StoreError>;
+    /// Removes `key`; removing a missing key is not an error.
+    fn remove(&self, key: String) -> Result<(), StoreError>;
+}
+
+/// Why a device key operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// No key has this alias.
+    #[error("the device key is missing")]
+    NotFound,
+    /// The key was invalidated by the platform (biometrics changed, passcode removed).
+    #[error("the device key was invalidated because the phone's biometrics or passcode changed")]
+    Invalidated,
+    /// Any other failure reported by the platform.
+    #[error("the device key store failed: {reason}")]
+    Failed {
+        /// What the platform reported.
+        reason: String,
+    },
+}
+
+impl From<StoreError> for KeyError {
+    fn from(e: StoreError) -> Self {
+        KeyError::Failed {
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// Device keys: ECDSA P-256 keys that never leave the platform (Keystore/StrongBox,
+/// Secure Enclave, or [`SoftwareKeyVault`] on the desktop).
+pub trait KeyVault: Send + Sync {
+    /// Creates a new key under `alias` (replacing none) and returns its public key, SEC1
+    /// uncompressed (65 bytes).
+    fn create_key(&self, alias: String) -> Result<Vec<u8>, KeyError>;
+    /// Signs `message` with ECDSA P-256 / SHA-256; the signature is ASN.1 DER.
+    fn sign(&self, alias: String, message: Vec<u8>) -> Result<Vec<u8>, KeyError>;
+    /// Deletes the key; deleting a missing key is not an error.
+    fn delete_key(&self, alias: String) -> Result<(), KeyError>;
+}
+
+/// Why the core asks for a PIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinPurpose {
+    /// First activation: the user chooses a PIN for this device.
+    Create,
+    /// The user confirms an action with the PIN set earlier.
+    Confirm,
+}
+
+/// A request to the shell to collect a PIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinRequest {
+    /// Why the PIN is needed.
+    pub purpose: PinPurpose,
+    /// When asking again: why the previous entry was refused (shown above the PIN pad).
+    pub retry_reason: Option<String>,
+}
+
+/// What the user did at the PIN prompt.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PinEntry {
+    /// The user typed a PIN.
+    Entered {
+        /// The PIN as typed; the core wipes its copy after use.
+        pin: String,
+    },
+    /// The user backed out.
+    Cancelled,
+}
+
+impl std::fmt::Debug for PinEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PinEntry::Entered { .. } => f.write_str("Entered { pin: **** }"),
+            PinEntry::Cancelled => f.write_str("Cancelled"),
+        }
+    }
+}
+
+/// The outcome of the platform's biometric or passcode check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BiometricOutcome {
+    /// The user was verified.
+    Verified,
+    /// The user dismissed the prompt.
+    Cancelled,
+    /// The biometric did not match (after the platform's own retries).
+    Failed,
+    /// No biometric or passcode is set up, or the hardware is missing.
+    Unavailable,
+    /// Too many failures: the platform locked biometrics until the passcode is entered.
+    LockedOut,
+    /// The biometric set changed since the keys were made; they are no longer usable.
+    KeysInvalidated,
+}
+
+/// How the user confirms activations and approvals on this device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerificationMethod {
+    /// An app PIN, kept by the core (Android style).
+    Pin,
+    /// The platform's biometrics or device passcode (iOS style).
+    Biometric,
+}
+
+/// Asks the user to prove presence: the PIN pad or BiometricPrompt/LocalAuthentication.
+#[async_trait]
+pub trait UserVerifier: Send + Sync {
+    /// Shows the PIN pad and returns what the user entered.
+    async fn request_pin(&self, request: PinRequest) -> PinEntry;
+    /// Runs the platform's biometric/passcode check, showing `reason` to the user.
+    async fn verify_biometric(&self, reason: String) -> BiometricOutcome;
+}
+
+/// An HTTP request the core wants sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Header names and values.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes (JSON), empty for GET.
+    pub body: Vec<u8>,
+}
+
+/// The reply to an [`HttpRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Header names (lower-case) and values.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+/// Why a request got no HTTP reply at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// No connection could be made, or it broke (offline, DNS, refused, TLS, timeout).
+    #[error("no connection to the server: {reason}")]
+    Unreachable {
+        /// What the platform reported.
+        reason: String,
+    },
+}
+
+/// Sends HTTP requests with the platform's own stack (OkHttp, URLSession, reqwest on the
+/// desktop), so the mobile library carries no HTTP or TLS code.
+#[async_trait]
+pub trait HttpTransport: Send + Sync {
+    /// Sends one request and returns the reply, whatever its status.
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+}
+
+/// Time as the core needs it: wall time for expiry and display, and a boot-monotonic
+/// uptime that clock changes cannot move, for lockout delays.
+pub trait Clock: Send + Sync {
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    fn now_unix_ms(&self) -> i64;
+    /// Milliseconds since the device booted, counting sleep (Android `elapsedRealtime`,
+    /// iOS `CLOCK_MONOTONIC_RAW`/`systemUptime`, Linux `CLOCK_BOOTTIME`).
+    fn uptime_ms(&self) -> u64;
+}
+
+/// The set of platform services an [`crate::Authenticator`] runs on.
+#[derive(Clone)]
+pub struct Platform {
+    /// Where accounts, the PIN record and software keys are kept.
+    pub store: Arc<dyn SecureStore>,
+    /// Where device keys are made and used.
+    pub keys: Arc<dyn KeyVault>,
+    /// How the user is asked for a PIN or biometrics.
+    pub verifier: Arc<dyn UserVerifier>,
+    /// How HTTP requests are sent.
+    pub http: Arc<dyn HttpTransport>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}

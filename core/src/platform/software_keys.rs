@@ -1,0 +1,182 @@
+//! The desktop and test [`KeyVault`]: ECDSA P-256 keys made and used in software with
+//! `ring`, kept as PKCS#8 documents in a [`SecureStore`] under `key/<alias>`. It stands in
+//! for the Android Keystore and the iOS Secure Enclave, which keep the private key in
+//! hardware; here it is only as safe as the store.
+
+use std::sync::Arc;
+
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+use zeroize::Zeroizing;
+
+use super::{KeyError, KeyVault, SecureStore};
+
+/// Software ECDSA P-256 device keys stored in a [`SecureStore`].
+pub struct SoftwareKeyVault {
+    store: Arc<dyn SecureStore>,
+    rng: SystemRandom,
+}
+
+impl std::fmt::Debug for SoftwareKeyVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoftwareKeyVault").finish_non_exhaustive()
+    }
+}
+
+impl SoftwareKeyVault {
+    /// A vault that keeps its keys in `store`.
+    pub fn new(store: Arc<dyn SecureStore>) -> Self {
+        SoftwareKeyVault {
+            store,
+            rng: SystemRandom::new(),
+        }
+    }
+
+    fn store_key(alias: &str) -> String {
+        format!("key/{alias}")
+    }
+
+    fn key_pair(&self, pkcs8: &[u8]) -> Result<EcdsaKeyPair, KeyError> {
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &self.rng).map_err(|_| {
+            KeyError::Failed {
+                reason: "the stored device key is damaged".to_string(),
+            }
+        })
+    }
+}
+
+impl KeyVault for SoftwareKeyVault {
+    /// Makes a new key. An existing key under `alias` is never replaced (that would lose an
+    /// enrolled user's key): delete it first. Fails with [`KeyError::Failed`] then.
+    fn create_key(&self, alias: String) -> Result<Vec<u8>, KeyError> {
+        let store_key = Self::store_key(&alias);
+        if self.store.load(store_key.clone())?.is_some() {
+            return Err(KeyError::Failed {
+                reason: "a device key with this alias already exists".to_string(),
+            });
+        }
+        // `ring`'s own document cannot be wiped (it lives only in this statement); our copy
+        // is wiped by the store once saved.
+        let mut pkcs8 = Zeroizing::new(
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &self.rng)
+                .map_err(|_| KeyError::Failed {
+                    reason: "the device key could not be generated".to_string(),
+                })?
+                .as_ref()
+                .to_vec(),
+        );
+        let public_key = self.key_pair(&pkcs8)?.public_key().as_ref().to_vec();
+        self.store.save(store_key, std::mem::take(&mut *pkcs8))?;
+        Ok(public_key)
+    }
+
+    fn sign(&self, alias: String, message: Vec<u8>) -> Result<Vec<u8>, KeyError> {
+        let pkcs8 = Zeroizing::new(
+            self.store
+                .load(Self::store_key(&alias))?
+                .ok_or(KeyError::NotFound)?,
+        );
+        let pair = self.key_pair(&pkcs8)?;
+        let signature = pair
+            .sign(&self.rng, &message)
+            .map_err(|_| KeyError::Failed {
+                reason: "signing failed".to_string(),
+            })?;
+        Ok(signature.as_ref().to_vec())
+    }
+
+    fn delete_key(&self, alias: String) -> Result<(), KeyError> {
+        self.store.remove(Self::store_key(&alias))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)] // Tests may panic on a broken precondition.
+mod tests {
+    use super::*;
+    use crate::platform::FileStore;
+    use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
+
+    fn vault() -> (tempfile::TempDir, Arc<FileStore>, SoftwareKeyVault) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(FileStore::open(dir.path()).expect("open"));
+        let vault = SoftwareKeyVault::new(store.clone());
+        (dir, store, vault)
+    }
+
+    #[test]
+    fn signs_and_the_public_key_verifies() {
+        let (_dir, store, vault) = vault();
+        let pk = vault.create_key("alice-3f2a".into()).expect("create");
+        assert_eq!(pk.len(), 65);
+        assert_eq!(pk[0], 0x04);
+        assert!(store.load("key/alice-3f2a".into()).expect("load").is_some());
+
+        let message = b"approve login 42".to_vec();
+        let sig = vault
+            .sign("alice-3f2a".into(), message.clone())
+            .expect("sign");
+        let verifier = UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &pk);
+        verifier.verify(&message, &sig).expect("signature verifies");
+        assert!(verifier.verify(b"approve login 43", &sig).is_err());
+
+        // A second vault on the same store (an app restart) signs with the same key.
+        let again = SoftwareKeyVault::new(store);
+        let sig2 = again
+            .sign("alice-3f2a".into(), message.clone())
+            .expect("sign");
+        verifier
+            .verify(&message, &sig2)
+            .expect("signature verifies");
+    }
+
+    #[test]
+    fn keys_are_distinct_and_not_replaced() {
+        let (_dir, _store, vault) = vault();
+        let a = vault.create_key("a".into()).expect("create");
+        let b = vault.create_key("b".into()).expect("create");
+        assert_ne!(a, b);
+        assert!(matches!(
+            vault.create_key("a".into()),
+            Err(KeyError::Failed { .. })
+        ));
+        let sig = vault.sign("a".into(), b"m".to_vec()).expect("sign");
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &a)
+            .verify(b"m", &sig)
+            .expect("still the first key");
+    }
+
+    #[test]
+    fn missing_and_deleted_keys_are_not_found() {
+        let (_dir, store, vault) = vault();
+        assert_eq!(
+            vault.sign("nobody".into(), b"m".to_vec()),
+            Err(KeyError::NotFound)
+        );
+        vault.create_key("bob".into()).expect("create");
+        vault.delete_key("bob".into()).expect("delete");
+        assert_eq!(
+            vault.sign("bob".into(), b"m".to_vec()),
+            Err(KeyError::NotFound)
+        );
+        assert_eq!(store.load("key/bob".into()).expect("load"), None);
+        vault
+            .delete_key("bob".into())
+            .expect("deleting a missing key");
+        // After deleting, the alias can be used again.
+        vault.create_key("bob".into()).expect("create again");
+    }
+
+    #[test]
+    fn a_damaged_stored_key_fails_cleanly() {
+        let (_dir, store, vault) = vault();
+        store
+            .save("key/broken".into(), b"not pkcs8".to_vec())
+            .expect("save");
+        assert!(matches!(
+            vault.sign("broken".into(), b"m".to_vec()),
+            Err(KeyError::Failed { .. })
+        ));
+    }
+}

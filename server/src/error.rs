@@ -1,0 +1,205 @@
+//! Errors: [`ServerError`] when the server cannot start, [`ApiError`] for a request the
+//! server refuses (always sent as a `protocol::ErrorResponse`).
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use ibkey_core::protocol::{codes, ErrorBody, ErrorResponse};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Another program already listens on the address.
+    #[error("Cannot listen on {addr}: the port is already in use (is another ibkey server running?). Stop the other program, or choose another address with --listen, for example --listen 127.0.0.1:0 for any free port.")]
+    AddressInUse {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// The address cannot be listened on for another reason.
+    #[error("Cannot listen on {addr}: {source}. Choose another address with --listen.")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The data directory cannot be created or written.
+    #[error("The data directory {path} cannot be written: {source}. Choose a directory you can write to (--data-dir), or fix its permissions.")]
+    DataDirNotWritable {
+        /// The data directory.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The server key file exists but cannot be read.
+    #[error("The server key file {path} cannot be read: {source}. Fix its permissions (it should be readable only by the server's user).")]
+    KeyFileUnreadable {
+        /// The key file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The server key file is not a P-256 PKCS#8 key.
+    #[error("The server key file {path} is corrupt (not a P-256 PKCS#8 key). Restore it from a backup. If you delete it instead, a new key is made and every enrolled device must be activated again.")]
+    KeyFileCorrupt {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// The database cannot be opened, is corrupt, or failed.
+    #[error("The database {path} cannot be used: {message}. If the file is damaged, restore it from a backup or move it aside to start with an empty one (enrolled devices must then be activated again).")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
+    /// The system's random number generator or key generation failed.
+    #[error("The system random number generator failed; the server cannot make keys or codes.")]
+    Random,
+}
+
+/// A refused request: HTTP status, one of the `protocol::codes`, a human message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status of the reply.
+    pub status: StatusCode,
+    /// One of `protocol::codes`.
+    pub code: &'static str,
+    /// What happened and what to do.
+    pub message: String,
+    /// Seconds to wait, for `too_many_attempts`.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with the given status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 400 `bad_request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, message)
+    }
+
+    /// 400 `bad_signature`.
+    pub fn bad_signature(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, codes::BAD_SIGNATURE, message)
+    }
+
+    /// 401 `unauthorized`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
+    }
+
+    /// 404 `code_unknown`.
+    pub fn code_unknown() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            codes::CODE_UNKNOWN,
+            "No activation code matches this session ID. Check it against the portal and type it again, or scan the QR code instead.",
+        )
+    }
+
+    /// 410 `code_used`.
+    pub fn code_used() -> Self {
+        Self::new(
+            StatusCode::GONE,
+            codes::CODE_USED,
+            "This QR code / session ID was already used to activate a device. Log out of the portal and log in again to get a new one.",
+        )
+    }
+
+    /// 410 `code_expired`.
+    pub fn code_expired() -> Self {
+        Self::new(
+            StatusCode::GONE,
+            codes::CODE_EXPIRED,
+            "This QR code / session ID has expired. Log out of the portal and log in again to get a new one, then activate within a few minutes.",
+        )
+    }
+
+    /// 429 `too_many_attempts`.
+    pub fn too_many_attempts(retry_after: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            codes::TOO_MANY_ATTEMPTS,
+            format!("Too many wrong session IDs were tried. Wait {retry_after} seconds, then type the session ID again, or scan the QR code instead."),
+        );
+        error.retry_after = Some(retry_after);
+        error
+    }
+
+    /// 404 `credential_unknown`.
+    pub fn credential_unknown() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            codes::CREDENTIAL_UNKNOWN,
+            "The server has no active credential with this id: it was already removed, or never existed. Activate the device again if you still need it.",
+        )
+    }
+
+    /// 500 `internal`; the cause is logged, not sent.
+    pub fn internal(what: &str, cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%cause, "{what} failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL,
+            "The server failed and changed nothing. Try again in a moment; if it keeps failing, contact support.",
+        )
+    }
+
+    /// Maps axum's JSON body rejection (wrong JSON, missing field, wrong content type,
+    /// body too large) to `bad_request`.
+    pub fn from_json_rejection(rejection: &JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::BAD_REQUEST,
+                format!(
+                    "The request body is larger than {} KiB; this server refuses it.",
+                    crate::MAX_BODY_BYTES / 1024
+                ),
+            );
+        }
+        Self::bad_request(format!(
+            "The request body is not the JSON this endpoint expects ({}). Send Content-Type: application/json with every field filled in.",
+            rejection.body_text()
+        ))
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::internal("database", &error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorResponse {
+            error: ErrorBody {
+                code: self.code.to_string(),
+                message: self.message,
+                retry_after: self.retry_after,
+            },
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}

@@ -1,0 +1,246 @@
+//! The wrong-guess limiter for typed session IDs.
+//!
+//! A session ID carries 45 random bits, so guessing one takes about 2^45 / (tickets alive)
+//! tries; the limiter keeps the rate of tries low. It keeps a sliding window of one minute:
+//! the times of the wrong guesses made in the last 60 seconds, per client (an IPv4 address,
+//! or the /64 prefix of an IPv6 address) and for all clients together. A client whose window
+//! is full, or any client while the global window is full, has EVERY lookup refused, even
+//! one with a correct session ID, so the limiter does not tell an attacker which guess was
+//! right. In any 60-second span at most `per_client` wrong guesses from one client and at
+//! most `total` from all clients are answered.
+//!
+//! Clients are told apart by the TCP peer address; behind a reverse proxy every client
+//! shares the proxy's address (and so the per-client window).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+
+/// The window's length in seconds.
+pub const WINDOW_SECONDS: i64 = 60;
+
+/// What identifies a client: an IPv4 address or an IPv6 /64 prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ClientKey {
+    /// An IPv4 client (IPv4-mapped IPv6 included).
+    V4([u8; 4]),
+    /// The first 64 bits of an IPv6 client's address.
+    V6([u8; 8]),
+}
+
+impl From<IpAddr> for ClientKey {
+    fn from(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(v4) => Self::V4(v4.octets()),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self::V4(v4.octets()),
+                None => {
+                    let mut prefix = [0u8; 8];
+                    prefix.copy_from_slice(&v6.octets()[..8]);
+                    Self::V6(prefix)
+                }
+            },
+        }
+    }
+}
+
+/// Sliding one-minute windows of wrong guesses, per client and global.
+#[derive(Debug)]
+pub(crate) struct GuessLimiter {
+    /// Wrong guesses allowed per client per window (at least 1).
+    per_client: usize,
+    /// Wrong guesses allowed from all clients per window (at least 1).
+    total: usize,
+    /// Times of each client's wrong guesses in the window, oldest first.
+    clients: HashMap<ClientKey, VecDeque<i64>>,
+    /// Times of all wrong guesses in the window, oldest first.
+    global: VecDeque<i64>,
+    /// When idle clients were last dropped from `clients`.
+    last_sweep: i64,
+}
+
+impl GuessLimiter {
+    /// A limiter allowing `per_client` wrong guesses per client and `total` overall per
+    /// minute. A limit of 0 is taken as 1.
+    pub fn new(per_client: u32, total: u32) -> Self {
+        Self {
+            per_client: usize::try_from(per_client.max(1)).unwrap_or(usize::MAX),
+            total: usize::try_from(total.max(1)).unwrap_or(usize::MAX),
+            clients: HashMap::new(),
+            global: VecDeque::new(),
+            last_sweep: i64::MIN,
+        }
+    }
+
+    /// Whether a lookup from `ip` may go ahead now; `Err(seconds)` says how long to wait.
+    pub fn check(&mut self, ip: IpAddr, now: i64) -> Result<(), u64> {
+        self.sweep(now);
+        let key = ClientKey::from(ip);
+        let client_wait = self
+            .clients
+            .get_mut(&key)
+            .and_then(|times| wait_if_full(times, self.per_client, now));
+        let global_wait = wait_if_full(&mut self.global, self.total, now);
+        match client_wait.max(global_wait) {
+            Some(wait) => Err(wait),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a wrong guess from `ip`.
+    pub fn record_wrong_guess(&mut self, ip: IpAddr, now: i64) {
+        let times = self.clients.entry(ClientKey::from(ip)).or_default();
+        times.push_back(now);
+        prune(times, now);
+        self.global.push_back(now);
+        prune(&mut self.global, now);
+    }
+
+    /// Drops clients with no guess left in the window, once a window.
+    fn sweep(&mut self, now: i64) {
+        if now.saturating_sub(self.last_sweep) < WINDOW_SECONDS {
+            return;
+        }
+        self.last_sweep = now;
+        self.clients.retain(|_, times| {
+            prune(times, now);
+            !times.is_empty()
+        });
+    }
+
+    /// Number of clients being tracked (for tests).
+    #[cfg(test)]
+    fn tracked_clients(&self) -> usize {
+        self.clients.len()
+    }
+}
+
+/// Drops guesses older than the window.
+fn prune(times: &mut VecDeque<i64>, now: i64) {
+    while times
+        .front()
+        .is_some_and(|&t| now.saturating_sub(t) >= WINDOW_SECONDS)
+    {
+        times.pop_front();
+    }
+}
+
+/// Seconds until the window has room again, if it is full now.
+fn wait_if_full(times: &mut VecDeque<i64>, limit: usize, now: i64) -> Option<u64> {
+    prune(times, now);
+    if times.len() < limit {
+        return None;
+    }
+    // The window frees up when its oldest guess within the last `limit` leaves it.
+    let oldest = times.get(times.len() - limit).copied().unwrap_or(now);
+    let wait = oldest
+        .saturating_add(WINDOW_SECONDS)
+        .saturating_sub(now)
+        .clamp(1, WINDOW_SECONDS);
+    Some(u64::try_from(wait).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, last))
+    }
+
+    /// A client that guesses as fast as it is allowed (five lookups a second) for `minutes`: returns how many wrong guesses were answered in each minute.
+    fn answered_per_minute(limiter: &mut GuessLimiter, client: IpAddr, minutes: i64) -> Vec<u32> {
+        let start = 1_700_000_000;
+        let mut counts = vec![0u32; usize::try_from(minutes).expect("minutes")];
+        for second in 0..minutes * WINDOW_SECONDS {
+            for _ in 0..5 {
+                let now = start + second;
+                if limiter.check(client, now).is_ok() {
+                    limiter.record_wrong_guess(client, now);
+                    counts[usize::try_from(second / WINDOW_SECONDS).expect("index")] += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    #[test]
+    fn measurement_a_client_gets_exactly_its_limit_of_guesses_per_minute() {
+        // This is the measurement behind the documented figure: an attacker hammering the
+        // lookup endpoint gets `guesses_per_minute_per_client` answers a minute, no more.
+        let mut limiter = GuessLimiter::new(10, 60);
+        let counts = answered_per_minute(&mut limiter, ip(1), 10);
+        assert_eq!(counts, vec![10; 10]);
+        // Many clients together get `guesses_per_minute_total`.
+        let mut limiter = GuessLimiter::new(10, 60);
+        let mut total = 0;
+        for second in 0..600 {
+            for client in 0..40 {
+                let now = 1_700_000_000 + second;
+                if limiter.check(ip(client), now).is_ok() {
+                    limiter.record_wrong_guess(ip(client), now);
+                    total += 1;
+                }
+            }
+        }
+        assert_eq!(total, 600, "60 a minute for 10 minutes");
+    }
+
+    #[test]
+    fn a_full_window_refuses_with_the_time_to_wait_and_refills_after_a_minute() {
+        let mut limiter = GuessLimiter::new(3, 100);
+        let t = 1_000;
+        for i in 0..3 {
+            assert_eq!(limiter.check(ip(1), t + i), Ok(()));
+            limiter.record_wrong_guess(ip(1), t + i);
+        }
+        assert_eq!(limiter.check(ip(1), t + 2), Err(58));
+        assert_eq!(limiter.check(ip(1), t + 30), Err(30));
+        assert_eq!(
+            limiter.check(ip(2), t + 30),
+            Ok(()),
+            "other clients are not hit"
+        );
+        assert_eq!(limiter.check(ip(1), t + 60), Ok(()), "the first guess left");
+        limiter.record_wrong_guess(ip(1), t + 60);
+        assert_eq!(limiter.check(ip(1), t + 60), Err(1));
+        assert_eq!(limiter.check(ip(1), t + 200), Ok(()));
+    }
+
+    #[test]
+    fn the_global_window_stops_everyone() {
+        let mut limiter = GuessLimiter::new(10, 4);
+        for client in 0..4 {
+            limiter.record_wrong_guess(ip(client), 50);
+        }
+        assert_eq!(limiter.check(ip(200), 55), Err(55));
+        assert_eq!(limiter.check(ip(200), 110), Ok(()));
+    }
+
+    #[test]
+    fn ipv6_clients_are_grouped_by_their_64_bit_prefix() {
+        let mut limiter = GuessLimiter::new(2, 100);
+        let a = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 0, 0, 0, 1));
+        let b = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 9, 9, 9, 9));
+        let other = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
+        limiter.record_wrong_guess(a, 0);
+        limiter.record_wrong_guess(b, 0);
+        assert!(limiter.check(a, 1).is_err());
+        assert!(limiter.check(other, 1).is_ok());
+        let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 7).to_ipv6_mapped());
+        limiter.record_wrong_guess(mapped, 0);
+        limiter.record_wrong_guess(ip(7), 0);
+        assert!(limiter.check(ip(7), 1).is_err());
+    }
+
+    #[test]
+    fn idle_clients_are_forgotten() {
+        let mut limiter = GuessLimiter::new(2, 1000);
+        for client in 0..100 {
+            limiter.record_wrong_guess(ip(client), 0);
+        }
+        assert_eq!(limiter.tracked_clients(), 100);
+        assert!(limiter.check(ip(1), 61).is_ok());
+        assert_eq!(limiter.tracked_clients(), 0);
+    }
+}
