@@ -66,7 +66,8 @@ impl Steps {
 
 /// Runs the demo; fails when any step did not come out as expected.
 pub async fn run() -> Result<(), Failure> {
-    let folder = tempfile::tempdir().map_err(|e| Failure::cli(format!("no temporary folder: {e}")))?;
+    let folder =
+        tempfile::tempdir().map_err(|e| Failure::cli(format!("no temporary folder: {e}")))?;
     let clock = Arc::new(AdjustableClock::new());
     let server_config = ServerConfig {
         data_dir: folder.path().join("server"),
@@ -80,8 +81,14 @@ pub async fn run() -> Result<(), Failure> {
     let url = server.url();
 
     println!("ibkey demo: activating a phone against the reference server");
-    println!("   server  {url} (data in {})", folder.path().join("server").display());
-    println!("   phone   {} (PIN {DEMO_PIN}, typed by a script)", folder.path().join("device").display());
+    println!(
+        "   server  {url} (data in {})",
+        folder.path().join("server").display()
+    );
+    println!(
+        "   phone   {} (PIN {DEMO_PIN}, typed by a script)",
+        folder.path().join("device").display()
+    );
 
     let user = Arc::new(ScriptedVerifier::always_pin(DEMO_PIN));
     let platform = device::desktop_platform(&folder.path().join("device"), user)?;
@@ -93,14 +100,20 @@ pub async fn run() -> Result<(), Failure> {
         pin_policy: PinPolicy::default(),
     };
     let phone = Authenticator::new(config, platform)?;
-    let mut steps = Steps { number: 0, unexpected: 0 };
+    let mut steps = Steps {
+        number: 0,
+        unexpected: 0,
+    };
 
     steps.begin("alice signs in to the portal and asks to activate her phone");
     let alice = new_ticket(&url, "alice").await?;
     let alice_png = folder.path().join("alice-qr.png");
     std::fs::write(&alice_png, scan::render_png(&alice.qr_payload, 6)?)
         .map_err(|e| Failure::cli(e.to_string()))?;
-    steps.note(&format!("the portal shows a QR code and, under it, session ID {}", alice.session_id));
+    steps.note(&format!(
+        "the portal shows a QR code and, under it, session ID {}",
+        alice.session_id
+    ));
     steps.note(&format!("QR code saved as {}", alice_png.display()));
     println!("{}", scan::render_terminal(&alice.qr_payload)?);
 
@@ -117,24 +130,41 @@ pub async fn run() -> Result<(), Failure> {
     steps.note(&format!("bob's session ID is {}", bob.session_id));
     let typo = with_typo_in_second_group(&bob.session_id);
     steps.note(&format!("typed: {typo}"));
-    steps.expect_error(phone.activate_with_session_id(&typo).await, "ACT_SESSION_ID_MISTYPED");
+    steps.expect_error(
+        phone.activate_with_session_id(&typo).await,
+        "ACT_SESSION_ID_MISTYPED",
+    );
 
     steps.begin("bob's session ID typed again: lower case, no dashes, O for zero, l for one");
-    let sloppy = bob.session_id.replace('-', "").replace('0', "O").replace('1', "l").to_lowercase();
+    let sloppy = bob
+        .session_id
+        .replace('-', "")
+        .replace('0', "O")
+        .replace('1', "l")
+        .to_lowercase();
     steps.note(&format!("typed: {sloppy}"));
     steps.expect_ok(phone.activate_with_session_id(&sloppy).await, true);
 
     steps.begin("alice's QR code is scanned again, after bob was added");
-    steps.expect_error(phone.activate_from_qr(&scanned).await, "ACT_ALREADY_ENROLLED");
+    steps.expect_error(
+        phone.activate_from_qr(&scanned).await,
+        "ACT_ALREADY_ENROLLED",
+    );
 
     steps.begin("bob's session ID is typed once more: the code was used");
-    steps.expect_error(phone.activate_with_session_id(&bob.session_id).await, "ACT_CODE_USED");
+    steps.expect_error(
+        phone.activate_with_session_id(&bob.session_id).await,
+        "ACT_CODE_USED",
+    );
 
     steps.begin("carol gets a session ID but types it six minutes later");
     let carol = new_ticket(&url, "carol").await?;
     clock.advance(Duration::from_secs(6 * 60));
     steps.note("(the server's clock moves six minutes ahead; codes live five)");
-    steps.expect_error(phone.activate_with_session_id(&carol.session_id).await, "ACT_CODE_EXPIRED");
+    steps.expect_error(
+        phone.activate_with_session_id(&carol.session_id).await,
+        "ACT_CODE_EXPIRED",
+    );
 
     steps.begin("the users on this phone");
     let accounts = phone.accounts()?;
@@ -148,15 +178,24 @@ pub async fn run() -> Result<(), Failure> {
             steps.unexpected, steps.number
         )));
     }
-    println!("\nDemo finished: all {} steps behaved as expected.", steps.number);
+    println!(
+        "\nDemo finished: all {} steps behaved as expected.",
+        steps.number
+    );
     Ok(())
 }
 
-async fn new_ticket(url: &str, user: &str) -> Result<ibkey_core::protocol::TicketResponse, Failure> {
+async fn new_ticket(
+    url: &str,
+    user: &str,
+) -> Result<ibkey_core::protocol::TicketResponse, Failure> {
     let portal = PortalClient::sign_in(url, user, DEFAULT_PORTAL_PASSWORD)
         .await
         .map_err(|e| Failure::cli(e.to_string()))?;
-    portal.new_ticket().await.map_err(|e| Failure::cli(e.to_string()))
+    portal
+        .new_ticket()
+        .await
+        .map_err(|e| Failure::cli(e.to_string()))
 }
 
 /// The session ID with one character of its second group changed.

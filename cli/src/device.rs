@@ -40,7 +40,10 @@ pub fn data_home(given: Option<PathBuf>) -> Result<PathBuf, Failure> {
 }
 
 /// The desktop platform services over a store folder.
-pub fn desktop_platform(store_dir: &Path, verifier: Arc<dyn UserVerifier>) -> Result<Platform, Failure> {
+pub fn desktop_platform(
+    store_dir: &Path,
+    verifier: Arc<dyn UserVerifier>,
+) -> Result<Platform, Failure> {
     let store = Arc::new(FileStore::open(store_dir)?);
     let http = ReqwestTransport::new()
         .map_err(|e| Failure::cli(format!("HTTP client could not start: {e}")))?;
@@ -55,7 +58,10 @@ pub fn desktop_platform(store_dir: &Path, verifier: Arc<dyn UserVerifier>) -> Re
 
 /// The authenticator of this desktop "device", with the PIN read from the terminal or stdin.
 pub fn open(home: &Path, server_url: &str, pin_stdin: bool) -> Result<Authenticator, Failure> {
-    let platform = desktop_platform(&home.join("device"), Arc::new(TerminalVerifier::new(pin_stdin)))?;
+    let platform = desktop_platform(
+        &home.join("device"),
+        Arc::new(TerminalVerifier::new(pin_stdin)),
+    )?;
     let config = AuthenticatorConfig {
         server_url: server_url.to_string(),
         server_public_key: None,
@@ -95,7 +101,10 @@ pub fn read_qr_image(image: &Path) -> Result<String, Failure> {
 pub fn describe_outcome(outcome: &ActivationOutcome) -> String {
     match outcome {
         ActivationOutcome::Activated { account } => {
-            format!("Activated: {} is now enrolled on this device.", account.username)
+            format!(
+                "Activated: {} is now enrolled on this device.",
+                account.username
+            )
         }
         ActivationOutcome::AlreadyActivatedWithThisCode { account } => format!(
             "This code activated {} on this device a moment ago; nothing more to do.",
@@ -126,7 +135,10 @@ pub fn users(authenticator: &Authenticator) -> Result<(), Failure> {
 /// `ibkey remove`.
 pub async fn remove(authenticator: &Authenticator, user: &str) -> Result<(), Failure> {
     let account = authenticator.remove_account(user).await?;
-    println!("Removed {} from this device and revoked its key on the server.", account.username);
+    println!(
+        "Removed {} from this device and revoked its key on the server.",
+        account.username
+    );
     Ok(())
 }
 
@@ -156,7 +168,11 @@ pub async fn ticket(
 }
 
 /// `ibkey server`.
-pub async fn run_server(home: &Path, listen: SocketAddr, ticket_lifetime: Duration) -> Result<(), Failure> {
+pub async fn run_server(
+    home: &Path,
+    listen: SocketAddr,
+    ticket_lifetime: Duration,
+) -> Result<(), Failure> {
     let config = ibkey_server::ServerConfig {
         data_dir: home.join("server"),
         ticket_lifetime,
@@ -186,7 +202,8 @@ pub fn format_utc(unix_secs: i64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * mp + 2) / 5 + 1;

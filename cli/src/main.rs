@@ -132,7 +132,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         } => device::ticket(&cli.server, &user, &password, qr_out.as_deref()).await,
         Command::Activate { code, pin } => {
             let authenticator = device::open(&home, &cli.server, pin.pin_stdin)?;
-            device::activate(&authenticator, code.qr.as_deref(), code.session_id.as_deref()).await
+            device::activate(
+                &authenticator,
+                code.qr.as_deref(),
+                code.session_id.as_deref(),
+            )
+            .await
         }
         Command::Users => device::users(&device::open(&home, &cli.server, false)?),
         Command::Remove { user } => {

@@ -49,11 +49,15 @@ impl ServerApi {
     }
 
     /// `POST /v1/activation/lookup`.
-    pub(crate) async fn lookup(&self, session_id: &str) -> Result<protocol::LookupResponse, ApiError> {
+    pub(crate) async fn lookup(
+        &self,
+        session_id: &str,
+    ) -> Result<protocol::LookupResponse, ApiError> {
         let body = protocol::LookupRequest {
             session_id: session_id.to_string(),
         };
-        self.call("POST", "/v1/activation/lookup", Some(&body)).await
+        self.call("POST", "/v1/activation/lookup", Some(&body))
+            .await
     }
 
     /// `POST /v1/activation/complete`.
@@ -61,7 +65,8 @@ impl ServerApi {
         &self,
         request: &protocol::CompleteRequest,
     ) -> Result<protocol::CompleteResponse, ApiError> {
-        self.call("POST", "/v1/activation/complete", Some(request)).await
+        self.call("POST", "/v1/activation/complete", Some(request))
+            .await
     }
 
     /// `POST /v1/devices/revoke`.
@@ -109,9 +114,16 @@ impl ServerApi {
         }
         match reply.status {
             200..=299 => {
-                let body: &[u8] = if reply.body.is_empty() { b"null" } else { &reply.body };
+                let body: &[u8] = if reply.body.is_empty() {
+                    b"null"
+                } else {
+                    &reply.body
+                };
                 serde_json::from_slice(body).map_err(|e| ApiError::BadReply {
-                    detail: format!("HTTP {} with a body that is not the expected JSON: {e}", reply.status),
+                    detail: format!(
+                        "HTTP {} with a body that is not the expected JSON: {e}",
+                        reply.status
+                    ),
                 })
             }
             status => match serde_json::from_slice::<ErrorResponse>(&reply.body) {
@@ -135,7 +147,11 @@ pub(crate) fn check_transport_security(url: &str) -> Result<(), ApiError> {
     };
     let lower = url.to_ascii_lowercase();
     if let Some(rest) = lower.strip_prefix("https://") {
-        return if rest.is_empty() { Err(insecure()) } else { Ok(()) };
+        return if rest.is_empty() {
+            Err(insecure())
+        } else {
+            Ok(())
+        };
     }
     let rest = lower.strip_prefix("http://").ok_or_else(insecure)?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();

@@ -2,7 +2,6 @@
 //! this device. Activation lives in [`crate::activation`], the account list in
 //! [`crate::accounts`]; this file wires them together.
 
-
 use crate::accounts::{AccountBook, AccountsError};
 use crate::activation::ActivationError;
 use crate::api::{ApiError, ServerApi};
@@ -79,7 +78,11 @@ impl Authenticator {
             })?;
         let issued_at = self.now_secs();
         let message = protocol::revoke_message(&account.credential_id, issued_at);
-        match self.platform.keys.sign(account.key_alias.clone(), message.into_bytes()) {
+        match self
+            .platform
+            .keys
+            .sign(account.key_alias.clone(), message.into_bytes())
+        {
             Ok(signature) => {
                 let request = protocol::RevokeRequest {
                     credential_id: account.credential_id.clone(),
@@ -102,7 +105,9 @@ impl Authenticator {
                 }
             }
             Err(KeyError::NotFound | KeyError::Invalidated) => {
-                tracing::warn!("device key unusable; the server credential cannot be revoked from here");
+                tracing::warn!(
+                    "device key unusable; the server credential cannot be revoked from here"
+                );
             }
             Err(e) => return Err(AccountsError::DeviceKey(e)),
         }

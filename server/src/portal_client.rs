@@ -7,7 +7,9 @@ use ibkey_core::protocol::{ErrorResponse, SignInRequest, SignInResponse, TicketR
 #[derive(Debug, thiserror::Error)]
 pub enum PortalError {
     /// No connection to the server.
-    #[error("The server at {url} could not be reached: is it running? Start it with `ibkey server`.")]
+    #[error(
+        "The server at {url} could not be reached: is it running? Start it with `ibkey server`."
+    )]
     Unreachable {
         /// The server's URL.
         url: String,
@@ -35,7 +37,11 @@ pub struct PortalClient {
 
 impl PortalClient {
     /// Signs `username` in to the portal at `base_url`.
-    pub async fn sign_in(base_url: &str, username: &str, password: &str) -> Result<Self, PortalError> {
+    pub async fn sign_in(
+        base_url: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<Self, PortalError> {
         let http = reqwest::Client::new();
         let base_url = base_url.trim_end_matches('/').to_string();
         let request = SignInRequest {

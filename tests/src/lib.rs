@@ -2,6 +2,9 @@
 //! SQLite file, and "phones" made of the real core over the desktop platform services. Only
 //! what a phone's hardware would provide is scripted: the person at the PIN pad and the clock.
 
+// A harness that cannot set up its world should stop the test at once.
+#![allow(clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -50,7 +53,9 @@ impl World {
         };
         adjust(&mut config);
         let any_port: SocketAddr = ([127, 0, 0, 1], 0).into();
-        let server = ibkey_server::start(config, any_port).await.expect("server starts");
+        let server = ibkey_server::start(config, any_port)
+            .await
+            .expect("server starts");
         World {
             server,
             server_clock,
@@ -73,13 +78,28 @@ impl World {
             .expect("ticket")
     }
 
-    /// A new phone called `name`, with its store in its own folder.
+    /// A new phone called `name`, with its store in its own folder and a fast PIN hash.
     pub fn phone(&self, name: &str) -> Phone {
+        self.phone_with_policy(name, PinPolicy::fast_for_tests())
+    }
+
+    /// A phone whose PIN hashing costs next to nothing, for timing everything else.
+    pub fn phone_with_cheap_pin(&self, name: &str) -> Phone {
+        let policy = PinPolicy {
+            hash_target: Duration::ZERO,
+            min_iterations: 1,
+            ..PinPolicy::default()
+        };
+        self.phone_with_policy(name, policy)
+    }
+
+    fn phone_with_policy(&self, name: &str, pin_policy: PinPolicy) -> Phone {
         Phone::open(
             self.dir.path().join(name),
             self.url(),
             Arc::new(ManualClock::now()),
             Arc::new(ScriptedVerifier::new()),
+            pin_policy,
         )
     }
 }
@@ -97,10 +117,17 @@ pub struct Phone {
     /// The folder of the phone's secure store.
     pub store_dir: PathBuf,
     server_url: String,
+    pin_policy: PinPolicy,
 }
 
 impl Phone {
-    fn open(store_dir: PathBuf, server_url: String, clock: Arc<ManualClock>, user: Arc<ScriptedVerifier>) -> Phone {
+    fn open(
+        store_dir: PathBuf,
+        server_url: String,
+        clock: Arc<ManualClock>,
+        user: Arc<ScriptedVerifier>,
+        pin_policy: PinPolicy,
+    ) -> Phone {
         let store = Arc::new(FileStore::open(&store_dir).expect("store"));
         let requests = Arc::new(AtomicUsize::new(0));
         let http = CountingTransport {
@@ -119,7 +146,7 @@ impl Phone {
             server_public_key: None,
             device_name: "test phone".into(),
             verification: VerificationMethod::Pin,
-            pin_policy: PinPolicy::fast_for_tests(),
+            pin_policy: pin_policy.clone(),
         };
         Phone {
             auth: Authenticator::new(config, platform).expect("authenticator"),
@@ -128,6 +155,7 @@ impl Phone {
             requests,
             store_dir,
             server_url,
+            pin_policy,
         }
     }
 
@@ -139,9 +167,10 @@ impl Phone {
             server_url,
             clock,
             user,
+            pin_policy,
             ..
         } = self;
-        Phone::open(store_dir, server_url, clock, user)
+        Phone::open(store_dir, server_url, clock, user, pin_policy)
     }
 
     /// How many HTTP requests the phone has sent so far.
@@ -187,8 +216,10 @@ impl ManualClock {
 
     /// Lets `by` pass: both wall time and uptime move.
     pub fn advance(&self, by: Duration) {
-        self.wall_ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
-        self.uptime_ms.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+        self.wall_ms
+            .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        self.uptime_ms
+            .fetch_add(by.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Changes only the wall clock, as a user changing the phone's time would.

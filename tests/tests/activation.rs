@@ -26,15 +26,36 @@ async fn activates_from_a_qr_image_then_adds_a_second_user_by_session_id() {
     let alice = world.ticket("alice").await;
     let png = scan::render_png(&alice.qr_payload, 5).expect("render");
     let scanned = scan::decode_image(&png).expect("decode the QR image");
-    assert_eq!(activated(phone.auth.activate_from_qr(&scanned).await), "alice");
+    assert_eq!(
+        activated(phone.auth.activate_from_qr(&scanned).await),
+        "alice"
+    );
 
     let bob = world.ticket("bob").await;
-    assert_eq!(activated(phone.auth.activate_with_session_id(&bob.session_id).await), "bob");
+    assert_eq!(
+        activated(phone.auth.activate_with_session_id(&bob.session_id).await),
+        "bob"
+    );
 
-    let names: Vec<String> = phone.auth.accounts().expect("accounts").into_iter().map(|a| a.username).collect();
+    let names: Vec<String> = phone
+        .auth
+        .accounts()
+        .expect("accounts")
+        .into_iter()
+        .map(|a| a.username)
+        .collect();
     assert_eq!(names, ["alice", "bob"]);
-    let purposes: Vec<PinPurpose> = phone.user.pin_requests().iter().map(|r| r.purpose).collect();
-    assert_eq!(purposes, [PinPurpose::Create, PinPurpose::Confirm], "PIN chosen once, then confirmed");
+    let purposes: Vec<PinPurpose> = phone
+        .user
+        .pin_requests()
+        .iter()
+        .map(|r| r.purpose)
+        .collect();
+    assert_eq!(
+        purposes,
+        [PinPurpose::Create, PinPurpose::Confirm],
+        "PIN chosen once, then confirmed"
+    );
     assert!(phone.auth.has_pin().expect("gate"));
 }
 
@@ -45,10 +66,16 @@ async fn typed_session_ids_are_forgiving_but_typos_are_caught_offline() {
     phone.user.set_standing_pin(Some(PIN));
 
     let lower = world.ticket("lower").await.session_id.to_lowercase();
-    assert_eq!(activated(phone.auth.activate_with_session_id(&lower).await), "lower");
+    assert_eq!(
+        activated(phone.auth.activate_with_session_id(&lower).await),
+        "lower"
+    );
 
     let no_dashes = world.ticket("nodashes").await.session_id.replace('-', "");
-    assert_eq!(activated(phone.auth.activate_with_session_id(&no_dashes).await), "nodashes");
+    assert_eq!(
+        activated(phone.auth.activate_with_session_id(&no_dashes).await),
+        "nodashes"
+    );
 
     // Look-alikes: keep asking until an ID holds a 0 or a 1 to swap for O or l.
     let lookalike = loop {
@@ -57,7 +84,10 @@ async fn typed_session_ids_are_forgiving_but_typos_are_caught_offline() {
             break id.replace('0', "O").replace('1', "l");
         }
     };
-    assert_eq!(activated(phone.auth.activate_with_session_id(&lookalike).await), "lookalike");
+    assert_eq!(
+        activated(phone.auth.activate_with_session_id(&lookalike).await),
+        "lookalike"
+    );
 
     let id = world.ticket("typo").await.session_id;
     let before = phone.sent();
@@ -65,9 +95,16 @@ async fn typed_session_ids_are_forgiving_but_typos_are_caught_offline() {
         let mut chars: Vec<char> = id.chars().collect();
         chars[position] = if chars[position] == 'Z' { 'Y' } else { 'Z' };
         let typo: String = chars.into_iter().collect();
-        let err = phone.auth.activate_with_session_id(&typo).await.expect_err("typo");
+        let err = phone
+            .auth
+            .activate_with_session_id(&typo)
+            .await
+            .expect_err("typo");
         let group = (position / 5 + 1) as u32;
-        assert_eq!(err, ActivationError::SessionIdMistyped(SessionIdError::Mistyped { group }));
+        assert_eq!(
+            err,
+            ActivationError::SessionIdMistyped(SessionIdError::Mistyped { group })
+        );
         assert_eq!(err.code(), "ACT_SESSION_ID_MISTYPED");
         assert!(err.to_string().contains(&format!("Group {group}")), "{err}");
     }
@@ -83,16 +120,30 @@ async fn already_enrolled_is_found_on_the_device_and_by_the_server() {
     activated(phone.auth.activate_from_qr(&first.qr_payload).await);
 
     // The same QR still in front of the camera: recognised, nothing run again.
-    let again = phone.auth.activate_from_qr(&first.qr_payload).await.expect("recognised");
-    assert!(matches!(again, ActivationOutcome::AlreadyActivatedWithThisCode { .. }));
+    let again = phone
+        .auth
+        .activate_from_qr(&first.qr_payload)
+        .await
+        .expect("recognised");
+    assert!(matches!(
+        again,
+        ActivationOutcome::AlreadyActivatedWithThisCode { .. }
+    ));
 
     // A fresh QR for a user already on the phone: found locally, before any network call.
     let second = world.ticket("alice").await;
     let before = phone.sent();
-    let err = phone.auth.activate_from_qr(&second.qr_payload).await.expect_err("duplicate");
+    let err = phone
+        .auth
+        .activate_from_qr(&second.qr_payload)
+        .await
+        .expect_err("duplicate");
     assert_eq!(
         err,
-        ActivationError::AlreadyEnrolled { username: "alice".into(), found_by: FoundBy::Device }
+        ActivationError::AlreadyEnrolled {
+            username: "alice".into(),
+            found_by: FoundBy::Device
+        }
     );
     assert_eq!(err.code(), "ACT_ALREADY_ENROLLED");
     assert_eq!(phone.sent(), before);
@@ -100,21 +151,47 @@ async fn already_enrolled_is_found_on_the_device_and_by_the_server() {
     // Drop the local record behind the core's back (as a lost app update might): the server
     // still knows this device holds a credential for alice.
     let store = FileStore::open(&phone.store_dir).expect("store");
-    let mut file: serde_json::Value =
-        serde_json::from_slice(&store.load("accounts".into()).expect("read").expect("present")).expect("json");
+    let mut file: serde_json::Value = serde_json::from_slice(
+        &store
+            .load("accounts".into())
+            .expect("read")
+            .expect("present"),
+    )
+    .expect("json");
     file["accounts"] = serde_json::json!([]);
-    store.save("accounts".into(), serde_json::to_vec(&file).expect("json")).expect("write");
-    let err = phone.auth.activate_with_session_id(&second.session_id).await.expect_err("server duplicate");
+    store
+        .save("accounts".into(), serde_json::to_vec(&file).expect("json"))
+        .expect("write");
+    let err = phone
+        .auth
+        .activate_with_session_id(&second.session_id)
+        .await
+        .expect_err("server duplicate");
     assert_eq!(
         err,
-        ActivationError::AlreadyEnrolled { username: "alice".into(), found_by: FoundBy::Server }
+        ActivationError::AlreadyEnrolled {
+            username: "alice".into(),
+            found_by: FoundBy::Server
+        }
     );
-    assert!(err.to_string().contains("remove the old device in the portal"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("remove the old device in the portal"),
+        "{err}"
+    );
 
     // The refused ticket was not spent: another phone can still use it.
     let other = world.phone("other");
     other.user.set_standing_pin(Some(PIN));
-    assert_eq!(activated(other.auth.activate_with_session_id(&second.session_id).await), "alice");
+    assert_eq!(
+        activated(
+            other
+                .auth
+                .activate_with_session_id(&second.session_id)
+                .await
+        ),
+        "alice"
+    );
 }
 
 #[tokio::test]
@@ -133,23 +210,39 @@ async fn a_used_code_and_an_expired_code_say_so() {
     ] {
         let err = result.expect_err("used");
         assert_eq!(err, ActivationError::CodeUsed);
-        assert!(err.to_string().contains("Log out of the portal and back in"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("Log out of the portal and back in"),
+            "{err}"
+        );
     }
 
     // Expired on the server (the phone's clock still says it is fine).
     let bob = world.ticket("bob").await;
     world.server_clock.advance(Duration::from_secs(301));
-    let err = other.auth.activate_with_session_id(&bob.session_id).await.expect_err("expired");
+    let err = other
+        .auth
+        .activate_with_session_id(&bob.session_id)
+        .await
+        .expect_err("expired");
     assert_eq!(err, ActivationError::CodeExpired);
     assert_eq!(err.code(), "ACT_CODE_EXPIRED");
-    assert!(err.to_string().contains("Log out of the portal and back in"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("Log out of the portal and back in"),
+        "{err}"
+    );
 
     // Expired as the QR code itself says, caught on the phone without a network call once
     // the server key is pinned.
     let carol = world.ticket("carol").await;
     other.clock.advance(Duration::from_secs(20 * 60));
     let before = other.sent();
-    let err = other.auth.activate_from_qr(&carol.qr_payload).await.expect_err("expired");
+    let err = other
+        .auth
+        .activate_from_qr(&carol.qr_payload)
+        .await
+        .expect_err("expired");
     assert_eq!(err, ActivationError::CodeExpired);
     assert_eq!(other.sent(), before);
 }
@@ -161,19 +254,34 @@ async fn codes_not_ours_are_refused_with_their_own_errors() {
     let phone = world.phone("phone");
     phone.user.set_standing_pin(Some(PIN));
 
-    let err = phone.auth.activate_from_qr("https://example.com/menu").await.expect_err("not ours");
+    let err = phone
+        .auth
+        .activate_from_qr("https://example.com/menu")
+        .await
+        .expect_err("not ours");
     assert_eq!(err, ActivationError::NotAnActivationCode);
 
     let foreign = elsewhere.ticket("alice").await;
-    let err = phone.auth.activate_from_qr(&foreign.qr_payload).await.expect_err("other server");
-    assert!(matches!(err, ActivationError::WrongServer { .. }), "{err:?}");
+    let err = phone
+        .auth
+        .activate_from_qr(&foreign.qr_payload)
+        .await
+        .expect_err("other server");
+    assert!(
+        matches!(err, ActivationError::WrongServer { .. }),
+        "{err:?}"
+    );
 
     // A code that names our server but is signed by another key (a forgery).
     let ours = world.ticket("alice").await;
     let (claims, _) = ours.qr_payload.rsplit_once('.').expect("token");
     let (_, foreign_sig) = foreign.qr_payload.rsplit_once('.').expect("token");
     let forged = format!("{claims}.{foreign_sig}");
-    let err = phone.auth.activate_from_qr(&forged).await.expect_err("forged");
+    let err = phone
+        .auth
+        .activate_from_qr(&forged)
+        .await
+        .expect_err("forged");
     assert_eq!(err, ActivationError::ServerKeyMismatch);
     assert!(phone.auth.accounts().expect("accounts").is_empty());
 }
@@ -197,12 +305,22 @@ async fn unknown_session_ids_are_rate_limited() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(refused_unknown, 5, "five wrong guesses pass, then the limit");
+    assert_eq!(
+        refused_unknown, 5,
+        "five wrong guesses pass, then the limit"
+    );
     assert!(limited.is_some_and(|s| s > 0 && s <= 60), "{limited:?}");
     // Even a real session ID is refused while the limit holds: the limit is no oracle.
     let real = world.ticket("alice").await;
-    let err = phone.auth.activate_with_session_id(&real.session_id).await.expect_err("limited");
-    assert!(matches!(err, ActivationError::TooManyAttempts { .. }), "{err:?}");
+    let err = phone
+        .auth
+        .activate_with_session_id(&real.session_id)
+        .await
+        .expect_err("limited");
+    assert!(
+        matches!(err, ActivationError::TooManyAttempts { .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -210,14 +328,25 @@ async fn pin_lockout_survives_a_restart_of_the_core() {
     let world = World::start().await;
     let phone = world.phone("phone");
     phone.user.push_pin(PIN);
-    activated(phone.auth.activate_from_qr(&world.ticket("alice").await.qr_payload).await);
+    activated(
+        phone
+            .auth
+            .activate_from_qr(&world.ticket("alice").await.qr_payload)
+            .await,
+    );
 
     // Wrong PINs until the gate locks: the core keeps asking, then refuses.
     phone.user.set_standing_pin(Some("9753"));
     let bob = world.ticket("bob").await;
-    let err = phone.auth.activate_from_qr(&bob.qr_payload).await.expect_err("locked");
+    let err = phone
+        .auth
+        .activate_from_qr(&bob.qr_payload)
+        .await
+        .expect_err("locked");
     let remaining_secs = match err {
-        ActivationError::Verification(GateError::LockedOut { remaining_secs, .. }) => remaining_secs,
+        ActivationError::Verification(GateError::LockedOut { remaining_secs, .. }) => {
+            remaining_secs
+        }
         other => panic!("expected a lockout, got {other:?}"),
     };
     assert!(remaining_secs > 0);
@@ -226,9 +355,17 @@ async fn pin_lockout_survives_a_restart_of_the_core() {
     let phone = phone.restart();
     phone.user.set_standing_pin(Some(PIN));
     let asked = phone.user.pin_requests().len();
-    let err = phone.auth.activate_from_qr(&bob.qr_payload).await.expect_err("still locked");
+    let err = phone
+        .auth
+        .activate_from_qr(&bob.qr_payload)
+        .await
+        .expect_err("still locked");
     assert_eq!(err.code(), "GATE_LOCKED_OUT");
-    assert_eq!(phone.user.pin_requests().len(), asked, "no PIN prompt during a lockout");
+    assert_eq!(
+        phone.user.pin_requests().len(),
+        asked,
+        "no PIN prompt during a lockout"
+    );
     assert!(phone.auth.pin_lockout().expect("gate").is_some());
 
     // Turning the wall clock forward does not help either.
@@ -238,7 +375,10 @@ async fn pin_lockout_survives_a_restart_of_the_core() {
 
     // Once the delay has really passed, the right PIN works.
     phone.clock.advance(Duration::from_secs(remaining_secs + 1));
-    assert_eq!(activated(phone.auth.activate_from_qr(&bob.qr_payload).await), "bob");
+    assert_eq!(
+        activated(phone.auth.activate_from_qr(&bob.qr_payload).await),
+        "bob"
+    );
 }
 
 #[tokio::test]
@@ -246,12 +386,20 @@ async fn a_corrupt_store_file_is_reported_and_left_alone() {
     let world = World::start().await;
     let phone = world.phone("phone");
     phone.user.set_standing_pin(Some(PIN));
-    activated(phone.auth.activate_from_qr(&world.ticket("alice").await.qr_payload).await);
+    activated(
+        phone
+            .auth
+            .activate_from_qr(&world.ticket("alice").await.qr_payload)
+            .await,
+    );
 
     let accounts_file = std::fs::read_dir(&phone.store_dir)
         .expect("store dir")
         .map(|e| e.expect("entry").path())
-        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("accounts")))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("accounts"))
+        })
         .expect("the accounts file");
     let mut bytes = std::fs::read(&accounts_file).expect("read");
     let middle = bytes.len() / 2;
@@ -260,7 +408,10 @@ async fn a_corrupt_store_file_is_reported_and_left_alone() {
 
     let phone = phone.restart();
     let err = phone.auth.accounts().expect_err("corrupt");
-    assert!(matches!(err, AccountsError::Store(StoreError::Corrupt { .. })), "{err:?}");
+    assert!(
+        matches!(err, AccountsError::Store(StoreError::Corrupt { .. })),
+        "{err:?}"
+    );
     assert_eq!(err.code(), "STORE_CORRUPT");
     let err = phone
         .auth
@@ -268,11 +419,18 @@ async fn a_corrupt_store_file_is_reported_and_left_alone() {
         .await
         .expect_err("no activation over a damaged store");
     assert_eq!(err.code(), "STORE_CORRUPT");
-    assert_eq!(std::fs::read(&accounts_file).expect("read"), bytes, "damaged file untouched");
+    assert_eq!(
+        std::fs::read(&accounts_file).expect("read"),
+        bytes,
+        "damaged file untouched"
+    );
 
     // Truncated to half: the same answer.
     std::fs::write(&accounts_file, &bytes[..middle]).expect("truncate");
-    assert_eq!(phone.auth.accounts().expect_err("truncated").code(), "STORE_CORRUPT");
+    assert_eq!(
+        phone.auth.accounts().expect_err("truncated").code(),
+        "STORE_CORRUPT"
+    );
 }
 
 #[tokio::test]
@@ -280,7 +438,12 @@ async fn removing_a_user_revokes_it_so_it_can_be_activated_again() {
     let world = World::start().await;
     let phone = world.phone("phone");
     phone.user.set_standing_pin(Some(PIN));
-    activated(phone.auth.activate_from_qr(&world.ticket("alice").await.qr_payload).await);
+    activated(
+        phone
+            .auth
+            .activate_from_qr(&world.ticket("alice").await.qr_payload)
+            .await,
+    );
 
     let removed = phone.auth.remove_account("alice").await.expect("removed");
     assert_eq!(removed.username, "alice");
@@ -290,11 +453,23 @@ async fn removing_a_user_revokes_it_so_it_can_be_activated_again() {
         Err(AccountsError::NotFound { .. })
     ));
     // The server no longer holds a credential for this device: enrolling again works.
-    assert_eq!(activated(phone.auth.activate_from_qr(&world.ticket("alice").await.qr_payload).await), "alice");
+    assert_eq!(
+        activated(
+            phone
+                .auth
+                .activate_from_qr(&world.ticket("alice").await.qr_payload)
+                .await
+        ),
+        "alice"
+    );
 
     // With the server gone, removal changes nothing and says why.
     world.server.shutdown().await;
-    let err = phone.auth.remove_account("alice").await.expect_err("offline");
+    let err = phone
+        .auth
+        .remove_account("alice")
+        .await
+        .expect_err("offline");
     assert_eq!(err.code(), "ACC_SERVER_UNREACHABLE");
     assert_eq!(phone.auth.accounts().expect("accounts").len(), 1);
 }

@@ -103,7 +103,10 @@ impl AccountBook {
     }
 
     /// Changes the device record.
-    pub(crate) fn update_device(&self, change: impl FnOnce(&mut DeviceRecord)) -> Result<(), StoreError> {
+    pub(crate) fn update_device(
+        &self,
+        change: impl FnOnce(&mut DeviceRecord),
+    ) -> Result<(), StoreError> {
         let mut record = self.device()?;
         let _guard = self.lock();
         change(&mut record);
@@ -121,15 +124,21 @@ impl AccountBook {
     }
 
     fn lock(&self) -> MutexGuard<'_, ()> {
-        self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.write_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn load<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         match self.store.load(key.to_string())? {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt { key: key.to_string() }),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|_| StoreError::Corrupt {
+                        key: key.to_string(),
+                    })
+            }
         }
     }
 

@@ -33,7 +33,9 @@ pub struct Account {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountsError {
     /// No enrolled user has this name.
-    #[error("{username} is not enrolled on this device. See the list of users for the names that are.")]
+    #[error(
+        "{username} is not enrolled on this device. See the list of users for the names that are."
+    )]
     NotFound {
         /// The name asked for.
         username: String,

@@ -18,7 +18,9 @@ impl Authenticator {
     /// Checks a session ID as typed, on the device: length, characters and the check
     /// character of each group. Useful while the user types.
     pub fn check_session_id(&self, typed: &str) -> Result<(), ActivationError> {
-        SessionId::parse(typed).map(|_| ()).map_err(ActivationError::from)
+        SessionId::parse(typed)
+            .map(|_| ())
+            .map_err(ActivationError::from)
     }
 
     /// Reads a scanned QR payload and checks it (form, server, signature, expiry, already
@@ -30,13 +32,19 @@ impl Authenticator {
     }
 
     /// Activates from the text of a scanned QR code.
-    pub async fn activate_from_qr(&self, payload: &str) -> Result<ActivationOutcome, ActivationError> {
+    pub async fn activate_from_qr(
+        &self,
+        payload: &str,
+    ) -> Result<ActivationOutcome, ActivationError> {
         let ticket = self.read_ticket(payload).await?;
         self.activate_ticket(payload.trim(), ticket).await
     }
 
     /// Activates from a session ID typed by the user. Typos are caught before any network call.
-    pub async fn activate_with_session_id(&self, typed: &str) -> Result<ActivationOutcome, ActivationError> {
+    pub async fn activate_with_session_id(
+        &self,
+        typed: &str,
+    ) -> Result<ActivationOutcome, ActivationError> {
         let session_id = SessionId::parse(typed)?;
         tracing::info!(session = %session_id, "looking up typed session ID");
         let reply = self
@@ -107,7 +115,9 @@ impl Authenticator {
 
         let keys = &self.platform.keys;
         let alias = new_key_alias()?;
-        let public_key = keys.create_key(alias.clone()).map_err(ActivationError::DeviceKey)?;
+        let public_key = keys
+            .create_key(alias.clone())
+            .map_err(ActivationError::DeviceKey)?;
         let public_key_b64 = protocol::b64(&public_key);
         let proof_message =
             protocol::activation_proof_message(&ticket.sid, &device.device_id, &public_key_b64);
@@ -200,9 +210,10 @@ impl Authenticator {
             .server_key()
             .await
             .map_err(|e| api_error_to_activation(e, ""))?;
-        let key = protocol::unb64(&reply.public_key).ok_or_else(|| ActivationError::ServerReply {
-            detail: "server key is not base64url".into(),
-        })?;
+        let key =
+            protocol::unb64(&reply.public_key).ok_or_else(|| ActivationError::ServerReply {
+                detail: "server key is not base64url".into(),
+            })?;
         if key.len() != 65 || protocol::key_id(&key) != reply.key_id {
             return Err(ActivationError::ServerReply {
                 detail: "server key is not a P-256 public key matching its id".into(),
@@ -244,11 +255,11 @@ fn code_fingerprint(session_id: &str) -> String {
 
 fn new_key_alias() -> Result<String, ActivationError> {
     let mut random = [0u8; 8];
-    SystemRandom::new()
-        .fill(&mut random)
-        .map_err(|_| ActivationError::DeviceKey(KeyError::Failed {
+    SystemRandom::new().fill(&mut random).map_err(|_| {
+        ActivationError::DeviceKey(KeyError::Failed {
             reason: "no randomness available".into(),
-        }))?;
+        })
+    })?;
     Ok(format!("account-{}", protocol::b64(&random)))
 }
 

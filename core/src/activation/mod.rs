@@ -135,7 +135,9 @@ impl ErrorCode for ActivationError {
             CodeExpired => "ACT_CODE_EXPIRED",
             CodeUnknown => "ACT_CODE_UNKNOWN",
             SessionIdMistyped(SessionIdError::WrongLength { .. }) => "ACT_SESSION_ID_LENGTH",
-            SessionIdMistyped(SessionIdError::InvalidCharacter { .. }) => "ACT_SESSION_ID_CHARACTER",
+            SessionIdMistyped(SessionIdError::InvalidCharacter { .. }) => {
+                "ACT_SESSION_ID_CHARACTER"
+            }
             SessionIdMistyped(SessionIdError::Mistyped { .. }) => "ACT_SESSION_ID_MISTYPED",
             TooManyAttempts { .. } => "ACT_TOO_MANY_ATTEMPTS",
             NotAnActivationCode => "ACT_NOT_AN_ACTIVATION_CODE",

@@ -48,7 +48,12 @@ impl HttpTransport for ReqwestTransport {
         let headers = reply
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    v.to_str().unwrap_or_default().to_string(),
+                )
+            })
             .collect();
         let body = reply.bytes().await.map_err(unreachable)?.to_vec();
         Ok(HttpResponse {

@@ -77,7 +77,8 @@ pub fn render_png(text: &str, scale: u32) -> Result<Vec<u8>, ScanError> {
     let image = GrayImage::from_fn(side, side, |x, y| {
         let (mx, my) = (x / scale, y / scale);
         let inside = mx >= quiet && my >= quiet && mx < quiet + modules && my < quiet + modules;
-        let dark = inside && colors[((my - quiet) * modules + (mx - quiet)) as usize] == Color::Dark;
+        let dark =
+            inside && colors[((my - quiet) * modules + (mx - quiet)) as usize] == Color::Dark;
         Luma([if dark { 0 } else { 255 }])
     });
     let mut png = Vec::new();
@@ -111,7 +112,10 @@ mod tests {
 
     #[test]
     fn junk_is_not_an_image_and_a_blank_image_has_no_code() {
-        assert!(matches!(decode_image(b"not an image"), Err(ScanError::NotAnImage { .. })));
+        assert!(matches!(
+            decode_image(b"not an image"),
+            Err(ScanError::NotAnImage { .. })
+        ));
         let blank = GrayImage::from_pixel(64, 64, Luma([255]));
         let mut png = Vec::new();
         blank

@@ -1,0 +1,92 @@
+//! Hot paths of the core: session-ID parsing, ticket verification, and the PIN check whose
+//! slowness is deliberate (calibrated PBKDF2).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use ibkey_core::activation::SessionId;
+use ibkey_core::gate::{Gate, PinPolicy};
+use ibkey_core::platform::{
+    ScriptedVerifier, SecureStore, StoreError, SystemClock, VerificationMethod,
+};
+use ibkey_core::protocol::{self, TicketClaims};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+
+/// Keeps the PIN record in memory so the bench measures hashing, not the disk.
+#[derive(Default)]
+struct MemoryStore(Mutex<HashMap<String, Vec<u8>>>);
+
+impl SecureStore for MemoryStore {
+    fn load(&self, key: String) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.0.lock().expect("lock").get(&key).cloned())
+    }
+    fn save(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
+        self.0.lock().expect("lock").insert(key, value);
+        Ok(())
+    }
+    fn remove(&self, key: String) -> Result<(), StoreError> {
+        self.0.lock().expect("lock").remove(&key);
+        Ok(())
+    }
+}
+
+fn session_ids(c: &mut Criterion) {
+    let id = SessionId::generate(&SystemRandom::new())
+        .expect("random")
+        .grouped();
+    let sloppy = id.to_lowercase().replace('-', " ");
+    c.bench_function("session_id/parse", |b| b.iter(|| SessionId::parse(&sloppy)));
+}
+
+fn tickets(c: &mut Criterion) {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        .expect("key");
+    let public = key.public_key().as_ref().to_vec();
+    let claims = TicketClaims {
+        typ: protocol::TICKET_TYPE.into(),
+        srv: "https://auth.example.com".into(),
+        kid: protocol::key_id(&public),
+        sid: SessionId::generate(&rng)
+            .expect("random")
+            .canonical()
+            .into(),
+        usr: "alice".into(),
+        iat: 1_800_000_000,
+        exp: 1_800_000_300,
+    };
+    let token = protocol::sign_token(&claims, &key, &rng).expect("sign");
+    c.bench_function("ticket/verify_and_parse", |b| {
+        b.iter(|| protocol::verify_token::<TicketClaims>(&token, &public))
+    });
+}
+
+fn pin_check(c: &mut Criterion) {
+    let verifier = Arc::new(ScriptedVerifier::always_pin("4829"));
+    let gate = Gate::new(
+        Arc::new(MemoryStore::default()),
+        Arc::new(SystemClock),
+        verifier,
+        VerificationMethod::Pin,
+        PinPolicy::default(),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let created = runtime
+        .block_on(gate.verify_user("bench"))
+        .expect("PIN created");
+    gate.commit(created).expect("PIN saved");
+    let mut group = c.benchmark_group("pin");
+    group.sample_size(20);
+    group.bench_function("verify_default_policy", |b| {
+        b.iter(|| gate.verify_pin("4829"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, session_ids, tickets, pin_check);
+criterion_main!(benches);

@@ -1,0 +1,36 @@
+//! ibkey-ffi: the uniffi export of [`ibkey_core`] for the Android (Kotlin) and iOS (Swift)
+//! shells.
+//!
+//! This crate holds no logic. It mirrors the core's public types as uniffi records, enums and
+//! errors, converts between the two, and adapts the traits a shell implements in Kotlin or
+//! Swift (`SecureStore`, `KeyVault`, `UserVerifier`, `HttpTransport`, `LogSink`) to the core's
+//! own platform traits, so the core never sees a uniffi type.
+//!
+//! - [`Authenticator`]: the core's authenticator (activation, accounts, PIN lockout).
+//! - [`platform`]: the foreign traits and the software key vault for hosts without secure
+//!   hardware.
+//! - [`errors`]: one error enum per area, each variant with the core's stable code
+//!   (`code()`) and human message (`Display`, Kotlin `message`, Swift `description`).
+//! - [`logging`]: forwards the core's `tracing` events to a foreign [`logging::LogSink`].
+//! - [`scan`]: reading an activation QR code from an image.
+//!
+//! Async exports need no Rust runtime: the core's futures only await the shell's own
+//! `UserVerifier` and `HttpTransport` calls, and the foreign side polls them.
+
+uniffi::setup_scaffolding!("ibkey");
+
+mod authenticator;
+pub mod errors;
+pub mod logging;
+pub mod platform;
+pub mod scan;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
+mod types;
+
+pub use authenticator::{Authenticator, AuthenticatorConfig};
+pub use errors::{
+    AccountsError, ActivationError, GateError, KeyError, LogSinkError, ScanError, StoreError,
+    TransportError, VerifierError,
+};
+pub use types::{Account, ActivationRequest, ActivationResult, FoundBy, PinLockout};
