@@ -8,8 +8,8 @@ use ibkey_core::platform as core_platform;
 
 use crate::errors::{AccountsError, ActivationError, GateError};
 use crate::platform::{
-    HttpAdapter, HttpTransport, KeyVault, KeyVaultAdapter, SecureStore, StoreAdapter,
-    UserVerifier, VerificationMethod, VerifierAdapter,
+    HttpAdapter, HttpTransport, KeyVault, KeyVaultAdapter, SecureStore, StoreAdapter, UserVerifier,
+    VerificationMethod, VerifierAdapter,
 };
 use crate::types::{Account, ActivationRequest, ActivationResult, PinLockout};
 
@@ -90,7 +90,11 @@ impl Authenticator {
         &self,
         session_id: String,
     ) -> Result<ActivationResult, ActivationError> {
-        Ok(self.core.activate_with_session_id(&session_id).await?.into())
+        Ok(self
+            .core
+            .activate_with_session_id(&session_id)
+            .await?
+            .into())
     }
 
     /// Reads a scanned QR payload and checks it (form, server, signature, expiry, already

@@ -629,10 +629,11 @@ mod tests {
         assert_eq!(ffi.to_string(), core.to_string());
         assert_eq!(ffi.code(), "ACT_SESSION_ID_MISTYPED");
 
-        let locked = core_activation::ActivationError::Verification(core_gate::GateError::LockedOut {
-            until_unix_ms: 1,
-            remaining_secs: 30,
-        });
+        let locked =
+            core_activation::ActivationError::Verification(core_gate::GateError::LockedOut {
+                until_unix_ms: 1,
+                remaining_secs: 30,
+            });
         let ffi = ActivationError::from(locked.clone());
         assert_eq!(ffi.code(), "GATE_LOCKED_OUT");
         assert_eq!(ffi.to_string(), locked.to_string());

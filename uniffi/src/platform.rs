@@ -168,9 +168,9 @@ pub trait HttpTransport: Send + Sync {
 /// platform's hardware-backed keys.
 #[uniffi::export]
 pub fn software_key_vault(store: Arc<dyn SecureStore>) -> Arc<dyn KeyVault> {
-    Arc::new(SoftwareKeys(core_platform::SoftwareKeyVault::new(Arc::new(
-        StoreAdapter(store),
-    ))))
+    Arc::new(SoftwareKeys(core_platform::SoftwareKeyVault::new(
+        Arc::new(StoreAdapter(store)),
+    )))
 }
 
 /// [`KeyVault`] over the core's software vault.
