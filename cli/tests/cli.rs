@@ -2,6 +2,9 @@
 //! typed session ID with the PIN on stdin, listing, removal, the failure messages, and the
 //! demo. The reference server runs in-process on loopback.
 
+// Helpers of a test stop it at the first surprise.
+#![allow(clippy::expect_used)]
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
