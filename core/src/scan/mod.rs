@@ -1,19 +1,39 @@
-//! Scanning and drawing QR codes: activation codes read from images, and QR codes rendered
-//! as PNG or terminal text for the portal and the CLI.
+//! Scanning and drawing QR codes: activation codes read from camera frames and image files,
+//! and QR codes rendered as PNG, SVG or terminal text for the portal and the CLI.
 //!
-//! Decoding runs `rqrr` on the image's luma; any panic inside the decoder is caught and
-//! reported as an unreadable image, so no input can crash the app.
+//! A phone app feeds camera frames to a [`Scanner`]: the 8-bit luma (Y) plane exactly as the
+//! camera delivers it (width, height, row stride; no chroma, no copy). Each frame gives a
+//! [`FrameResult`]: an activation payload the first time a code is read, `SameAsBefore` while
+//! that code stays in view, `ForeignCode` for a QR code that is not an activation code, and
+//! `NoCode` otherwise. Gallery pictures and screenshots go through [`Scanner::scan_image`] or
+//! [`decode_image`] (PNG or JPEG) to the same results.
+//!
+//! Decoding binarises with a local threshold that does not depend on rotation, downscales
+//! big frames first, tries inverted (light-on-dark) codes, and runs the `rqrr` decoder only
+//! where finder patterns are seen. Any panic inside a decoder is caught: bad input of any
+//! kind gives a [`ScanError`] or `NoCode`, never a crash.
+
+mod binarize;
+mod detect;
+mod finder;
+mod frame;
+mod render;
 
 use std::io::Cursor;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Mutex;
 
-use image::{GrayImage, ImageFormat, Luma};
-use qrcode::{Color, EcLevel, QrCode};
+use image::{GrayImage, ImageFormat};
 
-/// Why no text came out of an image, or no image out of a text.
+pub use frame::{MAX_PIXELS, MAX_SIDE};
+pub use render::{render_luma, render_png, render_svg, render_terminal};
+
+use crate::protocol::TOKEN_PREFIX;
+
+/// Why no text came out of an image or frame, or no image out of a text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScanError {
-    /// The bytes are not a PNG or JPEG image.
+    /// The bytes are not a PNG or JPEG image (or one too large to open).
     #[error("The file is not a PNG or JPEG image ({reason}). Take a screenshot or photo of the QR code and try again.")]
     NotAnImage {
         /// What the image decoder said.
@@ -25,6 +45,30 @@ pub enum ScanError {
     /// The text is too long for a QR code.
     #[error("The text is too long for a QR code.")]
     TooLong,
+    /// A camera frame with a zero or impossibly large width or height.
+    #[error("The camera delivered a frame of {width}×{height} pixels, which cannot be scanned. Close and reopen the scanner, or type the session ID shown under the QR code.")]
+    BadFrameSize {
+        /// Width of the frame, in pixels.
+        width: u32,
+        /// Height of the frame, in pixels.
+        height: u32,
+    },
+    /// A camera frame whose row stride is shorter than its width.
+    #[error("The camera delivered a frame with rows of {stride} bytes for {width} pixels, which cannot be scanned. Close and reopen the scanner, or type the session ID shown under the QR code.")]
+    BadStride {
+        /// Width of the frame, in pixels.
+        width: u32,
+        /// Distance between the starts of two rows, in bytes.
+        stride: u32,
+    },
+    /// A camera frame whose buffer is shorter than its size and stride say.
+    #[error("The camera delivered a truncated frame ({actual} of {needed} bytes). Close and reopen the scanner, or type the session ID shown under the QR code.")]
+    BufferTooSmall {
+        /// Bytes the size and stride need.
+        needed: u64,
+        /// Bytes in the buffer.
+        actual: u64,
+    },
 }
 
 impl crate::error::ErrorCode for ScanError {
@@ -33,81 +77,218 @@ impl crate::error::ErrorCode for ScanError {
             ScanError::NotAnImage { .. } => "SCAN_NOT_AN_IMAGE",
             ScanError::NoQrCode => "SCAN_NO_QR_CODE",
             ScanError::TooLong => "SCAN_TOO_LONG",
+            ScanError::BadFrameSize { .. } => "SCAN_BAD_FRAME_SIZE",
+            ScanError::BadStride { .. } => "SCAN_BAD_STRIDE",
+            ScanError::BufferTooSmall { .. } => "SCAN_BUFFER_TOO_SMALL",
         }
     }
 }
 
-/// Reads the text of the first QR code in a PNG or JPEG file's bytes.
+/// What one camera frame or image held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameResult {
+    /// An activation code, read for the first time since it came into view.
+    Payload {
+        /// The activation payload (`IBK1.…`), ready for activation.
+        text: String,
+    },
+    /// The activation code last returned, still in view: nothing new to do.
+    SameAsBefore,
+    /// A QR code, but not an activation code: tell the user to scan the portal's code.
+    ForeignCode,
+    /// No QR code could be read.
+    NoCode,
+}
+
+/// After this many frames in a row with no sign of a QR code, the last activation code counts
+/// as gone from view, and is returned again when it comes back (about a third of a second at
+/// 30 frames a second).
+pub const FRAMES_UNTIL_FORGOTTEN: u32 = 10;
+
+/// Reads activation codes from a stream of camera frames, remembering the last code returned
+/// so a code held in view is reported once. Cheap to create; share it as `Arc<Scanner>`: all
+/// methods take `&self` and it is `Send + Sync`.
+#[derive(Default)]
+pub struct Scanner {
+    state: Mutex<ScannerState>,
+}
+
+/// Shows no payload: an activation code is a secret until used.
+impl std::fmt::Debug for Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner").finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct ScannerState {
+    /// The last payload returned.
+    last: Option<String>,
+    /// Frames in a row without any sign of a code since `last` was last seen.
+    frames_without_code: u32,
+}
+
+impl Scanner {
+    /// A scanner that has seen nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Scans one camera frame: `luma` is the 8-bit Y plane, `height` rows of `width` pixels
+    /// whose starts are `row_stride` bytes apart (the last row may be short of the stride).
+    pub fn scan_frame(
+        &self,
+        width: u32,
+        height: u32,
+        row_stride: u32,
+        luma: &[u8],
+    ) -> Result<FrameResult, ScanError> {
+        let plane = frame::Plane::new(width, height, row_stride, luma)?;
+        Ok(self.classify(detect::read(&plane)))
+    }
+
+    /// Scans a PNG or JPEG file's bytes (a screenshot, a gallery photo) like a camera frame.
+    pub fn scan_image(&self, bytes: &[u8]) -> Result<FrameResult, ScanError> {
+        let image = load_luma(bytes)?;
+        self.scan_frame(image.width(), image.height(), image.width(), image.as_raw())
+    }
+
+    /// Forgets the last code returned: the next frame holding it returns it again.
+    pub fn reset(&self) {
+        *self.lock() = ScannerState::default();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ScannerState> {
+        // Nothing panics while the lock is held; if it ever did, the state is still valid.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn classify(&self, found: detect::Found) -> FrameResult {
+        let mut state = self.lock();
+        let payload = found.texts.iter().find(|t| is_activation_payload(t));
+        match payload {
+            Some(text) => {
+                state.frames_without_code = 0;
+                if state.last.as_deref() == Some(text.as_str()) {
+                    FrameResult::SameAsBefore
+                } else {
+                    state.last = Some(text.clone());
+                    FrameResult::Payload { text: text.clone() }
+                }
+            }
+            None => {
+                if found.texts.is_empty() && !found.finders_seen {
+                    state.frames_without_code = state.frames_without_code.saturating_add(1);
+                    if state.frames_without_code >= FRAMES_UNTIL_FORGOTTEN {
+                        state.last = None;
+                    }
+                }
+                if found.texts.is_empty() {
+                    FrameResult::NoCode
+                } else {
+                    FrameResult::ForeignCode
+                }
+            }
+        }
+    }
+}
+
+/// Whether a QR code's text is one of our activation payloads (`IBK1.…`).
+pub fn is_activation_payload(text: &str) -> bool {
+    text.strip_prefix(TOKEN_PREFIX)
+        .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// Reads the text of a QR code in a luma plane (`height` rows of `width` pixels, rows
+/// `row_stride` bytes apart), preferring an activation code when there are several. Stateless:
+/// for camera streams use a [`Scanner`].
+pub fn decode_luma(
+    width: u32,
+    height: u32,
+    row_stride: u32,
+    luma: &[u8],
+) -> Result<String, ScanError> {
+    let plane = frame::Plane::new(width, height, row_stride, luma)?;
+    first_text(detect::read(&plane))
+}
+
+/// Reads the text of every QR code found in a luma plane (most images hold one; none gives an
+/// empty list). Stateless, like [`decode_luma`].
+pub fn decode_luma_all(
+    width: u32,
+    height: u32,
+    row_stride: u32,
+    luma: &[u8],
+) -> Result<Vec<String>, ScanError> {
+    let plane = frame::Plane::new(width, height, row_stride, luma)?;
+    Ok(detect::read(&plane).texts)
+}
+
+/// Reads the text of a QR code in a PNG or JPEG file's bytes, preferring an activation code
+/// when there are several.
 pub fn decode_image(bytes: &[u8]) -> Result<String, ScanError> {
-    let image = image::load_from_memory(bytes)
-        .map_err(|e| ScanError::NotAnImage {
-            reason: e.to_string(),
-        })?
-        .to_luma8();
-    decode_luma(&image)
+    let image = load_luma(bytes)?;
+    decode_luma(image.width(), image.height(), image.width(), image.as_raw())
 }
 
-fn decode_luma(image: &GrayImage) -> Result<String, ScanError> {
-    let (width, height) = (image.width() as usize, image.height() as usize);
+fn first_text(found: detect::Found) -> Result<String, ScanError> {
+    let mut texts = found.texts;
+    match texts.iter().position(|t| is_activation_payload(t)) {
+        Some(i) => Ok(texts.swap_remove(i)),
+        None => texts.into_iter().next().ok_or(ScanError::NoQrCode),
+    }
+}
+
+/// Opens a PNG or JPEG as luma, within [`MAX_SIDE`] and [`MAX_PIXELS`]; image decoders' panics
+/// become errors.
+fn load_luma(bytes: &[u8]) -> Result<GrayImage, ScanError> {
+    let not_an_image = |reason: String| ScanError::NotAnImage { reason };
+    let format = image::guess_format(bytes).map_err(|e| not_an_image(e.to_string()))?;
+    if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg) {
+        return Err(not_an_image(format!("{format:?} is not supported")));
+    }
     let decoded = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
-            image.get_pixel(x as u32, y as u32).0[0]
-        });
-        prepared
-            .detect_grids()
-            .into_iter()
-            .find_map(|grid| grid.decode().ok().map(|(_, text)| text))
+        let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_SIDE);
+        limits.max_image_height = Some(MAX_SIDE);
+        // Room for the decoded pixels in RGBA and their luma copy.
+        limits.max_alloc = Some(MAX_PIXELS * 5);
+        reader.limits(limits);
+        reader.decode()
     }));
-    decoded.ok().flatten().ok_or(ScanError::NoQrCode)
-}
-
-fn encode(text: &str) -> Result<QrCode, ScanError> {
-    QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(|_| ScanError::TooLong)
-}
-
-/// Renders `text` as a QR code PNG: black on white, `scale` pixels a module, with the
-/// standard four-module quiet zone.
-pub fn render_png(text: &str, scale: u32) -> Result<Vec<u8>, ScanError> {
-    let code = encode(text)?;
-    let modules = code.width() as u32;
-    let colors = code.to_colors();
-    let scale = scale.max(1);
-    let quiet = 4;
-    let side = (modules + 2 * quiet) * scale;
-    let image = GrayImage::from_fn(side, side, |x, y| {
-        let (mx, my) = (x / scale, y / scale);
-        let inside = mx >= quiet && my >= quiet && mx < quiet + modules && my < quiet + modules;
-        let dark =
-            inside && colors[((my - quiet) * modules + (mx - quiet)) as usize] == Color::Dark;
-        Luma([if dark { 0 } else { 255 }])
-    });
-    let mut png = Vec::new();
-    image
-        .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
-        .map_err(|_| ScanError::TooLong)?;
-    Ok(png)
-}
-
-/// Renders `text` as a QR code in Unicode half blocks for a terminal (dark on light).
-pub fn render_terminal(text: &str) -> Result<String, ScanError> {
-    let code = encode(text)?;
-    Ok(code
-        .render::<qrcode::render::unicode::Dense1x2>()
-        .dark_color(qrcode::render::unicode::Dense1x2::Light)
-        .light_color(qrcode::render::unicode::Dense1x2::Dark)
-        .quiet_zone(true)
-        .build())
+    let image = match decoded {
+        Ok(Ok(image)) => image,
+        Ok(Err(e)) => return Err(not_an_image(e.to_string())),
+        Err(_) => return Err(not_an_image("the image data is corrupt".into())),
+    };
+    if u64::from(image.width()) * u64::from(image.height()) > MAX_PIXELS {
+        return Err(not_an_image("the image is too large".into()));
+    }
+    Ok(image.into_luma8())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::Luma;
+
+    const PAYLOAD: &str = "IBK1.eyJ0eXAiOiJhY3RpdmF0aW9uIn0.c2lnbmF0dXJl";
+
+    fn png_of(image: &GrayImage) -> Vec<u8> {
+        let mut png = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .expect("png");
+        png
+    }
 
     #[test]
     fn a_rendered_code_decodes_back() {
-        let text = "IBK1.eyJ0eXAiOiJhY3RpdmF0aW9uIn0.c2lnbmF0dXJl";
-        let png = render_png(text, 4).expect("render");
-        assert_eq!(decode_image(&png).expect("decode"), text);
+        let png = render_png(PAYLOAD, 4).expect("render");
+        assert_eq!(decode_image(&png).expect("decode"), PAYLOAD);
     }
 
     #[test]
@@ -117,17 +298,55 @@ mod tests {
             Err(ScanError::NotAnImage { .. })
         ));
         let blank = GrayImage::from_pixel(64, 64, Luma([255]));
-        let mut png = Vec::new();
-        blank
-            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
-            .expect("png");
-        assert_eq!(decode_image(&png), Err(ScanError::NoQrCode));
+        assert_eq!(decode_image(&png_of(&blank)), Err(ScanError::NoQrCode));
     }
 
     #[test]
-    fn terminal_rendering_has_one_line_per_two_module_rows() {
-        let art = render_terminal("hello").expect("render");
-        let lines = art.lines().count();
-        assert!((14..=20).contains(&lines), "{lines} lines");
+    fn scanner_reports_a_code_once_while_in_view_then_again_after_it_left() {
+        let scanner = Scanner::new();
+        let code = render_luma(PAYLOAD, 4).expect("render");
+        let (w, h) = code.dimensions();
+        let blank = vec![128u8; (w * h) as usize];
+        let scan = |data: &[u8]| scanner.scan_frame(w, h, w, data).expect("scan");
+        assert_eq!(
+            scan(code.as_raw()),
+            FrameResult::Payload {
+                text: PAYLOAD.into()
+            }
+        );
+        assert_eq!(scan(code.as_raw()), FrameResult::SameAsBefore);
+        for _ in 0..FRAMES_UNTIL_FORGOTTEN - 1 {
+            assert_eq!(scan(&blank), FrameResult::NoCode);
+        }
+        assert_eq!(scan(code.as_raw()), FrameResult::SameAsBefore);
+        for _ in 0..FRAMES_UNTIL_FORGOTTEN {
+            assert_eq!(scan(&blank), FrameResult::NoCode);
+        }
+        assert!(matches!(scan(code.as_raw()), FrameResult::Payload { .. }));
+        scanner.reset();
+        assert!(matches!(scan(code.as_raw()), FrameResult::Payload { .. }));
+    }
+
+    #[test]
+    fn a_foreign_code_is_told_apart() {
+        let scanner = Scanner::new();
+        let png = render_png("https://example.com/not-ours", 4).expect("render");
+        assert_eq!(scanner.scan_image(&png), Ok(FrameResult::ForeignCode));
+        let png = render_png("IBK1nodot", 4).expect("render");
+        assert_eq!(scanner.scan_image(&png), Ok(FrameResult::ForeignCode));
+    }
+
+    #[test]
+    fn payload_prefix() {
+        assert!(is_activation_payload("IBK1.abc.def"));
+        assert!(!is_activation_payload("IBK1"));
+        assert!(!is_activation_payload("ibk1.abc"));
+        assert!(!is_activation_payload("IBK2.abc"));
+    }
+
+    #[test]
+    fn scanner_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Scanner>();
     }
 }

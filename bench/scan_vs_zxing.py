@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""ibkey's QR scanner against zxing-cpp, in one run, on the same luma images.
+
+Called by bench/scan_vs_zxing.sh, which builds the Rust driver and installs zxing-cpp.
+
+1. Decode rate: every photo of the corpus's zxing-qrcode-* folders, turned by 0/90/180/270
+   degrees, against the expected text beside it; and the no-qr-* photos, where nothing may
+   decode.
+2. Time per frame: synthetic camera frames (1920x1080 and 1280x720) of a portal page showing
+   an activation code, seen at an angle, blurred and noisy; and empty 1080p frames.
+
+Every image is converted once to an 8-bit grey PGM; both decoders read those same pixels.
+Timing covers the decode call only (no process start, no file reading). The machine may be
+shared: the timed sets run twice, alternating which decoder goes first, and the medians are
+over all runs.
+
+Exit status 1 when a quality bar is missed (the table says which), 0 otherwise.
+"""
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import zxingcpp
+from PIL import Image, ImageFilter
+
+ROTATIONS = {0: None, 90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180,
+             270: Image.Transpose.ROTATE_270}
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
+
+
+def save_pgm(path, array):
+    height, width = array.shape
+    with open(path, "wb") as f:
+        f.write(b"P5\n%d %d\n255\n" % (width, height))
+        f.write(np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def load_pgm(path):
+    with Image.open(path) as im:
+        return np.asarray(im.convert("L"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def corpus_inputs(corpus, work):
+    """(id, folder, rotation, pgm path, expected text or None) for every corpus photo."""
+    items = []
+    folders = sorted(d for d in os.listdir(corpus)
+                     if d.startswith(("zxing-qrcode-", "no-qr-"))
+                     and os.path.isdir(os.path.join(corpus, d)))
+    if not folders:
+        sys.exit(f"no zxing-qrcode-* or no-qr-* folders in {corpus}")
+    for folder in folders:
+        src_dir = os.path.join(corpus, folder)
+        out_dir = os.path.join(work, "corpus", folder)
+        os.makedirs(out_dir, exist_ok=True)
+        for name in sorted(os.listdir(src_dir)):
+            stem, ext = os.path.splitext(name)
+            if ext.lower() not in IMAGE_EXTS:
+                continue
+            expected = None
+            if folder.startswith("zxing-qrcode-"):
+                txt = os.path.join(src_dir, stem + ".txt")
+                if not os.path.exists(txt):
+                    continue
+                with open(txt, "rb") as f:
+                    expected = f.read().decode("utf-8")
+            base = None
+            for rotation, transpose in ROTATIONS.items():
+                path = os.path.join(out_dir, f"{stem}{ext.replace('.', '_')}_r{rotation}.pgm")
+                if not os.path.exists(path):
+                    if base is None:
+                        with Image.open(os.path.join(src_dir, name)) as im:
+                            base = im.convert("L")
+                    image = base if transpose is None else base.transpose(transpose)
+                    save_pgm(path, np.asarray(image))
+                items.append((f"{folder}/{name}@{rotation}", folder, rotation, path, expected))
+    return items
+
+
+def activation_payload(rng):
+    """A payload shaped like the portal's: IBK1.<base64url claims>.<base64url signature>."""
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    claims = {
+        "typ": "activation", "srv": "https://portal.example.com",
+        "kid": b64(rng.bytes(12)), "sid": "".join(rng.choice(list("ABCDEFGHJKLMNPQRSTUVWXYZ23456789"), 12)),
+        "usr": "alice.example", "iat": 1767225600, "exp": 1767225900,
+    }
+    return "IBK1." + b64(json.dumps(claims, separators=(",", ":")).encode()) + "." + b64(rng.bytes(64))
+
+
+def homography(src, dst):
+    """Coefficients mapping points of dst to src (what PIL's PERSPECTIVE transform wants)."""
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(dst, src):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    return np.linalg.solve(np.array(rows, float), np.array(rhs, float))
+
+
+def portal_page(rng, code, with_code):
+    """A portal-like page (1600x1000): header bar, text lines, the code with its session ID."""
+    page = np.full((1000, 1600), 238, np.uint8)
+    page[:70] = 72
+    for _ in range(4):  # header menu items
+        x = int(rng.integers(40, 1400))
+        page[28:42, x:x + int(rng.integers(60, 140))] = 220
+
+    def text_line(x, y, width, height=12):
+        pos = x
+        while pos < x + width:
+            word = int(rng.integers(18, 90))
+            page[y:y + height, pos:min(pos + word, x + width)] = int(rng.integers(40, 90))
+            pos += word + int(rng.integers(8, 14))
+
+    for i in range(14):
+        text_line(60, 120 + i * 34, int(rng.integers(350, 560)))
+    side = 420
+    x0, y0 = 900, 180
+    if with_code:
+        img = Image.fromarray(code).resize((side, side), Image.Resampling.NEAREST)
+        page[y0:y0 + side, x0:x0 + side] = np.asarray(img)
+    else:
+        page[y0:y0 + side, x0:x0 + side] = 238
+    text_line(x0 + 60, y0 + side + 30, 300, 20)  # the session ID under the code
+    text_line(x0, y0 + side + 80, 420)
+    return page, (x0 + side / 2, y0 + side / 2), side
+
+
+def camera_frame(rng, code, size, with_code):
+    """A camera-like luma frame of size (w, h) looking at the portal page on a monitor."""
+    w, h = size
+    page, (cx, cy), side = portal_page(rng, code, with_code)
+    # The code spans 30-45 % of the frame height, near the centre, turned a little.
+    scale = rng.uniform(0.30, 0.45) * h / side
+    angle = np.radians(rng.uniform(-12, 12))
+    centre = np.array([w / 2 + rng.uniform(-0.1, 0.1) * w, h / 2 + rng.uniform(-0.1, 0.1) * h])
+    ph, pw = page.shape
+    corners = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], float)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    dst = (corners - [cx, cy]) @ rot.T * scale + centre
+    dst += rng.uniform(-0.05, 0.05, dst.shape) * h  # perspective: corners moved independently
+    coeffs = homography(corners, dst)
+    bezel = int(rng.integers(20, 50))
+    frame = Image.fromarray(page).transform((w, h), Image.Transform.PERSPECTIVE, tuple(coeffs),
+                                            Image.Resampling.BICUBIC, fillcolor=bezel)
+    frame = frame.filter(ImageFilter.GaussianBlur(rng.uniform(0.6, 1.4) * h / 1080))
+    a = np.asarray(frame, np.float32)
+    # A monitor seen by a camera: less contrast, uneven light, sensor noise.
+    a = 30 + a * rng.uniform(0.65, 0.8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    r2 = ((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2
+    a *= 1.0 - rng.uniform(0.2, 0.4) * r2 + rng.uniform(-0.08, 0.08) * (xx / w - 0.5)
+    a += rng.normal(0, rng.uniform(2.5, 5.0), a.shape)
+    return np.clip(a, 0, 255).astype(np.uint8)
+
+
+def synthetic_inputs(work, driver, count):
+    """(set name, [(id, pgm path)], payload) for the timed sets."""
+    rng = np.random.default_rng(20260806)
+    payload = activation_payload(rng)
+    pgm = subprocess.run([driver, "render", payload], check=True, capture_output=True).stdout
+    code_path = os.path.join(work, "code.pgm")
+    with open(code_path, "wb") as f:
+        f.write(pgm)
+    code = load_pgm(code_path)
+    out_dir = os.path.join(work, "frames")
+    os.makedirs(out_dir, exist_ok=True)
+    sets = []
+    for name, size, with_code in [("1080p frame with code", (1920, 1080), True),
+                                  ("720p frame with code", (1280, 720), True),
+                                  ("1080p empty frame", (1920, 1080), False)]:
+        items = []
+        for i in range(count):
+            path = os.path.join(out_dir, f"{size[1]}p_{'code' if with_code else 'empty'}_{i}.pgm")
+            save_pgm(path, camera_frame(rng, code, size, with_code))
+            items.append((f"{name}#{i}", path))
+        sets.append((name, items, payload if with_code else None))
+    return sets
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoders
+
+
+def run_ours(driver, work, items, repeats):
+    """{id: ([texts read], [microseconds])} from the Rust driver."""
+    manifest = os.path.join(work, "manifest.tsv")
+    with open(manifest, "w") as f:
+        for item_id, path in items:
+            f.write(f"{item_id}\t{path}\n")
+    out = subprocess.run([driver, "decode", manifest, str(repeats)], check=True,
+                         capture_output=True, text=True).stdout
+    results = {}
+    for line in out.splitlines():
+        record = json.loads(line)
+        results[record["id"]] = (record["texts"], record["us"])
+    return results
+
+
+def run_zxing(items, repeats):
+    """{id: ([texts read], [microseconds])} from zxing-cpp, QR codes only, default options."""
+    results = {}
+    for item_id, path in items:
+        pixels = load_pgm(path)
+        texts, times = [], []
+        for _ in range(max(repeats, 1)):
+            start = time.perf_counter()
+            found = zxingcpp.read_barcodes(pixels, formats=zxingcpp.BarcodeFormat.QRCode)
+            times.append((time.perf_counter() - start) * 1e6)
+            texts = [barcode.text for barcode in found]
+        results[item_id] = (texts, times)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", required=True, help="the qr-corpus folder")
+    parser.add_argument("--work", required=True, help="folder for the converted images")
+    parser.add_argument("--driver", required=True, help="the scan_driver bench executable")
+    parser.add_argument("--frames", type=int, default=12, help="synthetic frames a set")
+    parser.add_argument("--repeats", type=int, default=10, help="timed runs a frame, a pass")
+    parser.add_argument("--json", help="also write the raw results here")
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+
+    corpus = corpus_inputs(args.corpus, args.work)
+    pairs = [(i, p) for i, _, _, p, _ in corpus]
+    ours = run_ours(args.driver, args.work, pairs, 1)
+    theirs = run_zxing(pairs, 1)
+
+    failures = []
+    from importlib.metadata import version
+    print(f"zxing-cpp {version('zxing-cpp')} (QR only, default options) "
+          f"vs ibkey scan, same 8-bit grey pixels\n")
+    print("Decode rate: images where the expected text was among the codes read; in brackets,\n"
+          "images where codes were read but not the expected one (no-qr: images with any code)")
+    print(f"{'folder':<16} {'rot':>4} {'images':>6} {'ibkey':>8} {'zxing-cpp':>10}")
+    folders = sorted({f for _, f, _, _, _ in corpus})
+    totals = {"ibkey": [0, 0], "zxing": [0, 0], "n": 0}
+    for folder in folders:
+        for rotation in ROTATIONS:
+            rows = [c for c in corpus if c[1] == folder and c[2] == rotation]
+            if not rows:
+                continue
+            counts = {}
+            for name, results in (("ibkey", ours), ("zxing", theirs)):
+                good = wrong = 0
+                for item_id, _, _, _, expected in rows:
+                    texts = results[item_id][0]
+                    if not texts:
+                        continue
+                    if expected is not None and expected in texts:
+                        good += 1
+                    else:
+                        wrong += 1
+                counts[name] = (good, wrong)
+            (og, ow), (zg, zw) = counts["ibkey"], counts["zxing"]
+            if folder.startswith("no-qr"):
+                cell = lambda g, w: f"{w} read"
+                if ow:
+                    failures.append(f"{folder} @{rotation}: ibkey read {ow} image(s) with no code")
+            else:
+                cell = lambda g, w: f"{g}" + (f" [{w}]" if w else "")
+                totals["n"] += len(rows)
+                for name, (g, w) in counts.items():
+                    totals[name][0] += g
+                    totals[name][1] += w
+                if ow:
+                    failures.append(f"{folder} @{rotation}: ibkey read {ow} wrong text(s)")
+                if og < zg:
+                    failures.append(f"{folder} @{rotation}: ibkey {og} < zxing-cpp {zg}")
+            print(f"{folder:<16} {rotation:>4} {len(rows):>6} {cell(og, ow):>8} {cell(zg, zw):>10}")
+    print(f"{'all zxing-qrcode':<16} {'':>4} {totals['n']:>6} {totals['ibkey'][0]:>8} "
+          f"{totals['zxing'][0]:>10}")
+    corpus_times = {name: statistics.median(t for _, (_, ts) in res.items() for t in ts)
+                    for name, res in (("ibkey", ours), ("zxing", theirs))}
+    print(f"median time per corpus image: ibkey {corpus_times['ibkey'] / 1000:.2f} ms, "
+          f"zxing-cpp {corpus_times['zxing'] / 1000:.2f} ms")
+
+    print("\nTime per camera frame: median over frames x runs (two passes, order alternated)")
+    print(f"{'set':<24} {'frames':>6} {'ibkey read':>10} {'ibkey ms':>9} "
+          f"{'zxing read':>10} {'zxing ms':>9}")
+    raw = {"corpus": {"ibkey": ours, "zxing": theirs}, "frames": {}}
+    for name, items, payload in synthetic_inputs(args.work, args.driver, args.frames):
+        times = {"ibkey": [], "zxing": []}
+        reads = {}
+        for first in ("ibkey", "zxing"):
+            order = [first, "zxing" if first == "ibkey" else "ibkey"]
+            for who in order:
+                res = (run_ours(args.driver, args.work, items, args.repeats) if who == "ibkey"
+                       else run_zxing(items, args.repeats))
+                times[who] += [t for _, (_, ts) in res.items() for t in ts]
+                reads[who] = res
+        counts = {}
+        for who, res in reads.items():
+            counts[who] = sum(1 for texts, _ in res.values() if payload in texts) if payload else \
+                sum(1 for texts, _ in res.values() if texts)
+            if payload is not None and any(t != payload for texts, _ in res.values() for t in texts):
+                failures.append(f"{name}: {who} read a wrong text")
+        med = {who: statistics.median(ts) / 1000 for who, ts in times.items()}
+        print(f"{name:<24} {len(items):>6} {counts['ibkey']:>10} {med['ibkey']:>9.2f} "
+              f"{counts['zxing']:>10} {med['zxing']:>9.2f}")
+        if payload is None and counts["ibkey"]:
+            failures.append(f"{name}: ibkey read a code in an empty frame")
+        if payload is not None and counts["ibkey"] < counts["zxing"]:
+            failures.append(f"{name}: ibkey read {counts['ibkey']} < zxing-cpp {counts['zxing']}")
+        if med["ibkey"] > med["zxing"]:
+            failures.append(f"{name}: ibkey {med['ibkey']:.2f} ms > zxing-cpp {med['zxing']:.2f} ms")
+        raw["frames"][name] = {who: {k: v for k, v in r.items()} for who, r in reads.items()}
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(raw, f)
+    print()
+    if failures:
+        print("MISSED:")
+        for line in failures:
+            print(f"  - {line}")
+        return 1
+    print("All bars met: decode rate >= zxing-cpp in every folder and rotation, no wrong text, "
+          "nothing read without a code, frames no slower.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+//! Black and white from grey: a local threshold computed on square blocks, so the result does
+//! not depend on the direction rows are read in (a code turned by 90° binarises the same way).
+
+use super::frame::Plane;
+
+/// Side of the square blocks the threshold is computed on, in pixels.
+const BLOCK: usize = 8;
+/// Radius of the neighbourhood of blocks whose means make a block's threshold.
+const RADIUS: usize = 2;
+/// Below this spread between a block's darkest and lightest pixel, a block is flat: it holds
+/// no edge, and all of it goes one way.
+const MIN_CONTRAST: u8 = 24;
+/// How many blocks far a threshold spreads into flat areas with no edge nearby (the inside of
+/// a big finder pattern); flat areas further from any edge come out white.
+const FILL_STEPS: usize = 8;
+
+/// A binarised image: one byte a pixel, 1 for dark, 0 for light.
+pub(crate) struct Bitmap {
+    pub bits: Vec<u8>,
+    pub width: usize,
+    pub height: usize,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// The block holds edges: each pixel is compared with the threshold.
+    Edges,
+    /// The block is flat: it is dark or light as a whole.
+    Flat,
+    /// Flat with no threshold yet.
+    Unresolved,
+}
+
+/// Binarises `plane` with a threshold per block: the mean of the block means around it.
+pub(crate) fn binarize(plane: &Plane<'_>) -> Bitmap {
+    let (w, h) = (plane.width, plane.height);
+    let bw = w.div_ceil(BLOCK);
+    let bh = h.div_ceil(BLOCK);
+    let nblocks = bw * bh;
+    let mut mean = vec![0u32; nblocks];
+    let mut edges = vec![false; nblocks];
+    {
+        // Column sums, minima and maxima over one band of BLOCK rows (vectorises), then
+        // folded into blocks.
+        let mut sum = vec![0u16; w];
+        let mut lo = vec![u8::MAX; w];
+        let mut hi = vec![0u8; w];
+        for by in 0..bh {
+            sum.fill(0);
+            lo.fill(u8::MAX);
+            hi.fill(0);
+            let y0 = by * BLOCK;
+            let y1 = (y0 + BLOCK).min(h);
+            // Contrast is judged one pixel past the block's right and bottom edges, so an
+            // edge that falls exactly on a block border (a rendered code whose modules line
+            // up with the blocks) still marks the block as holding an edge.
+            for y in y0..(y1 + 1).min(h) {
+                let row = plane.row(y);
+                if y < y1 {
+                    for (s, &p) in sum.iter_mut().zip(row) {
+                        *s += u16::from(p);
+                    }
+                }
+                for ((l, m), &p) in lo.iter_mut().zip(&mut hi).zip(row) {
+                    *l = (*l).min(p);
+                    *m = (*m).max(p);
+                }
+            }
+            let rows = (y1 - y0) as u32;
+            for bx in 0..bw {
+                let x0 = bx * BLOCK;
+                let x1 = (x0 + BLOCK).min(w);
+                let total: u32 = sum[x0..x1].iter().map(|&v| u32::from(v)).sum();
+                let reach = (x1 + 1).min(w);
+                let darkest = lo[x0..reach].iter().copied().min().unwrap_or(0);
+                let lightest = hi[x0..reach].iter().copied().max().unwrap_or(0);
+                let i = by * bw + bx;
+                mean[i] = total / (rows * (x1 - x0) as u32);
+                edges[i] = lightest - darkest >= MIN_CONTRAST;
+            }
+        }
+    }
+
+    // Summed-area tables over the block means and the edge flags.
+    let sw = bw + 1;
+    let mut sat_mean = vec![0u32; sw * (bh + 1)];
+    let mut sat_edges = vec![0u32; sw * (bh + 1)];
+    for by in 0..bh {
+        let (mut row_mean, mut row_edges) = (0u32, 0u32);
+        for bx in 0..bw {
+            row_mean += mean[by * bw + bx];
+            row_edges += u32::from(edges[by * bw + bx]);
+            sat_mean[(by + 1) * sw + bx + 1] = sat_mean[by * sw + bx + 1] + row_mean;
+            sat_edges[(by + 1) * sw + bx + 1] = sat_edges[by * sw + bx + 1] + row_edges;
+        }
+    }
+    let boxed = |sat: &[u32], x0: usize, y0: usize, x1: usize, y1: usize| {
+        sat[y1 * sw + x1] + sat[y0 * sw + x0] - sat[y0 * sw + x1] - sat[y1 * sw + x0]
+    };
+
+    let mut threshold = vec![0u32; nblocks];
+    let mut kind = vec![Kind::Unresolved; nblocks];
+    for by in 0..bh {
+        let (y0, y1) = (by.saturating_sub(RADIUS), (by + RADIUS + 1).min(bh));
+        for bx in 0..bw {
+            let (x0, x1) = (bx.saturating_sub(RADIUS), (bx + RADIUS + 1).min(bw));
+            let i = by * bw + bx;
+            if boxed(&sat_edges, x0, y0, x1, y1) == 0 {
+                continue;
+            }
+            let n = ((x1 - x0) * (y1 - y0)) as u32;
+            threshold[i] = boxed(&sat_mean, x0, y0, x1, y1) / n;
+            kind[i] = if edges[i] { Kind::Edges } else { Kind::Flat };
+        }
+    }
+    spread_thresholds(&mut threshold, &mut kind, bw, bh);
+
+    // Per band of rows: each pixel is dark when below its block's threshold (blocks with
+    // edges) or when its block is flat and dark; spread to pixel columns, so the inner loop
+    // vectorises.
+    let mut bits = vec![0u8; w * h];
+    let mut limit = vec![0u8; w];
+    let mut forced = vec![0u8; w];
+    for by in 0..bh {
+        for (bx, (l, f)) in limit
+            .chunks_mut(BLOCK)
+            .zip(forced.chunks_mut(BLOCK))
+            .enumerate()
+        {
+            let i = by * bw + bx;
+            let t = threshold[i].min(255) as u8;
+            let (lim, force) = match kind[i] {
+                Kind::Edges => (t, 0),
+                Kind::Flat => (0, u8::from(mean[i] < u32::from(t))),
+                Kind::Unresolved => (0, 0),
+            };
+            l.fill(lim);
+            f.fill(force);
+        }
+        for y in by * BLOCK..((by + 1) * BLOCK).min(h) {
+            let out = &mut bits[y * w..(y + 1) * w];
+            for (((d, &p), &l), &f) in out.iter_mut().zip(plane.row(y)).zip(&limit).zip(&forced) {
+                *d = u8::from(p < l) | f;
+            }
+        }
+    }
+    Bitmap {
+        bits,
+        width: w,
+        height: h,
+    }
+}
+
+/// Gives flat blocks far from any edge the mean threshold of their resolved neighbours, one
+/// ring of blocks a step, so the inside of a big dark square keeps the threshold of its rim.
+/// Only the blocks next to the last ring are visited, so big empty areas cost one pass.
+fn spread_thresholds(threshold: &mut [u32], kind: &mut [Kind], bw: usize, bh: usize) {
+    let neighbours = |i: usize| {
+        let (bx, by) = (i % bw, i / bw);
+        (by.saturating_sub(1)..(by + 2).min(bh)).flat_map(move |ny| {
+            (bx.saturating_sub(1)..(bx + 2).min(bw)).map(move |nx| ny * bw + nx)
+        })
+    };
+    let mut queued = vec![false; kind.len()];
+    let mut ring: Vec<usize> = (0..kind.len())
+        .filter(|&i| kind[i] != Kind::Unresolved)
+        .collect();
+    let mut next = Vec::new();
+    let mut values = Vec::new();
+    for _ in 0..FILL_STEPS {
+        next.clear();
+        for &i in &ring {
+            for j in neighbours(i) {
+                if kind[j] == Kind::Unresolved && !queued[j] {
+                    queued[j] = true;
+                    next.push(j);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        values.clear();
+        for &j in &next {
+            let (mut sum, mut n) = (0u32, 0u32);
+            for k in neighbours(j) {
+                if kind[k] != Kind::Unresolved {
+                    sum += threshold[k];
+                    n += 1;
+                }
+            }
+            values.push(sum.checked_div(n).unwrap_or(0));
+        }
+        for (&j, &t) in next.iter().zip(&values) {
+            threshold[j] = t;
+            kind[j] = Kind::Flat;
+        }
+        std::mem::swap(&mut ring, &mut next);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_image_is_all_light() {
+        let data = vec![200u8; 64 * 48];
+        let plane = Plane::new(64, 48, 64, &data).expect("plane");
+        let bitmap = binarize(&plane);
+        assert!(bitmap.bits.iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn dark_square_on_light_is_dark_inside_and_out_of_the_box() {
+        // A 40-pixel dark square (several blocks) on a light page.
+        let (w, h) = (96, 96);
+        let data: Vec<u8> = (0..w * h)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                if (28..68).contains(&x) && (28..68).contains(&y) {
+                    30
+                } else {
+                    220
+                }
+            })
+            .collect();
+        let plane = Plane::new(w as u32, h as u32, w as u32, &data).expect("plane");
+        let bitmap = binarize(&plane);
+        assert_eq!(bitmap.bits[48 * w + 48], 1, "centre");
+        assert_eq!(bitmap.bits[29 * w + 29], 1, "corner inside");
+        assert_eq!(bitmap.bits[5 * w + 5], 0, "page");
+        assert_eq!(bitmap.bits[48 * w + 80], 0, "beside");
+    }
+}

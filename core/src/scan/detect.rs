@@ -1,0 +1,250 @@
+//! The decoding pipeline. Most camera frames hold no code: they must cost little, so the
+//! decoders only run where finder patterns are seen, and only on the part of the image around
+//! them.
+//!
+//! 1. Big frames are downscaled by a whole factor (box average) to a working size.
+//! 2. The working image is binarised with a local, rotation-independent threshold.
+//! 3. Finder patterns are searched for, of both polarities. None: no code, stop here.
+//! 4. The region around each group of finders (normal, or inverted for light-on-dark codes)
+//!    goes through the first method: `rxing`'s port of zxing-cpp's QR detector and decoder,
+//!    fed our bitmap.
+//! 5. Where finders were seen but nothing was read, the second methods, each only if the one
+//!    before failed: `rqrr` on the same bitmap region; `rxing`'s reader with its own
+//!    binariser on the grey region; then both `rxing` methods on the whole image, in case
+//!    the region was drawn around the wrong finders.
+//! 6. Where a downscaled frame showed finders but gave no text, steps 2–5 again at full
+//!    resolution, on the region of the code. Where a big photo (downscaled by 3 or more)
+//!    showed nothing at all, steps 2–6 again at twice the resolution.
+//!
+//! Every decoder call runs inside `catch_unwind` (`rqrr` is known to panic on odd geometry),
+//! so no input makes this module panic.
+
+use std::collections::HashSet;
+use std::panic::{self, AssertUnwindSafe};
+
+use rxing::common::{BitMatrix, DetectorRXingResult, HybridBinarizer};
+use rxing::qrcode::cpp_port::decoder::Decode;
+use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatternSets, SampleQR};
+use rxing::qrcode::cpp_port::QrReader;
+use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8LuminanceSource, Reader};
+
+use super::binarize::{binarize, Bitmap};
+use super::finder::{code_box, find_finders, Finder};
+use super::frame::{Gray, Plane};
+
+/// Frames are downscaled by whole factors until their short side is about this many pixels.
+const WORKING_SHORT_SIDE: usize = 480;
+/// Rows that must confirm a finder pattern.
+const MIN_FINDER_HITS: u32 = 2;
+
+/// What one look at an image found.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    /// The texts of the codes decoded, in the order found.
+    pub texts: Vec<String>,
+    /// Whether anything like a finder pattern was seen (a code may be there, unreadable).
+    pub finders_seen: bool,
+}
+
+/// A rectangle of an image: `(x0, y0, x1, y1)`, ends exclusive.
+type Region = (usize, usize, usize, usize);
+
+/// Reads every QR code it can find in `plane`.
+pub(crate) fn read(plane: &Plane<'_>) -> Found {
+    let mut factor = (plane.width.min(plane.height) / WORKING_SHORT_SIDE).max(1);
+    loop {
+        if factor == 1 {
+            return attempt(plane).0;
+        }
+        let small = Gray::downscaled(plane, factor);
+        let (found, region) = attempt(&small.plane());
+        if !found.texts.is_empty() {
+            return found;
+        }
+        if found.finders_seen {
+            // Finder patterns, but no code: the modules may be too small at this scale.
+            let crop = match region {
+                Some((x0, y0, x1, y1)) => sub_plane(
+                    plane,
+                    (
+                        x0 * factor,
+                        y0 * factor,
+                        (x1 * factor).min(plane.width),
+                        (y1 * factor).min(plane.height),
+                    ),
+                ),
+                None => *plane,
+            };
+            let (full, _) = attempt(&crop);
+            return Found {
+                finders_seen: true,
+                ..full
+            };
+        }
+        // Nothing at all. Camera frames (downscaled by 2 at most) stop here: most frames hold
+        // no code and must stay cheap. Big photos may hold a code too small for this scale:
+        // look again at twice the resolution.
+        if factor <= 2 {
+            return found;
+        }
+        factor /= 2;
+    }
+}
+
+/// Steps 2–5 on one image; also gives the region where the code should be, when known.
+fn attempt(plane: &Plane<'_>) -> (Found, Option<Region>) {
+    let bitmap = binarize(plane);
+    let finders = find_finders(&bitmap, MIN_FINDER_HITS);
+    let mut found = Found {
+        texts: Vec::new(),
+        finders_seen: !finders.is_empty(),
+    };
+    if finders.is_empty() {
+        return (found, None);
+    }
+    let (w, h) = (bitmap.width, bitmap.height);
+    let polarity = |dark: bool| -> Vec<Finder> {
+        finders.iter().filter(|f| f.dark == dark).copied().collect()
+    };
+    let (normal, inverted) = (polarity(true), polarity(false));
+    // For each polarity with finders: the region of its code (if they make one), inverted.
+    let candidates: Vec<(Option<Region>, bool)> = [(&normal, false), (&inverted, true)]
+        .into_iter()
+        .filter(|(group, _)| !group.is_empty())
+        .map(|(group, invert)| (code_box(group, w, h), invert))
+        .collect();
+    let whole = (0, 0, w, h);
+    for &(region, invert) in &candidates {
+        found.texts = zxing_read_bits(&bitmap, region.unwrap_or(whole), invert);
+        if !found.texts.is_empty() {
+            return (found, region);
+        }
+    }
+    for &(region, invert) in &candidates {
+        if let Some(region) = region {
+            found.texts = rqrr_read(&bitmap, region, invert);
+            if !found.texts.is_empty() {
+                return (found, Some(region));
+            }
+        }
+    }
+    for &(region, invert) in &candidates {
+        if let Some(text) = rxing_read(&sub_plane(plane, region.unwrap_or(whole)), invert) {
+            found.texts.push(text);
+            return (found, region);
+        }
+    }
+    // The regions may have been drawn around the wrong finders: the whole image, once more.
+    if candidates.iter().any(|c| c.0.is_some()) {
+        for &(_, invert) in &candidates {
+            found.texts = zxing_read_bits(&bitmap, whole, invert);
+            if !found.texts.is_empty() {
+                return (found, None);
+            }
+        }
+        for &(_, invert) in &candidates {
+            if let Some(text) = rxing_read(plane, invert) {
+                found.texts.push(text);
+                return (found, None);
+            }
+        }
+    }
+    (found, candidates.iter().find_map(|c| c.0))
+}
+
+/// Runs `rxing`'s port of zxing-cpp's QR detector and decoder on a region of our bitmap,
+/// catching any panic; gives the text of every code it reads there.
+fn zxing_read_bits(bitmap: &Bitmap, (x0, y0, x1, y1): Region, invert: bool) -> Vec<String> {
+    let w = bitmap.width;
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut matrix = BitMatrix::new((x1 - x0) as u32, (y1 - y0) as u32).ok()?;
+        for y in y0..y1 {
+            for (x, &bit) in bitmap.bits[y * w + x0..y * w + x1].iter().enumerate() {
+                if (bit != 0) != invert {
+                    matrix.set(x as u32, (y - y0) as u32);
+                }
+            }
+        }
+        let mut patterns = FindFinderPatterns(&matrix, true, 0);
+        let mut used = Vec::new();
+        let mut texts = Vec::new();
+        for set in GenerateFinderPatternSets(&mut patterns) {
+            if [set.bl, set.tl, set.tr].iter().any(|p| used.contains(p)) {
+                continue;
+            }
+            let Ok(detected) = SampleQR(&matrix, &set) else {
+                continue;
+            };
+            match Decode(detected.getBits()) {
+                Ok(decoded) if decoded.isValid() => {
+                    used.extend([set.bl, set.tl, set.tr]);
+                    texts.push(decoded.text());
+                }
+                _ => {}
+            }
+        }
+        Some(texts)
+    }));
+    result.ok().flatten().unwrap_or_default()
+}
+
+/// The part of `plane` in `region` (which must lie inside it), without copying.
+fn sub_plane<'a>(plane: &Plane<'a>, (x0, y0, x1, y1): Region) -> Plane<'a> {
+    let start = y0 * plane.stride + x0;
+    let end = (y1 - 1) * plane.stride + x1;
+    Plane {
+        data: &plane.data[start..end],
+        width: x1 - x0,
+        height: y1 - y0,
+        stride: plane.stride,
+    }
+}
+
+/// Runs `rqrr` on a region of a bitmap (1 = dark; `invert` swaps), catching any panic.
+fn rqrr_read(bitmap: &Bitmap, (x0, y0, x1, y1): Region, invert: bool) -> Vec<String> {
+    let w = bitmap.width;
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut image = rqrr::PreparedImage::prepare_from_bitmap(x1 - x0, y1 - y0, |x, y| {
+            (bitmap.bits[(y + y0) * w + x + x0] != 0) != invert
+        });
+        image
+            .detect_grids()
+            .iter()
+            .filter_map(|grid| {
+                let mut bytes = Vec::new();
+                grid.decode_to(&mut bytes).ok()?;
+                // Every activation code, and most others, are UTF-8; a code in another
+                // encoding is left to the second method, which knows them, rather than read
+                // as a wrong text.
+                String::from_utf8(bytes).ok()
+            })
+            .collect::<Vec<_>>()
+    }));
+    result.unwrap_or_default()
+}
+
+/// Runs `rxing`'s QR reader (its port of zxing-cpp's) on a grey plane, catching any panic.
+fn rxing_read(plane: &Plane<'_>, invert: bool) -> Option<String> {
+    let mut pixels = Vec::with_capacity(plane.width * plane.height);
+    for y in 0..plane.height {
+        let row = plane.row(y);
+        if invert {
+            pixels.extend(row.iter().map(|&p| 255 - p));
+        } else {
+            pixels.extend_from_slice(row);
+        }
+    }
+    let (w, h) = (plane.width as u32, plane.height as u32);
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        let source = Luma8LuminanceSource::new(pixels, w, h).ok()?;
+        let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+        // QR codes only: no Micro QR or rMQR, which noise imitates more easily.
+        let hints = DecodeHints {
+            PossibleFormats: Some(HashSet::from([BarcodeFormat::QR_CODE])),
+            ..DecodeHints::default()
+        };
+        let decoded = QrReader.decode_with_hints(&mut bitmap, &hints).ok()?;
+        Some(decoded.getText().to_string())
+    }));
+    result.ok().flatten()
+}

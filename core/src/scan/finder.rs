@@ -1,0 +1,275 @@
+//! Finding the three finder patterns (the nested squares in a QR code's corners) in a bitmap:
+//! a 1:1:3:1:1 run along a row, confirmed along the column through its centre, grouped into
+//! one candidate per pattern. Cheap enough to run on every camera frame, so that the decoders
+//! only run where a code is likely, and only on the part of the frame around it.
+
+use super::binarize::Bitmap;
+
+/// A finder pattern candidate.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Finder {
+    /// Centre, in bitmap pixels.
+    pub x: f32,
+    pub y: f32,
+    /// Estimated module size, in pixels.
+    pub module: f32,
+    /// How many rows confirmed it.
+    pub hits: u32,
+    /// Dark centre (a normal code) or light centre (an inverted one).
+    pub dark: bool,
+}
+
+/// More candidates than this and the picture is texture, not a code: stop grouping.
+const MAX_CANDIDATES: usize = 64;
+
+/// Images whose short side is at least this many pixels are scanned every other row.
+const ROW_STEP_FROM: usize = 600;
+
+/// Eight bytes of `row` from `x` (which must leave eight bytes) as one word.
+#[inline]
+fn word_at(row: &[u8], x: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&row[x..x + 8]);
+    u64::from_ne_bytes(word)
+}
+
+/// Finder pattern candidates in `bitmap`, of both polarities, each confirmed by at least
+/// `min_hits` rows.
+pub(crate) fn find_finders(bitmap: &Bitmap, min_hits: u32) -> Vec<Finder> {
+    let mut found: Vec<Finder> = Vec::new();
+    let w = bitmap.width;
+    if w == 0 {
+        return found;
+    }
+    // Big images: every other row (a finder's centre is three modules tall, so it still
+    // crosses at least two scanned rows at 1.5 pixels a module).
+    let step = if bitmap.width.min(bitmap.height) >= ROW_STEP_FROM {
+        2
+    } else {
+        1
+    };
+    for (y, row) in bitmap.bits.chunks_exact(w).enumerate().step_by(step) {
+        // The last five run lengths, oldest first; `colour` is the colour of the run in
+        // progress, which began at `start`.
+        let mut runs = [0usize; 5];
+        let mut colour = row[0];
+        let mut start = 0usize;
+        let mut x = 1;
+        while x <= w {
+            if x < w && row[x] == colour {
+                // Skip eight pixels at a time through a long run.
+                let same = u64::from_ne_bytes([colour; 8]);
+                while x + 8 <= w && word_at(row, x) == same {
+                    x += 8;
+                }
+                while x < w && row[x] == colour {
+                    x += 1;
+                }
+                continue;
+            }
+            runs.rotate_left(1);
+            runs[4] = x - start;
+            // Runs 0, 2 and 4 have the colour of the run just closed.
+            if looks_like_finder(&runs) {
+                let centre_start = start - runs[3] - runs[2];
+                let cx = centre_start + runs[2] / 2;
+                let total: usize = runs.iter().sum();
+                if let Some((cy, vertical)) = cross_check_vertical(bitmap, cx, y, colour, total) {
+                    let module = (total + vertical) as f32 / 14.0;
+                    add(&mut found, cx as f32 + 0.5, cy, module, colour == 1);
+                }
+            }
+            if x < w {
+                colour = row[x];
+                start = x;
+            }
+            x += 1;
+        }
+        if found.len() > MAX_CANDIDATES {
+            break;
+        }
+    }
+    found.retain(|f| f.hits >= min_hits);
+    found
+}
+
+/// Merges a confirmed centre into the candidate it belongs to, or starts a new one.
+fn add(found: &mut Vec<Finder>, x: f32, y: f32, module: f32, dark: bool) {
+    for f in found.iter_mut() {
+        let near = (f.x - x).abs() <= 2.0 * f.module.max(module)
+            && (f.y - y).abs() <= 2.0 * f.module.max(module);
+        let similar = module <= 2.0 * f.module && f.module <= 2.0 * module;
+        if f.dark == dark && near && similar {
+            let n = f.hits as f32;
+            f.x = (f.x * n + x) / (n + 1.0);
+            f.y = (f.y * n + y) / (n + 1.0);
+            f.module = (f.module * n + module) / (n + 1.0);
+            f.hits += 1;
+            return;
+        }
+    }
+    found.push(Finder {
+        x,
+        y,
+        module,
+        hits: 1,
+        dark,
+    });
+}
+
+/// Walks the column through `(x, y)` up and down: the same 1:1:3:1:1 pattern, of a size
+/// close to `total`, gives the centre's row and the vertical total.
+fn cross_check_vertical(
+    bitmap: &Bitmap,
+    x: usize,
+    y: usize,
+    colour: u8,
+    total: usize,
+) -> Option<(f32, usize)> {
+    let w = bitmap.width;
+    let h = bitmap.height;
+    let max_run = total;
+    let at = |yy: usize| bitmap.bits[yy * w + x];
+    // Upwards: centre, ring, outer.
+    let mut up = [0usize; 3];
+    let mut yy = y as isize;
+    for (i, want) in [colour, colour ^ 1, colour].into_iter().enumerate() {
+        while yy >= 0 && at(yy as usize) == want && up[i] <= max_run {
+            up[i] += 1;
+            yy -= 1;
+        }
+        if up[i] == 0 || up[i] > max_run {
+            return None;
+        }
+    }
+    let mut down = [0usize; 3];
+    let mut yy = y + 1;
+    for (i, want) in [colour, colour ^ 1, colour].into_iter().enumerate() {
+        while yy < h && at(yy) == want && down[i] <= max_run {
+            down[i] += 1;
+            yy += 1;
+        }
+        if (i > 0 && down[i] == 0) || down[i] > max_run {
+            return None;
+        }
+    }
+    let runs = [up[2], up[1], up[0] + down[0], down[1], down[2]];
+    let vertical: usize = runs.iter().sum();
+    if !looks_like_finder(&runs) || vertical * 2 < total || vertical > total * 2 {
+        return None;
+    }
+    let centre_top = y + 1 - up[0];
+    Some((centre_top as f32 + (up[0] + down[0]) as f32 / 2.0, vertical))
+}
+
+/// Whether five run lengths have the 1:1:3:1:1 ratios of a finder pattern's middle line, with
+/// a generous half module of slack on each run (blur and perspective).
+#[inline]
+pub(crate) fn looks_like_finder(runs: &[usize; 5]) -> bool {
+    let total: usize = runs.iter().sum();
+    if total < 7 || runs[0] == 0 {
+        return false;
+    }
+    // A run of one module is within [0.5, 1.5] modules: 14·r ∈ [total, 3·total].
+    let one = |r: usize| r * 14 >= total && r * 14 <= total * 3;
+    // The centre is within [2, 4] modules: 7·c ∈ [2·total, 4·total].
+    let centre = runs[2] * 7 >= total * 2 && runs[2] * 7 <= total * 4;
+    centre && one(runs[0]) && one(runs[1]) && one(runs[3]) && one(runs[4])
+}
+
+/// The box `(x0, y0, x1, y1)` (exclusive ends) that holds every code the finders can belong
+/// to: their centres, the fourth corner each three of them imply, and a margin of quiet zone.
+/// `None` when they are too many to pair up, or fewer than three.
+pub(crate) fn code_box(
+    finders: &[Finder],
+    width: usize,
+    height: usize,
+) -> Option<(usize, usize, usize, usize)> {
+    let n = finders.len();
+    if !(3..=8).contains(&n) {
+        return None;
+    }
+    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    let mut grow = |x: f32, y: f32| {
+        x0 = x0.min(x);
+        y0 = y0.min(y);
+        x1 = x1.max(x);
+        y1 = y1.max(y);
+    };
+    for (i, a) in finders.iter().enumerate() {
+        grow(a.x, a.y);
+        for (j, b) in finders.iter().enumerate().skip(i + 1) {
+            for (k, c) in finders.iter().enumerate() {
+                if k != i && k != j {
+                    grow(a.x + b.x - c.x, a.y + b.y - c.y);
+                }
+            }
+        }
+    }
+    let module = finders.iter().map(|f| f.module).fold(1.0f32, f32::max);
+    let margin = 9.0 * module;
+    let clamp = |v: f32, hi: usize| (v.max(0.0) as usize).min(hi);
+    let b = (
+        clamp(x0 - margin, width),
+        clamp(y0 - margin, height),
+        clamp(x1 + margin + 1.0, width),
+        clamp(y1 + margin + 1.0, height),
+    );
+    (b.2 > b.0 + 21 && b.3 > b.1 + 21).then_some(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finder_ratios() {
+        assert!(looks_like_finder(&[4, 4, 12, 4, 4]));
+        assert!(looks_like_finder(&[3, 5, 11, 4, 5]));
+        assert!(!looks_like_finder(&[4, 4, 4, 4, 4]));
+        assert!(!looks_like_finder(&[0, 0, 0, 0, 0]));
+    }
+
+    fn bitmap_with_finder(cx: usize, cy: usize, m: usize) -> Bitmap {
+        let (w, h) = (120, 100);
+        let mut bits = vec![0u8; w * h];
+        for y in 0..7 * m {
+            for x in 0..7 * m {
+                let (mx, my) = (x / m, y / m);
+                let ring = mx == 0 || my == 0 || mx == 6 || my == 6;
+                let centre = (2..=4).contains(&mx) && (2..=4).contains(&my);
+                if ring || centre {
+                    bits[(cy - 7 * m / 2 + y) * w + cx - 7 * m / 2 + x] = 1;
+                }
+            }
+        }
+        Bitmap {
+            bits,
+            width: w,
+            height: h,
+        }
+    }
+
+    #[test]
+    fn finds_a_finder_pattern_and_its_centre() {
+        let bitmap = bitmap_with_finder(60, 50, 4);
+        let found = find_finders(&bitmap, 2);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = found[0];
+        assert!(f.dark);
+        assert!(
+            (f.x - 60.0).abs() < 2.0 && (f.y - 50.0).abs() < 2.0,
+            "{f:?}"
+        );
+        assert!((f.module - 4.0).abs() < 1.0, "{f:?}");
+        let inverted = Bitmap {
+            bits: bitmap.bits.iter().map(|&b| b ^ 1).collect(),
+            ..bitmap
+        };
+        let found = find_finders(&inverted, 2);
+        assert!(
+            !found.is_empty() && found.iter().all(|f| !f.dark),
+            "{found:?}"
+        );
+    }
+}

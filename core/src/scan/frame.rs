@@ -1,0 +1,173 @@
+//! Camera frames as they come: an 8-bit luma plane with a row stride, checked once, and the
+//! downscaled copies the detector works on.
+
+use super::ScanError;
+
+/// The largest width or height accepted, in pixels (a 16K sensor; anything above is a bug or
+/// hostile input).
+pub const MAX_SIDE: u32 = 16_384;
+
+/// The largest number of pixels accepted in one frame or image (about 100 megapixels).
+pub const MAX_PIXELS: u64 = 100_000_000;
+
+/// A borrowed, checked luma plane: `height` rows of `width` bytes, rows `stride` bytes apart.
+/// The last row may end right after its `width` bytes (Android's Y planes often do).
+#[derive(Clone, Copy)]
+pub(crate) struct Plane<'a> {
+    pub data: &'a [u8],
+    pub width: usize,
+    pub height: usize,
+    pub stride: usize,
+}
+
+impl<'a> Plane<'a> {
+    /// Checks sizes, stride and buffer length; never panics.
+    pub fn new(width: u32, height: u32, stride: u32, data: &'a [u8]) -> Result<Self, ScanError> {
+        if width == 0
+            || height == 0
+            || width > MAX_SIDE
+            || height > MAX_SIDE
+            || u64::from(width) * u64::from(height) > MAX_PIXELS
+        {
+            return Err(ScanError::BadFrameSize { width, height });
+        }
+        if stride < width {
+            return Err(ScanError::BadStride { width, stride });
+        }
+        // Fits in u64 without overflow: every factor is below 2^32.
+        let needed = u64::from(stride) * u64::from(height - 1) + u64::from(width);
+        if (data.len() as u64) < needed {
+            return Err(ScanError::BufferTooSmall {
+                needed,
+                actual: data.len() as u64,
+            });
+        }
+        Ok(Plane {
+            data,
+            width: width as usize,
+            height: height as usize,
+            stride: stride as usize,
+        })
+    }
+
+    /// Row `y`, exactly `width` bytes. `y` must be below `height`.
+    #[inline]
+    pub fn row(&self, y: usize) -> &'a [u8] {
+        let start = y * self.stride;
+        &self.data[start..start + self.width]
+    }
+}
+
+/// An owned, tightly packed luma image (stride = width).
+pub(crate) struct Gray {
+    pub data: Vec<u8>,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Gray {
+    /// Borrows this image as a plane.
+    pub fn plane(&self) -> Plane<'_> {
+        Plane {
+            data: &self.data,
+            width: self.width,
+            height: self.height,
+            stride: self.width,
+        }
+    }
+
+    /// Averages `factor`×`factor` boxes of `plane` into one pixel each; the right and bottom
+    /// remainders that do not fill a whole box are dropped. `factor` must be at least 2 and
+    /// the plane at least `factor` pixels on each side.
+    pub fn downscaled(plane: &Plane<'_>, factor: usize) -> Gray {
+        let width = plane.width / factor;
+        let height = plane.height / factor;
+        let mut data = vec![0u8; width * height];
+        if width == 0 {
+            return Gray {
+                data,
+                width,
+                height,
+            };
+        }
+        if factor == 2 {
+            // The common case (1080p to 540p), written so the compiler vectorises it.
+            for (y, out) in data.chunks_exact_mut(width).enumerate() {
+                let (r0, r1) = (plane.row(2 * y), plane.row(2 * y + 1));
+                for (x, o) in out.iter_mut().enumerate() {
+                    let s = u16::from(r0[2 * x])
+                        + u16::from(r0[2 * x + 1])
+                        + u16::from(r1[2 * x])
+                        + u16::from(r1[2 * x + 1]);
+                    *o = ((s + 2) >> 2) as u8;
+                }
+            }
+        } else {
+            let area = (factor * factor) as u32;
+            let mut sums = vec![0u32; width];
+            for (y, out) in data.chunks_exact_mut(width).enumerate() {
+                sums.fill(0);
+                for dy in 0..factor {
+                    let row = &plane.row(y * factor + dy)[..width * factor];
+                    for (x, &p) in row.iter().enumerate() {
+                        sums[x / factor] += u32::from(p);
+                    }
+                }
+                for (o, &s) in out.iter_mut().zip(&sums) {
+                    *o = ((s + area / 2) / area) as u8;
+                }
+            }
+        }
+        Gray {
+            data,
+            width,
+            height,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_sizes_stride_and_buffer() {
+        let buf = vec![0u8; 100];
+        assert!(matches!(
+            Plane::new(0, 10, 10, &buf),
+            Err(ScanError::BadFrameSize { .. })
+        ));
+        assert!(matches!(
+            Plane::new(10, 10, 9, &buf),
+            Err(ScanError::BadStride { .. })
+        ));
+        assert!(matches!(
+            Plane::new(10, 11, 10, &buf),
+            Err(ScanError::BufferTooSmall { .. })
+        ));
+        assert!(matches!(
+            Plane::new(MAX_SIDE + 1, 1, MAX_SIDE + 1, &buf),
+            Err(ScanError::BadFrameSize { .. })
+        ));
+        assert!(matches!(
+            Plane::new(u32::MAX, u32::MAX, u32::MAX, &buf),
+            Err(ScanError::BadFrameSize { .. })
+        ));
+        // A short last row is fine.
+        assert!(Plane::new(8, 10, 10, &buf[..98]).is_ok());
+    }
+
+    #[test]
+    fn downscaling_averages_boxes() {
+        let buf: Vec<u8> = (0..16).map(|i| (i * 10) as u8).collect();
+        let plane = Plane::new(4, 4, 4, &buf).expect("plane");
+        let small = Gray::downscaled(&plane, 2);
+        assert_eq!((small.width, small.height), (2, 2));
+        // (0 + 10 + 40 + 50) / 4 = 25
+        assert_eq!(small.data[0], 25);
+        let plane = Plane::new(3, 3, 4, &buf).expect("plane");
+        let small = Gray::downscaled(&plane, 3);
+        // (0 + 10 + 20 + 40 + 50 + 60 + 80 + 90 + 100) / 9 = 50
+        assert_eq!(small.data, [50]);
+    }
+}
