@@ -140,6 +140,8 @@ impl Db {
             });
         }
         conn.execute_batch(SCHEMA).map_err(fail)?;
+        conn.execute_batch(crate::diagnostics::SCHEMA)
+            .map_err(fail)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -147,7 +149,7 @@ impl Db {
 
     /// The connection. A panic elsewhere while holding it leaves no open transaction
     /// (rusqlite rolls back on drop), so a poisoned lock is safe to take over.
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

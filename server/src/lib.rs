@@ -26,6 +26,11 @@
 //! | `POST /v1/activation/lookup` | `LookupRequest` → `LookupResponse` | 404 `code_unknown`, 410 `code_used` / `code_expired`, 429 `too_many_attempts` |
 //! | `POST /v1/activation/complete` | `CompleteRequest` → `CompleteResponse` | 400 `bad_signature`, 404 `code_unknown`, 410 `code_used` / `code_expired`, 409 `already_enrolled` |
 //! | `POST /v1/devices/revoke` | `RevokeRequest` → 204 | 404 `credential_unknown`, 400 `bad_request` (clock skew), 400 `bad_signature` |
+//! | `GET /v1/diagnostics/bundles/{bundle_id}` | → `UploadStatus` | 400 `bad_request` |
+//! | `PUT /v1/diagnostics/bundles/{bundle_id}/chunks/{n}` | chunk bytes (≤ 1 MiB) → `ChunkReceipt` | 413 `diag_too_large` |
+//! | `POST /v1/diagnostics/bundles/{bundle_id}/complete` | `CompleteBundleRequest` → `CompleteBundleResponse` | 409 `diag_incomplete` / `diag_conflict`, 400 `diag_checksum_mismatch`, 413 `diag_too_large`, 422 `diag_malformed` |
+//! | `GET /v1/support/diagnostics` | bearer support token → `[SupportBundleSummary]` | 401 `unauthorized` |
+//! | `GET /v1/support/diagnostics/{reference}` | bearer support token → the bundle (`application/zip`) | 401, 404 `diag_unknown` |
 //!
 //! **Sign-in.** Any user name matching `^[a-z0-9][a-z0-9._@-]{0,63}$` (after lower-casing)
 //! is a test user; the password is [`ServerConfig::portal_password`] for all of them. The
@@ -51,6 +56,14 @@
 //! so two racing completes give one success) and the credential is stored. The reply is a
 //! signed `ReceiptClaims`.
 //!
+//! **Diagnostics** (types in `ibkey_core::diagnostics::wire`): a device uploads a support
+//! bundle in chunks and completes it with its size and SHA-256; the server checks it (a zip
+//! whose files match its manifest, at most [`ServerConfig::diagnostics_max_bundle_bytes`]),
+//! stores it in `diagnostics/` of the data directory, and answers a reference such as
+//! `DIAG-7K3P9Q`. Completing a bundle id again answers the same reference, so retries never
+//! make two bundles. Support lists and fetches bundles with [`ServerConfig::support_token`]
+//! (default [`DEFAULT_SUPPORT_TOKEN`]). The details are in the `diagnostics` module.
+//!
 //! **Revoke**: the device signs `revoke_message` with its key; `issued_at` may be at most
 //! 5 minutes off the server's clock.
 //!
@@ -62,6 +75,7 @@
 
 mod clock;
 mod db;
+mod diagnostics;
 mod error;
 mod keys;
 pub mod portal_client;
@@ -87,8 +101,14 @@ pub use error::{ApiError, ServerError};
 pub use keys::KEY_FILE;
 pub use routes::PORTAL_SESSION_SECONDS;
 
-/// Largest request body accepted, bytes.
+/// Largest request body accepted, bytes (diagnostics chunks excepted).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The support token of a server whose configuration sets none: change it for any server
+/// that holds real users' bundles.
+pub const DEFAULT_SUPPORT_TOKEN: &str = "ibkey-support";
+/// Default largest diagnostics bundle, bytes.
+pub const DEFAULT_DIAGNOSTICS_MAX_BUNDLE_BYTES: u64 = 25 * 1024 * 1024;
+pub use diagnostics::MAX_CHUNK_BYTES;
 
 /// How the server runs.
 #[derive(Clone)]
@@ -108,6 +128,10 @@ pub struct ServerConfig {
     pub guesses_per_minute_total: u32,
     /// The clock for expiry, sessions and the guess limiter.
     pub clock: Arc<dyn ServerClock>,
+    /// Largest diagnostics bundle accepted, bytes.
+    pub diagnostics_max_bundle_bytes: u64,
+    /// The bearer token support lists and fetches diagnostics bundles with.
+    pub support_token: String,
 }
 
 impl Default for ServerConfig {
@@ -120,6 +144,8 @@ impl Default for ServerConfig {
             guesses_per_minute_per_client: 10,
             guesses_per_minute_total: 60,
             clock: Arc::new(SystemClock),
+            diagnostics_max_bundle_bytes: DEFAULT_DIAGNOSTICS_MAX_BUNDLE_BYTES,
+            support_token: DEFAULT_SUPPORT_TOKEN.to_string(),
         }
     }
 }
@@ -136,6 +162,11 @@ impl fmt::Debug for ServerConfig {
                 &self.guesses_per_minute_per_client,
             )
             .field("guesses_per_minute_total", &self.guesses_per_minute_total)
+            .field(
+                "diagnostics_max_bundle_bytes",
+                &self.diagnostics_max_bundle_bytes,
+            )
+            .field("support_token", &"<hidden>")
             .finish_non_exhaustive()
     }
 }
@@ -238,6 +269,15 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
     prepare_data_dir(&config.data_dir)?;
     let key = keys::load_or_create(&dir, &rng)?;
     let db = db::Db::open(&dir)?;
+    let diagnostics = diagnostics::DiagnosticsState::new(
+        &dir,
+        config.diagnostics_max_bundle_bytes,
+        &config.support_token,
+    )
+    .map_err(|source| ServerError::DataDirNotWritable {
+        path: dir.clone(),
+        source,
+    })?;
 
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -276,6 +316,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         public_url: public_url.clone(),
         ticket_lifetime: i64::try_from(config.ticket_lifetime.as_secs()).unwrap_or(i64::MAX),
         password_sha256: routes::sha256(config.portal_password.as_bytes()),
+        diagnostics,
     });
     let app = routes::router(state);
     let (stop, stopped) = oneshot::channel::<()>();

@@ -54,6 +54,8 @@ pub(crate) struct AppState {
     pub ticket_lifetime: i64,
     /// SHA-256 of the portal password.
     pub password_sha256: [u8; 32],
+    /// Diagnostics uploads and their storage.
+    pub diagnostics: crate::diagnostics::DiagnosticsState,
 }
 
 impl AppState {
@@ -80,6 +82,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/activation/lookup", post(lookup))
         .route("/v1/activation/complete", post(complete))
         .route("/v1/devices/revoke", post(revoke))
+        .merge(crate::diagnostics::routes())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -233,3 +233,45 @@ pub struct Platform {
     /// The clock.
     pub clock: Arc<dyn Clock>,
 }
+
+/// How important a log line is, from the rarest to the most frequent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    /// Failures.
+    Error,
+    /// Surprises the core recovered from.
+    Warn,
+    /// What the user did and what came of it.
+    Info,
+    /// Each server request and reply, and other detail for support.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// The platform's own log: logcat on Android, os_log on iOS, standard error on the desktop
+/// ([`StderrLogSink`]). The core's `diagnostics` module hands it each log line at or above
+/// the level the shell chose, already scrubbed of secrets; the shell only prints it.
+pub trait LogSink: Send + Sync {
+    /// Logs one line. `target` names the part of the core that logged it (a Rust module
+    /// path such as `ibkey_core::gate`). Must not block for long and must not fail: a line
+    /// the platform cannot take is dropped.
+    fn log(&self, level: LogLevel, target: String, message: String);
+}
+
+/// The desktop [`LogSink`]: one line on standard error, `LEVEL target: message`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StderrLogSink;
+
+impl LogSink for StderrLogSink {
+    fn log(&self, level: LogLevel, target: String, message: String) {
+        let level = match level {
+            LogLevel::Error => "ERROR",
+            LogLevel::Warn => " WARN",
+            LogLevel::Info => " INFO",
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Trace => "TRACE",
+        };
+        eprintln!("{level} {target}: {message}");
+    }
+}

@@ -1,0 +1,161 @@
+//! The outbox: bundles the user agreed to send wait here, one file each
+//! (`outbox/<bundle id>.zip`, written atomically), until the server confirms them with a
+//! reference. Then the reference is added to `outbox/sent.json` (the last
+//! [`SENT_HISTORY`]), and only after that is the bundle deleted, so a crash at any point
+//! leaves either the bundle waiting (a resend completes to the same reference on the
+//! server) or the reference recorded.
+
+use std::fs;
+use std::io::{self, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use zip::ZipArchive;
+
+use super::bundle::{BundleManifest, MANIFEST_NAME};
+use super::util::{self, is_bundle_id, TEMP_PREFIX};
+
+/// References kept in the sent history.
+pub const SENT_HISTORY: usize = 20;
+const SENT_FILE: &str = "sent.json";
+const BUNDLE_EXT: &str = ".zip";
+
+/// A bundle waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The bundle's id.
+    pub bundle_id: String,
+    /// When it was made, RFC 3339 UTC (empty if its manifest cannot be read).
+    pub created_at: String,
+    /// Its size, bytes.
+    pub size: u64,
+    /// The user's comment.
+    pub comment: String,
+}
+
+/// A bundle the server confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentBundle {
+    /// The bundle's id.
+    pub bundle_id: String,
+    /// The reference to quote to support.
+    pub reference: String,
+    /// When the server confirmed it, RFC 3339 UTC.
+    pub sent_at: String,
+}
+
+/// The outbox folder.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    dir: PathBuf,
+}
+
+impl Outbox {
+    /// Opens (creating) the folder and removes temporary files a crash left behind.
+    pub(crate) fn open(dir: PathBuf) -> io::Result<Outbox> {
+        util::create_private_dir(&dir)?;
+        for entry in fs::read_dir(&dir)?.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        Ok(Outbox { dir })
+    }
+
+    fn path(&self, bundle_id: &str) -> PathBuf {
+        self.dir.join(format!("{bundle_id}{BUNDLE_EXT}"))
+    }
+
+    /// Keeps a bundle until it is sent.
+    pub(crate) fn save(&self, bundle_id: &str, bytes: &[u8]) -> io::Result<()> {
+        util::write_atomic(&self.dir, &self.path(bundle_id), bytes)
+    }
+
+    /// A waiting bundle's bytes.
+    pub(crate) fn load(&self, bundle_id: &str) -> io::Result<Option<Vec<u8>>> {
+        match fs::read(self.path(bundle_id)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a bundle; `false` when there was none.
+    pub(crate) fn remove(&self, bundle_id: &str) -> io::Result<bool> {
+        match fs::remove_file(self.path(bundle_id)) {
+            Ok(()) => {
+                util::sync_dir(&self.dir)?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The ids of the waiting bundles, oldest first.
+    pub(crate) fn ids(&self) -> io::Result<Vec<String>> {
+        let mut ids: Vec<String> = fs::read_dir(&self.dir)?
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let id = name.strip_suffix(BUNDLE_EXT)?;
+                is_bundle_id(id).then(|| id.to_string())
+            })
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The waiting bundles, oldest first.
+    pub(crate) fn entries(&self) -> io::Result<Vec<OutboxEntry>> {
+        let mut entries = Vec::new();
+        for id in self.ids()? {
+            let Some(bytes) = self.load(&id)? else {
+                continue;
+            };
+            let manifest = read_manifest(&bytes);
+            entries.push(OutboxEntry {
+                bundle_id: id,
+                created_at: manifest
+                    .as_ref()
+                    .map(|m| m.created_at.clone())
+                    .unwrap_or_default(),
+                size: bytes.len() as u64,
+                comment: manifest.map(|m| m.comment).unwrap_or_default(),
+            });
+        }
+        Ok(entries)
+    }
+
+    /// The bundles the server confirmed, oldest first.
+    pub(crate) fn sent(&self) -> Vec<SentBundle> {
+        fs::read(self.dir.join(SENT_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Adds a confirmed bundle to the history (durably).
+    pub(crate) fn record_sent(&self, sent: SentBundle) -> io::Result<()> {
+        let mut history = self.sent();
+        history.retain(|s| s.bundle_id != sent.bundle_id);
+        history.push(sent);
+        let excess = history.len().saturating_sub(SENT_HISTORY);
+        history.drain(..excess);
+        let json = serde_json::to_vec_pretty(&history).map_err(io::Error::other)?;
+        util::write_atomic(&self.dir, &self.dir.join(SENT_FILE), &json)
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// The manifest of a bundle, if it can be read.
+fn read_manifest(bytes: &[u8]) -> Option<BundleManifest> {
+    let mut archive = ZipArchive::new(Cursor::new(bytes)).ok()?;
+    let entry = archive.by_name(MANIFEST_NAME).ok()?;
+    let mut json = Vec::new();
+    entry.take(1024 * 1024).read_to_end(&mut json).ok()?;
+    serde_json::from_slice(&json).ok()
+}
