@@ -148,7 +148,7 @@ async fn a_user_activates_lists_and_removes_from_the_command_line() {
         "{listed}"
     );
 
-    let removed = run(args(&["remove", "alice"]), String::new())
+    let removed = run(args(&["remove", "alice", "--pin-stdin"]), "4829\n".into())
         .await
         .expect("join");
     assert!(removed.status.success(), "{}", text(&removed.stderr));

@@ -67,8 +67,9 @@ impl Authenticator {
         Ok(self.book.get(username)?)
     }
 
-    /// Removes `username` from this device: revokes the credential on the server, then
-    /// deletes the account and its key. When the server cannot be reached nothing changes.
+    /// Removes `username` from this device once the user confirms (PIN or biometrics):
+    /// revokes the credential on the server, then deletes the account and its key. When the
+    /// server cannot be reached nothing changes.
     pub async fn remove_account(&self, username: &str) -> Result<Account, AccountsError> {
         let account = self
             .book
@@ -76,6 +77,11 @@ impl Authenticator {
             .ok_or_else(|| AccountsError::NotFound {
                 username: username.to_string(),
             })?;
+        let verification = self
+            .gate
+            .verify_user(&format!("Remove {username} from this device"))
+            .await?;
+        self.gate.commit(verification)?;
         let issued_at = self.now_secs();
         let message = protocol::revoke_message(&account.credential_id, issued_at);
         match self

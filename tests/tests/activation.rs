@@ -445,6 +445,16 @@ async fn removing_a_user_revokes_it_so_it_can_be_activated_again() {
             .await,
     );
 
+    // Removal asks the user first; backing out of the PIN pad changes nothing.
+    phone.user.push_pin_cancel();
+    let err = phone
+        .auth
+        .remove_account("alice")
+        .await
+        .expect_err("cancelled");
+    assert_eq!(err.code(), "GATE_CANCELLED");
+    assert_eq!(phone.auth.accounts().expect("accounts").len(), 1);
+
     let removed = phone.auth.remove_account("alice").await.expect("removed");
     assert_eq!(removed.username, "alice");
     assert!(phone.auth.accounts().expect("accounts").is_empty());
