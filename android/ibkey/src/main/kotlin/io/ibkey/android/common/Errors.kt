@@ -1,0 +1,35 @@
+package io.ibkey.android.common
+
+import io.ibkey.core.AccountsException
+import io.ibkey.core.ActivationException
+import io.ibkey.core.GateException
+import io.ibkey.core.ScanException
+import io.ibkey.core.StoreException
+
+/**
+ * The core's stable error code (such as `ACT_CODE_USED`) when this is one of the core's
+ * user-facing exceptions, else `null`. For support, analytics and diagnostics; show the user
+ * [Throwable.message] instead.
+ */
+val Throwable.ibkeyCode: String?
+    get() = when (this) {
+        is ActivationException -> code()
+        is AccountsException -> code()
+        is GateException -> code()
+        is StoreException -> code()
+        is ScanException -> code()
+        else -> null
+    }
+
+/**
+ * The PIN or biometric failure behind this exception, if that is what it is: a [GateException]
+ * itself, or one nested in an activation or account error. Lets a screen react to a lockout or
+ * a cancel the same way whatever the user was doing.
+ */
+val Throwable.verificationFailure: GateException?
+    get() = when (this) {
+        is GateException -> this
+        is ActivationException.Verification -> error
+        is AccountsException.Verification -> error
+        else -> null
+    }

@@ -1,0 +1,222 @@
+package io.ibkey.sample
+
+import android.app.AlertDialog
+import android.content.Intent
+import android.graphics.Color
+import android.graphics.Typeface
+import android.os.Bundle
+import android.text.InputType
+import android.view.View
+import android.widget.Button
+import android.widget.EditText
+import android.widget.LinearLayout
+import android.widget.ScrollView
+import android.widget.TextView
+import androidx.core.widget.doAfterTextChanged
+import androidx.fragment.app.FragmentActivity
+import androidx.lifecycle.lifecycleScope
+import io.ibkey.android.common.IbKey
+import io.ibkey.android.common.ibkeyCode
+import io.ibkey.core.Account
+import io.ibkey.core.ActivationException
+import io.ibkey.core.ActivationResult
+import java.text.DateFormat
+import java.util.Date
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.launch
+
+/**
+ * One screen: activate a user by session ID or by a QR code's text (pasted, or shared to the app),
+ * which also adds further users; the users on this device, each removable; and the outcome of the
+ * last action, errors shown as `error [CODE]: message`.
+ */
+class MainActivity : FragmentActivity() {
+
+    private val ibkey: IbKey get() = (application as SampleApplication).ibkey
+
+    private lateinit var sessionId: EditText
+    private lateinit var sessionIdHint: TextView
+    private lateinit var qrPayload: EditText
+    private lateinit var status: TextView
+    private lateinit var accountList: LinearLayout
+    private val actionButtons = mutableListOf<Button>()
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        setContentView(content())
+        if (savedInstanceState == null && intent?.action == Intent.ACTION_SEND) {
+            intent.getStringExtra(Intent.EXTRA_TEXT)?.let(::inspect)
+        }
+        refreshAccounts()
+    }
+
+    private fun content(): View {
+        val column = LinearLayout(this).apply {
+            orientation = LinearLayout.VERTICAL
+            setPadding(dp(16), dp(16), dp(16), dp(16))
+        }
+        column.addView(heading("Add a user with the session ID"))
+        column.addView(note("Shown under the QR code on the portal's activation page."))
+        sessionId = EditText(this).apply {
+            hint = "K7QP-3MZX-9TWD"
+            inputType = InputType.TYPE_CLASS_TEXT or
+                InputType.TYPE_TEXT_FLAG_CAP_CHARACTERS or
+                InputType.TYPE_TEXT_FLAG_NO_SUGGESTIONS
+            doAfterTextChanged { checkSessionId(it?.toString().orEmpty()) }
+        }
+        column.addView(sessionId)
+        sessionIdHint = note("")
+        column.addView(sessionIdHint)
+        column.addView(action("Activate with session ID") {
+            val typed = sessionId.text.toString()
+            activate("Activating") { ibkey.activateWithSessionId(typed) }
+        })
+
+        column.addView(heading("…or with the QR code's text"))
+        qrPayload = EditText(this).apply {
+            hint = "IBK1.…"
+            inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_FLAG_NO_SUGGESTIONS
+        }
+        column.addView(qrPayload)
+        column.addView(action("Activate from QR text") {
+            val payload = qrPayload.text.toString()
+            activate("Activating") { ibkey.activateFromQr(payload) }
+        })
+
+        status = TextView(this).apply {
+            setPadding(0, dp(16), 0, dp(16))
+            setTextIsSelectable(true)
+        }
+        column.addView(status)
+
+        column.addView(heading("Users on this device"))
+        accountList = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }
+        column.addView(accountList)
+
+        return ScrollView(this).apply { addView(column) }
+    }
+
+    /** Checks the session ID on every keystroke: typos show before anything is sent. */
+    private fun checkSessionId(typed: String) {
+        sessionIdHint.text = try {
+            ibkey.checkSessionId(typed)
+            "Looks right."
+        } catch (e: ActivationException.SessionIdWrongLength) {
+            if (e.found < e.expected) "" else e.message // still typing: say nothing yet
+        } catch (e: ActivationException) {
+            e.message.orEmpty()
+        }
+    }
+
+    /** A QR code's text shared to the app: shows whom it would add before activating. */
+    private fun inspect(payload: String) {
+        qrPayload.setText(payload.trim())
+        perform("Reading the code") {
+            val request = ibkey.inspectQr(payload)
+            val expires = DateFormat.getTimeInstance().format(Date(request.expiresAt * 1000))
+            "This code adds ${request.username} (session ID …${request.sessionIdHint}, valid " +
+                "until $expires). Press \"Activate from QR text\" to go on."
+        }
+    }
+
+    private fun activate(what: String, call: suspend () -> ActivationResult) = perform(what) {
+        when (val result = call()) {
+            is ActivationResult.Activated ->
+                "${result.account.username} is activated on this device."
+            is ActivationResult.AlreadyActivatedWithThisCode ->
+                "${result.account.username} was already activated with this code: nothing more to do."
+        }
+    }
+
+    private fun remove(account: Account) {
+        AlertDialog.Builder(this)
+            .setTitle("Remove ${account.username}?")
+            .setMessage("The device key is revoked on the server and deleted from this phone.")
+            .setPositiveButton("Remove") { _, _ ->
+                perform("Removing ${account.username}") {
+                    "${ibkey.removeAccount(account.username).username} was removed from this device."
+                }
+            }
+            .setNegativeButton("Keep", null)
+            .show()
+    }
+
+    /** Runs one action, with the buttons disabled meanwhile, and shows how it ended. */
+    private fun perform(what: String, block: suspend () -> String) {
+        actionButtons.forEach { it.isEnabled = false }
+        showStatus("$what…", error = false)
+        lifecycleScope.launch {
+            try {
+                showStatus(block(), error = false)
+            } catch (e: CancellationException) {
+                throw e
+            } catch (e: Exception) {
+                showStatus(describe(e), error = true)
+            } finally {
+                actionButtons.forEach { it.isEnabled = true }
+                refreshAccounts()
+            }
+        }
+    }
+
+    private fun refreshAccounts() {
+        lifecycleScope.launch {
+            try {
+                val accounts = ibkey.accounts()
+                accountList.removeAllViews()
+                if (accounts.isEmpty()) accountList.addView(note("No users yet."))
+                accounts.forEach { accountList.addView(accountRow(it)) }
+                ibkey.pinLockout()?.let {
+                    accountList.addView(note("PIN pad locked for ${it.remainingSecs} more seconds."))
+                }
+            } catch (e: CancellationException) {
+                throw e
+            } catch (e: Exception) {
+                showStatus(describe(e), error = true)
+            }
+        }
+    }
+
+    private fun accountRow(account: Account): View {
+        val enrolled = DateFormat.getDateTimeInstance().format(Date(account.enrolledAt * 1000))
+        val text = TextView(this).apply {
+            text = "${account.username}\nsince $enrolled"
+            layoutParams = LinearLayout.LayoutParams(0, LinearLayout.LayoutParams.WRAP_CONTENT, 1f)
+        }
+        val button = action("Remove", disableWhileBusy = false) { remove(account) }
+        return LinearLayout(this).apply {
+            orientation = LinearLayout.HORIZONTAL
+            setPadding(0, dp(8), 0, dp(8))
+            addView(text)
+            addView(button)
+        }
+    }
+
+    private fun describe(e: Exception): String {
+        val code = e.ibkeyCode
+        val message = e.message ?: e.javaClass.simpleName
+        return if (code != null) "error [$code]: $message" else "error: $message"
+    }
+
+    private fun showStatus(text: String, error: Boolean) {
+        status.text = text
+        status.setTextColor(if (error) Color.rgb(0xB0, 0x00, 0x20) else Color.DKGRAY)
+    }
+
+    private fun heading(text: String) = TextView(this).apply {
+        this.text = text
+        setTypeface(typeface, Typeface.BOLD)
+        setPadding(0, dp(16), 0, dp(4))
+    }
+
+    private fun note(text: String) = TextView(this).apply { this.text = text }
+
+    private fun action(label: String, disableWhileBusy: Boolean = true, onClick: () -> Unit) =
+        Button(this).apply {
+            text = label
+            setOnClickListener { onClick() }
+            if (disableWhileBusy) actionButtons += this
+        }
+
+    private fun dp(value: Int): Int = (value * resources.displayMetrics.density).toInt()
+}

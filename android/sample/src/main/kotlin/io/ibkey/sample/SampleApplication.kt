@@ -1,0 +1,33 @@
+package io.ibkey.sample
+
+import android.app.Application
+import io.ibkey.android.IbKeyAndroid
+import io.ibkey.android.common.IbKey
+import io.ibkey.core.AuthenticatorConfig
+import io.ibkey.core.VerificationMethod
+
+/** Holds the app's one [IbKey], made at start-up so it sees every activity. */
+class SampleApplication : Application() {
+
+    lateinit var ibkey: IbKey
+        private set
+
+    override fun onCreate() {
+        super.onCreate()
+        val config = AuthenticatorConfig(
+            serverUrl = SERVER_URL,
+            deviceName = IbKeyAndroid.deviceName(),
+            // Android style: an app PIN, kept by the core. BIOMETRIC would use BiometricPrompt.
+            verification = VerificationMethod.PIN,
+        )
+        ibkey = IbKeyAndroid.create(this, config, PinPadDialog)
+    }
+
+    companion object {
+        /**
+         * The reference server on the development computer, reached from the phone or emulator
+         * through `adb reverse tcp:8780 tcp:8780` (plain HTTP is allowed only to loopback).
+         */
+        const val SERVER_URL = "http://127.0.0.1:8780"
+    }
+}

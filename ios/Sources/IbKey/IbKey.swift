@@ -1,0 +1,133 @@
+import Foundation
+
+/// The app's entry point to the ibkey core: an `Authenticator` whose calls are all `async`, so
+/// none of them runs on the main actor.
+///
+/// The core runs on the thread that calls it, and its work blocks: it hashes PINs (deliberately
+/// slow) and reads and writes the `SecureStore`. The `UserVerifier` is called from there too;
+/// `LocalAuthVerifier` brings the PIN pad to the main actor itself.
+///
+/// Failures are the core's typed errors (`ActivationError`, `AccountsError`, `GateError`,
+/// `ScanError`), each with the core's human message (`localizedDescription`) and a stable
+/// `code()`; see `Error.ibkeyCode` and `Error.verificationFailure`.
+public final class IbKey: Sendable {
+    /// The underlying core object, for calls this facade does not wrap.
+    public let authenticator: Authenticator
+
+    /// The core over the given services. Throws `ActivationError.InsecureServer` for a plain
+    /// `http://` server that is not this device.
+    public init(
+        config: AuthenticatorConfig,
+        store: SecureStore,
+        keys: KeyVault,
+        verifier: UserVerifier,
+        http: HttpTransport = URLSessionTransport()
+    ) throws {
+        authenticator = try Authenticator(config: config, store: store, keys: keys, verifier: verifier, http: http)
+    }
+
+    /// The core over the phone's own services: `KeychainSecureStore`, `SecureEnclaveKeyVault`,
+    /// `LocalAuthVerifier` with the app's `pinPad`, `URLSessionTransport`, and `OSLogSink` for
+    /// log lines at `logLevel` and above (none when nil). With `VerificationMethod.biometric`
+    /// the keys are bound to Face ID or Touch ID, and one check both confirms the user and
+    /// unlocks the key; with `.pin` the core checks the app PIN and the keys need only an
+    /// unlocked phone. Make one per app.
+    public static func onDevice(
+        config: AuthenticatorConfig,
+        pinPad: @escaping PinPad,
+        service: String = KeychainSecureStore.defaultService,
+        logLevel: LogLevel? = .info
+    ) throws -> IbKey {
+        if let logLevel {
+            setLogSink(sink: OSLogSink(), level: logLevel)
+        }
+        let session = AuthenticationSession()
+        let keys = SecureEnclaveKeyVault(
+            tagPrefix: service + ".device.",
+            requireBiometry: config.verification == .biometric,
+            session: session
+        )
+        return try IbKey(
+            config: config,
+            store: KeychainSecureStore(service: service),
+            keys: keys,
+            verifier: LocalAuthVerifier(pinPad: pinPad, session: session),
+            http: URLSessionTransport()
+        )
+    }
+
+    /// Activates from the text of a scanned QR code.
+    public func activateFromQr(_ payload: String) async throws -> ActivationResult {
+        try await authenticator.activateFromQr(payload: payload)
+    }
+
+    /// Activates from a picture of the QR code (PNG or JPEG bytes: a screenshot, a photo).
+    public func activateFromQrImage(_ image: Data) async throws -> ActivationResult {
+        try await authenticator.activateFromQr(payload: try decodeQrImage(image: image))
+    }
+
+    /// Activates from a session ID typed by the user; typos are caught before any network call.
+    public func activateWithSessionId(_ sessionId: String) async throws -> ActivationResult {
+        try await authenticator.activateWithSessionId(sessionId: sessionId)
+    }
+
+    /// Checks a scanned QR payload without activating: whom it would enroll.
+    public func inspectQr(_ payload: String) async throws -> ActivationRequest {
+        try await authenticator.inspectQr(payload: payload)
+    }
+
+    /// Checks a session ID as typed (no I/O, cheap enough for every keystroke).
+    public func checkSessionId(_ sessionId: String) throws {
+        try authenticator.checkSessionId(sessionId: sessionId)
+    }
+
+    /// The users enrolled on this device, in enrollment order.
+    public func accounts() async throws -> [Account] {
+        try authenticator.accounts()
+    }
+
+    /// The account of `username`, if enrolled here.
+    public func account(_ username: String) async throws -> Account? {
+        try authenticator.account(username: username)
+    }
+
+    /// Removes `username` from this device (and revokes it on the server); returns its account.
+    public func removeAccount(_ username: String) async throws -> Account {
+        try await authenticator.removeAccount(username: username)
+    }
+
+    /// The running PIN lockout, if any.
+    public func pinLockout() async throws -> PinLockout? {
+        try authenticator.pinLockout()
+    }
+
+    /// Whether an app PIN has been set on this device.
+    public func hasPin() async throws -> Bool {
+        try authenticator.hasPin()
+    }
+}
+
+public extension Error {
+    /// The core's stable error code (such as `ACT_CODE_USED`) when this is one of the core's
+    /// user-facing errors, else nil. For support and diagnostics; show the user
+    /// `localizedDescription` instead.
+    var ibkeyCode: String? {
+        switch self {
+        case let error as ActivationError: return error.code()
+        case let error as AccountsError: return error.code()
+        case let error as GateError: return error.code()
+        case let error as StoreError: return error.code()
+        case let error as ScanError: return error.code()
+        default: return nil
+        }
+    }
+
+    /// The PIN or biometric failure behind this error, if that is what it is: a `GateError`
+    /// itself, or one nested in an activation or account error.
+    var verificationFailure: GateError? {
+        if let error = self as? GateError { return error }
+        if case let .Verification(error)? = self as? ActivationError { return error }
+        if case let .Verification(error)? = self as? AccountsError { return error }
+        return nil
+    }
+}
