@@ -91,7 +91,11 @@ pub async fn run() -> Result<(), Failure> {
     );
 
     let user = Arc::new(ScriptedVerifier::always_pin(DEMO_PIN));
-    let platform = device::desktop_platform(&folder.path().join("device"), user)?;
+    let mut platform = device::desktop_platform(&folder.path().join("device"), user)?;
+    let diagnostics =
+        crate::diagnostics::demo_recorder(&folder.path().join("device-diagnostics"), &url)?;
+    platform.http = diagnostics.recording_transport(platform.http);
+    let _phone_log = diagnostics.set_thread_default();
     let config = AuthenticatorConfig {
         server_url: url.clone(),
         server_public_key: None,
@@ -170,6 +174,17 @@ pub async fn run() -> Result<(), Failure> {
     let accounts = phone.accounts()?;
     let names: Vec<&str> = accounts.iter().map(|a| a.username.as_str()).collect();
     steps.verdict(names == ["alice", "bob"], &names.join(", "));
+
+    steps.begin(
+        "support asks for diagnostics: the phone uploads its extended log and network trace",
+    );
+    match crate::diagnostics::demo_upload(&diagnostics).await {
+        Ok(reference) => steps.verdict(
+            true,
+            &format!("sent; the reference for support is {reference}"),
+        ),
+        Err(problem) => steps.verdict(false, &problem),
+    }
 
     server.shutdown().await;
     if steps.unexpected > 0 {

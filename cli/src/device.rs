@@ -58,10 +58,11 @@ pub fn desktop_platform(
 
 /// The authenticator of this desktop "device", with the PIN read from the terminal or stdin.
 pub fn open(home: &Path, server_url: &str, pin_stdin: bool) -> Result<Authenticator, Failure> {
-    let platform = desktop_platform(
+    let mut platform = desktop_platform(
         &home.join("device"),
         Arc::new(TerminalVerifier::new(pin_stdin)),
     )?;
+    platform.http = crate::diagnostics::recorded(platform.http);
     let config = AuthenticatorConfig {
         server_url: server_url.to_string(),
         server_public_key: None,

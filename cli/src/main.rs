@@ -3,7 +3,9 @@
 
 mod demo;
 mod device;
+mod diagnostics;
 mod failure;
+mod scan;
 mod terminal;
 
 use std::net::SocketAddr;
@@ -69,9 +71,26 @@ enum Command {
     Remove {
         /// The user to remove.
         user: String,
+        #[command(flatten)]
+        pin: PinSource,
     },
     /// Walk through the whole activation journey against an embedded server.
     Demo,
+    /// Support diagnostics: preview or upload a bundle, the outbox, the log mode.
+    Diagnostics {
+        #[command(subcommand)]
+        command: diagnostics::DiagnosticsCommand,
+    },
+    /// Read the QR code in each PNG or JPEG file: one line a file, the text or the reason.
+    Scan {
+        /// The image files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// One JSON object a line: file, text (or null), activation, and code and reason
+        /// when nothing was read.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -94,14 +113,7 @@ struct PinSource {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = if cli.verbose { "debug" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("IBKEY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .init();
+    diagnostics::init_logging(cli.data_dir.clone(), &cli.server, cli.verbose);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -112,6 +124,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
+            diagnostics::note_failure(&failure);
             eprintln!("{failure}");
             ExitCode::FAILURE
         }
@@ -140,9 +153,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             .await
         }
         Command::Users => device::users(&device::open(&home, &cli.server, false)?),
-        Command::Remove { user } => {
-            device::remove(&device::open(&home, &cli.server, false)?, &user).await
+        Command::Remove { user, pin } => {
+            device::remove(&device::open(&home, &cli.server, pin.pin_stdin)?, &user).await
         }
         Command::Demo => demo::run().await,
+        Command::Diagnostics { command } => diagnostics::run(&home, &cli.server, command).await,
+        Command::Scan { files, json } => scan::run(&files, json),
     }
 }

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod activation;
 mod api;
 mod authenticator;
+pub mod diagnostics;
 pub mod error;
 pub mod gate;
 pub mod platform;

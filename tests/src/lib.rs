@@ -100,9 +100,26 @@ impl World {
             Arc::new(ManualClock::now()),
             Arc::new(ScriptedVerifier::new()),
             pin_policy,
+            None,
+        )
+    }
+
+    /// A phone (fast PIN hash) whose HTTP transport is wrapped by `wrap`, e.g. in a
+    /// diagnostics recorder; a restart keeps the wrapper.
+    pub fn phone_with_http(&self, name: &str, wrap: HttpWrap) -> Phone {
+        Phone::open(
+            self.dir.path().join(name),
+            self.url(),
+            Arc::new(ManualClock::now()),
+            Arc::new(ScriptedVerifier::new()),
+            PinPolicy::fast_for_tests(),
+            Some(wrap),
         )
     }
 }
+
+/// Wraps a phone's HTTP transport (see [`World::phone_with_http`]).
+pub type HttpWrap = Arc<dyn Fn(Arc<dyn HttpTransport>) -> Arc<dyn HttpTransport> + Send + Sync>;
 
 /// A phone: the real core over a real encrypted file store, software keys and HTTP.
 pub struct Phone {
@@ -118,6 +135,7 @@ pub struct Phone {
     pub store_dir: PathBuf,
     server_url: String,
     pin_policy: PinPolicy,
+    wrap: Option<HttpWrap>,
 }
 
 impl Phone {
@@ -127,6 +145,7 @@ impl Phone {
         clock: Arc<ManualClock>,
         user: Arc<ScriptedVerifier>,
         pin_policy: PinPolicy,
+        wrap: Option<HttpWrap>,
     ) -> Phone {
         let store = Arc::new(FileStore::open(&store_dir).expect("store"));
         let requests = Arc::new(AtomicUsize::new(0));
@@ -134,11 +153,15 @@ impl Phone {
             inner: ReqwestTransport::new().expect("http"),
             count: requests.clone(),
         };
+        let http: Arc<dyn HttpTransport> = match &wrap {
+            Some(wrap) => wrap(Arc::new(http)),
+            None => Arc::new(http),
+        };
         let platform = Platform {
             keys: Arc::new(SoftwareKeyVault::new(store.clone())),
             store,
             verifier: user.clone(),
-            http: Arc::new(http),
+            http,
             clock: clock.clone(),
         };
         let config = AuthenticatorConfig {
@@ -156,6 +179,7 @@ impl Phone {
             store_dir,
             server_url,
             pin_policy,
+            wrap,
         }
     }
 
@@ -168,9 +192,10 @@ impl Phone {
             clock,
             user,
             pin_policy,
+            wrap,
             ..
         } = self;
-        Phone::open(store_dir, server_url, clock, user, pin_policy)
+        Phone::open(store_dir, server_url, clock, user, pin_policy, wrap)
     }
 
     /// How many HTTP requests the phone has sent so far.
