@@ -533,7 +533,7 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for TransportError {
     }
 }
 
-/// Why no text came out of an image.
+/// Why no text came out of an image or camera frame.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Error)]
 #[uniffi::export(Display)]
 pub enum ScanError {
@@ -546,6 +546,27 @@ pub enum ScanError {
     NoQrCode,
     /// The text is too long for a QR code.
     TooLong,
+    /// A camera frame with a zero or impossibly large width or height.
+    BadFrameSize {
+        /// Width of the frame, in pixels.
+        width: u32,
+        /// Height of the frame, in pixels.
+        height: u32,
+    },
+    /// A camera frame whose row stride is shorter than its width.
+    BadStride {
+        /// Width of the frame, in pixels.
+        width: u32,
+        /// Distance between the starts of two rows, in bytes.
+        stride: u32,
+    },
+    /// A camera frame whose buffer is shorter than its size and stride say.
+    BufferTooSmall {
+        /// Bytes the size and stride need.
+        needed: u64,
+        /// Bytes in the buffer.
+        actual: u64,
+    },
 }
 
 #[uniffi::export]
@@ -565,6 +586,9 @@ impl From<core_scan::ScanError> for ScanError {
             C::NotAnImage { reason } => ScanError::NotAnImage { reason },
             C::NoQrCode => ScanError::NoQrCode,
             C::TooLong => ScanError::TooLong,
+            C::BadFrameSize { width, height } => ScanError::BadFrameSize { width, height },
+            C::BadStride { width, stride } => ScanError::BadStride { width, stride },
+            C::BufferTooSmall { needed, actual } => ScanError::BufferTooSmall { needed, actual },
         }
     }
 }
@@ -576,6 +600,9 @@ impl From<ScanError> for core_scan::ScanError {
             ScanError::NotAnImage { reason } => C::NotAnImage { reason },
             ScanError::NoQrCode => C::NoQrCode,
             ScanError::TooLong => C::TooLong,
+            ScanError::BadFrameSize { width, height } => C::BadFrameSize { width, height },
+            ScanError::BadStride { width, stride } => C::BadStride { width, stride },
+            ScanError::BufferTooSmall { needed, actual } => C::BufferTooSmall { needed, actual },
         }
     }
 }
@@ -583,6 +610,7 @@ impl From<ScanError> for core_scan::ScanError {
 /// Why a shell's `UserVerifier` could not show its prompt at all (the screen went away, the
 /// platform refused). The core has no such outcome: it is treated as the user cancelling.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum VerifierError {
     /// The prompt could not be shown or completed.
     #[error("the verification prompt failed: {reason}")]
@@ -600,6 +628,7 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for VerifierError {
 
 /// Why a shell's `LogSink` could not take a log line; the line is dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum LogSinkError {
     /// The platform logger failed.
     #[error("the log sink failed: {reason}")]
