@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project, as CI does: formatting, lints, the Rust unit,
-# doc and end-to-end tests (real server on loopback, real SQLite, real crypto).
+# doc and end-to-end tests (real server on loopback, real SQLite, real crypto), then the
+# generated Kotlin bindings tested on the JVM through JNA, and the Swift bindings generated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,13 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo clippy for the mobile feature set (no JPEG, no rqrr)"
+cargo clippy -p ibkey-core --no-default-features --all-targets --locked -- -D warnings
+
 step "cargo test (unit, doc and end-to-end tests)"
 cargo test --workspace --locked
+
+step "Kotlin bindings on the JVM (and Swift bindings generated)"
+bash tests/kotlin/run.sh
 
 printf '\nAll checks and tests passed.\n'

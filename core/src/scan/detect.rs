@@ -120,6 +120,7 @@ fn attempt(plane: &Plane<'_>) -> (Found, Option<Region>) {
             return (found, region);
         }
     }
+    #[cfg(feature = "rqrr")]
     for &(region, invert) in &candidates {
         if let Some(region) = region {
             found.texts = rqrr_read(&bitmap, region, invert);
@@ -200,6 +201,7 @@ fn sub_plane<'a>(plane: &Plane<'a>, (x0, y0, x1, y1): Region) -> Plane<'a> {
     }
 }
 
+#[cfg(feature = "rqrr")]
 /// Runs `rqrr` on a region of a bitmap (1 = dark; `invert` swaps), catching any panic.
 fn rqrr_read(bitmap: &Bitmap, (x0, y0, x1, y1): Region, invert: bool) -> Vec<String> {
     let w = bitmap.width;
