@@ -58,6 +58,8 @@ dependencies {
     implementation(libs.androidx.biometric)
     // FragmentActivity is part of this module's API (PinPad, the BiometricPrompt host).
     api(libs.androidx.fragment.ktx)
+    // ImageAnalysis.Analyzer is part of this module's API (CameraXFrameAnalyzer).
+    api(libs.androidx.camera.core)
 }
 
 // The shipped libraries: `--profile mobile` (size-optimised, LTO, stripped) for each ABI, into

@@ -18,14 +18,14 @@ use crate::types::{Account, ActivationRequest, ActivationResult, PinLockout};
 pub struct AuthenticatorConfig {
     /// The server's base URL (`https://…`; plain `http://` only to loopback).
     pub server_url: String,
-    /// The server's signing key (SEC1 uncompressed P-256, base64url) as shipped with the app.
-    /// When absent, the key is fetched and pinned at first contact.
-    #[uniffi(default = None)]
-    pub server_public_key: Option<String>,
     /// A name for this device the user recognises in the portal.
     pub device_name: String,
     /// PIN (Android style) or platform biometrics (iOS style).
     pub verification: VerificationMethod,
+    /// The server's signing key (SEC1 uncompressed P-256, base64url) as shipped with the app.
+    /// When absent, the key is fetched and pinned at first contact.
+    #[uniffi(default = None)]
+    pub server_public_key: Option<String>,
     /// How long one PIN hash should take on this device, in milliseconds; the hash's
     /// iteration count is calibrated to it when the PIN is chosen (never below the core's
     /// minimum).

@@ -12,7 +12,8 @@
 //! - [`errors`]: one error enum per area, each variant with the core's stable code
 //!   (`code()`) and human message (`Display`, Kotlin `message`, Swift `description`).
 //! - [`logging`]: forwards the core's `tracing` events to a foreign [`logging::LogSink`].
-//! - [`scan`]: reading an activation QR code from an image.
+//! - [`scan`]: reading activation QR codes: [`Scanner`] for camera frames (the luma plane,
+//!   passed without a copy) and pictures, [`scan::decode_qr_image`] for a single picture.
 //!
 //! Async exports need no Rust runtime: the core's futures only await the shell's own
 //! `UserVerifier` and `HttpTransport` calls, and the foreign side polls them.
@@ -33,4 +34,5 @@ pub use errors::{
     AccountsError, ActivationError, GateError, KeyError, LogSinkError, ScanError, StoreError,
     TransportError, VerifierError,
 };
+pub use scan::{FrameResult, Scanner};
 pub use types::{Account, ActivationRequest, ActivationResult, FoundBy, PinLockout};

@@ -6,3 +6,13 @@
 pub fn trigger_panic_for_tests(message: String) {
     panic!("{message}");
 }
+
+/// Renders `text` as a QR code PNG (`scale` pixels a module), so a test can show the scanner a
+/// code that is not an activation code.
+#[uniffi::export]
+pub fn render_qr_png_for_tests(
+    text: String,
+    scale: u32,
+) -> Result<Vec<u8>, crate::errors::ScanError> {
+    Ok(ibkey_core::scan::render_png(&text, scale)?)
+}

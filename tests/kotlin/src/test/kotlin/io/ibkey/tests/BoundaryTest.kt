@@ -1,0 +1,132 @@
+package io.ibkey.tests
+
+import io.ibkey.core.ActivationException
+import io.ibkey.core.BiometricOutcome
+import io.ibkey.core.GateException
+import io.ibkey.core.HttpRequest
+import io.ibkey.core.HttpResponse
+import io.ibkey.core.HttpTransport
+import io.ibkey.core.InternalException
+import io.ibkey.core.LogLevel
+import io.ibkey.core.PinEntry
+import io.ibkey.core.PinRequest
+import io.ibkey.core.ScanException
+import io.ibkey.core.StoreException
+import io.ibkey.core.UserVerifier
+import io.ibkey.core.decodeQrImage
+import io.ibkey.core.setLogSink
+import io.ibkey.core.triggerPanicForTests
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertIs
+import kotlin.test.assertTrue
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestInstance
+
+/** What crosses the FFI boundary besides the happy path: panics, foreign exceptions, logs. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class BoundaryTest {
+    private lateinit var server: ReferenceServer
+
+    @BeforeAll
+    fun startServer() {
+        server = ReferenceServer.start()
+    }
+
+    @AfterAll
+    fun stopServer() = server.close()
+
+    @Test
+    fun `a Rust panic surfaces as a catchable exception and the library keeps working`() {
+        val e = assertFailsWith<InternalException> { triggerPanicForTests("boom from the test") }
+        assertTrue(e.message.orEmpty().contains("boom from the test"), e.message)
+
+        val junk = assertFailsWith<ScanException.NotAnImage> { decodeQrImage("not an image".toByteArray()) }
+        assertEquals("SCAN_NOT_AN_IMAGE", junk.code())
+    }
+
+    @Test
+    fun `an exception thrown by the shell's store becomes a typed error`() = runBlocking<Unit> {
+        Phone(server.url).use { phone ->
+            phone.store.failWrites = true
+            val e = assertFailsWith<ActivationException> {
+                phone.ibkey.activateFromQr(server.ticket("oscar").qrPayload)
+            }
+            assertIs<ActivationException.Store>(e)
+            assertIs<StoreException.Unreadable>(e.error)
+            assertEquals("STORE_UNREADABLE", e.code())
+            assertTrue(e.message.contains("disk full"), e.message)
+
+            phone.store.failWrites = false
+            phone.ibkey.activateFromQr(server.ticket("oscar").qrPayload)
+            assertEquals(listOf("oscar"), phone.ibkey.accounts().map { it.username })
+        }
+    }
+
+    @Test
+    fun `an exception thrown by the shell's HTTP transport means the server is unreachable`() = runBlocking<Unit> {
+        val broken = object : HttpTransport {
+            override suspend fun send(request: HttpRequest): HttpResponse = throw IllegalStateException("no network stack")
+        }
+        Phone(server.url, http = broken).use { phone ->
+            val e = assertFailsWith<ActivationException.ServerUnreachable> {
+                phone.ibkey.activateFromQr(server.ticket("peggy").qrPayload)
+            }
+            assertTrue(e.reason.contains("no network stack"), e.reason)
+            assertEquals("ACT_SERVER_UNREACHABLE", e.code())
+        }
+    }
+
+    @Test
+    fun `an exception thrown by the shell's PIN pad counts as a cancel`() = runBlocking<Unit> {
+        val broken = object : UserVerifier {
+            override suspend fun requestPin(request: PinRequest): PinEntry = throw IllegalStateException("no activity")
+            override suspend fun verifyBiometric(reason: String): BiometricOutcome = throw IllegalStateException("no activity")
+        }
+        Phone(server.url, verifier = broken).use { phone ->
+            val e = assertFailsWith<ActivationException.Verification> {
+                phone.ibkey.activateFromQr(server.ticket("trent").qrPayload)
+            }
+            assertIs<GateException.Cancelled>(e.error)
+            assertEquals("GATE_CANCELLED", e.code())
+        }
+    }
+
+    @Test
+    fun `a server that is down is unreachable through the real transport`() = runBlocking<Unit> {
+        val down = ReferenceServer.start().also { it.close() }
+        Phone(down.url).use { phone ->
+            val e = assertFailsWith<ActivationException.ServerUnreachable> {
+                phone.ibkey.activateWithSessionId(server.ticket("rupert").sessionId)
+            }
+            assertTrue(e.message.startsWith("The server could not be reached"), e.message)
+        }
+    }
+
+    @Test
+    fun `the core's logs reach the shell's sink without secrets`() = runBlocking<Unit> {
+        val sink = CollectingLogSink()
+        setLogSink(sink, LogLevel.DEBUG)
+        try {
+            Phone(server.url).use { phone ->
+                val ticket = server.ticket("sybil")
+                phone.ibkey.activateWithSessionId(ticket.sessionId)
+
+                val lines = sink.lines.toList()
+                assertTrue(lines.any { (level, target, message) ->
+                    level == LogLevel.INFO && target.startsWith("ibkey_core") && message.startsWith("activated")
+                }, "$lines")
+                assertTrue(lines.any { it.first == LogLevel.DEBUG && it.third.startsWith("server request") }, "$lines")
+                val text = lines.joinToString("\n") { it.third }
+                assertTrue(PIN !in text, "the PIN is never logged")
+                assertTrue(ticket.sessionId !in text && ticket.sessionId.replace("-", "") !in text,
+                    "a full session ID is never logged")
+            }
+        } finally {
+            setLogSink(CollectingLogSink(), LogLevel.ERROR)
+        }
+    }
+}

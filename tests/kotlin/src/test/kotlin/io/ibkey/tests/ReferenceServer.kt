@@ -1,0 +1,143 @@
+package io.ibkey.tests
+
+import java.io.File
+import java.net.HttpURLConnection
+import java.net.ServerSocket
+import java.net.URI
+import java.nio.file.Files
+import java.nio.file.Path
+import java.util.concurrent.TimeUnit
+
+/** A ticket from the portal: what the activation page shows. */
+data class Ticket(val sessionId: String, val qrPayload: String, val expiresAt: Long)
+
+/**
+ * The real reference server (`ibkey server`, the workspace's CLI binary, path in the system
+ * property `ibkey.cli`) on a free loopback port, with its data in a temporary folder, and a
+ * small client for its portal endpoints: what a user does in the browser.
+ */
+class ReferenceServer private constructor(
+    val url: String,
+    private val process: Process,
+    private val dataDir: Path,
+) : AutoCloseable {
+
+    /** [user] signs in to the portal and asks for an activation ticket. */
+    fun ticket(user: String): Ticket {
+        val ticket = post("/v1/portal/activation-tickets", "", bearer = signIn(user))
+        return Ticket(
+            sessionId = ticket.jsonString("session_id"),
+            qrPayload = ticket.jsonString("qr_payload"),
+            expiresAt = ticket.jsonLong("expires_at"),
+        )
+    }
+
+    /**
+     * [user] gets an activation ticket and its QR code as a PNG image, rendered by the CLI
+     * (`ibkey ticket --qr-out`) exactly as for a person scanning the portal page.
+     */
+    fun ticketQrPng(user: String): ByteArray {
+        val png = Files.createTempFile(dataDir, "qr-", ".png")
+        val output = run(cli, "ticket", "--user", user, "--server", url, "--qr-out", png.toString(),
+            "--data-dir", dataDir.resolve("cli").toString())
+        check(Files.size(png) > 0) { "ibkey ticket wrote no PNG: $output" }
+        return Files.readAllBytes(png)
+    }
+
+    /** The credential ids of the devices [user] has enrolled, as the portal lists them. */
+    fun portalCredentialIds(user: String): List<String> {
+        val body = request("GET", "/v1/portal/devices", null, bearer = signIn(user))
+        return Regex("\"credential_id\"\\s*:\\s*\"([^\"]*)\"").findAll(body).map { it.groupValues[1] }.toList()
+    }
+
+    override fun close() {
+        process.destroy()
+        if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly()
+        dataDir.toFile().deleteRecursively()
+    }
+
+    private fun signIn(user: String): String =
+        post("/v1/portal/sign-in", """{"username":"$user","password":"$PORTAL_PASSWORD"}""")
+            .jsonString("portal_token")
+
+    private fun post(path: String, body: String, bearer: String? = null) = request("POST", path, body, bearer)
+
+    private fun request(method: String, path: String, body: String?, bearer: String? = null): String {
+        val connection = URI(url + path).toURL().openConnection() as HttpURLConnection
+        try {
+            connection.requestMethod = method
+            connection.setRequestProperty("accept", "application/json")
+            bearer?.let { connection.setRequestProperty("authorization", "Bearer $it") }
+            if (body != null) {
+                connection.doOutput = true
+                connection.setRequestProperty("content-type", "application/json")
+                connection.outputStream.use { it.write(body.toByteArray()) }
+            }
+            val status = connection.responseCode
+            val text = (if (status >= 400) connection.errorStream else connection.inputStream)
+                ?.use { it.readBytes().decodeToString() }.orEmpty()
+            check(status in 200..299) { "$method $path: HTTP $status $text" }
+            return text
+        } finally {
+            connection.disconnect()
+        }
+    }
+
+    companion object {
+        /** The portal password of every test user. */
+        const val PORTAL_PASSWORD = "ibkey-demo"
+
+        private val cli: String by lazy {
+            val path = System.getProperty("ibkey.cli")
+                ?: error("system property ibkey.cli (path of the ibkey CLI binary) is not set")
+            check(File(path).canExecute()) { "no ibkey CLI at $path: run cargo build -p ibkey" }
+            path
+        }
+
+        /** Starts a server; [ticketLifetimeSecs] overrides how long tickets stay valid. */
+        fun start(ticketLifetimeSecs: Int? = null): ReferenceServer {
+            val dataDir = Files.createTempDirectory("ibkey-server-")
+            val port = ServerSocket(0).use { it.localPort }
+            val command = mutableListOf(cli, "server", "--listen", "127.0.0.1:$port", "--data-dir", dataDir.toString())
+            ticketLifetimeSecs?.let { command += listOf("--ticket-lifetime", it.toString()) }
+            val process = ProcessBuilder(command)
+                .redirectErrorStream(true)
+                .redirectOutput(dataDir.resolve("server.log").toFile())
+                .start()
+            val server = ReferenceServer("http://127.0.0.1:$port", process, dataDir)
+            server.awaitHealthy()
+            return server
+        }
+
+        private fun run(vararg command: String): String {
+            val process = ProcessBuilder(*command).redirectErrorStream(true).start()
+            val output = process.inputStream.use { it.readBytes().decodeToString() }
+            check(process.waitFor(30, TimeUnit.SECONDS) && process.exitValue() == 0) {
+                "${command.joinToString(" ")} failed: $output"
+            }
+            return output
+        }
+    }
+
+    private fun awaitHealthy() {
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30)
+        while (System.nanoTime() < deadline) {
+            check(process.isAlive) { "the server exited: ${dataDir.resolve("server.log").toFile().readText()}" }
+            val healthy = runCatching { request("GET", "/healthz", null) == "ok" }.getOrDefault(false)
+            if (healthy) return
+            Thread.sleep(50)
+        }
+        close()
+        error("the server at $url did not become healthy within 30 s")
+    }
+}
+
+/** The string value of [field] in a flat JSON object (enough for the portal's replies). */
+internal fun String.jsonString(field: String): String =
+    Regex("\"$field\"\\s*:\\s*\"([^\"]*)\"").find(this)?.groupValues?.get(1)
+        ?: error("no string field $field in $this")
+
+/** The integer value of [field] in a flat JSON object. */
+internal fun String.jsonLong(field: String): Long =
+    Regex("\"$field\"\\s*:\\s*(-?\\d+)").find(this)?.groupValues?.get(1)?.toLong()
+        ?: error("no integer field $field in $this")

@@ -1,0 +1,68 @@
+package io.ibkey.tests
+
+import io.ibkey.core.ActivationResult
+import io.ibkey.core.FrameResult
+import io.ibkey.core.Scanner
+import kotlin.test.assertIs
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.Test
+
+/**
+ * Prints how long one activation takes through Kotlin (bindings, facade, HttpURLConnection),
+ * and how long one 1080p camera frame takes to scan through the bindings: measurements, not
+ * tests; nothing here asserts a time. Compare with the Rust figures from
+ * `cargo run -p ibkey-ffi --release --example activation_timing` and
+ * `cargo run -p ibkey-ffi --release --example frame_timing`.
+ */
+class TimingTest {
+    @Test
+    fun `print the time of one activation through Kotlin`() = runBlocking<Unit> {
+        ReferenceServer.start().use { server ->
+            Phone(server.url).use { phone ->
+                // Warm up the JIT and JNA; the first activation also chooses the PIN.
+                repeat(5) {
+                    assertIs<ActivationResult.Activated>(phone.ibkey.activateWithSessionId(server.ticket("warmup-$it").sessionId))
+                }
+                val rounds = 20
+                val tickets = (1..rounds).map { server.ticket("timed-$it") }
+                val millis = tickets.map { ticket ->
+                    val start = System.nanoTime()
+                    assertIs<ActivationResult.Activated>(phone.ibkey.activateWithSessionId(ticket.sessionId))
+                    (System.nanoTime() - start) / 1e6
+                }.sorted()
+                println(
+                    "TIMING kotlin activation by session ID (PIN confirm, $rounds rounds): " +
+                        "median %.1f ms, min %.1f ms, max %.1f ms".format(millis[rounds / 2], millis.first(), millis.last()),
+                )
+            }
+        }
+    }
+
+    @Test
+    fun `print the time of one 1080p frame scan through Kotlin`() {
+        ReferenceServer.start().use { server ->
+            // The ticket's QR code as `ibkey ticket --qr-out` renders it, in a padded 1080p plane
+            // (the same frame as the Rust example's).
+            val frame = LumaFrame().draw(server.ticketQrPng("timing"))
+            Scanner().use { scanner ->
+                val scan = {
+                    scanner.scanFrame(frame.width.toUInt(), frame.height.toUInt(), frame.rowStride.toUInt(), frame.buffer)
+                }
+                val payload = assertIs<FrameResult.Payload>(scan()).text
+                repeat(5) { scan() } // JIT and JNA warm-up
+                val rounds = 50
+                val millis = (1..rounds).map {
+                    val start = System.nanoTime()
+                    val result = scan()
+                    val elapsed = (System.nanoTime() - start) / 1e6
+                    assertIs<FrameResult.SameAsBefore>(result)
+                    elapsed
+                }.sorted()
+                println(
+                    "TIMING kotlin 1080p frame scan (${payload.length}-character payload, $rounds rounds): " +
+                        "median %.2f ms, min %.2f ms, max %.2f ms".format(millis[rounds / 2], millis.first(), millis.last()),
+                )
+            }
+        }
+    }
+}
