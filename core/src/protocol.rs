@@ -6,6 +6,8 @@
 //! signature ECDSA P-256 / SHA-256 (fixed 64-byte form) by the server's key over
 //! `IBK1.<claims>`. The device pins the server's public key and checks every token.
 
+use std::fmt;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use ring::digest;
@@ -96,7 +98,7 @@ pub trait TokenClaims {
 }
 
 /// What an activation ticket (the QR payload) says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketClaims {
     /// Always [`TICKET_TYPE`].
     pub typ: String,
@@ -165,7 +167,7 @@ pub struct ServerKeyResponse {
 }
 
 /// `POST /v1/portal/sign-in`: a test user signs in to the portal.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SignInRequest {
     /// Portal user name.
     pub username: String,
@@ -174,7 +176,7 @@ pub struct SignInRequest {
 }
 
 /// Reply to [`SignInRequest`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SignInResponse {
     /// Bearer token for the portal endpoints.
     pub portal_token: String,
@@ -183,7 +185,7 @@ pub struct SignInResponse {
 }
 
 /// Reply to `POST /v1/portal/activation-tickets` (bearer portal token, empty body).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct TicketResponse {
     /// The session ID printed under the QR, grouped (`K7QP-3MZX-9TWD`).
     pub session_id: String,
@@ -194,21 +196,21 @@ pub struct TicketResponse {
 }
 
 /// `POST /v1/activation/lookup`: trade a typed session ID for its signed ticket.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct LookupRequest {
     /// Canonical session ID (12 characters).
     pub session_id: String,
 }
 
 /// Reply to [`LookupRequest`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct LookupResponse {
     /// The signed activation ticket, the same text the QR holds.
     pub ticket: String,
 }
 
 /// `POST /v1/activation/complete`: register this device's key for the ticket's user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct CompleteRequest {
     /// The signed activation ticket.
     pub ticket: String,
@@ -223,14 +225,14 @@ pub struct CompleteRequest {
 }
 
 /// Reply to [`CompleteRequest`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct CompleteResponse {
     /// Signed enrollment receipt.
     pub receipt: String,
 }
 
 /// `POST /v1/devices/revoke`: the device removes its own credential.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct RevokeRequest {
     /// The credential to revoke.
     pub credential_id: String,
@@ -281,6 +283,95 @@ pub mod codes {
     pub const CREDENTIAL_UNKNOWN: &str = "credential_unknown";
     /// The server failed; nothing was changed.
     pub const INTERNAL: &str = "internal";
+}
+
+/// The last four characters of a session ID, all that a `Debug` print shows of it.
+fn last_group(session_id: &str) -> &str {
+    let start = session_id.len().saturating_sub(4);
+    session_id.get(start..).unwrap_or("")
+}
+
+// The wire types that carry secrets (session IDs, tickets, proofs, tokens, passwords) print
+// only what is safe to log.
+
+impl fmt::Debug for TicketClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TicketClaims")
+            .field("srv", &self.srv)
+            .field("sid", &format_args!("****-****-{}", last_group(&self.sid)))
+            .field("usr", &self.usr)
+            .field("exp", &self.exp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for SignInRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignInRequest")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for SignInResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignInResponse")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for TicketResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TicketResponse")
+            .field(
+                "session_id",
+                &format_args!("****-****-{}", last_group(&self.session_id)),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for LookupRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LookupRequest")
+            .field(
+                "session_id",
+                &format_args!("****-****-{}", last_group(&self.session_id)),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Debug for LookupResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LookupResponse").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for CompleteRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompleteRequest")
+            .field("device_id", &self.device_id)
+            .field("device_name", &self.device_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for CompleteResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompleteResponse").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RevokeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevokeRequest")
+            .field("credential_id", &self.credential_id)
+            .field("issued_at", &self.issued_at)
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]
@@ -362,5 +453,25 @@ mod tests {
             verify_token::<ReceiptClaims>(&token, &public),
             Err(TokenError::Malformed)
         );
+    }
+
+    #[test]
+    fn debug_prints_of_wire_types_hide_their_secrets() {
+        let claims = ticket("kid");
+        let request = LookupRequest {
+            session_id: "K7QP3MZX9TWD".into(),
+        };
+        let complete = CompleteRequest {
+            ticket: "IBK1.claims.sig".into(),
+            device_id: "dev".into(),
+            device_name: "phone".into(),
+            public_key: "PUBLICKEY".into(),
+            proof: "PROOF".into(),
+        };
+        let shown = format!("{claims:?} {request:?} {complete:?}");
+        for secret in ["K7QP", "3MZX", "IBK1", "PUBLICKEY", "PROOF"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("9TWD") && shown.contains("alice"), "{shown}");
     }
 }
