@@ -6,6 +6,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use super::{ActivationError, ActivationOutcome, ActivationRequest, FoundBy, SessionId};
 use crate::authenticator::api_error_to_activation;
+use crate::error::ErrorCode;
 use crate::platform::KeyError;
 use crate::protocol::{self, ReceiptClaims, TicketClaims, TokenError};
 use crate::{Account, Authenticator};
@@ -36,8 +37,12 @@ impl Authenticator {
         &self,
         payload: &str,
     ) -> Result<ActivationOutcome, ActivationError> {
-        let ticket = self.read_ticket(payload).await?;
-        self.activate_ticket(payload.trim(), ticket).await
+        let result = async {
+            let ticket = self.read_ticket(payload).await?;
+            self.activate_ticket(payload.trim(), ticket).await
+        }
+        .await;
+        log_refusal(result)
     }
 
     /// Activates from a session ID typed by the user. Typos are caught before any network call.
@@ -45,20 +50,24 @@ impl Authenticator {
         &self,
         typed: &str,
     ) -> Result<ActivationOutcome, ActivationError> {
-        let session_id = SessionId::parse(typed)?;
-        tracing::info!(session = %session_id, "looking up typed session ID");
-        let reply = self
-            .api
-            .lookup(session_id.canonical())
-            .await
-            .map_err(|e| api_error_to_activation(e, ""))?;
-        let ticket = self.read_ticket(&reply.ticket).await?;
-        if ticket.sid != session_id.canonical() {
-            return Err(ActivationError::ServerReply {
-                detail: "the server answered with the code of another session ID".into(),
-            });
+        let result = async {
+            let session_id = SessionId::parse(typed)?;
+            tracing::info!(session = %session_id, "looking up typed session ID");
+            let reply = self
+                .api
+                .lookup(session_id.canonical())
+                .await
+                .map_err(|e| api_error_to_activation(e, ""))?;
+            let ticket = self.read_ticket(&reply.ticket).await?;
+            if ticket.sid != session_id.canonical() {
+                return Err(ActivationError::ServerReply {
+                    detail: "the server answered with the code of another session ID".into(),
+                });
+            }
+            self.activate_ticket(&reply.ticket, ticket).await
         }
-        self.activate_ticket(&reply.ticket, ticket).await
+        .await;
+        log_refusal(result)
     }
 
     /// Parses a ticket token, checks it names our server and carries its signature.
@@ -224,6 +233,17 @@ impl Authenticator {
             .update_device(|d| d.server_key = Some(reply.public_key.clone()))?;
         Ok(key)
     }
+}
+
+/// Logs why an activation was refused, by its stable code (never its details), so a support
+/// bundle shows what the user met.
+fn log_refusal(
+    result: Result<ActivationOutcome, ActivationError>,
+) -> Result<ActivationOutcome, ActivationError> {
+    if let Err(e) = &result {
+        tracing::info!(code = e.code(), "activation refused");
+    }
+    result
 }
 
 /// Reads a ticket's claims without checking the signature, to tell "not our code" and
