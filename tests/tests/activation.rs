@@ -6,7 +6,7 @@ use ibkey_core::activation::{ActivationError, ActivationOutcome, FoundBy, Sessio
 use ibkey_core::gate::GateError;
 use ibkey_core::platform::{FileStore, PinPurpose, SecureStore, StoreError};
 use ibkey_core::{scan, AccountsError, ErrorCode};
-use ibkey_e2e::World;
+use ibkey_e2e::{Phone, World};
 
 const PIN: &str = "4829";
 
@@ -15,6 +15,17 @@ fn activated(outcome: Result<ActivationOutcome, ActivationError>) -> String {
         Ok(ActivationOutcome::Activated { account }) => account.username,
         other => panic!("expected a fresh activation, got {other:?}"),
     }
+}
+
+/// `user` gets a fresh ticket from the portal and `phone` activates from its QR payload;
+/// gives the name now enrolled.
+async fn enroll_by_qr(world: &World, phone: &Phone, user: &str) -> String {
+    activated(
+        phone
+            .auth
+            .activate_from_qr(&world.ticket(user).await.qr_payload)
+            .await,
+    )
 }
 
 #[tokio::test]
@@ -328,12 +339,7 @@ async fn pin_lockout_survives_a_restart_of_the_core() {
     let world = World::start().await;
     let phone = world.phone("phone");
     phone.user.push_pin(PIN);
-    activated(
-        phone
-            .auth
-            .activate_from_qr(&world.ticket("alice").await.qr_payload)
-            .await,
-    );
+    enroll_by_qr(&world, &phone, "alice").await;
 
     // Wrong PINs until the gate locks: the core keeps asking, then refuses.
     phone.user.set_standing_pin(Some("9753"));
@@ -386,12 +392,7 @@ async fn a_corrupt_store_file_is_reported_and_left_alone() {
     let world = World::start().await;
     let phone = world.phone("phone");
     phone.user.set_standing_pin(Some(PIN));
-    activated(
-        phone
-            .auth
-            .activate_from_qr(&world.ticket("alice").await.qr_payload)
-            .await,
-    );
+    enroll_by_qr(&world, &phone, "alice").await;
 
     let accounts_file = std::fs::read_dir(&phone.store_dir)
         .expect("store dir")
@@ -438,12 +439,7 @@ async fn removing_a_user_revokes_it_so_it_can_be_activated_again() {
     let world = World::start().await;
     let phone = world.phone("phone");
     phone.user.set_standing_pin(Some(PIN));
-    activated(
-        phone
-            .auth
-            .activate_from_qr(&world.ticket("alice").await.qr_payload)
-            .await,
-    );
+    enroll_by_qr(&world, &phone, "alice").await;
 
     // Removal asks the user first; backing out of the PIN pad changes nothing.
     phone.user.push_pin_cancel();
@@ -463,15 +459,7 @@ async fn removing_a_user_revokes_it_so_it_can_be_activated_again() {
         Err(AccountsError::NotFound { .. })
     ));
     // The server no longer holds a credential for this device: enrolling again works.
-    assert_eq!(
-        activated(
-            phone
-                .auth
-                .activate_from_qr(&world.ticket("alice").await.qr_payload)
-                .await
-        ),
-        "alice"
-    );
+    assert_eq!(enroll_by_qr(&world, &phone, "alice").await, "alice");
 
     // With the server gone, removal changes nothing and says why.
     world.server.shutdown().await;
