@@ -299,11 +299,17 @@ impl Diagnostics {
         }
     }
 
-    /// Makes [`Diagnostics::subscriber`] the subscriber of the whole process. Possible once
-    /// per process; later calls fail with [`DiagnosticsError::LoggerAlreadyInstalled`].
+    /// Makes these diagnostics receive the log events of the whole process. The first call
+    /// in a process installs the process-wide subscriber; a later call (from diagnostics
+    /// opened again, say after the app rebuilt its objects) moves it here. Fails with
+    /// [`DiagnosticsError::LoggerAlreadyInstalled`] when the process already has another
+    /// global `tracing` subscriber.
     pub fn install_global(&self) -> Result<(), DiagnosticsError> {
-        tracing::subscriber::set_global_default(self.subscriber())
-            .map_err(|_| DiagnosticsError::LoggerAlreadyInstalled)
+        if recorder::install_process_wide(self.shared.recorder.clone()) {
+            Ok(())
+        } else {
+            Err(DiagnosticsError::LoggerAlreadyInstalled)
+        }
     }
 
     /// Makes [`Diagnostics::subscriber`] the subscriber of the current thread until the

@@ -15,7 +15,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -121,7 +121,6 @@ pub(crate) struct Recorder {
     sink_rank: AtomicU8,
     ring: Mutex<Ring>,
     files: Mutex<DayFiles>,
-    next_span: AtomicU64,
 }
 
 #[derive(Default)]
@@ -167,7 +166,6 @@ impl Recorder {
             sink_rank: AtomicU8::new(0),
             ring: Mutex::new(Ring::default()),
             files: Mutex::new(DayFiles::default()),
-            next_span: AtomicU64::new(1),
         };
         recorder.prune(day_of(recorder.clock.now_unix_ms()));
         Ok(recorder)
@@ -419,22 +417,11 @@ impl Subscriber for DiagnosticsSubscriber {
     }
 
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        if !metadata.is_event() {
-            return false;
-        }
-        let (to_sink, to_record) = self
-            .recorder
-            .wants(level_of(metadata.level()), metadata.target());
-        to_sink || to_record
+        self.recorder.enabled(metadata)
     }
 
     fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(
-            self.recorder
-                .next_span
-                .fetch_add(1, Ordering::Relaxed)
-                .max(1),
-        )
+        next_span_id()
     }
 
     fn record(&self, _: &Id, _: &Record<'_>) {}
@@ -442,23 +429,106 @@ impl Subscriber for DiagnosticsSubscriber {
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
+        self.recorder.event(event);
+    }
+
+    fn enter(&self, _: &Id) {}
+
+    fn exit(&self, _: &Id) {}
+}
+
+/// The recorder that the process-wide subscriber hands events to: the one of the
+/// `Diagnostics` that called [`install_process_wide`] last.
+static PROCESS_RECORDER: RwLock<Option<Arc<Recorder>>> = RwLock::new(None);
+/// Whether [`ProcessSubscriber`] became the process's global subscriber (decided once).
+static PROCESS_SUBSCRIBER: OnceLock<bool> = OnceLock::new();
+/// Span ids: spans carry nothing here, they only need distinct non-zero ids.
+static NEXT_SPAN: AtomicU64 = AtomicU64::new(1);
+
+fn next_span_id() -> Id {
+    Id::from_u64(NEXT_SPAN.fetch_add(1, Ordering::Relaxed).max(1))
+}
+
+/// Makes `recorder` receive the whole process's events. The first call installs the
+/// process-wide subscriber; later calls only redirect it, so an app (or a test suite) that
+/// opens its diagnostics again keeps logging. `false` when the process already had another
+/// global subscriber.
+pub(crate) fn install_process_wide(recorder: Arc<Recorder>) -> bool {
+    let installed = *PROCESS_SUBSCRIBER
+        .get_or_init(|| tracing::subscriber::set_global_default(ProcessSubscriber).is_ok());
+    if installed {
+        *PROCESS_RECORDER
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(recorder);
+    }
+    installed
+}
+
+/// The process-wide subscriber: forwards to [`PROCESS_RECORDER`].
+struct ProcessSubscriber;
+
+impl ProcessSubscriber {
+    fn current() -> Option<Arc<Recorder>> {
+        PROCESS_RECORDER
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Subscriber for ProcessSubscriber {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        Self::current().is_some_and(|recorder| recorder.enabled(metadata))
+    }
+
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        next_span_id()
+    }
+
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        if let Some(recorder) = Self::current() {
+            recorder.event(event);
+        }
+    }
+
+    fn enter(&self, _: &Id) {}
+
+    fn exit(&self, _: &Id) {}
+}
+
+impl Recorder {
+    /// Whether an event with `metadata` goes to the sink or the record (spans never do).
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        if !metadata.is_event() {
+            return false;
+        }
+        let (to_sink, to_record) = self.wants(level_of(metadata.level()), metadata.target());
+        to_sink || to_record
+    }
+
+    /// Handles one `tracing` event; a sink that logs while handling one is not heard.
+    fn event(&self, event: &Event<'_>) {
         if IN_EVENT.with(|flag| flag.replace(true)) {
             return;
         }
         let metadata = event.metadata();
         let mut line = Line::default();
         event.record(&mut line);
-        self.recorder.log(
+        self.log(
             level_of(metadata.level()),
             metadata.target(),
             &line.finish(),
         );
         IN_EVENT.with(|flag| flag.set(false));
     }
-
-    fn enter(&self, _: &Id) {}
-
-    fn exit(&self, _: &Id) {}
 }
 
 /// One event as text: the message, then ` name=value` for each other field.

@@ -379,3 +379,39 @@ fn the_async_calls_are_send_so_the_ffi_can_export_them() {
     let flush = s.diag.flush_outbox(None);
     assert_send(&flush);
 }
+
+#[test]
+fn install_global_records_every_thread_and_a_later_install_takes_over() {
+    // The only test here that touches the process-wide subscriber.
+    let first = setup(|_| {});
+    let second = setup(|_| {});
+    let log_from_another_thread = |text: &'static str| {
+        std::thread::spawn(move || tracing::info!("{text}"))
+            .join()
+            .expect("thread");
+    };
+
+    first.diag.install_global().expect("first install");
+    log_from_another_thread("heard by the first");
+    second
+        .diag
+        .install_global()
+        .expect("a second install moves the subscriber");
+    log_from_another_thread("heard by the second");
+
+    let first_lines = first.diag.recent_lines(100).join("\n");
+    let second_lines = second.diag.recent_lines(100).join("\n");
+    assert!(first_lines.contains("heard by the first"), "{first_lines}");
+    assert!(
+        !first_lines.contains("heard by the second"),
+        "{first_lines}"
+    );
+    assert!(
+        second_lines.contains("heard by the second"),
+        "{second_lines}"
+    );
+    assert!(
+        !second_lines.contains("heard by the first"),
+        "{second_lines}"
+    );
+}
