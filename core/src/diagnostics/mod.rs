@@ -365,8 +365,12 @@ impl Diagnostics {
         bundle: PreparedBundle,
         progress: Option<Arc<dyn UploadProgress>>,
     ) -> Result<SendOutcome, DiagnosticsError> {
+        let about = outbox::BundleAbout {
+            created_at: bundle.preview().manifest.created_at.clone(),
+            comment: bundle.preview().manifest.comment.clone(),
+        };
         let (bundle_id, bytes) = bundle.into_parts();
-        let saved = self.shared.outbox.save(&bundle_id, &bytes);
+        let saved = self.shared.outbox.save(&bundle_id, &bytes, &about);
         if let Err(e) = &saved {
             tracing::warn!(bundle = %bundle_id, error = %e, "diagnostics bundle could not be kept in the outbox");
         }

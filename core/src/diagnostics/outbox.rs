@@ -1,24 +1,33 @@
 //! The outbox: bundles the user agreed to send wait here, one file each
-//! (`outbox/<bundle id>.zip`, written atomically), until the server confirms them with a
-//! reference. Then the reference is added to `outbox/sent.json` (the last
+//! (`outbox/<bundle id>.zip`, written atomically, with `<bundle id>.json` beside it holding
+//! what the outbox list shows, so listing never unpacks a bundle), until the server confirms
+//! them with a reference. Then the reference is added to `outbox/sent.json` (the last
 //! [`SENT_HISTORY`]), and only after that is the bundle deleted, so a crash at any point
 //! leaves either the bundle waiting (a resend completes to the same reference on the
 //! server) or the reference recorded.
 
 use std::fs;
-use std::io::{self, Cursor, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use zip::ZipArchive;
 
-use super::bundle::{BundleManifest, MANIFEST_NAME};
 use super::util::{self, is_bundle_id, TEMP_PREFIX};
 
 /// References kept in the sent history.
 pub const SENT_HISTORY: usize = 20;
 const SENT_FILE: &str = "sent.json";
 const BUNDLE_EXT: &str = ".zip";
+const ABOUT_EXT: &str = ".json";
+
+/// What the outbox list shows of a bundle, kept beside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct BundleAbout {
+    /// When it was made, RFC 3339 UTC.
+    pub created_at: String,
+    /// The user's comment (scrubbed).
+    pub comment: String,
+}
 
 /// A bundle waiting to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,24 +60,42 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
-    /// Opens (creating) the folder and removes temporary files a crash left behind.
+    /// Opens (creating) the folder and removes what a crash left behind: temporary files,
+    /// and the list details of bundles already deleted.
     pub(crate) fn open(dir: PathBuf) -> io::Result<Outbox> {
         util::create_private_dir(&dir)?;
-        for entry in fs::read_dir(&dir)?.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+        let outbox = Outbox { dir };
+        for entry in fs::read_dir(&outbox.dir)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let orphan = name
+                .strip_suffix(ABOUT_EXT)
+                .is_some_and(|id| is_bundle_id(id) && !outbox.path(id).exists());
+            if name.starts_with(TEMP_PREFIX) || orphan {
                 let _ = fs::remove_file(entry.path());
             }
         }
-        Ok(Outbox { dir })
+        Ok(outbox)
     }
 
     fn path(&self, bundle_id: &str) -> PathBuf {
         self.dir.join(format!("{bundle_id}{BUNDLE_EXT}"))
     }
 
-    /// Keeps a bundle until it is sent.
-    pub(crate) fn save(&self, bundle_id: &str, bytes: &[u8]) -> io::Result<()> {
-        util::write_atomic(&self.dir, &self.path(bundle_id), bytes)
+    fn about_path(&self, bundle_id: &str) -> PathBuf {
+        self.dir.join(format!("{bundle_id}{ABOUT_EXT}"))
+    }
+
+    /// Keeps a bundle until it is sent. The bundle is written first: a crash between the
+    /// two writes leaves it waiting, only without its comment in the list.
+    pub(crate) fn save(
+        &self,
+        bundle_id: &str,
+        bytes: &[u8],
+        about: &BundleAbout,
+    ) -> io::Result<()> {
+        util::write_atomic(&self.dir, &self.path(bundle_id), bytes)?;
+        let json = serde_json::to_vec(about).map_err(io::Error::other)?;
+        util::write_atomic(&self.dir, &self.about_path(bundle_id), &json)
     }
 
     /// A waiting bundle's bytes.
@@ -84,6 +111,7 @@ impl Outbox {
     pub(crate) fn remove(&self, bundle_id: &str) -> io::Result<bool> {
         match fs::remove_file(self.path(bundle_id)) {
             Ok(()) => {
+                let _ = fs::remove_file(self.about_path(bundle_id));
                 util::sync_dir(&self.dir)?;
                 Ok(true)
             }
@@ -110,18 +138,20 @@ impl Outbox {
     pub(crate) fn entries(&self) -> io::Result<Vec<OutboxEntry>> {
         let mut entries = Vec::new();
         for id in self.ids()? {
-            let Some(bytes) = self.load(&id)? else {
-                continue;
+            let size = match fs::metadata(self.path(&id)) {
+                Ok(meta) => meta.len(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
             };
-            let manifest = read_manifest(&bytes);
+            let about: BundleAbout = fs::read(self.about_path(&id))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default();
             entries.push(OutboxEntry {
                 bundle_id: id,
-                created_at: manifest
-                    .as_ref()
-                    .map(|m| m.created_at.clone())
-                    .unwrap_or_default(),
-                size: bytes.len() as u64,
-                comment: manifest.map(|m| m.comment).unwrap_or_default(),
+                created_at: about.created_at,
+                size,
+                comment: about.comment,
             });
         }
         Ok(entries)
@@ -149,13 +179,4 @@ impl Outbox {
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
-}
-
-/// The manifest of a bundle, if it can be read.
-fn read_manifest(bytes: &[u8]) -> Option<BundleManifest> {
-    let mut archive = ZipArchive::new(Cursor::new(bytes)).ok()?;
-    let entry = archive.by_name(MANIFEST_NAME).ok()?;
-    let mut json = Vec::new();
-    entry.take(1024 * 1024).read_to_end(&mut json).ok()?;
-    serde_json::from_slice(&json).ok()
 }
