@@ -6,6 +6,7 @@ use std::time::Duration;
 use ibkey_core::gate::PinPolicy;
 use ibkey_core::platform as core_platform;
 
+use crate::diagnostics::Diagnostics;
 use crate::errors::{AccountsError, ActivationError, GateError};
 use crate::platform::{
     HttpAdapter, HttpTransport, KeyVault, KeyVaultAdapter, SecureStore, StoreAdapter, UserVerifier,
@@ -43,22 +44,28 @@ pub struct Authenticator {
 
 #[uniffi::export]
 impl Authenticator {
-    /// Builds the authenticator over the platform's services. Fails only for an insecure
-    /// server URL ([`ActivationError::InsecureServer`]); stored state is read when first
-    /// needed.
-    #[uniffi::constructor]
+    /// Builds the authenticator over the platform's services. With `diagnostics`, the
+    /// extended log traces its HTTP exchanges. Fails only for an insecure server URL
+    /// ([`ActivationError::InsecureServer`]); stored state is read when first needed.
+    #[uniffi::constructor(default(diagnostics = None))]
     pub fn new(
         config: AuthenticatorConfig,
         store: Arc<dyn SecureStore>,
         keys: Arc<dyn KeyVault>,
         verifier: Arc<dyn UserVerifier>,
         http: Arc<dyn HttpTransport>,
+        diagnostics: Option<Arc<Diagnostics>>,
     ) -> Result<Arc<Self>, ActivationError> {
+        let http: Arc<dyn core_platform::HttpTransport> = Arc::new(HttpAdapter(http));
+        let http = match diagnostics {
+            Some(diagnostics) => diagnostics.core.recording_transport(http),
+            None => http,
+        };
         let platform = core_platform::Platform {
             store: Arc::new(StoreAdapter(store)),
             keys: Arc::new(KeyVaultAdapter(keys)),
             verifier: Arc::new(VerifierAdapter(verifier)),
-            http: Arc::new(HttpAdapter(http)),
+            http,
             clock: Arc::new(core_platform::SystemClock),
         };
         let config = ibkey_core::AuthenticatorConfig {

@@ -1,7 +1,7 @@
 //! The errors a shell sees, one enum per area as in the core: [`ActivationError`],
-//! [`AccountsError`], [`GateError`], [`StoreError`], [`ScanError`], and the errors the
+//! [`AccountsError`], [`GateError`], [`StoreError`], [`ScanError`], [`DiagnosticsError`], and the errors the
 //! shell's own implementations return ([`KeyError`], [`TransportError`], [`VerifierError`],
-//! [`LogSinkError`]).
+//! [`LogSinkError`], [`ProgressError`]).
 //!
 //! Each core variant has its own variant here, so Kotlin gets one exception class per variant
 //! (`ActivationException.CodeUsed`, …) and Swift one enum case. The human message is the
@@ -17,6 +17,7 @@
 use std::fmt;
 
 use ibkey_core::activation::{self as core_activation, SessionIdError};
+use ibkey_core::diagnostics as core_diagnostics;
 use ibkey_core::gate as core_gate;
 use ibkey_core::platform as core_platform;
 use ibkey_core::scan as core_scan;
@@ -607,6 +608,155 @@ impl From<ScanError> for core_scan::ScanError {
     }
 }
 
+/// Why a diagnostics request could not be done. A server that cannot be reached is no error:
+/// the bundle waits in the outbox (`SendOutcome.Queued`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Error)]
+#[uniffi::export(Display)]
+pub enum DiagnosticsError {
+    /// A screenshot is bigger than the limit.
+    ScreenshotTooLarge {
+        /// The screenshot's name.
+        name: String,
+        /// Its size, bytes.
+        size: u64,
+        /// The limit, bytes.
+        limit: u64,
+    },
+    /// A screenshot is not a PNG or JPEG file.
+    ScreenshotNotAnImage {
+        /// The file's name.
+        name: String,
+    },
+    /// A screenshot looks like a PNG or JPEG but cannot be decoded: damaged or cut short.
+    ScreenshotCorrupt {
+        /// The screenshot's name.
+        name: String,
+        /// What the image decoder said.
+        reason: String,
+    },
+    /// More screenshots than a bundle may hold.
+    TooManyScreenshots {
+        /// Screenshots attached.
+        count: u32,
+        /// The limit.
+        limit: u32,
+    },
+    /// The comment is too long.
+    CommentTooLong {
+        /// Its length, characters.
+        length: u32,
+        /// The limit.
+        limit: u32,
+    },
+    /// The username given for the bundle cannot be a username.
+    UsernameInvalid,
+    /// The bundle would be bigger than the limit.
+    BundleTooLarge {
+        /// The bundle's size, bytes.
+        size: u64,
+        /// The limit, bytes.
+        limit: u64,
+    },
+    /// The server refused the bundle for good; it was removed from the outbox.
+    ServerRefused {
+        /// The bundle.
+        bundle_id: String,
+        /// The server's error code.
+        code: String,
+        /// The server's message (`message` would clash with the exception's own).
+        server_message: String,
+    },
+    /// The server address is plain HTTP to another machine.
+    InsecureServer {
+        /// The address.
+        url: String,
+    },
+    /// The diagnostics folder could not be read or written.
+    Storage {
+        /// What the file system said.
+        reason: String,
+    },
+    /// The bundle could not be sent now nor kept to send later.
+    NotSaved {
+        /// Why it was not sent.
+        send_reason: String,
+        /// Why it was not saved.
+        save_reason: String,
+    },
+    /// No bundle with this id waits in the outbox.
+    UnknownBundle {
+        /// The id asked for.
+        bundle_id: String,
+    },
+    /// The process already has another global log subscriber.
+    LoggerAlreadyInstalled,
+}
+
+#[uniffi::export]
+impl DiagnosticsError {
+    /// The stable code of this error, such as `DIAG_SCREENSHOT_TOO_LARGE`.
+    pub fn code(&self) -> String {
+        core_diagnostics::DiagnosticsError::from(self.clone())
+            .code()
+            .to_string()
+    }
+}
+
+display_as_core!(DiagnosticsError => core_diagnostics::DiagnosticsError);
+
+/// Converts between the core's diagnostics error and the FFI's, whose variants carry the
+/// same names and fields but for the server's message (`$from_message` → `$to_message`).
+macro_rules! convert_diagnostics_error {
+    ($from:ident => $to:ident, $e:expr, $from_message:ident => $to_message:ident) => {{
+        use $from as F;
+        match $e {
+            F::ScreenshotTooLarge { name, size, limit } => {
+                $to::ScreenshotTooLarge { name, size, limit }
+            }
+            F::ScreenshotNotAnImage { name } => $to::ScreenshotNotAnImage { name },
+            F::ScreenshotCorrupt { name, reason } => $to::ScreenshotCorrupt { name, reason },
+            F::TooManyScreenshots { count, limit } => $to::TooManyScreenshots { count, limit },
+            F::CommentTooLong { length, limit } => $to::CommentTooLong { length, limit },
+            F::UsernameInvalid => $to::UsernameInvalid,
+            F::BundleTooLarge { size, limit } => $to::BundleTooLarge { size, limit },
+            F::ServerRefused {
+                bundle_id,
+                code,
+                $from_message,
+            } => $to::ServerRefused {
+                bundle_id,
+                code,
+                $to_message: $from_message,
+            },
+            F::InsecureServer { url } => $to::InsecureServer { url },
+            F::Storage { reason } => $to::Storage { reason },
+            F::NotSaved {
+                send_reason,
+                save_reason,
+            } => $to::NotSaved {
+                send_reason,
+                save_reason,
+            },
+            F::UnknownBundle { bundle_id } => $to::UnknownBundle { bundle_id },
+            F::LoggerAlreadyInstalled => $to::LoggerAlreadyInstalled,
+        }
+    }};
+}
+
+impl From<core_diagnostics::DiagnosticsError> for DiagnosticsError {
+    fn from(e: core_diagnostics::DiagnosticsError) -> Self {
+        use core_diagnostics::DiagnosticsError as CoreDiagnosticsError;
+        convert_diagnostics_error!(CoreDiagnosticsError => DiagnosticsError, e, message => server_message)
+    }
+}
+
+impl From<DiagnosticsError> for core_diagnostics::DiagnosticsError {
+    fn from(e: DiagnosticsError) -> Self {
+        use core_diagnostics::DiagnosticsError as CoreDiagnosticsError;
+        convert_diagnostics_error!(DiagnosticsError => CoreDiagnosticsError, e, server_message => message)
+    }
+}
+
 /// Why a shell's `UserVerifier` could not show its prompt at all (the screen went away, the
 /// platform refused). The core has no such outcome: it is treated as the user cancelling.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
@@ -644,6 +794,24 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for LogSinkError {
     }
 }
 
+/// Why a shell's `UploadProgress` could not take a progress report; the upload goes on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
+pub enum ProgressError {
+    /// The progress display failed.
+    #[error("the upload progress display failed: {reason}")]
+    Failed {
+        /// What the platform reported.
+        reason: String,
+    },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for ProgressError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        ProgressError::Failed { reason: e.reason }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -667,6 +835,27 @@ mod tests {
         assert_eq!(ffi.code(), "GATE_LOCKED_OUT");
         assert_eq!(ffi.to_string(), locked.to_string());
         assert_eq!(core_activation::ActivationError::from(ffi), locked);
+    }
+
+    #[test]
+    fn diagnostics_errors_keep_the_cores_message_and_code() {
+        let core = core_diagnostics::DiagnosticsError::ServerRefused {
+            bundle_id: "01JDXZ".into(),
+            code: "diag_malformed".into(),
+            message: "no manifest".into(),
+        };
+        let ffi = DiagnosticsError::from(core.clone());
+        assert_eq!(
+            ffi,
+            DiagnosticsError::ServerRefused {
+                bundle_id: "01JDXZ".into(),
+                code: "diag_malformed".into(),
+                server_message: "no manifest".into(),
+            }
+        );
+        assert_eq!(ffi.code(), "DIAG_SERVER_REFUSED");
+        assert_eq!(ffi.to_string(), core.to_string());
+        assert_eq!(core_diagnostics::DiagnosticsError::from(ffi), core);
     }
 
     #[test]

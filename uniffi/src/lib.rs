@@ -3,7 +3,8 @@
 //!
 //! This crate holds no logic. It mirrors the core's public types as uniffi records, enums and
 //! errors, converts between the two, and adapts the traits a shell implements in Kotlin or
-//! Swift (`SecureStore`, `KeyVault`, `UserVerifier`, `HttpTransport`, `LogSink`) to the core's
+//! Swift (`SecureStore`, `KeyVault`, `UserVerifier`, `HttpTransport`, `LogSink`,
+//! `UploadProgress`) to the core's
 //! own platform traits, so the core never sees a uniffi type.
 //!
 //! - [`Authenticator`]: the core's authenticator (activation, accounts, PIN lockout).
@@ -11,7 +12,10 @@
 //!   hardware.
 //! - [`errors`]: one error enum per area, each variant with the core's stable code
 //!   (`code()`) and human message (`Display`, Kotlin `message`, Swift `description`).
-//! - [`logging`]: forwards the core's `tracing` events to a foreign [`logging::LogSink`].
+//! - [`Diagnostics`]: logs (to the platform's [`logging::LogSink`], a ring, daily files),
+//!   debug mode and the extended log with its network trace, support bundles previewed before
+//!   the user agrees, and an upload outbox that never loses a bundle.
+//! - [`logging`]: the platform logger as the core's log sink.
 //! - [`scan`]: reading activation QR codes: [`Scanner`] for camera frames (the luma plane,
 //!   passed without a copy) and pictures, [`scan::decode_qr_image`] for a single picture.
 //!
@@ -21,6 +25,7 @@
 uniffi::setup_scaffolding!("ibkey");
 
 mod authenticator;
+pub mod diagnostics;
 pub mod errors;
 pub mod logging;
 pub mod platform;
@@ -30,9 +35,10 @@ mod test_hooks;
 mod types;
 
 pub use authenticator::{Authenticator, AuthenticatorConfig};
+pub use diagnostics::{Diagnostics, PreparedBundle};
 pub use errors::{
-    AccountsError, ActivationError, GateError, KeyError, LogSinkError, ScanError, StoreError,
-    TransportError, VerifierError,
+    AccountsError, ActivationError, DiagnosticsError, GateError, KeyError, LogSinkError,
+    ProgressError, ScanError, StoreError, TransportError, VerifierError,
 };
 pub use scan::{FrameResult, Scanner};
 pub use types::{Account, ActivationRequest, ActivationResult, FoundBy, PinLockout};

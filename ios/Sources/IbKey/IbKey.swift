@@ -8,38 +8,59 @@ import Foundation
 /// `LocalAuthVerifier` brings the PIN pad to the main actor itself.
 ///
 /// Failures are the core's typed errors (`ActivationError`, `AccountsError`, `GateError`,
-/// `ScanError`), each with the core's human message (`localizedDescription`) and a stable
-/// `code()`; see `Error.ibkeyCode` and `Error.verificationFailure`.
+/// `ScanError`, `DiagnosticsError`), each with the core's human message
+/// (`localizedDescription`) and a stable `code()`; see `Error.ibkeyCode` and
+/// `Error.verificationFailure`.
 public final class IbKey: Sendable {
     /// The underlying core object, for calls this facade does not wrap.
     public let authenticator: Authenticator
+    /// The app's diagnostics (logs, support bundles, the upload outbox), when given.
+    public let diagnostics: Diagnostics?
 
-    /// The core over the given services. Throws `ActivationError.InsecureServer` for a plain
-    /// `http://` server that is not this device.
+    /// The core over the given services; with `diagnostics`, its log lines are recorded and
+    /// the extended log traces its HTTP exchanges. Throws `ActivationError.InsecureServer`
+    /// for a plain `http://` server that is not this device.
     public init(
         config: AuthenticatorConfig,
         store: SecureStore,
         keys: KeyVault,
         verifier: UserVerifier,
-        http: HttpTransport = URLSessionTransport()
+        http: HttpTransport = URLSessionTransport(),
+        diagnostics: Diagnostics? = nil
     ) throws {
-        authenticator = try Authenticator(config: config, store: store, keys: keys, verifier: verifier, http: http)
+        authenticator = try Authenticator(
+            config: config, store: store, keys: keys, verifier: verifier, http: http, diagnostics: diagnostics
+        )
+        self.diagnostics = diagnostics
     }
 
     /// The core over the phone's own services: `KeychainSecureStore`, `SecureEnclaveKeyVault`,
-    /// `LocalAuthVerifier` with the app's `pinPad`, `URLSessionTransport`, and `OSLogSink` for
-    /// log lines at `logLevel` and above (none when nil). With `VerificationMethod.biometric`
+    /// `LocalAuthVerifier` with the app's `pinPad`, `URLSessionTransport`, and diagnostics in
+    /// Application Support (support bundles go to the same server) with `OSLogSink` for log
+    /// lines at `logLevel` and above (none when nil). With `VerificationMethod.biometric`
     /// the keys are bound to Face ID or Touch ID, and one check both confirms the user and
     /// unlocks the key; with `.pin` the core checks the app PIN and the keys need only an
     /// unlocked phone. Make one per app.
     public static func onDevice(
         config: AuthenticatorConfig,
         pinPad: @escaping PinPad,
+        app: AppInfo,
         service: String = KeychainSecureStore.defaultService,
         logLevel: LogLevel? = .info
     ) throws -> IbKey {
+        let support = try FileManager.default.url(
+            for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true
+        )
+        let diagnostics = try Diagnostics(
+            config: DiagnosticsConfig(
+                dir: support.appendingPathComponent("ibkey-diagnostics").path,
+                serverUrl: config.serverUrl,
+                app: app
+            ),
+            http: URLSessionTransport()
+        )
         if let logLevel {
-            setLogSink(sink: OSLogSink(), level: logLevel)
+            diagnostics.setLogSink(sink: OSLogSink(), level: logLevel)
         }
         let session = AuthenticationSession()
         let keys = SecureEnclaveKeyVault(
@@ -52,7 +73,8 @@ public final class IbKey: Sendable {
             store: KeychainSecureStore(service: service),
             keys: keys,
             verifier: LocalAuthVerifier(pinPad: pinPad, session: session),
-            http: URLSessionTransport()
+            http: URLSessionTransport(),
+            diagnostics: diagnostics
         )
     }
 
@@ -118,6 +140,7 @@ public extension Error {
         case let error as GateError: return error.code()
         case let error as StoreError: return error.code()
         case let error as ScanError: return error.code()
+        case let error as DiagnosticsError: return error.code()
         default: return nil
         }
     }

@@ -2,7 +2,7 @@ import Foundation
 import os
 
 /// The core's `LogSink` on the unified log (Console.app, `log stream`), at the matching level.
-/// Install it with `setLogSink(sink: OSLogSink(), level: .info)`.
+/// Install it with `diagnostics.setLogSink(sink: OSLogSink(), level: .info)`.
 ///
 /// Lines are logged as public: the core never logs secrets (no PINs, keys, tokens or whole
 /// session IDs), and support needs to read them in a sysdiagnose.

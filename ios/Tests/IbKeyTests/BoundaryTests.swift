@@ -74,10 +74,11 @@ final class BoundaryTests: XCTestCase {
     func testTheCoresLogsReachTheShellsSinkWithoutSecrets() async throws {
         let server = try TestServer.fromEnvironment()
         let sink = CollectingLogSink()
-        setLogSink(sink: sink, level: .debug)
-        defer { setLogSink(sink: CollectingLogSink(), level: .error) }
+        let diagnostics = try testDiagnostics(serverUrl: server.url)
+        diagnostics.setLogSink(sink: sink, level: .debug)
+        defer { diagnostics.setLogSink(sink: nil, level: .error) }
 
-        let phone = try Phone(serverUrl: server.url)
+        let phone = try Phone(serverUrl: server.url, diagnostics: diagnostics)
         let ticket = try await server.ticket(for: uniqueUser("sybil"))
         _ = try await phone.ibkey.activateWithSessionId(ticket.sessionId)
 

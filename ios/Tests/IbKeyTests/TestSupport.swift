@@ -240,7 +240,8 @@ final class Phone {
         store: InMemorySecureStore = InMemorySecureStore(),
         user: ScriptedVerifier = ScriptedVerifier(),
         method: VerificationMethod = .pin,
-        http: HttpTransport = URLSessionTransport()
+        http: HttpTransport = URLSessionTransport(),
+        diagnostics: Diagnostics? = nil
     ) throws {
         self.store = store
         self.user = user
@@ -254,9 +255,25 @@ final class Phone {
             store: store,
             keys: softwareKeyVault(store: store),
             verifier: user,
-            http: http
+            http: http,
+            diagnostics: diagnostics
         )
     }
+}
+
+/// Diagnostics over a fresh temporary folder, sending to `serverUrl`; offline tries end fast.
+func testDiagnostics(serverUrl: String) throws -> Diagnostics {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ibkey-diag-\(UUID().uuidString)")
+    return try Diagnostics(
+        config: DiagnosticsConfig(
+            dir: dir.path,
+            serverUrl: serverUrl,
+            app: AppInfo(appName: "ibkey XCTests", appVersion: "1.0", platform: "ios", osVersion: "", deviceModel: "test"),
+            uploadMaxAttempts: 2,
+            uploadFirstBackoffMs: 20
+        ),
+        http: URLSessionTransport()
+    )
 }
 
 extension ActivationResult {

@@ -7,17 +7,20 @@ import android.os.Bundle
 import androidx.fragment.app.FragmentActivity
 import io.ibkey.android.common.HttpUrlConnectionTransport
 import io.ibkey.android.common.IbKey
+import io.ibkey.android.common.IbKeyDiagnostics
+import io.ibkey.core.AppInfo
 import io.ibkey.core.AuthenticatorConfig
+import io.ibkey.core.DiagnosticsConfig
 import io.ibkey.core.LogLevel
 import io.ibkey.core.VerificationMethod
-import io.ibkey.core.setLogSink
 import java.io.File
 import java.lang.ref.WeakReference
 
 /**
  * Builds the app's [IbKey] over the Android adapters: [KeystoreSecureStore],
  * [KeystoreKeyVault], [BiometricUserVerifier] with the app's [PinPad],
- * [HttpUrlConnectionTransport], and logcat through [LogcatSink].
+ * [HttpUrlConnectionTransport], and its [IbKeyDiagnostics] (in `noBackupFilesDir`, bundles sent
+ * to the same server) with logcat through [LogcatSink].
  *
  * With `VerificationMethod.BIOMETRIC` the device keys are bound to the user's biometrics
  * ([KeyAuthentication]); with `VerificationMethod.PIN` the core checks the app PIN and the keys
@@ -29,6 +32,8 @@ object IbKeyAndroid {
     data class Options(
         /** Where the store keeps its files; `noBackupFilesDir/ibkey` when null. */
         val storeDirectory: File? = null,
+        /** Where diagnostics keep logs and the outbox; `noBackupFilesDir/ibkey-diagnostics` when null. */
+        val diagnosticsDirectory: File? = null,
         /** Biometric method only: see [KeyAuthentication]. */
         val keyAuthentication: KeyAuthentication = KeyAuthentication(),
         /** The least severe core log line sent to logcat; null sends none. */
@@ -48,7 +53,14 @@ object IbKeyAndroid {
         pinPad: PinPad,
         options: Options = Options(),
     ): IbKey {
-        options.logLevel?.let { setLogSink(LogcatSink(), it) }
+        val diagnostics = IbKeyDiagnostics(
+            DiagnosticsConfig(
+                dir = (options.diagnosticsDirectory ?: File(application.noBackupFilesDir, "ibkey-diagnostics")).path,
+                serverUrl = config.serverUrl,
+                app = appInfo(application),
+            ),
+        )
+        options.logLevel?.let { diagnostics.setLogSink(LogcatSink(), it) }
         val foreground = ForegroundActivity().also { application.registerActivityLifecycleCallbacks(it) }
         val biometric = config.verification == VerificationMethod.BIOMETRIC
         val store = KeystoreSecureStore(options.storeDirectory ?: File(application.noBackupFilesDir, "ibkey"))
@@ -61,7 +73,20 @@ object IbKeyAndroid {
             promptTitle = options.promptTitle,
             cancelLabel = options.promptCancelLabel,
         )
-        return IbKey(config, store, keys, verifier, HttpUrlConnectionTransport())
+        return IbKey(config, store, keys, verifier, HttpUrlConnectionTransport(), diagnostics)
+    }
+
+    /** The app and device as a diagnostics bundle's manifest names them. */
+    fun appInfo(application: Application): AppInfo {
+        val pm = application.packageManager
+        val version = runCatching { pm.getPackageInfo(application.packageName, 0).versionName }.getOrNull()
+        return AppInfo(
+            appName = application.applicationInfo.loadLabel(pm).toString(),
+            appVersion = version.orEmpty(),
+            platform = "android",
+            osVersion = "Android ${Build.VERSION.RELEASE} (API ${Build.VERSION.SDK_INT})",
+            deviceModel = deviceName(),
+        )
     }
 
     /** A device name the user recognises in the portal, such as "Google Pixel 8". */

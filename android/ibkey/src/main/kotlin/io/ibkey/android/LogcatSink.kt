@@ -6,7 +6,7 @@ import io.ibkey.core.LogSink
 
 /**
  * The core's [LogSink] on logcat: every line under [tag] at the matching priority, prefixed by
- * the part of the core that logged it. Install it with `setLogSink(LogcatSink(), level)`.
+ * the part of the core that logged it. Install it with `diagnostics.setLogSink(LogcatSink(), level)`.
  */
 class LogcatSink(private val tag: String = "ibkey") : LogSink {
     override fun log(level: LogLevel, target: String, message: String) {

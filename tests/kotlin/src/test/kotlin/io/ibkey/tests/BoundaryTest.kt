@@ -1,7 +1,10 @@
 package io.ibkey.tests
 
+import io.ibkey.android.common.IbKeyDiagnostics
 import io.ibkey.core.ActivationException
+import io.ibkey.core.AppInfo
 import io.ibkey.core.BiometricOutcome
+import io.ibkey.core.DiagnosticsConfig
 import io.ibkey.core.GateException
 import io.ibkey.core.HttpRequest
 import io.ibkey.core.HttpResponse
@@ -14,7 +17,6 @@ import io.ibkey.core.ScanException
 import io.ibkey.core.StoreException
 import io.ibkey.core.UserVerifier
 import io.ibkey.core.decodeQrImage
-import io.ibkey.core.setLogSink
 import io.ibkey.core.triggerPanicForTests
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
@@ -109,24 +111,29 @@ class BoundaryTest {
     @Test
     fun `the core's logs reach the shell's sink without secrets`() = runBlocking<Unit> {
         val sink = CollectingLogSink()
-        setLogSink(sink, LogLevel.DEBUG)
+        val dir = java.nio.file.Files.createTempDirectory("ibkey-logs-")
         try {
-            Phone(server.url).use { phone ->
-                val ticket = server.ticket("sybil")
-                phone.ibkey.activateWithSessionId(ticket.sessionId)
+            val config = DiagnosticsConfig(dir.toString(), server.url, AppInfo("tests", "1.0", "jvm", "", ""))
+            IbKeyDiagnostics(config).use { diagnostics ->
+                diagnostics.setLogSink(sink, LogLevel.DEBUG)
+                Phone(server.url, diagnostics = diagnostics).use { phone ->
+                    val ticket = server.ticket("sybil")
+                    phone.ibkey.activateWithSessionId(ticket.sessionId)
 
-                val lines = sink.lines.toList()
-                assertTrue(lines.any { (level, target, message) ->
-                    level == LogLevel.INFO && target.startsWith("ibkey_core") && message.startsWith("activated")
-                }, "$lines")
-                assertTrue(lines.any { it.first == LogLevel.DEBUG && it.third.startsWith("server request") }, "$lines")
-                val text = lines.joinToString("\n") { it.third }
-                assertTrue(PIN !in text, "the PIN is never logged")
-                assertTrue(ticket.sessionId !in text && ticket.sessionId.replace("-", "") !in text,
-                    "a full session ID is never logged")
+                    val lines = sink.lines.toList()
+                    assertTrue(lines.any { (level, target, message) ->
+                        level == LogLevel.INFO && target.startsWith("ibkey_core") && message.startsWith("activated")
+                    }, "$lines")
+                    assertTrue(lines.any { it.first == LogLevel.DEBUG && it.third.startsWith("server request") }, "$lines")
+                    val text = lines.joinToString("\n") { it.third }
+                    assertTrue(PIN !in text, "the PIN is never logged")
+                    assertTrue(ticket.sessionId !in text && ticket.sessionId.replace("-", "") !in text,
+                        "a full session ID is never logged")
+                }
+                diagnostics.setLogSink(null, LogLevel.ERROR)
             }
         } finally {
-            setLogSink(CollectingLogSink(), LogLevel.ERROR)
+            dir.toFile().deleteRecursively()
         }
     }
 }

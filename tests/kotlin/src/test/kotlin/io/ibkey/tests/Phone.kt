@@ -2,6 +2,7 @@ package io.ibkey.tests
 
 import io.ibkey.android.common.HttpUrlConnectionTransport
 import io.ibkey.android.common.IbKey
+import io.ibkey.android.common.IbKeyDiagnostics
 import io.ibkey.core.AuthenticatorConfig
 import io.ibkey.core.BiometricOutcome
 import io.ibkey.core.HttpTransport
@@ -84,7 +85,8 @@ class CollectingLogSink : LogSink {
 /**
  * A phone: the real core through the Kotlin bindings and the shell's [IbKey] facade, with real
  * HTTP ([HttpUrlConnectionTransport]) and real software keys; only storage and the person are
- * stand-ins. [verifier] replaces the scripted [user] when a test needs another one.
+ * stand-ins. [verifier] replaces the scripted [user] when a test needs another one; with
+ * [diagnostics], its logs and network trace are recorded there.
  */
 class Phone(
     serverUrl: String,
@@ -93,6 +95,7 @@ class Phone(
     method: VerificationMethod = VerificationMethod.PIN,
     http: HttpTransport = HttpUrlConnectionTransport(),
     verifier: UserVerifier = user,
+    diagnostics: IbKeyDiagnostics? = null,
 ) : AutoCloseable {
     val ibkey = IbKey(
         config = AuthenticatorConfig(
@@ -105,6 +108,7 @@ class Phone(
         keys = softwareKeyVault(store),
         verifier = verifier,
         http = http,
+        diagnostics = diagnostics,
     )
 
     override fun close() = ibkey.close()

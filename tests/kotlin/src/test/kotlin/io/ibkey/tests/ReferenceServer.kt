@@ -50,6 +50,13 @@ class ReferenceServer private constructor(
         return Regex("\"credential_id\"\\s*:\\s*\"([^\"]*)\"").findAll(body).map { it.groupValues[1] }.toList()
     }
 
+    /** Support's list of the diagnostics bundles received, as JSON. */
+    fun supportBundles(): String = request("GET", "/v1/support/diagnostics", null, bearer = SUPPORT_TOKEN)
+
+    /** The bundle support fetches by the [reference] the user reads out. */
+    fun supportBundle(reference: String): ByteArray =
+        exchange("GET", "/v1/support/diagnostics/$reference", null, bearer = SUPPORT_TOKEN)
+
     override fun close() {
         process.destroy()
         if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly()
@@ -62,7 +69,10 @@ class ReferenceServer private constructor(
 
     private fun post(path: String, body: String, bearer: String? = null) = request("POST", path, body, bearer)
 
-    private fun request(method: String, path: String, body: String?, bearer: String? = null): String {
+    private fun request(method: String, path: String, body: String?, bearer: String? = null): String =
+        exchange(method, path, body, bearer).decodeToString()
+
+    private fun exchange(method: String, path: String, body: String?, bearer: String? = null): ByteArray {
         val connection = URI(url + path).toURL().openConnection() as HttpURLConnection
         try {
             connection.requestMethod = method
@@ -74,10 +84,10 @@ class ReferenceServer private constructor(
                 connection.outputStream.use { it.write(body.toByteArray()) }
             }
             val status = connection.responseCode
-            val text = (if (status >= 400) connection.errorStream else connection.inputStream)
-                ?.use { it.readBytes().decodeToString() }.orEmpty()
-            check(status in 200..299) { "$method $path: HTTP $status $text" }
-            return text
+            val bytes = (if (status >= 400) connection.errorStream else connection.inputStream)
+                ?.use { it.readBytes() } ?: ByteArray(0)
+            check(status in 200..299) { "$method $path: HTTP $status ${bytes.decodeToString()}" }
+            return bytes
         } finally {
             connection.disconnect()
         }
@@ -87,6 +97,12 @@ class ReferenceServer private constructor(
         /** The portal password of every test user. */
         const val PORTAL_PASSWORD = "ibkey-demo"
 
+        /** The reference server's default support token. */
+        const val SUPPORT_TOKEN = "ibkey-support"
+
+        /** A loopback port nothing listens on now. */
+        fun freePort(): Int = ServerSocket(0).use { it.localPort }
+
         private val cli: String by lazy {
             val path = System.getProperty("ibkey.cli")
                 ?: error("system property ibkey.cli (path of the ibkey CLI binary) is not set")
@@ -94,10 +110,12 @@ class ReferenceServer private constructor(
             path
         }
 
-        /** Starts a server; [ticketLifetimeSecs] overrides how long tickets stay valid. */
-        fun start(ticketLifetimeSecs: Int? = null): ReferenceServer {
+        /**
+         * Starts a server, on [port] when given; [ticketLifetimeSecs] overrides how long tickets
+         * stay valid.
+         */
+        fun start(ticketLifetimeSecs: Int? = null, port: Int = freePort()): ReferenceServer {
             val dataDir = Files.createTempDirectory("ibkey-server-")
-            val port = ServerSocket(0).use { it.localPort }
             val command = mutableListOf(cli, "server", "--listen", "127.0.0.1:$port", "--data-dir", dataDir.toString())
             ticketLifetimeSecs?.let { command += listOf("--ticket-lifetime", it.toString()) }
             val process = ProcessBuilder(command)

@@ -2,6 +2,7 @@ package io.ibkey.android.common
 
 import io.ibkey.core.AccountsException
 import io.ibkey.core.ActivationException
+import io.ibkey.core.DiagnosticsException
 import io.ibkey.core.GateException
 import io.ibkey.core.ScanException
 import io.ibkey.core.StoreException
@@ -18,6 +19,7 @@ val Throwable.ibkeyCode: String?
         is GateException -> code()
         is StoreException -> code()
         is ScanException -> code()
+        is DiagnosticsException -> code()
         else -> null
     }
 

@@ -28,6 +28,9 @@ import kotlinx.coroutines.withContext
  * `GateException`, `ScanException`), each with the core's human [Throwable.message] and a stable
  * `code()`; see [ibkeyCode] and [verificationFailure].
  *
+ * With [IbKeyDiagnostics], the core's log lines are recorded and the extended log traces its
+ * HTTP exchanges.
+ *
  * Make one per app process and [close] it when done (it frees the Rust object).
  */
 class IbKey(
@@ -36,11 +39,14 @@ class IbKey(
     keys: KeyVault,
     verifier: UserVerifier,
     http: HttpTransport = HttpUrlConnectionTransport(),
+    /** The app's diagnostics (logs, support bundles, the upload outbox), when given. */
+    val diagnostics: IbKeyDiagnostics? = null,
     private val dispatcher: CoroutineDispatcher = Dispatchers.IO,
 ) : AutoCloseable {
 
     /** The underlying core object, for calls this facade does not wrap. */
-    val authenticator: Authenticator = Authenticator(config, store, keys, verifier, http)
+    val authenticator: Authenticator =
+        Authenticator(config, store, keys, verifier, http, diagnostics?.diagnostics)
 
     /** Activates from the text of a scanned QR code. */
     suspend fun activateFromQr(payload: String): ActivationResult =
