@@ -852,9 +852,7 @@ async fn a_lost_reply_is_retried_into_the_same_single_bundle() {
         },
     )
     .expect("diagnostics");
-    let noise: Vec<u8> = (0..40_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let noise = incompressible_bytes(40_000);
     let screenshot = noisy_png(&noise);
     let prepared = diag
         .prepare_bundle(&BundleRequest {
@@ -1061,9 +1059,7 @@ async fn the_server_refuses_malformed_oversize_and_unauthorised_requests() {
 
     // Through the core: a bundle over the server's cap is refused for good and dropped.
     let diag = open_diagnostics(&world.dir.path().join("d2"), &url, Arc::default());
-    let noise: Vec<u8> = (0..120_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let noise = incompressible_bytes(120_000);
     let screenshot = noisy_png(&noise);
     let prepared = diag
         .prepare_bundle(&BundleRequest {
@@ -1098,6 +1094,19 @@ async fn the_server_refuses_malformed_oversize_and_unauthorised_requests() {
 
 /// A grey PNG, 400 pixels wide, whose pixels are `noise` stored without compression (a QR
 /// rendering compresses too well to fill chunks).
+/// `n` bytes that deflate cannot shrink (xorshift64*), like a photo's pixels.
+fn incompressible_bytes(n: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}
+
 fn noisy_png(noise: &[u8]) -> Vec<u8> {
     let width = 400u32;
     let height = (noise.len() as u32) / width;

@@ -13,12 +13,14 @@
 //! screenshots/01-<name>.png      as attached, metadata stripped
 //! ```
 
-use std::io::{Cursor, Read, Write};
+use std::collections::HashMap;
+use std::io::{Read, Write};
 
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
+use rawzip::{CompressionMethod, ZipArchive, ZipArchiveWriter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use super::har::har_document;
 use super::recorder::Recorder;
@@ -355,39 +357,40 @@ fn read_capped(path: &std::path::Path, cap: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Packs the manifest and the files, every entry deflated (screenshots at the fastest level:
+/// they hardly shrink), so that streaming readers can open it too.
 fn write_zip(
     now_ms: i64,
     manifest_json: &str,
     contents: &[(String, FileKind, Vec<u8>)],
-) -> zip::result::ZipResult<Vec<u8>> {
-    let (y, mo, d) = util::civil_from_days(util::day_of(now_ms));
-    let (h, mi, s) = util::time_of_day(now_ms);
-    let mut options = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .unix_permissions(0o644);
-    if let Ok(time) = zip::DateTime::from_date_and_time(
-        u16::try_from(y).unwrap_or(1980),
-        mo as u8,
-        d as u8,
-        h as u8,
-        mi as u8,
-        s as u8,
-    ) {
-        options = options.last_modified_time(time);
-    }
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    zip.start_file(MANIFEST_NAME, options)?;
-    zip.write_all(manifest_json.as_bytes())?;
-    for (path, kind, bytes) in contents {
-        let method = if *kind == FileKind::Screenshot {
-            CompressionMethod::Stored
+) -> Result<Vec<u8>, rawzip::Error> {
+    let modified = rawzip::time::UtcDateTime::from_unix(now_ms.div_euclid(1000));
+    let mut zip = ZipArchiveWriter::new(Vec::new());
+    let entries = std::iter::once((MANIFEST_NAME, FileKind::Manifest, manifest_json.as_bytes()))
+        .chain(
+            contents
+                .iter()
+                .map(|(p, k, b)| (p.as_str(), *k, b.as_slice())),
+        );
+    for (path, kind, bytes) in entries {
+        let level = if kind == FileKind::Screenshot {
+            Compression::fast()
         } else {
-            CompressionMethod::Deflated
+            Compression::default()
         };
-        zip.start_file(path.as_str(), options.compression_method(method))?;
-        zip.write_all(bytes)?;
+        let (mut entry, config) = zip
+            .new_file(path)
+            .compression_method(CompressionMethod::DEFLATE)
+            .last_modified(modified)
+            .unix_permissions(0o644)
+            .start()?;
+        let mut writer = config.wrap(DeflateEncoder::new(&mut entry, level));
+        writer.write_all(bytes)?;
+        let (encoder, descriptor) = writer.finish()?;
+        encoder.finish()?;
+        entry.finish(descriptor)?;
     }
-    Ok(zip.finish()?.into_inner())
+    zip.finish()
 }
 
 /// Why a zip is not a well-formed bundle.
@@ -428,34 +431,50 @@ pub enum BundleCheckError {
 /// Checks that `bytes` is a bundle whose files are exactly those its manifest lists, with
 /// their sizes and SHA-256, unpacking to at most `max_unpacked` bytes; returns the manifest.
 pub fn verify_bundle(bytes: &[u8], max_unpacked: u64) -> Result<BundleManifest, BundleCheckError> {
-    let mut archive = ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| BundleCheckError::NotAZip(e.to_string()))?;
-    let mut names = Vec::with_capacity(archive.len());
-    for i in 0..archive.len() {
-        let entry = archive
-            .by_index_raw(i)
-            .map_err(|e| BundleCheckError::NotAZip(e.to_string()))?;
-        let name = entry.name().to_string();
-        let safe = entry.enclosed_name().is_some()
-            && !name.contains('\\')
+    let archive =
+        ZipArchive::from_slice(bytes).map_err(|e| BundleCheckError::NotAZip(e.to_string()))?;
+    let mut found = HashMap::new();
+    let mut entries = archive.entries();
+    while let Some(entry) = entries
+        .next_entry()
+        .map_err(|e| BundleCheckError::NotAZip(e.to_string()))?
+    {
+        let name = String::from_utf8_lossy(entry.file_path().as_ref()).into_owned();
+        let safe = !name.contains('\\')
             && !name.starts_with('/')
-            && !name.split('/').any(|part| part.is_empty() || part == "..");
-        if !safe || entry.is_dir() {
+            && !name
+                .split('/')
+                .any(|part| part.is_empty() || part == ".." || part == ".");
+        if !safe || entry.is_dir() || found.contains_key(&name) {
             return Err(BundleCheckError::UnsafePath(name));
         }
-        names.push(name);
+        found.insert(name, (entry.wayfinder(), entry.compression_method()));
     }
-    let manifest_bytes = {
-        let entry = archive
-            .by_name(MANIFEST_NAME)
-            .map_err(|_| BundleCheckError::NoManifest)?;
+    let unpack = |name: &str, limit: u64| -> Result<Vec<u8>, BundleCheckError> {
+        let unreadable = || BundleCheckError::Unreadable(name.to_string());
+        let (wayfinder, method) = found
+            .get(name)
+            .ok_or_else(|| BundleCheckError::MissingFile(name.to_string()))?;
+        let entry = archive.get_entry(*wayfinder).map_err(|_| unreadable())?;
         let mut out = Vec::new();
-        entry
-            .take(MAX_MANIFEST_BYTES)
-            .read_to_end(&mut out)
-            .map_err(|_| BundleCheckError::Unreadable(MANIFEST_NAME.to_string()))?;
-        out
+        let read = match *method {
+            CompressionMethod::STORE => entry
+                .verifying_reader(entry.data())
+                .take(limit)
+                .read_to_end(&mut out),
+            CompressionMethod::DEFLATE => entry
+                .verifying_reader(flate2::read::DeflateDecoder::new(entry.data()))
+                .take(limit)
+                .read_to_end(&mut out),
+            _ => return Err(unreadable()),
+        };
+        read.map_err(|_| unreadable())?;
+        Ok(out)
     };
+    if !found.contains_key(MANIFEST_NAME) {
+        return Err(BundleCheckError::NoManifest);
+    }
+    let manifest_bytes = unpack(MANIFEST_NAME, MAX_MANIFEST_BYTES)?;
     let manifest: BundleManifest = serde_json::from_slice(&manifest_bytes)
         .map_err(|e| BundleCheckError::BadManifest(e.to_string()))?;
     if !util::is_bundle_id(&manifest.bundle_id) {
@@ -476,17 +495,8 @@ pub fn verify_bundle(bytes: &[u8], max_unpacked: u64) -> Result<BundleManifest, 
         if unpacked > max_unpacked {
             return Err(BundleCheckError::TooLarge(max_unpacked));
         }
-        let entry = archive
-            .by_name(&file.path)
-            .map_err(|_| BundleCheckError::MissingFile(file.path.clone()))?;
-        if entry.size() != file.size {
-            return Err(BundleCheckError::SizeMismatch(file.path.clone()));
-        }
-        let mut content = Vec::new();
-        entry
-            .take(file.size.saturating_add(1))
-            .read_to_end(&mut content)
-            .map_err(|_| BundleCheckError::Unreadable(file.path.clone()))?;
+        // One byte more than announced, so a longer file is seen as such.
+        let content = unpack(&file.path, file.size.saturating_add(1))?;
         if content.len() as u64 != file.size {
             return Err(BundleCheckError::SizeMismatch(file.path.clone()));
         }
@@ -494,8 +504,8 @@ pub fn verify_bundle(bytes: &[u8], max_unpacked: u64) -> Result<BundleManifest, 
             return Err(BundleCheckError::DigestMismatch(file.path.clone()));
         }
     }
-    if let Some(extra) = names
-        .iter()
+    if let Some(extra) = found
+        .keys()
         .find(|n| n.as_str() != MANIFEST_NAME && !listed.contains(n.as_str()))
     {
         return Err(BundleCheckError::UnlistedFile(extra.clone()));

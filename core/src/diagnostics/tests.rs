@@ -252,10 +252,17 @@ fn a_bundle_matches_its_manifest_and_its_preview() {
     .expect("json");
     assert_eq!(har["log"]["version"], "1.2");
 
-    // Tampering is found.
+    // Tampering with a file's content is found.
     let mut tampered = bundle.bytes().to_vec();
-    let n = tampered.len();
-    tampered[n / 2] ^= 1;
+    let (start, len) = {
+        let mut archive = zip::ZipArchive::new(Cursor::new(bundle.bytes())).expect("zip");
+        let log = archive.by_name(&manifest.files[0].path).expect("log");
+        (
+            log.data_start().expect("offset") as usize,
+            log.compressed_size() as usize,
+        )
+    };
+    tampered[start + len / 2] ^= 1;
     assert!(verify_bundle(&tampered, 1 << 30).is_err());
     assert!(matches!(
         verify_bundle(b"not a zip", 1 << 30),

@@ -86,16 +86,6 @@ pub(crate) fn rfc3339_ms(unix_ms: i64) -> String {
     )
 }
 
-/// The hour, minute and second of a Unix time in milliseconds (UTC).
-pub(crate) fn time_of_day(unix_ms: i64) -> (u32, u32, u32) {
-    let secs = unix_ms.rem_euclid(DAY_MS) / 1000;
-    (
-        (secs / 3600) as u32,
-        (secs % 3600 / 60) as u32,
-        (secs % 60) as u32,
-    )
-}
-
 /// A new bundle id: 26 Crockford base-32 characters, the first 10 the creation time in
 /// milliseconds (so ids sort by age), the last 16 random (80 bits).
 pub(crate) fn new_bundle_id(unix_ms: i64) -> Result<String, ring::error::Unspecified> {
