@@ -13,7 +13,9 @@ use std::sync::Arc;
 use ibkey_core::diagnostics as core_diagnostics;
 use ibkey_core::platform as core_platform;
 
-use crate::errors::{DiagnosticsError, ProgressError};
+use async_trait::async_trait;
+
+use crate::errors::{DiagnosticsError, UploadCallbackError};
 use crate::logging::{LogLevel, LogSink, SinkAdapter};
 use crate::platform::{HttpAdapter, HttpTransport};
 
@@ -255,7 +257,16 @@ pub trait UploadProgress: Send + Sync {
         bundle_id: String,
         sent_bytes: u64,
         total_bytes: u64,
-    ) -> Result<(), ProgressError>;
+    ) -> Result<(), UploadCallbackError>;
+}
+
+/// Waits between upload retries with the platform's own timer (a coroutine `delay`,
+/// `Task.sleep`), so the library starts no thread of its own.
+#[uniffi::export(foreign)]
+#[async_trait]
+pub trait Sleeper: Send + Sync {
+    /// Returns after about `millis` milliseconds.
+    async fn sleep(&self, millis: u64) -> Result<(), UploadCallbackError>;
 }
 
 /// The diagnostics of one app: logging, bundles, outbox. Safe to use from several threads.
@@ -268,11 +279,13 @@ pub struct Diagnostics {
 impl Diagnostics {
     /// Opens diagnostics over `config.dir` and makes them the process's log subscriber
     /// (diagnostics opened later take over). `http` sends the bundles: the shell's own
-    /// transport. Fails for an insecure server URL or an unusable folder.
+    /// transport; `sleeper` waits between retries. Fails for an insecure server URL or an
+    /// unusable folder.
     #[uniffi::constructor]
     pub fn new(
         config: DiagnosticsConfig,
         http: Arc<dyn HttpTransport>,
+        sleeper: Arc<dyn Sleeper>,
     ) -> Result<Arc<Self>, DiagnosticsError> {
         let app = config.app;
         let mut core_config = core_diagnostics::DiagnosticsConfig::new(
@@ -295,7 +308,7 @@ impl Diagnostics {
         let services = core_diagnostics::DiagnosticsServices {
             clock: Arc::new(core_platform::SystemClock),
             http: Arc::new(HttpAdapter(http)),
-            sleeper: Arc::new(core_diagnostics::ThreadSleeper),
+            sleeper: Arc::new(SleeperAdapter(sleeper)),
         };
         let core = core_diagnostics::Diagnostics::open(core_config, services)?;
         core.install_global()?;
@@ -421,6 +434,18 @@ impl core_diagnostics::UploadProgress for ProgressAdapter {
     fn on_progress(&self, bundle_id: String, sent_bytes: u64, total_bytes: u64) {
         // A progress bar that fails must not stop the upload.
         let _ = self.0.on_progress(bundle_id, sent_bytes, total_bytes);
+    }
+}
+
+/// The core's [`core_diagnostics::Sleeper`] over a shell's [`Sleeper`].
+struct SleeperAdapter(Arc<dyn Sleeper>);
+
+#[async_trait]
+impl core_diagnostics::Sleeper for SleeperAdapter {
+    async fn sleep(&self, millis: u64) {
+        if let Err(e) = self.0.sleep(millis).await {
+            tracing::debug!(error = %e, "the retry wait ended early");
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The errors a shell sees, one enum per area as in the core: [`ActivationError`],
 //! [`AccountsError`], [`GateError`], [`StoreError`], [`ScanError`], [`DiagnosticsError`], and the errors the
 //! shell's own implementations return ([`KeyError`], [`TransportError`], [`VerifierError`],
-//! [`LogSinkError`], [`ProgressError`]).
+//! [`LogSinkError`], [`UploadCallbackError`]).
 //!
 //! Each core variant has its own variant here, so Kotlin gets one exception class per variant
 //! (`ActivationException.CodeUsed`, …) and Swift one enum case. The human message is the
@@ -794,21 +794,22 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for LogSinkError {
     }
 }
 
-/// Why a shell's `UploadProgress` could not take a progress report; the upload goes on.
+/// Why a shell's `UploadProgress` or `Sleeper` failed; the upload goes on (a failed wait
+/// only makes the next try come sooner).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 #[uniffi::export(Display)]
-pub enum ProgressError {
-    /// The progress display failed.
-    #[error("the upload progress display failed: {reason}")]
+pub enum UploadCallbackError {
+    /// The shell's callback failed.
+    #[error("an upload callback failed: {reason}")]
     Failed {
         /// What the platform reported.
         reason: String,
     },
 }
 
-impl From<uniffi::UnexpectedUniFFICallbackError> for ProgressError {
+impl From<uniffi::UnexpectedUniFFICallbackError> for UploadCallbackError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        ProgressError::Failed { reason: e.reason }
+        UploadCallbackError::Failed { reason: e.reason }
     }
 }
 

@@ -4,8 +4,8 @@
 //! This crate holds no logic. It mirrors the core's public types as uniffi records, enums and
 //! errors, converts between the two, and adapts the traits a shell implements in Kotlin or
 //! Swift (`SecureStore`, `KeyVault`, `UserVerifier`, `HttpTransport`, `LogSink`,
-//! `UploadProgress`) to the core's
-//! own platform traits, so the core never sees a uniffi type.
+//! `UploadProgress`, `Sleeper`) to the core's own platform traits, so the core never sees a
+//! uniffi type.
 //!
 //! - [`Authenticator`]: the core's authenticator (activation, accounts, PIN lockout).
 //! - [`platform`]: the foreign traits and the software key vault for hosts without secure
@@ -37,8 +37,8 @@ mod types;
 pub use authenticator::{Authenticator, AuthenticatorConfig};
 pub use diagnostics::{Diagnostics, PreparedBundle};
 pub use errors::{
-    AccountsError, ActivationError, DiagnosticsError, GateError, KeyError, LogSinkError,
-    ProgressError, ScanError, StoreError, TransportError, VerifierError,
+    AccountsError, ActivationError, DiagnosticsError, GateError, KeyError, LogSinkError, ScanError,
+    StoreError, TransportError, UploadCallbackError, VerifierError,
 };
 pub use scan::{FrameResult, Scanner};
 pub use types::{Account, ActivationRequest, ActivationResult, FoundBy, PinLockout};

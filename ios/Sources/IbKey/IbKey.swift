@@ -57,7 +57,8 @@ public final class IbKey: Sendable {
                 serverUrl: config.serverUrl,
                 app: app
             ),
-            http: URLSessionTransport()
+            http: URLSessionTransport(),
+            sleeper: TaskSleeper()
         )
         if let logLevel {
             diagnostics.setLogSink(sink: OSLogSink(), level: logLevel)
@@ -152,5 +153,14 @@ public extension Error {
         if case let .Verification(error)? = self as? ActivationError { return error }
         if case let .Verification(error)? = self as? AccountsError { return error }
         return nil
+    }
+}
+
+/// Waits between diagnostics upload retries with `Task.sleep`: no thread is blocked.
+public final class TaskSleeper: Sleeper, Sendable {
+    public init() {}
+
+    public func sleep(millis: UInt64) async throws {
+        try await Task.sleep(nanoseconds: millis * 1_000_000)
     }
 }

@@ -272,7 +272,8 @@ func testDiagnostics(serverUrl: String) throws -> Diagnostics {
             uploadMaxAttempts: 2,
             uploadFirstBackoffMs: 20
         ),
-        http: URLSessionTransport()
+        http: URLSessionTransport(),
+        sleeper: TaskSleeper()
     )
 }
 

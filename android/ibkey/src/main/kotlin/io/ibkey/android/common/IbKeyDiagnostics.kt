@@ -12,9 +12,11 @@ import io.ibkey.core.OutboxEntry
 import io.ibkey.core.PreparedBundle
 import io.ibkey.core.SendOutcome
 import io.ibkey.core.SentBundle
+import io.ibkey.core.Sleeper
 import io.ibkey.core.UploadProgress
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.withContext
 
 /**
@@ -33,7 +35,7 @@ class IbKeyDiagnostics(
 ) : AutoCloseable {
 
     /** The underlying core object; give it to [IbKey]. */
-    val diagnostics: Diagnostics = Diagnostics(config, http)
+    val diagnostics: Diagnostics = Diagnostics(config, http, CoroutineSleeper)
 
     /** The log mode now (normal, debug mode, extended log). */
     val logMode: LogMode get() = diagnostics.logMode()
@@ -70,6 +72,11 @@ class IbKeyDiagnostics(
     override fun close() = diagnostics.close()
 
     private suspend fun <T> onDispatcher(block: suspend () -> T): T = withContext(dispatcher) { block() }
+
+    /** Waits between upload retries with a coroutine [delay]: no thread is blocked. */
+    private object CoroutineSleeper : Sleeper {
+        override suspend fun sleep(millis: ULong) = delay(millis.toLong())
+    }
 
     /** An [UploadProgress] over a Kotlin function. */
     private class ProgressCallback(private val onProgress: (Long, Long) -> Unit) : UploadProgress {
