@@ -19,6 +19,9 @@ cargo clippy -p ibkey-core --no-default-features --all-targets --locked -- -D wa
 step "cargo test (unit, doc and end-to-end tests)"
 cargo test --workspace --locked
 
+step "cargo test of the core's unit tests with the mobile feature set (no JPEG decoder, no rqrr)"
+cargo test -p ibkey-core --no-default-features --lib --locked
+
 step "Kotlin bindings on the JVM (and Swift bindings generated)"
 bash tests/kotlin/run.sh
 

@@ -1,5 +1,6 @@
 //! Screenshots attached to a bundle: checked to be PNG or JPEG images (magic bytes, then a
-//! full decode with size limits), capped in size, and stripped of metadata (PNG text and
+//! full decode with size limits; built without the `jpeg` feature, as the mobile library is,
+//! a JPEG's segments and frame header are checked instead), capped in size, and stripped of metadata (PNG text and
 //! EXIF chunks, JPEG APP1–APP15 and comment segments: EXIF holds locations and device
 //! serials) without touching the pixels.
 
@@ -72,13 +73,19 @@ pub(crate) fn check(
     } else {
         return Err(DiagnosticsError::ScreenshotNotAnImage { name });
     };
-    let mut reader = ImageReader::with_format(Cursor::new(&stripped), format);
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_DIMENSION);
-    limits.max_image_height = Some(MAX_DIMENSION);
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    reader.limits(limits);
-    reader.decode().map_err(|e| corrupt(&e.to_string()))?;
+    if format == ImageFormat::Png || cfg!(feature = "jpeg") {
+        let mut reader = ImageReader::with_format(Cursor::new(&stripped), format);
+        let mut limits = Limits::default();
+        limits.max_image_width = Some(MAX_DIMENSION);
+        limits.max_image_height = Some(MAX_DIMENSION);
+        limits.max_alloc = Some(MAX_DECODE_ALLOC);
+        reader.limits(limits);
+        reader.decode().map_err(|e| corrupt(&e.to_string()))?;
+    } else {
+        // Built without a JPEG decoder (the mobile library): the segments were checked
+        // through to the end marker; the frame header must give a plausible size.
+        check_jpeg_frame(&stripped).map_err(corrupt)?;
+    }
     Ok(CheckedScreenshot {
         path: format!(
             "screenshots/{:02}-{}.{ext}",
@@ -183,6 +190,37 @@ fn strip_jpeg(bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
     }
 }
 
+/// Checks that a JPEG (already walked by [`strip_jpeg`]) has a frame header before its scan,
+/// with a width and height from 1 to [`MAX_DIMENSION`] and 1 to 4 components.
+fn check_jpeg_frame(bytes: &[u8]) -> Result<(), &'static str> {
+    let mut pos = 2;
+    while let [0xFF, marker, len_hi, len_lo, ..] = *bytes.get(pos..).unwrap_or_default() {
+        let len = usize::from(u16::from_be_bytes([len_hi, len_lo]));
+        let is_frame = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if is_frame {
+            let header = bytes
+                .get(pos + 4..pos + 10)
+                .ok_or("the JPEG frame header is cut short")?;
+            let height = u32::from(u16::from_be_bytes([header[1], header[2]]));
+            let width = u32::from(u16::from_be_bytes([header[3], header[4]]));
+            let components = header[5];
+            let plausible = (1..=MAX_DIMENSION).contains(&width)
+                && (1..=MAX_DIMENSION).contains(&height)
+                && (1..=4).contains(&components);
+            return if plausible {
+                Ok(())
+            } else {
+                Err("the JPEG frame header gives an impossible size")
+            };
+        }
+        if marker == 0xDA {
+            break;
+        }
+        pos += 2 + len;
+    }
+    Err("the JPEG has no frame header")
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used)]
 mod tests {
@@ -252,6 +290,23 @@ mod tests {
         let checked = check(&shot("photo.jpg", exif), 1, 1 << 20).expect("jpeg");
         assert_eq!(checked.path, "screenshots/02-photo.jpg");
         assert!(!checked.bytes.windows(3).any(|w| w == b"GPS"));
+    }
+
+    #[test]
+    fn a_jpeg_frame_header_must_give_a_plausible_size() {
+        let good = strip_jpeg(&jpeg()).expect("segments");
+        assert_eq!(check_jpeg_frame(&good), Ok(()));
+        let sof = good
+            .windows(2)
+            .position(|w| w[0] == 0xFF && (0xC0..=0xC2).contains(&w[1]))
+            .expect("frame header");
+        let mut zero_width = good.clone();
+        zero_width[sof + 7] = 0;
+        zero_width[sof + 8] = 0;
+        assert!(check_jpeg_frame(&zero_width).is_err());
+        let mut no_frame = good.clone();
+        no_frame[sof + 1] = 0xE5; // the frame header becomes an application segment
+        assert!(check_jpeg_frame(&no_frame).is_err());
     }
 
     #[test]
