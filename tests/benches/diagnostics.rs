@@ -21,7 +21,7 @@ use ibkey_core::diagnostics::{
     Screenshot, SendOutcome, Sleeper,
 };
 use ibkey_core::platform::{HttpTransport, ReqwestTransport, SystemClock};
-use ibkey_e2e::World;
+use ibkey_e2e::{incompressible_bytes, noisy_png, World};
 
 struct NoWait;
 
@@ -138,10 +138,9 @@ fn figures(c: &mut Criterion) {
         b.iter(|| diag.prepare_bundle(&day_request).expect("bundle"))
     });
 
-    let noise: Vec<u8> = (0..4 * 1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    let big_shot = noisy_png(&noise);
+    // Incompressible pixels, like a photo: the bundle stays about 4 MiB.
+    let noise = incompressible_bytes(4 * 1024 * 1024);
+    let big_shot = noisy_png(1024, &noise);
     let uploader = diagnostics(&world.dir.path().join("upload"), &url);
     for (name, request) in [
         ("upload_day_bundle_loopback", day_request.clone()),
@@ -187,56 +186,6 @@ fn figures(c: &mut Criterion) {
         });
     }
     group.finish();
-}
-
-/// A grey PNG, 1024 pixels wide, whose pixels are `noise` stored without compression.
-fn noisy_png(noise: &[u8]) -> Vec<u8> {
-    let width = 1024u32;
-    let height = (noise.len() as u32) / width;
-    let mut raw = Vec::with_capacity(noise.len() + height as usize);
-    for row in noise.chunks(width as usize).take(height as usize) {
-        raw.push(0);
-        raw.extend_from_slice(row);
-    }
-    let mut idat = vec![0x78, 0x01];
-    let mut blocks = raw.chunks(65_535).peekable();
-    while let Some(block) = blocks.next() {
-        idat.push(u8::from(blocks.peek().is_none()));
-        let len = block.len() as u16;
-        idat.extend_from_slice(&len.to_le_bytes());
-        idat.extend_from_slice(&(!len).to_le_bytes());
-        idat.extend_from_slice(block);
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &byte in &raw {
-        a = (a + u32::from(byte)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    idat.extend_from_slice(&((b << 16) | a).to_be_bytes());
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [(b"IHDR", ihdr), (b"IDAT", idat), (b"IEND", Vec::new())] {
-        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend_from_slice(&data);
-        let mut crc = 0xFFFF_FFFFu32;
-        for &x in &body {
-            crc ^= u32::from(x);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        png.extend_from_slice(&body);
-        png.extend_from_slice(&(!crc).to_be_bytes());
-    }
-    png
 }
 
 criterion_group!(benches, figures);

@@ -29,7 +29,7 @@ use ibkey_core::platform::{
 };
 use ibkey_core::protocol::TicketResponse;
 use ibkey_core::{scan, ErrorCode};
-use ibkey_e2e::{World, PORTAL_PASSWORD};
+use ibkey_e2e::{incompressible_bytes, noisy_png, World, PORTAL_PASSWORD};
 use ibkey_server::{ServerConfig, DEFAULT_SUPPORT_TOKEN};
 use serde_json::Value;
 
@@ -853,7 +853,7 @@ async fn a_lost_reply_is_retried_into_the_same_single_bundle() {
     )
     .expect("diagnostics");
     let noise = incompressible_bytes(40_000);
-    let screenshot = noisy_png(&noise);
+    let screenshot = noisy_png(400, &noise);
     let prepared = diag
         .prepare_bundle(&BundleRequest {
             screenshots: vec![Screenshot {
@@ -1060,7 +1060,7 @@ async fn the_server_refuses_malformed_oversize_and_unauthorised_requests() {
     // Through the core: a bundle over the server's cap is refused for good and dropped.
     let diag = open_diagnostics(&world.dir.path().join("d2"), &url, Arc::default());
     let noise = incompressible_bytes(120_000);
-    let screenshot = noisy_png(&noise);
+    let screenshot = noisy_png(400, &noise);
     let prepared = diag
         .prepare_bundle(&BundleRequest {
             screenshots: vec![Screenshot {
@@ -1090,80 +1090,4 @@ async fn the_server_refuses_malformed_oversize_and_unauthorised_requests() {
         (reply.status, error_code(&reply)),
         (404, "diag_unknown".into())
     );
-}
-
-/// A grey PNG, 400 pixels wide, whose pixels are `noise` stored without compression (a QR
-/// rendering compresses too well to fill chunks).
-/// `n` bytes that deflate cannot shrink (xorshift64*), like a photo's pixels.
-fn incompressible_bytes(n: usize) -> Vec<u8> {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..n)
-        .map(|_| {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
-        })
-        .collect()
-}
-
-fn noisy_png(noise: &[u8]) -> Vec<u8> {
-    let width = 400u32;
-    let height = (noise.len() as u32) / width;
-    let mut raw = Vec::with_capacity(noise.len() + height as usize);
-    for row in noise.chunks(width as usize).take(height as usize) {
-        raw.push(0); // filter: none
-        raw.extend_from_slice(row);
-    }
-    let mut idat = Vec::new();
-    {
-        // Stored (uncompressed) deflate blocks inside a zlib stream.
-        idat.extend_from_slice(&[0x78, 0x01]);
-        let mut chunks = raw.chunks(65_535).peekable();
-        while let Some(block) = chunks.next() {
-            idat.push(u8::from(chunks.peek().is_none()));
-            let len = block.len() as u16;
-            idat.extend_from_slice(&len.to_le_bytes());
-            idat.extend_from_slice(&(!len).to_le_bytes());
-            idat.extend_from_slice(block);
-        }
-        idat.extend_from_slice(&adler32(&raw).to_be_bytes());
-    }
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
-    for (kind, data) in [(b"IHDR", ihdr), (b"IDAT", idat), (b"IEND", Vec::new())] {
-        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend_from_slice(&data);
-        png.extend_from_slice(&body);
-        png.extend_from_slice(&crc32(&body).to_be_bytes());
-    }
-    png
-}
-
-fn adler32(data: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for &byte in data {
-        a = (a + u32::from(byte)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    (b << 16) | a
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
