@@ -85,8 +85,9 @@ impl Outbox {
         self.dir.join(format!("{bundle_id}{ABOUT_EXT}"))
     }
 
-    /// Keeps a bundle until it is sent. The bundle is written first: a crash between the
-    /// two writes leaves it waiting, only without its comment in the list.
+    /// Keeps a bundle until it is sent. The bundle is written first; its list details are
+    /// best effort: without them (a crash or a failed write in between) it still waits and
+    /// is sent, only listed without its time and comment.
     pub(crate) fn save(
         &self,
         bundle_id: &str,
@@ -94,8 +95,13 @@ impl Outbox {
         about: &BundleAbout,
     ) -> io::Result<()> {
         util::write_atomic(&self.dir, &self.path(bundle_id), bytes)?;
-        let json = serde_json::to_vec(about).map_err(io::Error::other)?;
-        util::write_atomic(&self.dir, &self.about_path(bundle_id), &json)
+        let written = serde_json::to_vec(about)
+            .map_err(io::Error::other)
+            .and_then(|json| util::write_atomic(&self.dir, &self.about_path(bundle_id), &json));
+        if let Err(e) = written {
+            tracing::warn!(bundle = %bundle_id, error = %e, "the outbox list details of a bundle could not be written");
+        }
+        Ok(())
     }
 
     /// A waiting bundle's bytes.
