@@ -294,9 +294,7 @@ impl Diagnostics {
 
     /// The `tracing` subscriber that records into these diagnostics.
     pub fn subscriber(&self) -> DiagnosticsSubscriber {
-        DiagnosticsSubscriber {
-            recorder: self.shared.recorder.clone(),
-        }
+        DiagnosticsSubscriber::of(self.shared.recorder.clone())
     }
 
     /// Makes these diagnostics receive the log events of the whole process. The first call

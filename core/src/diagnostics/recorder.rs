@@ -399,13 +399,68 @@ fn parse_day_file(name: &str) -> Option<(i64, bool)> {
 /// `tracing::subscriber::set_default(diagnostics.subscriber())`.
 #[derive(Clone)]
 pub struct DiagnosticsSubscriber {
-    pub(crate) recorder: Arc<Recorder>,
+    target: Target,
+}
+
+/// Where a [`DiagnosticsSubscriber`] hands its events.
+#[derive(Clone)]
+enum Target {
+    /// One diagnostics' recorder.
+    Fixed(Arc<Recorder>),
+    /// Whichever recorder [`install_process_wide`] chose last (the process-wide subscriber).
+    Process,
+}
+
+/// The recorder that the process-wide subscriber hands events to: the one of the
+/// `Diagnostics` that called [`install_process_wide`] last.
+static PROCESS_RECORDER: RwLock<Option<Arc<Recorder>>> = RwLock::new(None);
+/// Whether the process-wide subscriber became the process's global one (decided once).
+static PROCESS_SUBSCRIBER: OnceLock<bool> = OnceLock::new();
+/// Span ids: spans carry nothing here, they only need distinct non-zero ids.
+static NEXT_SPAN: AtomicU64 = AtomicU64::new(1);
+
+/// Makes `recorder` receive the whole process's events. The first call installs the
+/// process-wide subscriber; later calls only redirect it, so an app (or a test suite) that
+/// opens its diagnostics again keeps logging. `false` when the process already had another
+/// global subscriber.
+pub(crate) fn install_process_wide(recorder: Arc<Recorder>) -> bool {
+    let installed = *PROCESS_SUBSCRIBER.get_or_init(|| {
+        let process = DiagnosticsSubscriber {
+            target: Target::Process,
+        };
+        tracing::subscriber::set_global_default(process).is_ok()
+    });
+    if installed {
+        *PROCESS_RECORDER
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(recorder);
+    }
+    installed
+}
+
+impl DiagnosticsSubscriber {
+    /// The subscriber of one diagnostics' recorder.
+    pub(crate) fn of(recorder: Arc<Recorder>) -> Self {
+        DiagnosticsSubscriber {
+            target: Target::Fixed(recorder),
+        }
+    }
+
+    fn recorder(&self) -> Option<Arc<Recorder>> {
+        match &self.target {
+            Target::Fixed(recorder) => Some(recorder.clone()),
+            Target::Process => PROCESS_RECORDER
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
 }
 
 impl fmt::Debug for DiagnosticsSubscriber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DiagnosticsSubscriber")
-            .field("logs_dir", &self.recorder.logs_dir)
+            .field("logs_dir", &self.recorder().map(|r| r.logs_dir.clone()))
             .finish_non_exhaustive()
     }
 }
@@ -417,11 +472,11 @@ impl Subscriber for DiagnosticsSubscriber {
     }
 
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        self.recorder.enabled(metadata)
+        self.recorder().is_some_and(|r| r.enabled(metadata))
     }
 
     fn new_span(&self, _: &Attributes<'_>) -> Id {
-        next_span_id()
+        Id::from_u64(NEXT_SPAN.fetch_add(1, Ordering::Relaxed).max(1))
     }
 
     fn record(&self, _: &Id, _: &Record<'_>) {}
@@ -429,72 +484,7 @@ impl Subscriber for DiagnosticsSubscriber {
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        self.recorder.event(event);
-    }
-
-    fn enter(&self, _: &Id) {}
-
-    fn exit(&self, _: &Id) {}
-}
-
-/// The recorder that the process-wide subscriber hands events to: the one of the
-/// `Diagnostics` that called [`install_process_wide`] last.
-static PROCESS_RECORDER: RwLock<Option<Arc<Recorder>>> = RwLock::new(None);
-/// Whether [`ProcessSubscriber`] became the process's global subscriber (decided once).
-static PROCESS_SUBSCRIBER: OnceLock<bool> = OnceLock::new();
-/// Span ids: spans carry nothing here, they only need distinct non-zero ids.
-static NEXT_SPAN: AtomicU64 = AtomicU64::new(1);
-
-fn next_span_id() -> Id {
-    Id::from_u64(NEXT_SPAN.fetch_add(1, Ordering::Relaxed).max(1))
-}
-
-/// Makes `recorder` receive the whole process's events. The first call installs the
-/// process-wide subscriber; later calls only redirect it, so an app (or a test suite) that
-/// opens its diagnostics again keeps logging. `false` when the process already had another
-/// global subscriber.
-pub(crate) fn install_process_wide(recorder: Arc<Recorder>) -> bool {
-    let installed = *PROCESS_SUBSCRIBER
-        .get_or_init(|| tracing::subscriber::set_global_default(ProcessSubscriber).is_ok());
-    if installed {
-        *PROCESS_RECORDER
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(recorder);
-    }
-    installed
-}
-
-/// The process-wide subscriber: forwards to [`PROCESS_RECORDER`].
-struct ProcessSubscriber;
-
-impl ProcessSubscriber {
-    fn current() -> Option<Arc<Recorder>> {
-        PROCESS_RECORDER
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-impl Subscriber for ProcessSubscriber {
-    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
-        Interest::sometimes()
-    }
-
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        Self::current().is_some_and(|recorder| recorder.enabled(metadata))
-    }
-
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        next_span_id()
-    }
-
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-
-    fn event(&self, event: &Event<'_>) {
-        if let Some(recorder) = Self::current() {
+        if let Some(recorder) = self.recorder() {
             recorder.event(event);
         }
     }
