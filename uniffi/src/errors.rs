@@ -1,7 +1,7 @@
 //! The errors a shell sees, one enum per area as in the core: [`ActivationError`],
-//! [`AccountsError`], [`GateError`], [`StoreError`], [`ScanError`], [`DiagnosticsError`], and the errors the
-//! shell's own implementations return ([`KeyError`], [`TransportError`], [`VerifierError`],
-//! [`LogSinkError`], [`UploadCallbackError`]).
+//! [`AccountsError`], [`GateError`], [`StoreError`], [`ScanError`], [`DiagnosticsError`], and
+//! the errors the shell's own implementations return ([`KeyError`], [`TransportError`],
+//! [`VerifierError`], [`LogSinkError`], [`UploadCallbackError`]).
 //!
 //! Each core variant has its own variant here, so Kotlin gets one exception class per variant
 //! (`ActivationException.CodeUsed`, …) and Swift one enum case. The human message is the
@@ -746,14 +746,20 @@ macro_rules! convert_diagnostics_error {
 impl From<core_diagnostics::DiagnosticsError> for DiagnosticsError {
     fn from(e: core_diagnostics::DiagnosticsError) -> Self {
         use core_diagnostics::DiagnosticsError as CoreDiagnosticsError;
-        convert_diagnostics_error!(CoreDiagnosticsError => DiagnosticsError, e, message => server_message)
+        convert_diagnostics_error!(
+            CoreDiagnosticsError => DiagnosticsError, e,
+            message => server_message
+        )
     }
 }
 
 impl From<DiagnosticsError> for core_diagnostics::DiagnosticsError {
     fn from(e: DiagnosticsError) -> Self {
         use core_diagnostics::DiagnosticsError as CoreDiagnosticsError;
-        convert_diagnostics_error!(DiagnosticsError => CoreDiagnosticsError, e, server_message => message)
+        convert_diagnostics_error!(
+            DiagnosticsError => CoreDiagnosticsError, e,
+            server_message => message
+        )
     }
 }
 
