@@ -46,7 +46,10 @@ class IbKeyDiagnostics(
     /** Sends the core's log lines at [level] and above to [sink] (logcat), or to none. */
     fun setLogSink(sink: LogSink?, level: LogLevel) = diagnostics.setLogSink(sink, level)
 
-    /** Builds the bundle the user asked for; nothing is sent. Show its `preview()`. */
+    /**
+     * Builds the bundle the user asked for; nothing is sent. Show its `preview()`, and close it
+     * (`use { }`) when done: it holds the zip in native memory.
+     */
     suspend fun prepare(request: BundleRequest): PreparedBundle =
         onDispatcher { diagnostics.prepareBundle(request) }
 
