@@ -74,7 +74,7 @@ final class BoundaryTests: XCTestCase {
     func testTheCoresLogsReachTheShellsSinkWithoutSecrets() async throws {
         let server = try TestServer.fromEnvironment()
         let sink = CollectingLogSink()
-        let diagnostics = try testDiagnostics(serverUrl: server.url)
+        let diagnostics = try makeDiagnostics(serverUrl: server.url)
         diagnostics.setLogSink(sink: sink, level: .debug)
         defer { diagnostics.setLogSink(sink: nil, level: .error) }
 

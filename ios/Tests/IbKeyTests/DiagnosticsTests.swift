@@ -9,7 +9,7 @@ import XCTest
 final class DiagnosticsTests: XCTestCase {
     func testABundleWithAScreenshotIsPreviewedThenSentForAReference() async throws {
         let server = try TestServer.fromEnvironment()
-        let diagnostics = try testDiagnostics(serverUrl: server.url)
+        let diagnostics = try makeDiagnostics(serverUrl: server.url)
         try diagnostics.setLogMode(mode: .extended)
         let phone = try Phone(serverUrl: server.url, diagnostics: diagnostics)
         let ticket = try await server.ticket(for: uniqueUser("ursula"))
@@ -38,7 +38,7 @@ final class DiagnosticsTests: XCTestCase {
     }
 
     func testScreenshotsThatAreNotImagesOrDamagedGetTheirOwnErrors() throws {
-        let diagnostics = try testDiagnostics(serverUrl: "http://127.0.0.1:1")
+        let diagnostics = try makeDiagnostics(serverUrl: "http://127.0.0.1:1")
         func attach(_ bytes: Data) throws {
             _ = try diagnostics.prepareBundle(request: BundleRequest(
                 comment: "", screenshots: [Screenshot(name: "shot.png", bytes: bytes)]
@@ -54,7 +54,7 @@ final class DiagnosticsTests: XCTestCase {
     }
 
     func testOfflineTheBundleWaitsInTheOutbox() async throws {
-        let diagnostics = try testDiagnostics(serverUrl: "http://127.0.0.1:1")
+        let diagnostics = try makeDiagnostics(serverUrl: "http://127.0.0.1:1")
         let bundle = try diagnostics.prepareBundle(request: BundleRequest(comment: "sent from the train"))
         let outcome = try await diagnostics.send(bundle: bundle, progress: nil)
         guard case .queued = outcome else {

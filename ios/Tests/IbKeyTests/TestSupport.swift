@@ -262,7 +262,7 @@ final class Phone {
 }
 
 /// Diagnostics over a fresh temporary folder, sending to `serverUrl`; offline tries end fast.
-func testDiagnostics(serverUrl: String) throws -> Diagnostics {
+func makeDiagnostics(serverUrl: String) throws -> Diagnostics {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ibkey-diag-\(UUID().uuidString)")
     return try Diagnostics(
         config: DiagnosticsConfig(
