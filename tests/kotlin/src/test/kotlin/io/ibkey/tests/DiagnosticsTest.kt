@@ -178,22 +178,22 @@ class DiagnosticsTest {
     fun removeTempDirs() = tempDirs.forEach { it.toFile().deleteRecursively() }
 
     private fun tempDir(): Path = Files.createTempDirectory("ibkey-diagnostics-").also { tempDirs.add(it) }
-
-    private fun diagnosticsConfig(dir: Path, serverUrl: String) = DiagnosticsConfig(
-        dir = dir.toString(),
-        serverUrl = serverUrl,
-        app = AppInfo(
-            appName = "ibkey JVM tests",
-            appVersion = "1.0",
-            platform = "jvm",
-            osVersion = System.getProperty("os.name") + " " + System.getProperty("os.version"),
-            deviceModel = "JVM test phone",
-        ),
-        // Offline tries end fast: two attempts, 20 ms apart.
-        uploadMaxAttempts = 2u,
-        uploadFirstBackoffMs = 20uL,
-    )
 }
+
+/** Diagnostics of a test phone over [dir]; offline tries end fast (two attempts, 20 ms apart). */
+internal fun diagnosticsConfig(dir: Path, serverUrl: String) = DiagnosticsConfig(
+    dir = dir.toString(),
+    serverUrl = serverUrl,
+    app = AppInfo(
+        appName = "ibkey JVM tests",
+        appVersion = "1.0",
+        platform = "jvm",
+        osVersion = System.getProperty("os.name") + " " + System.getProperty("os.version"),
+        deviceModel = "JVM test phone",
+    ),
+    uploadMaxAttempts = 2u,
+    uploadFirstBackoffMs = 20uL,
+)
 
 /** A real PNG, as a phone's screenshot would be; [noisy] makes it compress badly (a big file). */
 internal fun pngScreenshot(width: Int, height: Int, noisy: Boolean = false): ByteArray {

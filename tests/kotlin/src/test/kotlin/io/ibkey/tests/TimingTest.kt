@@ -1,16 +1,22 @@
 package io.ibkey.tests
 
+import io.ibkey.android.common.IbKeyDiagnostics
 import io.ibkey.core.ActivationResult
+import io.ibkey.core.BundleRequest
 import io.ibkey.core.FrameResult
+import io.ibkey.core.LogMode
 import io.ibkey.core.Scanner
+import io.ibkey.core.Screenshot
+import io.ibkey.core.SendOutcome
+import java.nio.file.Files
 import kotlin.test.assertIs
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Test
 
 /**
  * Prints how long one activation takes through Kotlin (bindings, facade, HttpURLConnection),
- * and how long one 1080p camera frame takes to scan through the bindings: measurements, not
- * tests; nothing here asserts a time. Compare with the Rust figures from
+ * how long one 1080p camera frame takes to scan through the bindings, and how long a support
+ * bundle takes to prepare and upload: measurements, not tests; nothing here asserts a time. Compare with the Rust figures from
  * `cargo run -p ibkey-ffi --release --example activation_timing` and
  * `cargo run -p ibkey-ffi --release --example frame_timing`.
  */
@@ -63,6 +69,45 @@ class TimingTest {
                         "median %.2f ms, min %.2f ms, max %.2f ms".format(millis[rounds / 2], millis.first(), millis.last()),
                 )
             }
+        }
+    }
+
+    @Test
+    fun `print the time of one diagnostics upload through Kotlin`() = runBlocking<Unit> {
+        val dir = Files.createTempDirectory("ibkey-timing-diagnostics-")
+        try {
+            ReferenceServer.start().use { server ->
+                IbKeyDiagnostics(diagnosticsConfig(dir, server.url)).use { diagnostics ->
+                    diagnostics.setLogMode(LogMode.EXTENDED)
+                    Phone(server.url, diagnostics = diagnostics).use { phone ->
+                        repeat(10) { phone.ibkey.activateWithSessionId(server.ticket("logged-$it").sessionId) }
+                    }
+                    val request = BundleRequest(
+                        comment = "timing",
+                        screenshots = listOf(Screenshot("screen.png", pngScreenshot(width = 1080, height = 2400))),
+                        includeNetworkTrace = true,
+                    )
+                    suspend fun upload(): Pair<Long, Double> {
+                        val start = System.nanoTime()
+                        val bytes = diagnostics.prepare(request).use { bundle ->
+                            assertIs<SendOutcome.Sent>(diagnostics.send(bundle))
+                            bundle.preview().totalBytes.toLong()
+                        }
+                        return bytes to (System.nanoTime() - start) / 1e6
+                    }
+                    repeat(3) { upload() } // JIT and JNA warm-up
+                    val rounds = 20
+                    val runs = (1..rounds).map { upload() }
+                    val millis = runs.map { it.second }.sorted()
+                    println(
+                        "TIMING kotlin diagnostics bundle prepared and uploaded (${runs.last().first} B, " +
+                            "log + HAR of 10 activations + a 1080x2400 PNG, $rounds rounds): " +
+                            "median %.1f ms, min %.1f ms, max %.1f ms".format(millis[rounds / 2], millis.first(), millis.last()),
+                    )
+                }
+            }
+        } finally {
+            dir.toFile().deleteRecursively()
         }
     }
 }
