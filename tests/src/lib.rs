@@ -279,23 +279,16 @@ pub fn incompressible_bytes(n: usize) -> Vec<u8> {
 /// A grey PNG `width` pixels wide whose pixels are `noise`, stored without compression: a
 /// screenshot of a known, large size.
 pub fn noisy_png(width: u32, noise: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
     let height = (noise.len() as u32) / width;
     let mut raw = Vec::with_capacity(noise.len() + height as usize);
     for row in noise.chunks(width as usize).take(height as usize) {
         raw.push(0); // filter: none
         raw.extend_from_slice(row);
     }
-    // Stored (uncompressed) deflate blocks inside a zlib stream.
-    let mut idat = vec![0x78, 0x01];
-    let mut blocks = raw.chunks(65_535).peekable();
-    while let Some(block) = blocks.next() {
-        idat.push(u8::from(blocks.peek().is_none()));
-        let len = block.len() as u16;
-        idat.extend_from_slice(&len.to_le_bytes());
-        idat.extend_from_slice(&(!len).to_le_bytes());
-        idat.extend_from_slice(block);
-    }
-    idat.extend_from_slice(&adler32(&raw).to_be_bytes());
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::none());
+    zlib.write_all(&raw).expect("in memory");
+    let idat = zlib.finish().expect("in memory");
     let mut ihdr = Vec::new();
     ihdr.extend_from_slice(&width.to_be_bytes());
     ihdr.extend_from_slice(&height.to_be_bytes());
@@ -306,31 +299,7 @@ pub fn noisy_png(width: u32, noise: &[u8]) -> Vec<u8> {
         let mut body = kind.to_vec();
         body.extend_from_slice(&data);
         png.extend_from_slice(&body);
-        png.extend_from_slice(&crc32(&body).to_be_bytes());
+        png.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
     }
     png
-}
-
-fn adler32(data: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for &byte in data {
-        a = (a + u32::from(byte)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    (b << 16) | a
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }

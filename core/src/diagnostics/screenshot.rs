@@ -249,24 +249,9 @@ mod tests {
         chunk.extend_from_slice(&(text.len() as u32).to_be_bytes());
         chunk.extend_from_slice(b"tEXt");
         chunk.extend_from_slice(text);
-        let crc = crc32(&chunk[4..]);
+        let crc = crc32fast::hash(&chunk[4..]);
         chunk.extend_from_slice(&crc.to_be_bytes());
         [&plain[..ihdr_end], &chunk[..], &plain[ihdr_end..]].concat()
-    }
-
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
     }
 
     fn shot(name: &str, bytes: Vec<u8>) -> Screenshot {
