@@ -10,10 +10,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use ibkey_core::diagnostics as core_diagnostics;
 use ibkey_core::platform as core_platform;
-
-use async_trait::async_trait;
 
 use crate::errors::{DiagnosticsError, UploadCallbackError};
 use crate::logging::{LogLevel, LogSink, SinkAdapter};
