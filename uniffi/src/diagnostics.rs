@@ -227,7 +227,7 @@ pub struct SentBundle {
 pub struct OutboxEntry {
     /// The bundle's id.
     pub bundle_id: String,
-    /// When it was made, RFC 3339 UTC (empty if its manifest cannot be read).
+    /// When it was made, RFC 3339 UTC.
     pub created_at: String,
     /// Its size, bytes.
     pub size: u64,

@@ -21,7 +21,7 @@ const BUNDLE_EXT: &str = ".zip";
 const ABOUT_EXT: &str = ".json";
 
 /// What the outbox list shows of a bundle, kept beside it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct BundleAbout {
     /// When it was made, RFC 3339 UTC.
     pub created_at: String,
@@ -34,7 +34,7 @@ pub(crate) struct BundleAbout {
 pub struct OutboxEntry {
     /// The bundle's id.
     pub bundle_id: String,
-    /// When it was made, RFC 3339 UTC (empty if its manifest cannot be read).
+    /// When it was made, RFC 3339 UTC.
     pub created_at: String,
     /// Its size, bytes.
     pub size: u64,
@@ -87,7 +87,7 @@ impl Outbox {
 
     /// Keeps a bundle until it is sent. The bundle is written first; its list details are
     /// best effort: without them (a crash or a failed write in between) it still waits and
-    /// is sent, only listed without its time and comment.
+    /// is sent, only listed without its comment.
     pub(crate) fn save(
         &self,
         bundle_id: &str,
@@ -149,10 +149,17 @@ impl Outbox {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
+            // Without its details (a crash between the two writes), the id still tells when
+            // the bundle was made.
             let about: BundleAbout = fs::read(self.about_path(&id))
                 .ok()
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .unwrap_or_default();
+                .unwrap_or_else(|| BundleAbout {
+                    created_at: util::bundle_id_time(&id)
+                        .map(util::rfc3339_ms)
+                        .unwrap_or_default(),
+                    comment: String::new(),
+                });
             entries.push(OutboxEntry {
                 bundle_id: id,
                 created_at: about.created_at,
@@ -184,5 +191,51 @@ impl Outbox {
 
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_shows_each_bundle_with_or_without_its_details() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outbox = Outbox::open(dir.path().join("outbox")).expect("open");
+        let made = 1_772_000_000_000;
+        let first = util::new_bundle_id(made).expect("id");
+        let second = util::new_bundle_id(made + 1000).expect("id");
+        let about = |comment: &str| BundleAbout {
+            created_at: util::rfc3339_ms(made),
+            comment: comment.into(),
+        };
+        outbox
+            .save(&first, b"zip one", &about("first"))
+            .expect("save");
+        outbox
+            .save(&second, b"zip two!", &about("second"))
+            .expect("save");
+        // As if the process died between the bundle and its details.
+        fs::remove_file(outbox.about_path(&second)).expect("remove");
+
+        let entries = outbox.entries().expect("entries");
+        assert_eq!(entries.len(), 2);
+        assert_eq!((entries[0].comment.as_str(), entries[0].size), ("first", 7));
+        assert_eq!(entries[1].comment, "");
+        assert_eq!(entries[1].created_at, util::rfc3339_ms(made + 1000));
+
+        assert!(outbox.remove(&first).expect("remove"));
+        assert!(
+            !outbox.about_path(&first).exists(),
+            "its details go with it"
+        );
+        fs::write(outbox.about_path(&first), b"{}").expect("orphan");
+        let reopened = Outbox::open(dir.path().join("outbox")).expect("reopen");
+        assert!(
+            !reopened.about_path(&first).exists(),
+            "orphaned details are cleaned"
+        );
+        assert_eq!(reopened.ids().expect("ids"), vec![second]);
     }
 }

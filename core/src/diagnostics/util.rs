@@ -102,6 +102,18 @@ pub(crate) fn new_bundle_id(unix_ms: i64) -> Result<String, ring::error::Unspeci
     Ok(id)
 }
 
+/// When a bundle id was made, Unix milliseconds (its first 10 characters), if it is one.
+pub(crate) fn bundle_id_time(id: &str) -> Option<i64> {
+    if !is_bundle_id(id) {
+        return None;
+    }
+    let time = id.bytes().take(10).try_fold(0u64, |time, b| {
+        let digit = CROCKFORD.iter().position(|&c| c == b)?;
+        Some((time << 5) | digit as u64)
+    })?;
+    i64::try_from(time).ok()
+}
+
 /// Whether `id` has the form of a bundle id (26 upper-case Crockford characters).
 pub fn is_bundle_id(id: &str) -> bool {
     id.len() == BUNDLE_ID_LEN && id.bytes().all(|b| CROCKFORD.contains(&b))
@@ -205,6 +217,14 @@ mod tests {
         for bad in ["2026-02-30", "2026-13-01", "2026-1-01", "abcd-ef-gh", ""] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_bundle_id_tells_when_it_was_made() {
+        let made = 1_772_000_123_456;
+        let id = new_bundle_id(made).expect("id");
+        assert_eq!(bundle_id_time(&id), Some(made));
+        assert_eq!(bundle_id_time("not an id"), None);
     }
 
     #[test]
