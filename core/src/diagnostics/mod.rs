@@ -364,7 +364,6 @@ impl Diagnostics {
         progress: Option<Arc<dyn UploadProgress>>,
     ) -> Result<SendOutcome, DiagnosticsError> {
         let about = outbox::BundleAbout {
-            created_at: bundle.preview().manifest.created_at.clone(),
             comment: bundle.preview().manifest.comment.clone(),
         };
         let (bundle_id, bytes) = bundle.into_parts();

@@ -1,7 +1,7 @@
 //! The outbox: bundles the user agreed to send wait here, one file each
 //! (`outbox/<bundle id>.zip`, written atomically, with `<bundle id>.json` beside it holding
-//! what the outbox list shows, so listing never unpacks a bundle), until the server confirms
-//! them with a reference. Then the reference is added to `outbox/sent.json` (the last
+//! the comment the outbox list shows, so listing never unpacks a bundle; the time-ordered id
+//! tells when it was made), until the server confirms them with a reference. Then the reference is added to `outbox/sent.json` (the last
 //! [`SENT_HISTORY`]), and only after that is the bundle deleted, so a crash at any point
 //! leaves either the bundle waiting (a resend completes to the same reference on the
 //! server) or the reference recorded.
@@ -20,11 +20,10 @@ const SENT_FILE: &str = "sent.json";
 const BUNDLE_EXT: &str = ".zip";
 const ABOUT_EXT: &str = ".json";
 
-/// What the outbox list shows of a bundle, kept beside it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the outbox list shows of a bundle beyond its id (which tells when it was made),
+/// kept beside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct BundleAbout {
-    /// When it was made, RFC 3339 UTC.
-    pub created_at: String,
     /// The user's comment (scrubbed).
     pub comment: String,
 }
@@ -149,20 +148,15 @@ impl Outbox {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            // Without its details (a crash between the two writes), the id still tells when
-            // the bundle was made.
             let about: BundleAbout = fs::read(self.about_path(&id))
                 .ok()
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .unwrap_or_else(|| BundleAbout {
-                    created_at: util::bundle_id_time(&id)
-                        .map(util::rfc3339_ms)
-                        .unwrap_or_default(),
-                    comment: String::new(),
-                });
+                .unwrap_or_default();
             entries.push(OutboxEntry {
+                created_at: util::bundle_id_time(&id)
+                    .map(util::rfc3339_ms)
+                    .unwrap_or_default(),
                 bundle_id: id,
-                created_at: about.created_at,
                 size,
                 comment: about.comment,
             });
@@ -207,7 +201,6 @@ mod tests {
         let first = util::new_bundle_id(made).expect("id");
         let second = util::new_bundle_id(made + 1000).expect("id");
         let about = |comment: &str| BundleAbout {
-            created_at: util::rfc3339_ms(made),
             comment: comment.into(),
         };
         outbox
@@ -222,6 +215,7 @@ mod tests {
         let entries = outbox.entries().expect("entries");
         assert_eq!(entries.len(), 2);
         assert_eq!((entries[0].comment.as_str(), entries[0].size), ("first", 7));
+        assert_eq!(entries[0].created_at, util::rfc3339_ms(made));
         assert_eq!(entries[1].comment, "");
         assert_eq!(entries[1].created_at, util::rfc3339_ms(made + 1000));
 
