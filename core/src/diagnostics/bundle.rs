@@ -456,19 +456,17 @@ pub fn verify_bundle(bytes: &[u8], max_unpacked: u64) -> Result<BundleManifest, 
             .get(name)
             .ok_or_else(|| BundleCheckError::MissingFile(name.to_string()))?;
         let entry = archive.get_entry(*wayfinder).map_err(|_| unreadable())?;
-        let mut out = Vec::new();
-        let read = match *method {
-            CompressionMethod::STORE => entry
-                .verifying_reader(entry.data())
-                .take(limit)
-                .read_to_end(&mut out),
-            CompressionMethod::DEFLATE => entry
-                .verifying_reader(flate2::read::DeflateDecoder::new(entry.data()))
-                .take(limit)
-                .read_to_end(&mut out),
+        let decoded: Box<dyn Read + '_> = match *method {
+            CompressionMethod::STORE => Box::new(entry.data()),
+            CompressionMethod::DEFLATE => Box::new(flate2::read::DeflateDecoder::new(entry.data())),
             _ => return Err(unreadable()),
         };
-        read.map_err(|_| unreadable())?;
+        let mut out = Vec::new();
+        entry
+            .verifying_reader(decoded)
+            .take(limit)
+            .read_to_end(&mut out)
+            .map_err(|_| unreadable())?;
         Ok(out)
     };
     if !found.contains_key(MANIFEST_NAME) {
