@@ -319,7 +319,7 @@ pub async fn send(
     bundle: PreparedBundle,
 ) -> Result<SendOutcome, Failure> {
     let bar = progress_bar();
-    let outcome = diagnostics.send(bundle, Some(bar.clone())).await;
+    let outcome = diagnostics.send(&bundle, Some(bar.clone())).await;
     bar.0.finish_and_clear();
     Ok(outcome?)
 }

@@ -176,7 +176,7 @@ fn figures(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for bundle in bundles {
                         let start = Instant::now();
-                        let outcome = uploader.send(bundle, None).await.expect("send");
+                        let outcome = uploader.send(&bundle, None).await.expect("send");
                         total += start.elapsed();
                         assert!(matches!(outcome, SendOutcome::Sent { .. }));
                     }

@@ -675,7 +675,7 @@ async fn canary_sweep_every_flow_with_the_extended_log_and_no_secret_in_the_bund
 
     // Sent, the server holds exactly these bytes under the reference.
     let preview_total = prepared.preview().total_bytes;
-    let outcome = diag.send(prepared, None).await.expect("send");
+    let outcome = diag.send(&prepared, None).await.expect("send");
     let SendOutcome::Sent { reference, .. } = outcome else {
         panic!("not sent: {outcome:?}");
     };
@@ -711,7 +711,7 @@ async fn a_bundle_made_offline_waits_and_the_outbox_drains_exactly_once() {
         .expect("bundle");
     let bundle_id = prepared.bundle_id().to_string();
     let bytes = prepared.bytes().to_vec();
-    match diag.send(prepared, None).await.expect("send") {
+    match diag.send(&prepared, None).await.expect("send") {
         SendOutcome::Queued { bundle_id: id, .. } => assert_eq!(id, bundle_id),
         other => panic!("expected queued, got {other:?}"),
     }
@@ -866,7 +866,7 @@ async fn a_lost_reply_is_retried_into_the_same_single_bundle() {
     assert!(prepared.bytes().len() > 32 * 1024, "several chunks");
     let progress = Arc::new(Progress::default());
     let outcome = diag
-        .send(prepared, Some(progress.clone()))
+        .send(&prepared, Some(progress.clone()))
         .await
         .expect("send");
     assert!(matches!(outcome, SendOutcome::Sent { .. }), "{outcome:?}");
@@ -1071,7 +1071,7 @@ async fn the_server_refuses_malformed_oversize_and_unauthorised_requests() {
         })
         .expect("bundle");
     assert!(prepared.bytes().len() > 64 * 1024);
-    let err = diag.send(prepared, None).await.expect_err("refused");
+    let err = diag.send(&prepared, None).await.expect_err("refused");
     assert_eq!(err.code(), "DIAG_SERVER_REFUSED");
     assert!(err.to_string().contains("diag_too_large"), "{err}");
     assert!(diag.outbox().expect("outbox").is_empty());

@@ -368,7 +368,7 @@ impl Diagnostics {
     ) -> Result<SendOutcome, DiagnosticsError> {
         let outcome = self
             .core
-            .send(bundle.core.clone(), progress.map(progress_adapter))
+            .send(&bundle.core, progress.map(progress_adapter))
             .await?;
         Ok(outcome.into())
     }

@@ -183,10 +183,6 @@ impl PreparedBundle {
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
-
-    pub(crate) fn into_parts(self) -> (String, Vec<u8>) {
-        (self.preview.bundle_id, self.bytes)
-    }
 }
 
 /// Builds a bundle from the recorder's files and the request.

@@ -360,14 +360,15 @@ impl Diagnostics {
     /// is never lost; without a connection it stays there ([`SendOutcome::Queued`]).
     pub async fn send(
         &self,
-        bundle: PreparedBundle,
+        bundle: &PreparedBundle,
         progress: Option<Arc<dyn UploadProgress>>,
     ) -> Result<SendOutcome, DiagnosticsError> {
         let about = outbox::BundleAbout {
             comment: bundle.preview().manifest.comment.clone(),
         };
-        let (bundle_id, bytes) = bundle.into_parts();
-        let saved = self.shared.outbox.save(&bundle_id, &bytes, &about);
+        let bundle_id = bundle.bundle_id().to_string();
+        let bytes = bundle.bytes();
+        let saved = self.shared.outbox.save(&bundle_id, bytes, &about);
         if let Err(e) = &saved {
             tracing::warn!(bundle = %bundle_id, error = %e, "diagnostics bundle could not be kept in the outbox");
         }
@@ -375,7 +376,7 @@ impl Diagnostics {
         match self
             .shared
             .uploader
-            .upload(&bundle_id, &bytes, progress.as_deref())
+            .upload(&bundle_id, bytes, progress.as_deref())
             .await
         {
             Ok(reference) => {

@@ -327,7 +327,7 @@ fn offline_a_bundle_waits_in_the_outbox_with_backoff_between_tries() {
         .prepare_bundle(&BundleRequest::default())
         .expect("bundle");
     let id = bundle.bundle_id().to_string();
-    let outcome = futures_block_on(s.diag.send(bundle, None)).expect("send");
+    let outcome = futures_block_on(s.diag.send(&bundle, None)).expect("send");
     assert!(matches!(outcome, SendOutcome::Queued { ref bundle_id, .. } if *bundle_id == id));
     assert_eq!(s.http.0.load(Ordering::SeqCst), 4, "four tries");
     let delays = s.sleeper.0.lock().expect("lock").clone();
@@ -381,7 +381,7 @@ fn the_async_calls_are_send_so_the_ffi_can_export_them() {
         .diag
         .prepare_bundle(&BundleRequest::default())
         .expect("bundle");
-    let send = s.diag.send(bundle, None);
+    let send = s.diag.send(&bundle, None);
     assert_send(&send);
     let flush = s.diag.flush_outbox(None);
     assert_send(&flush);
