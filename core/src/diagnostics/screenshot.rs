@@ -1,8 +1,8 @@
 //! Screenshots attached to a bundle: checked to be PNG or JPEG images (magic bytes, then a
 //! full decode with size limits; built without the `jpeg` feature, as the mobile library is,
-//! a JPEG's segments and frame header are checked instead), capped in size, and stripped of metadata (PNG text and
-//! EXIF chunks, JPEG APP1–APP15 and comment segments: EXIF holds locations and device
-//! serials) without touching the pixels.
+//! a JPEG's segments and frame header are checked instead), capped in size, and stripped of
+//! metadata (PNG text and EXIF chunks, JPEG APP1–APP15 and comment segments: EXIF holds
+//! locations and device serials) without touching the pixels.
 
 use std::io::Cursor;
 
@@ -81,11 +81,9 @@ pub(crate) fn check(
         limits.max_alloc = Some(MAX_DECODE_ALLOC);
         reader.limits(limits);
         reader.decode().map_err(|e| corrupt(&e.to_string()))?;
-    } else {
-        // Built without a JPEG decoder (the mobile library): the segments were checked
-        // through to the end marker; the frame header must give a plausible size.
-        check_jpeg_frame(&stripped).map_err(corrupt)?;
     }
+    // Built without a JPEG decoder (the mobile library), a JPEG is trusted as far as
+    // `strip_jpeg` checked it: every segment, a plausible frame header, the end marker.
     Ok(CheckedScreenshot {
         path: format!(
             "screenshots/{:02}-{}.{ext}",
@@ -142,9 +140,12 @@ fn strip_png(bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
     }
 }
 
-/// The JPEG without APP1–APP15 and comment segments; fails when the segments are broken.
+/// The JPEG without APP1–APP15 and comment segments; fails when the segments are broken or
+/// no frame header with a width and height from 1 to [`MAX_DIMENSION`] and 1 to 4 components
+/// comes before the scan.
 fn strip_jpeg(bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
     let mut out = Vec::with_capacity(bytes.len());
+    let mut frame_seen = false;
     out.extend_from_slice(&[0xFF, 0xD8]);
     let mut pos = 2;
     loop {
@@ -169,7 +170,24 @@ fn strip_jpeg(bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
                     return Err("a JPEG segment is broken");
                 }
                 let segment = bytes.get(pos..pos + len).ok_or("the JPEG is cut short")?;
+                if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+                    let header = segment
+                        .get(2..8)
+                        .ok_or("the JPEG frame header is cut short")?;
+                    let height = u32::from(u16::from_be_bytes([header[1], header[2]]));
+                    let width = u32::from(u16::from_be_bytes([header[3], header[4]]));
+                    let plausible = (1..=MAX_DIMENSION).contains(&width)
+                        && (1..=MAX_DIMENSION).contains(&height)
+                        && (1..=4).contains(&header[5]);
+                    if !plausible {
+                        return Err("the JPEG frame header gives an impossible size");
+                    }
+                    frame_seen = true;
+                }
                 if marker == 0xDA {
+                    if !frame_seen {
+                        return Err("the JPEG has no frame header");
+                    }
                     // Start of scan: the compressed image follows; keep the rest as is. Its
                     // data stuffs every 0xFF, so an FF D9 in it can only be the end marker.
                     if !bytes[pos..].windows(2).any(|w| w == [0xFF, 0xD9]) {
@@ -188,37 +206,6 @@ fn strip_jpeg(bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
             }
         }
     }
-}
-
-/// Checks that a JPEG (already walked by [`strip_jpeg`]) has a frame header before its scan,
-/// with a width and height from 1 to [`MAX_DIMENSION`] and 1 to 4 components.
-fn check_jpeg_frame(bytes: &[u8]) -> Result<(), &'static str> {
-    let mut pos = 2;
-    while let [0xFF, marker, len_hi, len_lo, ..] = *bytes.get(pos..).unwrap_or_default() {
-        let len = usize::from(u16::from_be_bytes([len_hi, len_lo]));
-        let is_frame = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-        if is_frame {
-            let header = bytes
-                .get(pos + 4..pos + 10)
-                .ok_or("the JPEG frame header is cut short")?;
-            let height = u32::from(u16::from_be_bytes([header[1], header[2]]));
-            let width = u32::from(u16::from_be_bytes([header[3], header[4]]));
-            let components = header[5];
-            let plausible = (1..=MAX_DIMENSION).contains(&width)
-                && (1..=MAX_DIMENSION).contains(&height)
-                && (1..=4).contains(&components);
-            return if plausible {
-                Ok(())
-            } else {
-                Err("the JPEG frame header gives an impossible size")
-            };
-        }
-        if marker == 0xDA {
-            break;
-        }
-        pos += 2 + len;
-    }
-    Err("the JPEG has no frame header")
 }
 
 #[cfg(test)]
@@ -279,8 +266,8 @@ mod tests {
 
     #[test]
     fn a_jpeg_frame_header_must_give_a_plausible_size() {
-        let good = strip_jpeg(&jpeg()).expect("segments");
-        assert_eq!(check_jpeg_frame(&good), Ok(()));
+        let good = jpeg();
+        assert!(strip_jpeg(&good).is_ok());
         let sof = good
             .windows(2)
             .position(|w| w[0] == 0xFF && (0xC0..=0xC2).contains(&w[1]))
@@ -288,10 +275,10 @@ mod tests {
         let mut zero_width = good.clone();
         zero_width[sof + 7] = 0;
         zero_width[sof + 8] = 0;
-        assert!(check_jpeg_frame(&zero_width).is_err());
+        assert!(strip_jpeg(&zero_width).is_err());
         let mut no_frame = good.clone();
         no_frame[sof + 1] = 0xE5; // the frame header becomes an application segment
-        assert!(check_jpeg_frame(&no_frame).is_err());
+        assert!(strip_jpeg(&no_frame).is_err());
     }
 
     #[test]
