@@ -1,7 +1,7 @@
 //! The support side of diagnostics: devices upload bundles in chunks, the server checks and
 //! stores each bundle once and answers with a short reference (`DIAG-7K3P9Q`); support lists
 //! and fetches them with the support token. The protocol (paths, bodies, error codes) is
-//! [`ibkey_core::diagnostics::wire`].
+//! [`ibkey_protocol::diagnostics::wire`].
 //!
 //! Storage, below the data directory:
 //!
@@ -32,11 +32,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use ibkey_core::diagnostics::wire::{
+use ibkey_protocol::diagnostics::wire::{
     codes, ChunkReceipt, CompleteBundleRequest, CompleteBundleResponse, SupportBundleSummary,
     UploadStatus,
 };
-use ibkey_core::diagnostics::{is_bundle_id, verify_bundle, BundleManifest};
+use ibkey_protocol::diagnostics::{is_bundle_id, verify_bundle, BundleManifest};
 use ring::rand::{SecureRandom as _, SystemRandom};
 use rusqlite::{params, OptionalExtension as _};
 

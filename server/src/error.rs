@@ -9,7 +9,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ibkey_core::protocol::{codes, ErrorBody, ErrorResponse};
+use ibkey_protocol::activation::{codes, ErrorBody, ErrorResponse};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

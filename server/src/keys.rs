@@ -5,7 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use ibkey_core::protocol::key_id;
+use ibkey_protocol::activation::key_id;
 use ring::rand::{SecureRandom as _, SystemRandom};
 use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
 

@@ -3,7 +3,7 @@
 //! It plays the broker's side of activation: a test user signs in to the "portal", gets a
 //! QR code (a signed activation ticket) with a session ID under it, and a device trades
 //! either for an enrollment by proving it holds a fresh P-256 key. The wire format is
-//! [`ibkey_core::protocol`]; session IDs are [`ibkey_core::activation::session_id`].
+//! [`ibkey_protocol::activation`]; session IDs are [`ibkey_protocol::session_id`].
 //!
 //! State lives in a data directory: `ibkey-server.sqlite3` (portal sessions, tickets,
 //! credentials) and `server-key.p8` (the signing key every device pins; PKCS#8, mode 0600,
@@ -56,7 +56,7 @@
 //! so two racing completes give one success) and the credential is stored. The reply is a
 //! signed `ReceiptClaims`.
 //!
-//! **Diagnostics** (types in `ibkey_core::diagnostics::wire`): a device uploads a support
+//! **Diagnostics** (types in `ibkey_protocol::diagnostics::wire`): a device uploads a support
 //! bundle in chunks and completes it with its size and SHA-256; the server checks it (a zip
 //! whose files match its manifest, at most [`ServerConfig::diagnostics_max_bundle_bytes`]),
 //! stores it in `diagnostics/` of the data directory, and answers a reference such as
@@ -106,6 +106,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The support token of a server whose configuration sets none: change it for any server
 /// that holds real users' bundles.
 pub const DEFAULT_SUPPORT_TOKEN: &str = "ibkey-support";
+/// The password of every test user of the reference portal unless
+/// [`ServerConfig::portal_password`] says otherwise.
+pub const DEMO_PORTAL_PASSWORD: &str = "ibkey-demo";
 /// Default largest diagnostics bundle, bytes.
 pub const DEFAULT_DIAGNOSTICS_MAX_BUNDLE_BYTES: u64 = 25 * 1024 * 1024;
 pub use diagnostics::MAX_CHUNK_BYTES;
@@ -140,7 +143,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("./ibkey-server-data"),
             public_url: None,
             ticket_lifetime: Duration::from_secs(5 * 60),
-            portal_password: "ibkey-demo".to_string(),
+            portal_password: DEMO_PORTAL_PASSWORD.to_string(),
             guesses_per_minute_per_client: 10,
             guesses_per_minute_total: 60,
             clock: Arc::new(SystemClock),

@@ -1,7 +1,7 @@
 //! A client for the portal endpoints, acting as a signed-in test user: what the web portal's
 //! "Activate IB Key" page does. Used by the CLI's `ticket` command, the demo and the tests.
 
-use ibkey_core::protocol::{ErrorResponse, SignInRequest, SignInResponse, TicketResponse};
+use ibkey_protocol::activation::{ErrorResponse, SignInRequest, SignInResponse, TicketResponse};
 
 /// Why the portal did not hand out a ticket.
 #[derive(Debug, thiserror::Error)]

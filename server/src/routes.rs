@@ -9,13 +9,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use ibkey_core::activation::session_id::SessionId;
-use ibkey_core::protocol::{
-    activation_proof_message, b64, key_id, revoke_message, sign_token, unb64, verify_token,
-    CompleteRequest, CompleteResponse, LookupRequest, LookupResponse, ReceiptClaims, RevokeRequest,
-    ServerKeyResponse, SignInRequest, SignInResponse, TicketClaims, TicketResponse, RECEIPT_TYPE,
-    TICKET_TYPE,
-};
+use ibkey_protocol::session_id::SessionId;
+use ibkey_protocol::activation::{activation_proof_message, key_id, revoke_message, sign_token, verify_token, CompleteRequest, CompleteResponse, LookupRequest, LookupResponse, ReceiptClaims, RevokeRequest, ServerKeyResponse, SignInRequest, SignInResponse, TicketClaims, TicketResponse, RECEIPT_TYPE, TICKET_TYPE};
+use ibkey_protocol::encoding::{b64, unb64};
 use ring::digest::{digest, SHA256};
 use ring::rand::{SecureRandom as _, SystemRandom};
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
@@ -86,7 +82,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                ibkey_core::protocol::codes::BAD_REQUEST,
+                ibkey_protocol::activation::codes::BAD_REQUEST,
                 "No such endpoint on this ibkey server. Check the server URL and the app version.",
             )
         })
@@ -387,7 +383,7 @@ fn complete_sync(st: &AppState, req: &CompleteRequest) -> Result<CompleteRespons
         tracing::info!(%user, session = %last_group, "activation refused: already enrolled on this device");
         ApiError::new(
             StatusCode::CONFLICT,
-            ibkey_core::protocol::codes::ALREADY_ENROLLED,
+            ibkey_protocol::activation::codes::ALREADY_ENROLLED,
             format!("{user} is already enrolled on this device. If the app was reinstalled or its data cleared, remove the old device in the portal, then activate again."),
         )
     };

@@ -8,12 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ibkey_core::activation::session_id::SessionId;
-use ibkey_core::protocol::{
-    activation_proof_message, b64, codes, key_id, revoke_message, sign_token, verify_token,
-    CompleteRequest, CompleteResponse, ErrorResponse, LookupResponse, ReceiptClaims, RevokeRequest,
-    ServerKeyResponse, SignInResponse, TicketClaims, TicketResponse, TICKET_TYPE,
-};
+use ibkey_protocol::session_id::SessionId;
+use ibkey_protocol::activation::{activation_proof_message, codes, key_id, revoke_message, sign_token, verify_token, CompleteRequest, CompleteResponse, ErrorResponse, LookupResponse, ReceiptClaims, RevokeRequest, ServerKeyResponse, SignInResponse, TicketClaims, TicketResponse, TICKET_TYPE};
+use ibkey_protocol::encoding::{b64};
 use ibkey_server::{AdjustableClock, PortalDevice, RunningServer, ServerConfig, ServerError};
 use reqwest::StatusCode;
 use ring::rand::SystemRandom;
@@ -22,7 +19,7 @@ use ring::signature::{
 };
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "ibkey-demo";
+const PASSWORD: &str = ibkey_server::DEMO_PORTAL_PASSWORD;
 
 fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().expect("address")
@@ -238,7 +235,7 @@ impl Device {
 /// The claims of a ticket, read without checking the signature (a device would verify).
 fn ticket_claims_unverified(ticket: &str) -> TicketClaims {
     let claims = ticket.split('.').nth(1).expect("claims part");
-    let json = ibkey_core::protocol::unb64(claims).expect("base64");
+    let json = ibkey_protocol::encoding::unb64(claims).expect("base64");
     serde_json::from_slice(&json).expect("claims json")
 }
 
