@@ -5,7 +5,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use axum::extract::rejection::JsonRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -157,25 +156,6 @@ impl ApiError {
             codes::INTERNAL,
             "The server failed and changed nothing. Try again in a moment; if it keeps failing, contact support.",
         )
-    }
-
-    /// Maps axum's JSON body rejection (wrong JSON, missing field, wrong content type,
-    /// body too large) to `bad_request`.
-    pub fn from_json_rejection(rejection: &JsonRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                codes::BAD_REQUEST,
-                format!(
-                    "The request body is larger than {} KiB; this server refuses it.",
-                    crate::MAX_BODY_BYTES / 1024
-                ),
-            );
-        }
-        Self::bad_request(format!(
-            "The request body is not the JSON this endpoint expects ({}). Send Content-Type: application/json with every field filled in.",
-            rejection.body_text()
-        ))
     }
 }
 

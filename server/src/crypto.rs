@@ -1,0 +1,81 @@
+//! The server's small cryptographic helpers, in one place: SHA-256 of secrets (portal and
+//! support tokens, the portal password) and their constant-time comparison, random tokens,
+//! ids and support references, and the check of a device's P-256 signature.
+
+use ibkey_protocol::encoding::{b64, CROCKFORD};
+use ring::digest::{digest, SHA256};
+use ring::rand::{SecureRandom as _, SystemRandom};
+use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
+
+use crate::error::ApiError;
+
+/// SHA-256 of some bytes (how tokens and passwords are kept: never in the clear).
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, bytes).as_ref());
+    out
+}
+
+/// Whether the SHA-256 of `secret` is `expected`, compared in time that does not depend on
+/// where they differ.
+pub(crate) fn secret_matches(secret: &str, expected: &[u8; 32]) -> bool {
+    digests_equal(&sha256(secret.as_bytes()), expected)
+}
+
+/// Compares two digests in time that does not depend on where they differ.
+fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Fills `bytes` from the system's random generator.
+fn fill(rng: &SystemRandom, bytes: &mut [u8]) -> Result<(), ApiError> {
+    rng.fill(bytes)
+        .map_err(|_| ApiError::internal("random generator", &"fill failed"))
+}
+
+/// `n` random bytes as base64url (portal tokens, credential ids).
+pub(crate) fn random_b64(rng: &SystemRandom, n: usize) -> Result<String, ApiError> {
+    let mut bytes = vec![0u8; n];
+    fill(rng, &mut bytes)?;
+    Ok(b64(&bytes))
+}
+
+/// A support reference: `DIAG-` and 6 random Crockford base-32 characters (30 bits).
+pub(crate) fn new_reference(rng: &SystemRandom) -> Result<String, ApiError> {
+    let mut random = [0u8; 6];
+    fill(rng, &mut random)?;
+    let mut reference = String::from("DIAG-");
+    for b in random {
+        reference.push(char::from(CROCKFORD[usize::from(b & 31)]));
+    }
+    Ok(reference)
+}
+
+/// Whether `signature` (ASN.1 DER ECDSA P-256 with SHA-256) over `message` verifies with
+/// `public_key` (SEC1 uncompressed), as devices sign.
+pub(crate) fn device_signature_ok(public_key: &[u8], message: &str, signature: &[u8]) -> bool {
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, public_key)
+        .verify(message.as_bytes(), signature)
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_comparison() {
+        assert!(digests_equal(&sha256(b"x"), &sha256(b"x")));
+        assert!(!digests_equal(&sha256(b"x"), &sha256(b"y")));
+        assert!(secret_matches("x", &sha256(b"x")));
+        assert!(!secret_matches("y", &sha256(b"x")));
+    }
+
+    #[test]
+    fn references_are_diag_and_six_crockford_characters() {
+        let reference = new_reference(&SystemRandom::new()).expect("reference");
+        let code = reference.strip_prefix("DIAG-").expect("prefix");
+        assert_eq!(code.len(), 6);
+        assert!(code.bytes().all(|c| CROCKFORD.contains(&c)), "{reference}");
+    }
+}

@@ -1,0 +1,135 @@
+//! The SQLite store: one file in the data directory, WAL mode, foreign keys on, holding
+//! every table of the server. This module opens it and owns the schema; the queries are in
+//! [`activation`] (portal sessions, activation tickets, device credentials) and
+//! [`diagnostics`] (received diagnostics bundles). rusqlite is synchronous: the connection
+//! sits behind a std `Mutex`, held for short, await-free sections only.
+
+pub(crate) mod activation;
+pub(crate) mod diagnostics;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::error::ServerError;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "ibkey-server.sqlite3";
+
+/// The schema, created on start when missing.
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS portal_sessions (
+    token_sha256 BLOB PRIMARY KEY,
+    username     TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tickets (
+    session_id TEXT PRIMARY KEY,
+    username   TEXT NOT NULL,
+    token      TEXT NOT NULL,
+    issued_at  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER,
+    device_id  TEXT
+);
+CREATE TABLE IF NOT EXISTS credentials (
+    credential_id TEXT PRIMARY KEY,
+    username      TEXT NOT NULL,
+    device_id     TEXT NOT NULL,
+    device_name   TEXT NOT NULL,
+    public_key    BLOB NOT NULL,
+    session_id    TEXT NOT NULL REFERENCES tickets(session_id),
+    enrolled_at   INTEGER NOT NULL,
+    revoked_at    INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS credentials_one_active_per_device
+    ON credentials(username, device_id) WHERE revoked_at IS NULL;
+CREATE INDEX IF NOT EXISTS credentials_by_user ON credentials(username);
+CREATE TABLE IF NOT EXISTS diagnostic_bundles (
+    bundle_id    TEXT PRIMARY KEY,
+    reference    TEXT NOT NULL UNIQUE,
+    size         INTEGER NOT NULL,
+    sha256       TEXT NOT NULL,
+    received_at  INTEGER NOT NULL,
+    created_at   TEXT NOT NULL,
+    username     TEXT,
+    comment      TEXT NOT NULL,
+    app_version  TEXT NOT NULL,
+    platform     TEXT NOT NULL,
+    os_version   TEXT NOT NULL,
+    device_model TEXT NOT NULL,
+    log_mode     TEXT NOT NULL,
+    files        INTEGER NOT NULL
+);
+";
+
+/// The database.
+pub(crate) struct Db {
+    /// The one connection.
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    /// Opens (or creates) the database in `dir`, checks it, and creates the schema.
+    pub fn open(dir: &Path) -> Result<Self, ServerError> {
+        let path = db_path(dir);
+        let fail = |e: rusqlite::Error| ServerError::Database {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let conn = Connection::open(&path).map_err(fail)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(fail)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(fail)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(%mode, "SQLite refused WAL mode");
+        }
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .map_err(fail)?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(fail)?;
+        if check != "ok" {
+            return Err(ServerError::Database {
+                path,
+                message: format!("integrity check failed ({check})"),
+            });
+        }
+        conn.execute_batch(SCHEMA).map_err(fail)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The connection. A panic elsewhere while holding it leaves no open transaction
+    /// (rusqlite rolls back on drop), so a poisoned lock is safe to take over.
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Path of the database file in a data directory.
+fn db_path(dir: &Path) -> PathBuf {
+    dir.join(DB_FILE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_a_typed_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(db_path(dir.path()), vec![0x5a; 8192]).expect("write");
+        match Db::open(dir.path()) {
+            Err(ServerError::Database { message, .. }) => assert!(!message.is_empty()),
+            Err(other) => panic!("wrong error {other}"),
+            Ok(_) => panic!("opened garbage"),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The device's endpoints: the server key devices pin, the lookup of a typed session ID, the
+//! completion of an activation (proof of key → signed receipt), and a device revoking its own
+//! credential.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use ibkey_protocol::activation::{
+    activation_proof_message, codes, key_id, revoke_message, sign_token, verify_token,
+    CompleteRequest, CompleteResponse, LookupRequest, LookupResponse, ReceiptClaims, RevokeRequest,
+    ServerKeyResponse, TicketClaims, RECEIPT_TYPE,
+};
+use ibkey_protocol::encoding::{b64, unb64};
+use ibkey_protocol::session_id::SessionId;
+
+use crate::crypto::{device_signature_ok, random_b64};
+use crate::db::activation::{CompleteOutcome, NewCredential};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ClientIp};
+use crate::state::Shared;
+
+/// How far a revocation's `issued_at` may be from the server's clock, seconds.
+const REVOKE_SKEW_SECONDS: u64 = 300;
+/// Longest device id accepted, bytes.
+const MAX_DEVICE_ID_LEN: usize = 128;
+/// Longest device name accepted, characters.
+const MAX_DEVICE_NAME_LEN: usize = 100;
+
+/// `GET /v1/server-key`.
+pub(crate) async fn server_key(State(st): Shared) -> Json<ServerKeyResponse> {
+    Json(ServerKeyResponse {
+        key_id: st.key.kid.clone(),
+        public_key: b64(&st.key.public),
+    })
+}
+
+/// `POST /v1/activation/lookup`: trades a typed session ID for its ticket, under the guess
+/// limiter.
+pub(crate) async fn lookup(
+    State(st): Shared,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<LookupRequest>,
+) -> Result<Json<LookupResponse>, ApiError> {
+    let now = st.clock.now();
+    // The limiter lock is held across the lookup so concurrent guesses cannot overrun it.
+    let mut limiter = st.limiter();
+    if let Err(retry_after) = limiter.check(ip, now) {
+        tracing::warn!(client = %ip, retry_after, "session-ID lookup refused: too many wrong guesses");
+        return Err(ApiError::too_many_attempts(retry_after));
+    }
+    let Ok(sid) = SessionId::parse(&req.session_id) else {
+        limiter.record_wrong_guess(ip, now);
+        tracing::info!(client = %ip, "session-ID lookup: malformed session ID");
+        return Err(ApiError::code_unknown());
+    };
+    let Some(ticket) = st.db.ticket(sid.canonical())? else {
+        limiter.record_wrong_guess(ip, now);
+        tracing::info!(client = %ip, session = %sid.last_group(), "session-ID lookup: unknown");
+        return Err(ApiError::code_unknown());
+    };
+    drop(limiter);
+    if ticket.used_at.is_some() {
+        tracing::info!(session = %sid.last_group(), "session-ID lookup: already used");
+        return Err(ApiError::code_used());
+    }
+    if now >= ticket.expires_at {
+        tracing::info!(session = %sid.last_group(), "session-ID lookup: expired");
+        return Err(ApiError::code_expired());
+    }
+    tracing::info!(session = %sid.last_group(), user = %ticket.username, "session-ID lookup");
+    Ok(Json(LookupResponse {
+        ticket: ticket.token,
+    }))
+}
+
+/// Checks the device id and name a device sent; returns the name to store.
+fn check_device_fields(req: &CompleteRequest) -> Result<String, ApiError> {
+    let id = &req.device_id;
+    if id.is_empty() || id.len() > MAX_DEVICE_ID_LEN || !id.bytes().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(format!(
+            "The device id must be 1 to {MAX_DEVICE_ID_LEN} printable ASCII characters without spaces."
+        )));
+    }
+    let name = req.device_name.trim();
+    if name.chars().count() > MAX_DEVICE_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "The device name must be at most {MAX_DEVICE_NAME_LEN} characters, without control characters."
+        )));
+    }
+    Ok(if name.is_empty() {
+        "unnamed device".to_string()
+    } else {
+        name.to_string()
+    })
+}
+
+/// `POST /v1/activation/complete`: checks the ticket and the device's proof of key, then
+/// enrolls the device and answers a signed receipt.
+pub(crate) async fn complete(
+    State(st): Shared,
+    ApiJson(req): ApiJson<CompleteRequest>,
+) -> Result<Json<CompleteResponse>, ApiError> {
+    let device_name = check_device_fields(&req)?;
+    let claims: TicketClaims = verify_token(&req.ticket, &st.key.public).map_err(|e| {
+        ApiError::bad_signature(format!(
+            "This activation code was not issued by this server ({e}). Scan the QR code shown by this server's portal."
+        ))
+    })?;
+    let sid = claims.sid;
+    let last_group = sid.get(sid.len().saturating_sub(4)..).unwrap_or("");
+    let ticket = st.db.ticket(&sid)?.ok_or_else(ApiError::code_unknown)?;
+    if ticket.used_at.is_some() {
+        tracing::info!(session = %last_group, "activation refused: ticket already used");
+        return Err(ApiError::code_used());
+    }
+    let now = st.clock.now();
+    if now >= ticket.expires_at {
+        tracing::info!(session = %last_group, "activation refused: ticket expired");
+        return Err(ApiError::code_expired());
+    }
+    let public_key = unb64(&req.public_key)
+        .filter(|k| k.len() == 65 && k.first() == Some(&4))
+        .ok_or_else(|| {
+            ApiError::bad_signature(
+                "The device's public key is not an uncompressed P-256 key in base64url.",
+            )
+        })?;
+    let proof = unb64(&req.proof)
+        .ok_or_else(|| ApiError::bad_signature("The proof of key is not base64url."))?;
+    let message = activation_proof_message(&sid, &req.device_id, &req.public_key);
+    if !device_signature_ok(&public_key, &message, &proof) {
+        return Err(ApiError::bad_signature(
+            "The device's proof of key does not verify: it was not signed by the key sent with it, or over another activation.",
+        ));
+    }
+    let user = ticket.username;
+    let already_enrolled = || {
+        tracing::info!(%user, session = %last_group, "activation refused: already enrolled on this device");
+        ApiError::new(
+            StatusCode::CONFLICT,
+            codes::ALREADY_ENROLLED,
+            format!("{user} is already enrolled on this device. If the app was reinstalled or its data cleared, remove the old device in the portal, then activate again."),
+        )
+    };
+    if st.db.is_enrolled(&user, &req.device_id)? {
+        return Err(already_enrolled());
+    }
+    let credential_id = random_b64(&st.rng, 16)?;
+    let receipt = sign_token(
+        &ReceiptClaims {
+            typ: RECEIPT_TYPE.to_string(),
+            cid: credential_id.clone(),
+            usr: user.clone(),
+            dev: req.device_id.clone(),
+            pkid: key_id(&public_key),
+            iat: now,
+        },
+        &st.key.pair,
+        &st.rng,
+    )
+    .map_err(|_| ApiError::internal("receipt signing", &"sign failed"))?;
+    let outcome = st.db.complete(
+        &sid,
+        now,
+        &NewCredential {
+            credential_id: &credential_id,
+            username: &user,
+            device_id: &req.device_id,
+            device_name: &device_name,
+            public_key: &public_key,
+        },
+    )?;
+    match outcome {
+        CompleteOutcome::Enrolled => {
+            tracing::info!(%user, session = %last_group, %credential_id, "device enrolled");
+            Ok(Json(CompleteResponse { receipt }))
+        }
+        CompleteOutcome::TicketAlreadyUsed => {
+            tracing::info!(session = %last_group, "activation refused: ticket used by a concurrent request");
+            Err(ApiError::code_used())
+        }
+        CompleteOutcome::AlreadyEnrolled => Err(already_enrolled()),
+    }
+}
+
+/// `POST /v1/devices/revoke`: a device revokes its credential with a signature of its key.
+pub(crate) async fn revoke(
+    State(st): Shared,
+    ApiJson(req): ApiJson<RevokeRequest>,
+) -> Result<StatusCode, ApiError> {
+    let credential = st
+        .db
+        .active_credential(&req.credential_id)?
+        .ok_or_else(ApiError::credential_unknown)?;
+    let now = st.clock.now();
+    if now.abs_diff(req.issued_at) > REVOKE_SKEW_SECONDS {
+        return Err(ApiError::bad_request(
+            "The device clock is off by more than 5 minutes from the server's. Set the phone's date and time to automatic, then try again.",
+        ));
+    }
+    let signature = unb64(&req.signature)
+        .ok_or_else(|| ApiError::bad_signature("The revocation signature is not base64url."))?;
+    let message = revoke_message(&req.credential_id, req.issued_at);
+    if !device_signature_ok(&credential.public_key, &message, &signature) {
+        return Err(ApiError::bad_signature(
+            "The revocation is not signed by this credential's device key.",
+        ));
+    }
+    if !st.db.revoke(&req.credential_id, None, now)? {
+        return Err(ApiError::credential_unknown());
+    }
+    tracing::info!(user = %credential.username, credential_id = %req.credential_id, "credential revoked by its device");
+    Ok(StatusCode::NO_CONTENT)
+}

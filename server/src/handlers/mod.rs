@@ -1,0 +1,63 @@
+//! The HTTP API: the router, assembled here from the handlers, grouped by what they serve —
+//! [`portal`] (sign-in, tickets, the user's devices), [`activation`] (the device's endpoints)
+//! and [`diagnostics`] (bundle uploads and the support endpoints). Handlers hold the
+//! database or limiter lock only for short, await-free sections.
+
+pub(crate) mod activation;
+pub(crate) mod diagnostics;
+pub(crate) mod portal;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, put};
+use axum::Router;
+use ibkey_protocol::activation::codes;
+
+use crate::error::ApiError;
+use crate::extract::MAX_BODY_BYTES;
+use crate::state::AppState;
+
+/// The application's routes.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/server-key", get(activation::server_key))
+        .route("/v1/portal/sign-in", post(portal::sign_in))
+        .route("/v1/portal/activation-tickets", post(portal::issue_ticket))
+        .route("/v1/portal/devices", get(portal::list_devices))
+        .route(
+            "/v1/portal/devices/{credential_id}",
+            delete(portal::remove_device),
+        )
+        .route("/v1/activation/lookup", post(activation::lookup))
+        .route("/v1/activation/complete", post(activation::complete))
+        .route("/v1/devices/revoke", post(activation::revoke))
+        .route(
+            "/v1/diagnostics/bundles/{bundle_id}",
+            get(diagnostics::status),
+        )
+        .route(
+            "/v1/diagnostics/bundles/{bundle_id}/chunks/{n}",
+            put(diagnostics::put_chunk).layer(DefaultBodyLimit::max(diagnostics::MAX_CHUNK_BYTES)),
+        )
+        .route(
+            "/v1/diagnostics/bundles/{bundle_id}/complete",
+            post(diagnostics::complete),
+        )
+        .route("/v1/support/diagnostics", get(diagnostics::support_list))
+        .route(
+            "/v1/support/diagnostics/{reference}",
+            get(diagnostics::support_fetch),
+        )
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                codes::BAD_REQUEST,
+                "No such endpoint on this ibkey server. Check the server URL and the app version.",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,173 @@
+//! The portal's endpoints, for a signed-in test user: sign-in, activation tickets (the QR
+//! code and the session ID under it), and the user's devices (list, remove).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use ibkey_protocol::activation::{
+    sign_token, SignInRequest, SignInResponse, TicketClaims, TicketResponse, TICKET_TYPE,
+};
+use ibkey_protocol::session_id::SessionId;
+
+use crate::crypto::{random_b64, secret_matches, sha256};
+use crate::db::activation::PortalDevice;
+use crate::error::ApiError;
+use crate::extract::{bearer_token, ApiJson};
+use crate::state::{AppState, Shared};
+
+/// How long a portal session lasts, seconds.
+pub const PORTAL_SESSION_SECONDS: i64 = 15 * 60;
+
+/// `POST /v1/portal/sign-in`.
+pub(crate) async fn sign_in(
+    State(st): Shared,
+    ApiJson(req): ApiJson<SignInRequest>,
+) -> Result<Json<SignInResponse>, ApiError> {
+    let username = req.username.to_lowercase();
+    let password_ok = secret_matches(&req.password, &st.password_sha256);
+    if !valid_username(&username) {
+        return Err(ApiError::unauthorized(
+            "This user name cannot exist: user names are 1 to 64 letters, digits and . _ @ -, starting with a letter or digit.",
+        ));
+    }
+    if !password_ok {
+        tracing::info!(user = %username, "portal sign-in refused: wrong password");
+        return Err(ApiError::unauthorized(
+            "Wrong user name or password. On this test server every user signs in with the same portal password, set by whoever runs the server.",
+        ));
+    }
+    let token = random_b64(&st.rng, 32)?;
+    let now = st.clock.now();
+    let expires_at = now + PORTAL_SESSION_SECONDS;
+    st.db
+        .create_portal_session(&sha256(token.as_bytes()), &username, now, expires_at)?;
+    tracing::info!(user = %username, "portal sign-in");
+    Ok(Json(SignInResponse {
+        portal_token: token,
+        expires_at,
+    }))
+}
+
+/// `POST /v1/portal/activation-tickets`.
+pub(crate) async fn issue_ticket(
+    State(st): Shared,
+    headers: HeaderMap,
+) -> Result<Json<TicketResponse>, ApiError> {
+    let user = portal_user(&st, &headers)?;
+    let now = st.clock.now();
+    let exp = now + st.ticket_lifetime;
+    // 45 random bits: a collision with a stored ticket is rare; draw again if it happens.
+    for _ in 0..8 {
+        let sid = SessionId::generate(&st.rng)
+            .map_err(|_| ApiError::internal("session id generation", &"random failed"))?;
+        let claims = TicketClaims {
+            typ: TICKET_TYPE.to_string(),
+            srv: st.public_url.clone(),
+            kid: st.key.kid.clone(),
+            sid: sid.canonical().to_string(),
+            usr: user.clone(),
+            iat: now,
+            exp,
+        };
+        let token = sign_token(&claims, &st.key.pair, &st.rng)
+            .map_err(|_| ApiError::internal("ticket signing", &"sign failed"))?;
+        if st
+            .db
+            .insert_ticket(sid.canonical(), &user, &token, now, exp)?
+        {
+            tracing::info!(%user, session = %sid.last_group(), "activation ticket issued");
+            return Ok(Json(TicketResponse {
+                session_id: sid.grouped(),
+                qr_payload: token,
+                expires_at: exp,
+            }));
+        }
+    }
+    Err(ApiError::internal(
+        "ticket issue",
+        &"no free session id after 8 draws",
+    ))
+}
+
+/// `GET /v1/portal/devices`.
+pub(crate) async fn list_devices(
+    State(st): Shared,
+    headers: HeaderMap,
+) -> Result<Json<Vec<PortalDevice>>, ApiError> {
+    let user = portal_user(&st, &headers)?;
+    Ok(Json(st.db.devices(&user)?))
+}
+
+/// `DELETE /v1/portal/devices/{credential_id}`.
+pub(crate) async fn remove_device(
+    State(st): Shared,
+    headers: HeaderMap,
+    Path(credential_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = portal_user(&st, &headers)?;
+    if !st.db.revoke(&credential_id, Some(&user), st.clock.now())? {
+        return Err(ApiError::credential_unknown());
+    }
+    tracing::info!(%user, %credential_id, "device removed in the portal");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The user of the request's portal session (`Authorization: Bearer <portal_token>`).
+fn portal_user(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(token) = bearer_token(headers).filter(|token| !token.is_empty()) else {
+        return Err(ApiError::unauthorized(
+            "Sign in to the portal first: this request needs the portal token (Authorization: Bearer ...).",
+        ));
+    };
+    st.db
+        .portal_user(&sha256(token.as_bytes()), st.clock.now())?
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "Your portal session has ended or is not valid. Sign in to the portal again.",
+            )
+        })
+}
+
+/// Whether a (lower-cased) name is a test user: `^[a-z0-9][a-z0-9._@-]{0,63}$`.
+fn valid_username(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let first_ok = bytes
+        .first()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    first_ok
+        && bytes.len() <= 64
+        && bytes.iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'@' | b'-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_follow_the_documented_pattern() {
+        for good in [
+            "a",
+            "alice",
+            "bob.smith@example.com",
+            "0",
+            "a-b_c.d",
+            "x".repeat(64).as_str(),
+        ] {
+            assert!(valid_username(good), "{good}");
+        }
+        for bad in [
+            "",
+            "-a",
+            ".a",
+            "Alice",
+            "a b",
+            "é",
+            "x".repeat(65).as_str(),
+            "a/b",
+        ] {
+            assert!(!valid_username(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Starting and stopping a server: [`start`] opens the data directory, binds the address and
+//! serves on the current tokio runtime; [`RunningServer`] is the handle that stops it.
+
+use std::fs;
+use std::future::Future;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use ring::rand::SystemRandom;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::bundle_store::BundleStore;
+use crate::config::ServerConfig;
+use crate::crypto::sha256;
+use crate::db::Db;
+use crate::error::ServerError;
+use crate::handlers::router;
+use crate::keys;
+use crate::rate_limit::GuessLimiter;
+use crate::state::AppState;
+
+/// A server running on the current tokio runtime. Dropping it stops the server (without
+/// waiting); [`RunningServer::shutdown`] stops it gracefully.
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The bound address.
+    addr: SocketAddr,
+    /// The URL of the bound address.
+    url: String,
+    /// The base URL put into tickets.
+    public_url: String,
+    /// SEC1 uncompressed server public key.
+    public_key: Vec<u8>,
+    /// Its key id.
+    key_id: String,
+    /// Tells the server to stop.
+    stop: Option<oneshot::Sender<()>>,
+    /// The serving task.
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// The bound address (the real port when started on port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://IP:PORT` of the bound address, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// The base URL the server puts into tickets ([`ServerConfig::public_url`]).
+    pub fn public_url(&self) -> String {
+        self.public_url.clone()
+    }
+
+    /// The server's public key, SEC1 uncompressed (65 bytes), as devices pin it.
+    pub fn public_key(&self) -> Vec<u8> {
+        self.public_key.clone()
+    }
+
+    /// The server key's id (`protocol::key_id` of [`RunningServer::public_key`]).
+    pub fn key_id(&self) -> String {
+        self.key_id.clone()
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, and returns when the
+    /// server has stopped.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.join().await;
+    }
+
+    /// Serves until the server fails (it normally never returns).
+    pub async fn wait(mut self) {
+        // Keep the stop sender alive while waiting, so the server is not told to stop.
+        let _stop = self.stop.take();
+        self.join().await;
+    }
+
+    /// Serves until `signal` completes (e.g. `tokio::signal::ctrl_c()`), then shuts down
+    /// gracefully.
+    pub async fn run_until<F: Future<Output = ()>>(self, signal: F) {
+        signal.await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+
+    /// Waits for the serving task and logs how it ended.
+    async fn join(&mut self) {
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => tracing::info!("server stopped"),
+                Ok(Err(e)) => tracing::error!(error = %e, "server failed"),
+                Err(e) => tracing::error!(error = %e, "server task failed"),
+            }
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Opens the data directory (creating the key and database on first start), binds `addr`
+/// (port 0 picks a free port) and serves on the current tokio runtime.
+pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServer, ServerError> {
+    let dir = config.data_dir.clone();
+    let rng = SystemRandom::new();
+    prepare_data_dir(&config.data_dir)?;
+    let key = keys::load_or_create(&dir, &rng)?;
+    let db = Db::open(&dir)?;
+    let bundles = BundleStore::open(&dir).map_err(|source| ServerError::DataDirNotWritable {
+        path: dir.clone(),
+        source,
+    })?;
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::AddrInUse => ServerError::AddressInUse { addr },
+            _ => ServerError::Bind { addr, source },
+        })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let mut reachable = bound;
+    if bound.ip().is_unspecified() {
+        reachable.set_ip(Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{reachable}");
+    let public_url = config
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| url.clone());
+    if config.public_url.is_none() && bound.ip().is_unspecified() {
+        tracing::warn!(%public_url, "listening on all interfaces but tickets name {public_url}; set the public URL so phones can reach the server");
+    }
+
+    let public_key = key.public.clone();
+    let key_id = key.kid.clone();
+    let state = Arc::new(AppState {
+        db,
+        key,
+        rng,
+        clock: config.clock.clone(),
+        limiter: Mutex::new(GuessLimiter::new(
+            config.guesses_per_minute_per_client,
+            config.guesses_per_minute_total,
+        )),
+        public_url: public_url.clone(),
+        ticket_lifetime: i64::try_from(config.ticket_lifetime.as_secs()).unwrap_or(i64::MAX),
+        password_sha256: sha256(config.portal_password.as_bytes()),
+        support_token_sha256: sha256(config.support_token.as_bytes()),
+        bundles,
+        max_bundle_bytes: config.diagnostics_max_bundle_bytes,
+        completing: Mutex::new(()),
+    });
+    let app = router(state);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serve = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stopped.await;
+    });
+    let task = tokio::spawn(async move { serve.await });
+    tracing::info!(%url, %public_url, %key_id, data_dir = %dir.display(), "ibkey server listening");
+    Ok(RunningServer {
+        addr: bound,
+        url,
+        public_url,
+        public_key,
+        key_id,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+/// Creates the data directory if needed and checks that files can be made in it.
+fn prepare_data_dir(dir: &Path) -> Result<(), ServerError> {
+    let not_writable = |source| ServerError::DataDirNotWritable {
+        path: dir.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(not_writable)?;
+    let probe = dir.join(format!(".ibkey-write-test-{}", std::process::id()));
+    fs::write(&probe, b"").map_err(not_writable)?;
+    let _ = fs::remove_file(&probe);
+    Ok(())
+}

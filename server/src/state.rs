@@ -1,0 +1,58 @@
+//! What every request handler shares: the store, the signing key, randomness, the clock, the
+//! guess limiter and the settings taken from [`crate::config::ServerConfig`] at start.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::extract::State;
+use ring::rand::SystemRandom;
+
+use crate::bundle_store::BundleStore;
+use crate::clock::ServerClock;
+use crate::db::Db;
+use crate::keys::ServerKey;
+use crate::rate_limit::GuessLimiter;
+
+/// Everything the handlers share.
+pub(crate) struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The signing key.
+    pub key: ServerKey,
+    /// Randomness for tokens, ids and signatures.
+    pub rng: SystemRandom,
+    /// The (injectable) clock.
+    pub clock: Arc<dyn ServerClock>,
+    /// The wrong-guess limiter for lookups.
+    pub limiter: Mutex<GuessLimiter>,
+    /// Base URL put in tickets.
+    pub public_url: String,
+    /// Ticket lifetime, seconds.
+    pub ticket_lifetime: i64,
+    /// SHA-256 of the portal password.
+    pub password_sha256: [u8; 32],
+    /// SHA-256 of the support token.
+    pub support_token_sha256: [u8; 32],
+    /// The diagnostics uploads and bundles on disk.
+    pub bundles: BundleStore,
+    /// Largest diagnostics bundle, bytes.
+    pub max_bundle_bytes: u64,
+    /// Serialises diagnostics completions.
+    pub completing: Mutex<()>,
+}
+
+impl AppState {
+    /// The limiter (a poisoned lock only means a panic mid-update of counters; take it over).
+    pub fn limiter(&self) -> MutexGuard<'_, GuessLimiter> {
+        self.limiter.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The completion lock of diagnostics (it guards no data, so a poisoned one is fine).
+    pub fn completing(&self) -> MutexGuard<'_, ()> {
+        self.completing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The shared state as a handler extracts it.
+pub(crate) type Shared = State<Arc<AppState>>;
