@@ -1,0 +1,348 @@
+//! The diagnostics endpoints over HTTP: chunked upload, completion and its checks (each
+//! error code), idempotent completion, and the support list and download.
+
+// Tests may `expect`: a failed expectation is a failed test.
+#![allow(clippy::expect_used)]
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+
+use ibkey_protocol::diagnostics::wire::{
+    chunk_path, codes, complete_path, status_path, support_fetch_path, ChunkReceipt,
+    CompleteBundleResponse, SupportBundleSummary, UploadStatus, SUPPORT_LIST_PATH,
+};
+use ibkey_protocol::diagnostics::{
+    BundleFile, BundleManifest, FileKind, LogMode, BUNDLE_FORMAT, MANIFEST_NAME,
+};
+use ibkey_protocol::encoding::sha256_hex;
+use ibkey_server::{RunningServer, ServerConfig, DEFAULT_SUPPORT_TOKEN, MAX_CHUNK_BYTES};
+use rawzip::{CompressionMethod, ZipArchiveWriter};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const BUNDLE_ID: &str = "01HZX3K7QP3MZX9TWD00000000";
+const OTHER_ID: &str = "01HZX3K7QP3MZX9TWD00000001";
+
+struct Server {
+    server: RunningServer,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(max_bundle_bytes: u64) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = ServerConfig {
+            data_dir: dir.path().to_path_buf(),
+            diagnostics_max_bundle_bytes: max_bundle_bytes,
+            ..ServerConfig::default()
+        };
+        let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let server = ibkey_server::start(config, any_port).await.expect("start");
+        Self {
+            server,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.url())
+    }
+
+    async fn put_chunk(&self, bundle_id: &str, n: u32, bytes: &[u8]) -> reqwest::Response {
+        self.http
+            .put(self.url(&chunk_path(bundle_id, n)))
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect("put chunk")
+    }
+
+    async fn complete(&self, bundle_id: &str, chunks: u32, bytes: &[u8]) -> reqwest::Response {
+        self.complete_as(bundle_id, chunks, bytes.len() as u64, &sha256_hex(bytes))
+            .await
+    }
+
+    async fn complete_as(
+        &self,
+        bundle_id: &str,
+        chunks: u32,
+        size: u64,
+        sha256: &str,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(&complete_path(bundle_id)))
+            .json(&json!({"chunks": chunks, "size": size, "sha256": sha256}))
+            .send()
+            .await
+            .expect("complete")
+    }
+
+    /// Uploads `bytes` in chunks of `chunk` bytes.
+    async fn upload(&self, bundle_id: &str, bytes: &[u8], chunk: usize) -> u32 {
+        let mut n = 0;
+        for part in bytes.chunks(chunk) {
+            let reply = self.put_chunk(bundle_id, n, part).await;
+            assert_eq!(reply.status(), StatusCode::OK);
+            n += 1;
+        }
+        n
+    }
+
+    async fn support(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("support request")
+    }
+}
+
+/// The error code of a refused request.
+async fn code(reply: reqwest::Response) -> (StatusCode, String) {
+    let status = reply.status();
+    let body: Value = reply.json().await.expect("error body");
+    let code = body["error"]["code"].as_str().expect("code").to_string();
+    (status, code)
+}
+
+/// A well-formed bundle: a manifest naming `bundle_id` and one stored log file.
+fn bundle(bundle_id: &str) -> Vec<u8> {
+    let log = b"2024-06-01T10:00:00Z INFO activation started\n".repeat(40);
+    let manifest = BundleManifest {
+        format: BUNDLE_FORMAT,
+        bundle_id: bundle_id.to_string(),
+        created_at: "2024-06-01T10:00:00Z".to_string(),
+        core_version: "0.1.0".to_string(),
+        app_name: "ibkey".to_string(),
+        app_version: "1.2.3".to_string(),
+        platform: "desktop".to_string(),
+        os_version: "Linux".to_string(),
+        device_model: "test".to_string(),
+        log_mode: LogMode::Debug,
+        debug_mode: true,
+        extended_log: false,
+        days: 1,
+        network_trace: false,
+        comment: "it fails".to_string(),
+        username: Some("alice".to_string()),
+        redaction: "ibkey-redact/1".to_string(),
+        files: vec![BundleFile {
+            path: "logs/2024-06-01.log".to_string(),
+            kind: FileKind::Log,
+            size: log.len() as u64,
+            sha256: sha256_hex(&log),
+        }],
+    };
+    let manifest = serde_json::to_vec(&manifest).expect("manifest json");
+    let mut zip = ZipArchiveWriter::new(Vec::new());
+    for (path, bytes) in [(MANIFEST_NAME, &manifest), ("logs/2024-06-01.log", &log)] {
+        let (mut entry, config) = zip
+            .new_file(path)
+            .compression_method(CompressionMethod::STORE)
+            .start()
+            .expect("entry");
+        let mut writer = config.wrap(&mut entry);
+        writer.write_all(bytes).expect("write");
+        let (_, descriptor) = writer.finish().expect("finish data");
+        entry.finish(descriptor).expect("finish entry");
+    }
+    zip.finish().expect("zip")
+}
+
+#[tokio::test]
+async fn a_bundle_is_uploaded_in_chunks_completed_once_and_fetched_by_support() {
+    let s = Server::start(1024 * 1024).await;
+    let bytes = bundle(BUNDLE_ID);
+
+    let status: UploadStatus = s
+        .http
+        .get(s.url(&status_path(BUNDLE_ID)))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("status json");
+    assert!(!status.complete && status.chunks.is_empty());
+
+    // Chunk 1 only: completing names the missing chunk 0.
+    let half = bytes.len() / 2;
+    let receipt: ChunkReceipt = s
+        .put_chunk(BUNDLE_ID, 1, &bytes[half..])
+        .await
+        .json()
+        .await
+        .expect("receipt");
+    assert_eq!(receipt.received_bytes, (bytes.len() - half) as u64);
+    let reply = s.complete(BUNDLE_ID, 2, &bytes).await;
+    assert_eq!(
+        code(reply).await,
+        (StatusCode::CONFLICT, codes::DIAG_INCOMPLETE.to_string())
+    );
+    assert_eq!(
+        s.put_chunk(BUNDLE_ID, 0, &bytes[..half]).await.status(),
+        StatusCode::OK
+    );
+    let status: UploadStatus = s
+        .http
+        .get(s.url(&status_path(BUNDLE_ID)))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("status json");
+    assert_eq!(status.chunks, vec![0, 1]);
+
+    let done: CompleteBundleResponse = s
+        .complete(BUNDLE_ID, 2, &bytes)
+        .await
+        .json()
+        .await
+        .expect("completed");
+    assert!(!done.already_received);
+    assert_eq!(done.size, bytes.len() as u64);
+    let code_part = done.reference.strip_prefix("DIAG-").expect("DIAG- prefix");
+    assert_eq!(code_part.len(), 6);
+
+    // Completing again answers the same reference; other content is a conflict.
+    let again: CompleteBundleResponse = s
+        .complete(BUNDLE_ID, 2, &bytes)
+        .await
+        .json()
+        .await
+        .expect("again");
+    assert!(again.already_received);
+    assert_eq!(again.reference, done.reference);
+    let reply = s
+        .complete_as(BUNDLE_ID, 2, bytes.len() as u64, &sha256_hex(b"other"))
+        .await;
+    assert_eq!(
+        code(reply).await,
+        (StatusCode::CONFLICT, codes::DIAG_CONFLICT.to_string())
+    );
+    let late: ChunkReceipt = s
+        .put_chunk(BUNDLE_ID, 0, b"x")
+        .await
+        .json()
+        .await
+        .expect("late");
+    assert_eq!(late.received_bytes, bytes.len() as u64);
+
+    // Support: the token is needed; the list shows the manifest; the download is the bundle.
+    let reply = s.support(SUPPORT_LIST_PATH, "wrong").await;
+    assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+    let list: Vec<SupportBundleSummary> = s
+        .support(SUPPORT_LIST_PATH, DEFAULT_SUPPORT_TOKEN)
+        .await
+        .json()
+        .await
+        .expect("list");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].reference, done.reference);
+    assert_eq!(list[0].bundle_id, BUNDLE_ID);
+    assert_eq!(list[0].sha256, sha256_hex(&bytes));
+    assert_eq!(list[0].username.as_deref(), Some("alice"));
+    assert_eq!(list[0].log_mode, "debug");
+    assert_eq!(list[0].files, 1);
+    let fetched = s
+        .support(
+            &support_fetch_path(&done.reference.to_ascii_lowercase()),
+            DEFAULT_SUPPORT_TOKEN,
+        )
+        .await;
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert_eq!(
+        fetched.headers()["content-type"].to_str().expect("type"),
+        "application/zip"
+    );
+    assert_eq!(
+        fetched.bytes().await.expect("bytes").as_ref(),
+        bytes.as_slice()
+    );
+    let reply = s
+        .support(&support_fetch_path("DIAG-000000"), DEFAULT_SUPPORT_TOKEN)
+        .await;
+    assert_eq!(
+        code(reply).await,
+        (StatusCode::NOT_FOUND, codes::DIAG_UNKNOWN.to_string())
+    );
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn uploads_that_are_not_good_bundles_are_refused_with_their_codes() {
+    let s = Server::start(4096).await;
+
+    let reply = s.put_chunk("not-a-bundle-id", 0, b"x").await;
+    assert_eq!(
+        code(reply).await,
+        (StatusCode::BAD_REQUEST, "bad_request".to_string())
+    );
+
+    // Bytes that differ from what was announced are dropped.
+    s.upload(BUNDLE_ID, b"some bytes", 4).await;
+    let reply = s
+        .complete_as(BUNDLE_ID, 3, 10, &sha256_hex(b"other bytes"))
+        .await;
+    assert_eq!(
+        code(reply).await,
+        (
+            StatusCode::BAD_REQUEST,
+            codes::DIAG_CHECKSUM_MISMATCH.to_string()
+        )
+    );
+    let reply = s.complete(BUNDLE_ID, 3, b"some bytes").await;
+    assert_eq!(code(reply).await.1, codes::DIAG_INCOMPLETE);
+
+    // Not a zip; a bundle whose manifest names another id.
+    let chunks = s.upload(BUNDLE_ID, b"not a zip at all", 1024).await;
+    let reply = s.complete(BUNDLE_ID, chunks, b"not a zip at all").await;
+    assert_eq!(
+        code(reply).await,
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            codes::DIAG_MALFORMED.to_string()
+        )
+    );
+    let other = bundle(OTHER_ID);
+    let chunks = s.upload(BUNDLE_ID, &other, 1024).await;
+    let reply = s.complete(BUNDLE_ID, chunks, &other).await;
+    assert_eq!(code(reply).await.1, codes::DIAG_MALFORMED);
+
+    // Over the server's limit: announced, or sent.
+    let reply = s.complete_as(BUNDLE_ID, 1, 4097, &sha256_hex(b"")).await;
+    assert_eq!(
+        code(reply).await,
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::DIAG_TOO_LARGE.to_string()
+        )
+    );
+    assert_eq!(
+        s.put_chunk(BUNDLE_ID, 0, &[1; 3000]).await.status(),
+        StatusCode::OK
+    );
+    let reply = s.put_chunk(BUNDLE_ID, 1, &[2; 3000]).await;
+    assert_eq!(
+        code(reply).await,
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::DIAG_TOO_LARGE.to_string()
+        )
+    );
+    let reply = s
+        .put_chunk(BUNDLE_ID, 0, &vec![0; MAX_CHUNK_BYTES + 1])
+        .await;
+    assert_eq!(
+        code(reply).await,
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::DIAG_TOO_LARGE.to_string()
+        )
+    );
+    s.server.shutdown().await;
+}
