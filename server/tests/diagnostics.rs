@@ -50,6 +50,17 @@ impl Server {
         format!("{}{path}", self.server.url())
     }
 
+    async fn status(&self, bundle_id: &str) -> UploadStatus {
+        self.http
+            .get(self.url(&status_path(bundle_id)))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("status json")
+    }
+
     async fn put_chunk(&self, bundle_id: &str, n: u32, bytes: &[u8]) -> reqwest::Response {
         self.http
             .put(self.url(&chunk_path(bundle_id, n)))
@@ -157,15 +168,7 @@ async fn a_bundle_is_uploaded_in_chunks_completed_once_and_fetched_by_support() 
     let s = Server::start(1024 * 1024).await;
     let bytes = bundle(BUNDLE_ID);
 
-    let status: UploadStatus = s
-        .http
-        .get(s.url(&status_path(BUNDLE_ID)))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("status json");
+    let status = s.status(BUNDLE_ID).await;
     assert!(!status.complete && status.chunks.is_empty());
 
     // Chunk 1 only: completing names the missing chunk 0.
@@ -186,15 +189,7 @@ async fn a_bundle_is_uploaded_in_chunks_completed_once_and_fetched_by_support() 
         s.put_chunk(BUNDLE_ID, 0, &bytes[..half]).await.status(),
         StatusCode::OK
     );
-    let status: UploadStatus = s
-        .http
-        .get(s.url(&status_path(BUNDLE_ID)))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("status json");
+    let status = s.status(BUNDLE_ID).await;
     assert_eq!(status.chunks, vec![0, 1]);
 
     let done: CompleteBundleResponse = s
