@@ -40,6 +40,9 @@ android {
     sourceSets.getByName("main") {
         // src/main/jniLibs (cargoNdkBuild's output) is a default source folder already.
         kotlin.srcDir(generatedBindingsDir)
+        // Code over libraries that are not on Maven Central (CameraX): part of the library, but
+        // left out of the JVM compile check in tests/android, which compiles src/main/kotlin.
+        kotlin.srcDir("src/main/kotlin-not-on-central")
     }
 }
 
