@@ -14,7 +14,6 @@ import android.widget.ScrollView
 import android.widget.TextView
 import androidx.core.widget.doAfterTextChanged
 import androidx.fragment.app.FragmentActivity
-import androidx.lifecycle.lifecycleScope
 import io.ibkey.android.common.IbKey
 import io.ibkey.android.common.ibkeyCode
 import io.ibkey.core.Account
@@ -23,6 +22,10 @@ import io.ibkey.core.ActivationResult
 import java.text.DateFormat
 import java.util.Date
 import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancel
 import kotlinx.coroutines.launch
 
 /**
@@ -41,6 +44,12 @@ class MainActivity : FragmentActivity() {
     private lateinit var accountList: LinearLayout
     private val actionButtons = mutableListOf<Button>()
 
+    /**
+     * The screen's coroutines, cancelled when it is destroyed: what AndroidX's `lifecycleScope`
+     * is (a supervisor job on `Dispatchers.Main.immediate`), without lifecycle-runtime-ktx.
+     */
+    private val screenScope = CoroutineScope(SupervisorJob() + Dispatchers.Main.immediate)
+
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         setContentView(content())
@@ -48,6 +57,11 @@ class MainActivity : FragmentActivity() {
             intent.getStringExtra(Intent.EXTRA_TEXT)?.let(::inspect)
         }
         refreshAccounts()
+    }
+
+    override fun onDestroy() {
+        screenScope.cancel()
+        super.onDestroy()
     }
 
     private fun content(): View {
@@ -145,7 +159,7 @@ class MainActivity : FragmentActivity() {
     private fun perform(what: String, block: suspend () -> String) {
         actionButtons.forEach { it.isEnabled = false }
         showStatus("$what…", error = false)
-        lifecycleScope.launch {
+        screenScope.launch {
             try {
                 showStatus(block(), error = false)
             } catch (e: CancellationException) {
@@ -160,7 +174,7 @@ class MainActivity : FragmentActivity() {
     }
 
     private fun refreshAccounts() {
-        lifecycleScope.launch {
+        screenScope.launch {
             try {
                 val accounts = ibkey.accounts()
                 accountList.removeAllViews()
