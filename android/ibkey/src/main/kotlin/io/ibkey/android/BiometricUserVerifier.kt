@@ -94,21 +94,7 @@ class BiometricUserVerifier(
         authenticators: Int,
     ): BiometricOutcome = suspendCancellableCoroutine { continuation ->
         val executor = ContextCompat.getMainExecutor(activity)
-        var notRecognised = false
-        val callback = object : BiometricPrompt.AuthenticationCallback() {
-            override fun onAuthenticationSucceeded(result: BiometricPrompt.AuthenticationResult) {
-                if (continuation.isActive) continuation.resume(BiometricOutcome.VERIFIED)
-            }
-
-            override fun onAuthenticationFailed() {
-                // One biometric that did not match; the prompt stays up for another try.
-                notRecognised = true
-            }
-
-            override fun onAuthenticationError(errorCode: Int, errString: CharSequence) {
-                if (continuation.isActive) continuation.resume(outcomeOf(errorCode, notRecognised))
-            }
-        }
+        val callback = PromptCallback { outcome -> if (continuation.isActive) continuation.resume(outcome) }
         val prompt = BiometricPrompt(activity, executor, callback)
         val info = BiometricPrompt.PromptInfo.Builder()
             .setTitle(promptTitle)
@@ -121,6 +107,38 @@ class BiometricUserVerifier(
             .build()
         continuation.invokeOnCancellation { executor.execute { prompt.cancelAuthentication() } }
         prompt.authenticate(info)
+    }
+}
+
+/**
+ * Turns what the user does at the BiometricPrompt into the core's [BiometricOutcome], reported
+ * once to [onOutcome]: success is [BiometricOutcome.VERIFIED]; backing out is
+ * [BiometricOutcome.CANCELLED], or [BiometricOutcome.FAILED] when a biometric was presented and
+ * not recognised first; the platform's lockouts are [BiometricOutcome.LOCKED_OUT]; no hardware,
+ * nothing enrolled or a required security update is [BiometricOutcome.UNAVAILABLE]; any other
+ * error (or one added in a later Android version) is [BiometricOutcome.FAILED].
+ */
+internal class PromptCallback(private val onOutcome: (BiometricOutcome) -> Unit) :
+    BiometricPrompt.AuthenticationCallback() {
+
+    private var notRecognised = false
+    private var reported = false
+
+    override fun onAuthenticationSucceeded(result: BiometricPrompt.AuthenticationResult) =
+        report(BiometricOutcome.VERIFIED)
+
+    override fun onAuthenticationFailed() {
+        // One biometric that did not match; the prompt stays up for another try.
+        notRecognised = true
+    }
+
+    override fun onAuthenticationError(errorCode: Int, errString: CharSequence) =
+        report(outcomeOf(errorCode, notRecognised))
+
+    private fun report(outcome: BiometricOutcome) {
+        if (reported) return
+        reported = true
+        onOutcome(outcome)
     }
 
     private companion object {
