@@ -13,8 +13,9 @@ use ibkey_core::{scan, Authenticator, AuthenticatorConfig, ErrorCode};
 use ibkey_server::portal_client::PortalClient;
 use ibkey_server::{AdjustableClock, ServerConfig};
 
-use crate::device::{self, describe_outcome, DEFAULT_PORTAL_PASSWORD};
+use crate::device::{self, describe_outcome};
 use crate::failure::Failure;
+use ibkey_server::DEMO_PORTAL_PASSWORD;
 
 /// The PIN the scripted user chooses.
 const DEMO_PIN: &str = "4829";
@@ -203,8 +204,8 @@ pub async fn run() -> Result<(), Failure> {
 async fn new_ticket(
     url: &str,
     user: &str,
-) -> Result<ibkey_core::protocol::TicketResponse, Failure> {
-    let portal = PortalClient::sign_in(url, user, DEFAULT_PORTAL_PASSWORD)
+) -> Result<ibkey_protocol::activation::TicketResponse, Failure> {
+    let portal = PortalClient::sign_in(url, user, DEMO_PORTAL_PASSWORD)
         .await
         .map_err(|e| Failure::cli(e.to_string()))?;
     portal

@@ -22,9 +22,6 @@ use crate::terminal::TerminalVerifier;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8780";
 /// The server the device and portal commands talk to unless told otherwise.
 pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8780";
-/// The password of every test user of the reference portal.
-pub const DEFAULT_PORTAL_PASSWORD: &str = "ibkey-demo";
-
 /// The data folder: the one given, else `$XDG_DATA_HOME/ibkey`, else `~/.local/share/ibkey`.
 pub fn data_home(given: Option<PathBuf>) -> Result<PathBuf, Failure> {
     if let Some(dir) = given {

@@ -52,7 +52,7 @@ enum Command {
         #[arg(long)]
         user: String,
         /// Portal password of the test users.
-        #[arg(long, env = "IBKEY_PORTAL_PASSWORD", default_value = device::DEFAULT_PORTAL_PASSWORD)]
+        #[arg(long, env = "IBKEY_PORTAL_PASSWORD", default_value = ibkey_server::DEMO_PORTAL_PASSWORD)]
         password: String,
         /// Also write the QR code to this PNG file.
         #[arg(long)]

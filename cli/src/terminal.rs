@@ -4,7 +4,9 @@
 use std::io::BufRead;
 
 use async_trait::async_trait;
-use ibkey_core::platform::{BiometricOutcome, PinEntry, PinPurpose, PinRequest, UserVerifier};
+use ibkey_core::platform::{
+    BiometricOutcome, PinEntry, PinPurpose, PinRequest, UserVerifier, VerifierError,
+};
 
 /// Asks for the PIN on the terminal or reads it from stdin.
 pub struct TerminalVerifier {
@@ -52,14 +54,14 @@ impl TerminalVerifier {
 
 #[async_trait]
 impl UserVerifier for TerminalVerifier {
-    async fn request_pin(&self, request: PinRequest) -> PinEntry {
-        match self.ask(&request) {
+    async fn request_pin(&self, request: PinRequest) -> Result<PinEntry, VerifierError> {
+        Ok(match self.ask(&request) {
             Some(pin) => PinEntry::Entered { pin },
             None => PinEntry::Cancelled,
-        }
+        })
     }
 
-    async fn verify_biometric(&self, _reason: String) -> BiometricOutcome {
-        BiometricOutcome::Unavailable
+    async fn verify_biometric(&self, _reason: String) -> Result<BiometricOutcome, VerifierError> {
+        Ok(BiometricOutcome::Unavailable)
     }
 }

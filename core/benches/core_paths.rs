@@ -13,7 +13,7 @@ use ibkey_core::gate::{Gate, PinPolicy};
 use ibkey_core::platform::{
     ScriptedVerifier, SecureStore, StoreError, SystemClock, VerificationMethod,
 };
-use ibkey_core::protocol::{self, TicketClaims};
+use ibkey_protocol::activation::{self as protocol, TicketClaims};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 

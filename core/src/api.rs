@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::platform::{HttpRequest, HttpTransport};
-use crate::protocol::{self, ErrorResponse};
+use crate::platform::{HttpHeader, HttpRequest, HttpTransport};
+use ibkey_protocol::activation::{self as protocol, ErrorResponse};
 
 /// Largest reply body the client reads; anything bigger is a hostile or broken server.
 const MAX_REPLY_BYTES: usize = 256 * 1024;
@@ -82,10 +82,10 @@ impl ServerApi {
         path: &str,
         body: Option<&B>,
     ) -> Result<T, ApiError> {
-        let mut headers = vec![("accept".to_string(), "application/json".to_string())];
+        let mut headers = vec![HttpHeader::new("accept", "application/json")];
         let body = match body {
             Some(b) => {
-                headers.push(("content-type".into(), "application/json".into()));
+                headers.push(HttpHeader::new("content-type", "application/json"));
                 serde_json::to_vec(b).map_err(|e| ApiError::BadReply {
                     detail: format!("request could not be encoded: {e}"),
                 })?

@@ -5,24 +5,28 @@
 use crate::accounts::{AccountBook, AccountsError};
 use crate::activation::ActivationError;
 use crate::api::{ApiError, ServerApi};
-use crate::gate::{Gate, GateError, Lockout, PinPolicy};
+use crate::gate::{Gate, GateError, PinLockout, PinPolicy};
 use crate::platform::{KeyError, Platform, VerificationMethod};
-use crate::protocol::{self, codes};
 use crate::Account;
+use ibkey_protocol::activation::{self as protocol, codes};
+use ibkey_protocol::encoding::b64;
 
 /// How an app configures its authenticator.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AuthenticatorConfig {
     /// The server's base URL (`https://…`; plain `http://` only to loopback).
     pub server_url: String,
     /// The server's signing key (SEC1 uncompressed P-256, base64url) as shipped with the app.
     /// When `None`, the key is fetched and pinned at first contact.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub server_public_key: Option<String>,
     /// A name for this device the user recognises in the portal.
     pub device_name: String,
     /// PIN (Android style) or platform biometrics (iOS style).
     pub verification: VerificationMethod,
-    /// PIN rules and hashing cost.
+    /// PIN rules and hashing cost (the defaults unless a test needs a quicker hash).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub pin_policy: PinPolicy,
 }
 
@@ -93,7 +97,7 @@ impl Authenticator {
                 let request = protocol::RevokeRequest {
                     credential_id: account.credential_id.clone(),
                     issued_at,
-                    signature: protocol::b64(&signature),
+                    signature: b64(&signature),
                 };
                 match self.api.revoke(&request).await {
                     Ok(()) => {}
@@ -115,7 +119,7 @@ impl Authenticator {
                     "device key unusable; the server credential cannot be revoked from here"
                 );
             }
-            Err(e) => return Err(AccountsError::DeviceKey(e)),
+            Err(error) => return Err(AccountsError::DeviceKey { error }),
         }
         self.book.remove(username)?;
         if let Err(e) = self.platform.keys.delete_key(account.key_alias.clone()) {
@@ -125,7 +129,7 @@ impl Authenticator {
     }
 
     /// The running PIN lockout, if any: until when, and how long is left.
-    pub fn pin_lockout(&self) -> Result<Option<Lockout>, GateError> {
+    pub fn pin_lockout(&self) -> Result<Option<PinLockout>, GateError> {
         self.gate.lockout()
     }
 

@@ -3,8 +3,9 @@
 //!
 //! Each area has its own error enum ([`crate::activation::ActivationError`],
 //! [`crate::gate::GateError`], [`crate::accounts::AccountsError`],
-//! [`crate::platform::StoreError`]); all implement [`ErrorCode`]. Messages never carry
-//! secrets: no PINs, keys, tokens or full session IDs.
+//! [`crate::platform::StoreError`], …); all implement [`ErrorCode`]. Messages never carry
+//! secrets: no PINs, keys, tokens or full session IDs. With the `uniffi` feature each enum is
+//! a uniffi error whose message is its `Display` and whose `code()` is its stable code.
 
 /// A stable, searchable code for an error, such as `ACT_CODE_USED`.
 pub trait ErrorCode {
@@ -22,3 +23,34 @@ impl ErrorCode for crate::platform::StoreError {
         }
     }
 }
+
+/// Exports each error enum's stable code to Kotlin and Swift as `code()` (uniffi feature
+/// only); the human message is the enum's `Display`, exported with the enum itself.
+macro_rules! export_error_code {
+    ($($error:ident),+ $(,)?) => {$(
+        #[cfg(feature = "uniffi")]
+        #[uniffi::export]
+        impl $error {
+            /// The stable code of this error, such as `ACT_CODE_USED`, for support and analytics.
+            #[uniffi::method(name = "code")]
+            pub fn stable_code(&self) -> String {
+                ErrorCode::code(self).to_owned()
+            }
+        }
+    )+};
+}
+
+#[cfg(feature = "uniffi")]
+use crate::{
+    accounts::AccountsError, activation::ActivationError, diagnostics::DiagnosticsError,
+    gate::GateError, platform::StoreError, scan::ScanError,
+};
+
+export_error_code!(
+    ActivationError,
+    AccountsError,
+    GateError,
+    StoreError,
+    ScanError,
+    DiagnosticsError,
+);

@@ -6,6 +6,9 @@
 //! typed session ID, list and remove the enrolled users. Every failure is a typed error with
 //! a stable code and a message that says what to do ([`error::ErrorCode`]).
 
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!("ibkey_core");
+
 pub mod accounts;
 pub mod activation;
 mod api;
@@ -14,7 +17,6 @@ pub mod diagnostics;
 pub mod error;
 pub mod gate;
 pub mod platform;
-pub mod protocol;
 pub mod scan;
 
 pub use accounts::{Account, AccountsError};

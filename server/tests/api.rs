@@ -8,9 +8,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ibkey_protocol::activation::{
+    activation_proof_message, codes, key_id, revoke_message, sign_token, verify_token,
+    CompleteRequest, CompleteResponse, ErrorResponse, LookupResponse, ReceiptClaims, RevokeRequest,
+    ServerKeyResponse, SignInResponse, TicketClaims, TicketResponse, TICKET_TYPE,
+};
+use ibkey_protocol::encoding::b64;
 use ibkey_protocol::session_id::SessionId;
-use ibkey_protocol::activation::{activation_proof_message, codes, key_id, revoke_message, sign_token, verify_token, CompleteRequest, CompleteResponse, ErrorResponse, LookupResponse, ReceiptClaims, RevokeRequest, ServerKeyResponse, SignInResponse, TicketClaims, TicketResponse, TICKET_TYPE};
-use ibkey_protocol::encoding::{b64};
 use ibkey_server::{AdjustableClock, PortalDevice, RunningServer, ServerConfig, ServerError};
 use reqwest::StatusCode;
 use ring::rand::SystemRandom;

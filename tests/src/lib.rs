@@ -17,14 +17,11 @@ use ibkey_core::platform::{
     Clock, FileStore, HttpRequest, HttpResponse, HttpTransport, Platform, ReqwestTransport,
     ScriptedVerifier, SoftwareKeyVault, TransportError, VerificationMethod,
 };
-use ibkey_core::protocol::TicketResponse;
 use ibkey_core::{Authenticator, AuthenticatorConfig};
+use ibkey_protocol::activation::TicketResponse;
 use ibkey_server::portal_client::PortalClient;
 use ibkey_server::{AdjustableClock, RunningServer, ServerConfig};
 use tempfile::TempDir;
-
-/// The portal password of the reference server's test users.
-pub const PORTAL_PASSWORD: &str = "ibkey-demo";
 
 /// A reference server on a free loopback port, with its data in a temporary folder.
 pub struct World {
@@ -70,7 +67,7 @@ impl World {
 
     /// `user` signs in to the portal and asks for an activation ticket.
     pub async fn ticket(&self, user: &str) -> TicketResponse {
-        PortalClient::sign_in(&self.url(), user, PORTAL_PASSWORD)
+        PortalClient::sign_in(&self.url(), user, ibkey_server::DEMO_PORTAL_PASSWORD)
             .await
             .expect("portal sign-in")
             .new_ticket()
@@ -86,7 +83,7 @@ impl World {
     /// A phone whose PIN hashing costs next to nothing, for timing everything else.
     pub fn phone_with_cheap_pin(&self, name: &str) -> Phone {
         let policy = PinPolicy {
-            hash_target: Duration::ZERO,
+            hash_target_ms: 0,
             min_iterations: 1,
             ..PinPolicy::default()
         };

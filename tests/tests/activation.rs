@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ibkey_core::activation::{ActivationError, ActivationOutcome, FoundBy, SessionIdError};
+use ibkey_core::activation::{ActivationError, ActivationOutcome, FoundBy};
 use ibkey_core::gate::GateError;
 use ibkey_core::platform::{FileStore, PinPurpose, SecureStore, StoreError};
 use ibkey_core::{scan, AccountsError, ErrorCode};
@@ -112,10 +112,7 @@ async fn typed_session_ids_are_forgiving_but_typos_are_caught_offline() {
             .await
             .expect_err("typo");
         let group = (position / 5 + 1) as u32;
-        assert_eq!(
-            err,
-            ActivationError::SessionIdMistyped(SessionIdError::Mistyped { group })
-        );
+        assert_eq!(err, ActivationError::SessionIdMistyped { group });
         assert_eq!(err.code(), "ACT_SESSION_ID_MISTYPED");
         assert!(err.to_string().contains(&format!("Group {group}")), "{err}");
     }
@@ -350,9 +347,9 @@ async fn pin_lockout_survives_a_restart_of_the_core() {
         .await
         .expect_err("locked");
     let remaining_secs = match err {
-        ActivationError::Verification(GateError::LockedOut { remaining_secs, .. }) => {
-            remaining_secs
-        }
+        ActivationError::Verification {
+            error: GateError::LockedOut { remaining_secs, .. },
+        } => remaining_secs,
         other => panic!("expected a lockout, got {other:?}"),
     };
     assert!(remaining_secs > 0);
@@ -410,7 +407,12 @@ async fn a_corrupt_store_file_is_reported_and_left_alone() {
     let phone = phone.restart();
     let err = phone.auth.accounts().expect_err("corrupt");
     assert!(
-        matches!(err, AccountsError::Store(StoreError::Corrupt { .. })),
+        matches!(
+            err,
+            AccountsError::Store {
+                error: StoreError::Corrupt { .. }
+            }
+        ),
         "{err:?}"
     );
     assert_eq!(err.code(), "STORE_CORRUPT");

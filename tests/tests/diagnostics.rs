@@ -18,18 +18,19 @@ use async_trait::async_trait;
 use data_encoding::{Encoding, BASE32, BASE64, BASE64URL, HEXLOWER, HEXUPPER};
 use ibkey_core::activation::{ActivationError, ActivationOutcome, FoundBy, SessionId};
 use ibkey_core::diagnostics::redact::is_secret_field;
-use ibkey_core::diagnostics::wire::{self, SupportBundleSummary};
 use ibkey_core::diagnostics::{
     verify_bundle, AppInfo, BundleManifest, BundleRequest, Diagnostics, DiagnosticsConfig,
     DiagnosticsServices, LogMode, PreparedBundle, Screenshot, SendOutcome, Sleeper,
 };
 use ibkey_core::platform::{
-    FileStore, HttpRequest, HttpResponse, HttpTransport, LogLevel, LogSink, ReqwestTransport,
-    SecureStore, SystemClock, TransportError,
+    FileStore, HttpHeader, HttpRequest, HttpResponse, HttpTransport, LogLevel, LogSink,
+    ReqwestTransport, SecureStore, SystemClock, TransportError,
 };
-use ibkey_core::protocol::TicketResponse;
 use ibkey_core::{scan, ErrorCode};
-use ibkey_e2e::{incompressible_bytes, noisy_png, World, PORTAL_PASSWORD};
+use ibkey_e2e::{incompressible_bytes, noisy_png, World};
+use ibkey_protocol::activation::TicketResponse;
+use ibkey_protocol::diagnostics::wire::{self, SupportBundleSummary};
+use ibkey_server::DEMO_PORTAL_PASSWORD;
 use ibkey_server::{ServerConfig, DEFAULT_SUPPORT_TOKEN};
 use serde_json::Value;
 
@@ -248,7 +249,7 @@ fn ticket_canaries(name: &str, ticket: &TicketResponse) -> Vec<(String, Vec<u8>)
 async fn http_get(url: &str, token: Option<&str>) -> HttpResponse {
     let mut headers = Vec::new();
     if let Some(t) = token {
-        headers.push(("authorization".to_string(), format!("Bearer {t}")));
+        headers.push(HttpHeader::new("authorization", format!("Bearer {t}")));
     }
     ReqwestTransport::new()
         .expect("http")
@@ -265,7 +266,7 @@ async fn http_get(url: &str, token: Option<&str>) -> HttpResponse {
 async fn http_send(method: &str, url: &str, body: Vec<u8>, json: bool) -> HttpResponse {
     let mut headers = Vec::new();
     if json {
-        headers.push(("content-type".to_string(), "application/json".to_string()));
+        headers.push(HttpHeader::new("content-type", "application/json"));
     }
     ReqwestTransport::new()
         .expect("http")
@@ -384,7 +385,7 @@ fn expect_code(result: Result<ActivationOutcome, ActivationError>, code: &str) {
 
 /// Signs in to the portal by hand (to know the portal token) and gets a ticket with it.
 async fn ticket_by_hand(url: &str, user: &str) -> (String, TicketResponse) {
-    let body = serde_json::json!({ "username": user, "password": PORTAL_PASSWORD });
+    let body = serde_json::json!({ "username": user, "password": DEMO_PORTAL_PASSWORD });
     let reply = http_send(
         "POST",
         &format!("{url}/v1/portal/sign-in"),
@@ -401,7 +402,7 @@ async fn ticket_by_hand(url: &str, user: &str) -> (String, TicketResponse) {
         .send(HttpRequest {
             method: "POST".into(),
             url: format!("{url}/v1/portal/activation-tickets"),
-            headers: vec![("authorization".into(), format!("Bearer {token}"))],
+            headers: vec![HttpHeader::new("authorization", format!("Bearer {token}"))],
             body: Vec::new(),
         })
         .await

@@ -98,7 +98,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             device_name: "timing".into(),
             verification: VerificationMethod::Pin,
             pin_policy: PinPolicy {
-                hash_target: Duration::from_millis(5),
+                hash_target_ms: 5,
                 ..PinPolicy::default()
             },
         },
@@ -108,7 +108,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let ticket = |user: String| {
         let url = url.clone();
         async move {
-            PortalClient::sign_in(&url, &user, "ibkey-demo")
+            PortalClient::sign_in(&url, &user, ibkey_server::DEMO_PORTAL_PASSWORD)
                 .await?
                 .new_ticket()
                 .await

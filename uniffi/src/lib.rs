@@ -1,44 +1,39 @@
 //! ibkey-ffi: the uniffi export of [`ibkey_core`] for the Android (Kotlin) and iOS (Swift)
 //! shells.
 //!
-//! This crate holds no logic. It mirrors the core's public types as uniffi records, enums and
-//! errors, converts between the two, and adapts the traits a shell implements in Kotlin or
-//! Swift (`SecureStore`, `KeyVault`, `UserVerifier`, `HttpTransport`, `LogSink`,
-//! `UploadProgress`, `Sleeper`) to the core's own platform traits, so the core never sees a
-//! uniffi type.
+//! This crate holds no logic and declares none of the core's types: the core's records,
+//! enums and errors carry their own uniffi derives (its `uniffi` feature; Kotlin package
+//! `io.ibkey.core`, with the bundle manifest's types from `ibkey-protocol` in
+//! `io.ibkey.protocol`). Here are only the exported objects wrapping the core's services,
+//! and the foreign traits that differ from the core's, with their adapters:
 //!
 //! - [`Authenticator`]: the core's authenticator (activation, accounts, PIN lockout).
-//! - [`platform`]: the foreign traits and the software key vault for hosts without secure
-//!   hardware.
-//! - [`errors`]: one error enum per area, each variant with the core's stable code
-//!   (`code()`) and human message (`Display`, Kotlin `message`, Swift `description`).
-//! - [`Diagnostics`]: logs (to the platform's [`logging::LogSink`], a ring, daily files),
-//!   debug mode and the extended log with its network trace, support bundles previewed before
-//!   the user agrees, and an upload outbox that never loses a bundle.
+//! - [`Diagnostics`] and [`PreparedBundle`]: logs, support bundles previewed before the user
+//!   agrees, and an upload outbox that never loses a bundle; the foreign traits
+//!   [`diagnostics::UploadProgress`] and [`diagnostics::Sleeper`].
+//! - [`Scanner`] and [`scan::decode_qr_image`]: activation QR codes from camera frames (the
+//!   luma plane, passed without a copy) and pictures.
+//! - [`platform`]: the core's software key vault for hosts without secure hardware. The
+//!   shell implements the core's `SecureStore`, `KeyVault`, `UserVerifier` and
+//!   `HttpTransport` directly.
 //! - [`logging`]: the platform logger as the core's log sink.
-//! - [`scan`]: reading activation QR codes: [`Scanner`] for camera frames (the luma plane,
-//!   passed without a copy) and pictures, [`scan::decode_qr_image`] for a single picture.
 //!
-//! Async exports need no Rust runtime: the core's futures only await the shell's own
-//! `UserVerifier` and `HttpTransport` calls, and the foreign side polls them.
+//! Errors returned by the shell's callbacks convert from
+//! [`uniffi::UnexpectedUniFFICallbackError`], so an unexpected Kotlin/Swift exception becomes
+//! a Rust error instead of a panic. Async exports need no Rust runtime: the core's futures
+//! only await the shell's own `UserVerifier`, `HttpTransport` and `Sleeper` calls, and the
+//! foreign side polls them.
 
 uniffi::setup_scaffolding!("ibkey");
 
 mod authenticator;
 pub mod diagnostics;
-pub mod errors;
 pub mod logging;
 pub mod platform;
 pub mod scan;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
-mod types;
 
-pub use authenticator::{Authenticator, AuthenticatorConfig};
+pub use authenticator::Authenticator;
 pub use diagnostics::{Diagnostics, PreparedBundle};
-pub use errors::{
-    AccountsError, ActivationError, DiagnosticsError, GateError, KeyError, LogSinkError, ScanError,
-    StoreError, TransportError, UploadCallbackError, VerifierError,
-};
-pub use scan::{FrameResult, Scanner};
-pub use types::{Account, ActivationRequest, ActivationResult, FoundBy, PinLockout};
+pub use scan::Scanner;

@@ -7,23 +7,24 @@
 
 use std::sync::Arc;
 
-use ibkey_core::platform as core_platform;
+use ibkey_core::platform::{self as core_platform, LogLevel};
 
-use crate::errors::LogSinkError;
+/// Why a shell's [`LogSink`] could not take a log line; the line is dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
+pub enum LogSinkError {
+    /// The platform logger failed.
+    #[error("the log sink failed: {reason}")]
+    Failed {
+        /// What the platform reported.
+        reason: String,
+    },
+}
 
-/// How much the core logs, from the fewest lines to the most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum LogLevel {
-    /// Failures only.
-    Error,
-    /// Failures and surprises.
-    Warn,
-    /// What the user did and what came of it (the default for diagnostics).
-    Info,
-    /// Each server request and reply.
-    Debug,
-    /// Everything.
-    Trace,
+impl From<uniffi::UnexpectedUniFFICallbackError> for LogSinkError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        LogSinkError::Failed { reason: e.reason }
+    }
 }
 
 /// Receives the core's log lines, already scrubbed of secrets: logcat on Android, os_log on
@@ -39,34 +40,8 @@ pub trait LogSink: Send + Sync {
 pub(crate) struct SinkAdapter(pub(crate) Arc<dyn LogSink>);
 
 impl core_platform::LogSink for SinkAdapter {
-    fn log(&self, level: core_platform::LogLevel, target: String, message: String) {
+    fn log(&self, level: LogLevel, target: String, message: String) {
         // A sink that fails loses the line; logging never fails the core's work.
-        let _ = self.0.log(level.into(), target, message);
-    }
-}
-
-impl From<core_platform::LogLevel> for LogLevel {
-    fn from(level: core_platform::LogLevel) -> Self {
-        use core_platform::LogLevel as C;
-        match level {
-            C::Error => LogLevel::Error,
-            C::Warn => LogLevel::Warn,
-            C::Info => LogLevel::Info,
-            C::Debug => LogLevel::Debug,
-            C::Trace => LogLevel::Trace,
-        }
-    }
-}
-
-impl From<LogLevel> for core_platform::LogLevel {
-    fn from(level: LogLevel) -> Self {
-        use core_platform::LogLevel as C;
-        match level {
-            LogLevel::Error => C::Error,
-            LogLevel::Warn => C::Warn,
-            LogLevel::Info => C::Info,
-            LogLevel::Debug => C::Debug,
-            LogLevel::Trace => C::Trace,
-        }
+        let _ = self.0.log(level, target, message);
     }
 }

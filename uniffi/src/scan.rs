@@ -3,38 +3,7 @@
 
 use std::sync::Arc;
 
-use ibkey_core::scan as core_scan;
-
-use crate::errors::ScanError;
-
-/// What one camera frame or image held.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
-pub enum FrameResult {
-    /// An activation code, read for the first time since it came into view: pass `text` to
-    /// `Authenticator.activateFromQr`.
-    Payload {
-        /// The activation payload (`IBK1.…`).
-        text: String,
-    },
-    /// The activation code last returned, still in view: nothing new to do.
-    SameAsBefore,
-    /// A QR code, but not an activation code: tell the user to scan the portal's code.
-    ForeignCode,
-    /// No QR code could be read.
-    NoCode,
-}
-
-impl From<core_scan::FrameResult> for FrameResult {
-    fn from(result: core_scan::FrameResult) -> Self {
-        use core_scan::FrameResult as C;
-        match result {
-            C::Payload { text } => FrameResult::Payload { text },
-            C::SameAsBefore => FrameResult::SameAsBefore,
-            C::ForeignCode => FrameResult::ForeignCode,
-            C::NoCode => FrameResult::NoCode,
-        }
-    }
-}
+use ibkey_core::scan::{self as core_scan, FrameResult, ScanError};
 
 /// Reads activation codes from a stream of camera frames, reporting a code held in view once
 /// (then `SameAsBefore` until it has left the view). Thread-safe; one per scanner screen.
@@ -62,15 +31,12 @@ impl Scanner {
         row_stride: u32,
         luma: &[u8],
     ) -> Result<FrameResult, ScanError> {
-        Ok(self
-            .inner
-            .scan_frame(width, height, row_stride, luma)?
-            .into())
+        self.inner.scan_frame(width, height, row_stride, luma)
     }
 
     /// Scans a PNG or JPEG file's bytes (a screenshot, a gallery photo) like a camera frame.
     pub fn scan_image(&self, bytes: Vec<u8>) -> Result<FrameResult, ScanError> {
-        Ok(self.inner.scan_image(&bytes)?.into())
+        self.inner.scan_image(&bytes)
     }
 
     /// Forgets the last code returned: the next frame holding it returns it again.
@@ -83,5 +49,5 @@ impl Scanner {
 /// `Authenticator.activateFromQr`.
 #[uniffi::export]
 pub fn decode_qr_image(image: Vec<u8>) -> Result<String, ScanError> {
-    Ok(core_scan::decode_image(&image)?)
+    core_scan::decode_image(&image)
 }

@@ -95,7 +95,7 @@ impl AccountBook {
                 reason: "no randomness for the device id".into(),
             })?;
         let record = DeviceRecord {
-            device_id: crate::protocol::b64(&id),
+            device_id: ibkey_protocol::encoding::b64(&id),
             ..DeviceRecord::default()
         };
         self.save(DEVICE_KEY, &record)?;

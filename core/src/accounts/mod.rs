@@ -16,6 +16,7 @@ use crate::platform::{KeyError, StoreError};
 
 /// One user enrolled on this device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Account {
     /// The portal user name.
     pub username: String,
@@ -31,6 +32,7 @@ pub struct Account {
 
 /// Why an account operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi::export(Display))]
 pub enum AccountsError {
     /// No enrolled user has this name.
     #[error(
@@ -53,14 +55,25 @@ pub enum AccountsError {
         detail: String,
     },
     /// The user's device key could not be used.
-    #[error("This user's key on the device cannot be used ({0}). Remove the device in the portal and activate again.")]
-    DeviceKey(KeyError),
+    #[error("This user's key on the device cannot be used ({error}). Remove the device in the portal and activate again.")]
+    DeviceKey {
+        /// What the key vault reported.
+        error: KeyError,
+    },
     /// The user did not verify.
     #[error(transparent)]
-    Verification(#[from] GateError),
+    Verification {
+        /// Why.
+        #[from]
+        error: GateError,
+    },
     /// The store could not be read or written.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store {
+        /// Why.
+        #[from]
+        error: StoreError,
+    },
 }
 
 impl ErrorCode for AccountsError {
@@ -69,9 +82,9 @@ impl ErrorCode for AccountsError {
             AccountsError::NotFound { .. } => "ACC_NOT_FOUND",
             AccountsError::ServerUnreachable { .. } => "ACC_SERVER_UNREACHABLE",
             AccountsError::ServerReply { .. } => "ACC_SERVER_REPLY",
-            AccountsError::DeviceKey(_) => "ACC_DEVICE_KEY",
-            AccountsError::Verification(e) => e.code(),
-            AccountsError::Store(e) => e.code(),
+            AccountsError::DeviceKey { .. } => "ACC_DEVICE_KEY",
+            AccountsError::Verification { error } => error.code(),
+            AccountsError::Store { error } => error.code(),
         }
     }
 }

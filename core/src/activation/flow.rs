@@ -8,8 +8,9 @@ use super::{ActivationError, ActivationOutcome, ActivationRequest, FoundBy, Sess
 use crate::authenticator::api_error_to_activation;
 use crate::error::ErrorCode;
 use crate::platform::KeyError;
-use crate::protocol::{self, ReceiptClaims, TicketClaims, TokenError};
 use crate::{Account, Authenticator};
+use ibkey_protocol::activation::{self as protocol, ReceiptClaims, TicketClaims, TokenError};
+use ibkey_protocol::encoding::{b64, unb64};
 
 /// Leeway for the phone's clock when checking the expiry a QR code carries; the server
 /// has the final word.
@@ -126,20 +127,20 @@ impl Authenticator {
         let alias = new_key_alias()?;
         let public_key = keys
             .create_key(alias.clone())
-            .map_err(ActivationError::DeviceKey)?;
-        let public_key_b64 = protocol::b64(&public_key);
+            .map_err(|error| ActivationError::DeviceKey { error })?;
+        let public_key_b64 = b64(&public_key);
         let proof_message =
             protocol::activation_proof_message(&ticket.sid, &device.device_id, &public_key_b64);
         let registered = async {
             let proof = keys
                 .sign(alias.clone(), proof_message.into_bytes())
-                .map_err(ActivationError::DeviceKey)?;
+                .map_err(|error| ActivationError::DeviceKey { error })?;
             let request = protocol::CompleteRequest {
                 ticket: token.to_string(),
                 device_id: device.device_id.clone(),
                 device_name: self.config.device_name.clone(),
                 public_key: public_key_b64,
-                proof: protocol::b64(&proof),
+                proof: b64(&proof),
             };
             let reply = self
                 .api
@@ -212,17 +213,16 @@ impl Authenticator {
             None => self.book.device()?.server_key,
         };
         if let Some(key) = pinned {
-            return protocol::unb64(&key).ok_or(ActivationError::ServerKeyMismatch);
+            return unb64(&key).ok_or(ActivationError::ServerKeyMismatch);
         }
         let reply = self
             .api
             .server_key()
             .await
             .map_err(|e| api_error_to_activation(e, ""))?;
-        let key =
-            protocol::unb64(&reply.public_key).ok_or_else(|| ActivationError::ServerReply {
-                detail: "server key is not base64url".into(),
-            })?;
+        let key = unb64(&reply.public_key).ok_or_else(|| ActivationError::ServerReply {
+            detail: "server key is not base64url".into(),
+        })?;
         if key.len() != 65 || protocol::key_id(&key) != reply.key_id {
             return Err(ActivationError::ServerReply {
                 detail: "server key is not a P-256 public key matching its id".into(),
@@ -255,7 +255,7 @@ fn unverified_claims(token: &str) -> Option<TicketClaims> {
     if prefix != protocol::TOKEN_PREFIX || parts.next().is_some() {
         return None;
     }
-    let claims: TicketClaims = serde_json::from_slice(&protocol::unb64(claims)?).ok()?;
+    let claims: TicketClaims = serde_json::from_slice(&unb64(claims)?).ok()?;
     (claims.typ == protocol::TICKET_TYPE).then_some(claims)
 }
 
@@ -270,17 +270,19 @@ fn request_of(ticket: &TicketClaims) -> ActivationRequest {
 
 /// What the device remembers of an activated code: a hash, never the session ID itself.
 fn code_fingerprint(session_id: &str) -> String {
-    protocol::b64(digest::digest(&digest::SHA256, session_id.as_bytes()).as_ref())
+    b64(digest::digest(&digest::SHA256, session_id.as_bytes()).as_ref())
 }
 
 fn new_key_alias() -> Result<String, ActivationError> {
     let mut random = [0u8; 8];
-    SystemRandom::new().fill(&mut random).map_err(|_| {
-        ActivationError::DeviceKey(KeyError::Failed {
-            reason: "no randomness available".into(),
-        })
-    })?;
-    Ok(format!("account-{}", protocol::b64(&random)))
+    SystemRandom::new()
+        .fill(&mut random)
+        .map_err(|_| ActivationError::DeviceKey {
+            error: KeyError::Failed {
+                reason: "no randomness available".into(),
+            },
+        })?;
+    Ok(format!("account-{}", b64(&random)))
 }
 
 fn discard_key(keys: &dyn crate::platform::KeyVault, alias: &str) {

@@ -7,9 +7,8 @@
 //! stores the account.
 
 mod flow;
-pub mod session_id;
 
-pub use session_id::{SessionId, SessionIdError};
+pub use ibkey_protocol::session_id::{SessionId, SessionIdError};
 
 use crate::error::ErrorCode;
 use crate::gate::GateError;
@@ -18,6 +17,7 @@ use crate::Account;
 
 /// A validated activation code, before anything is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ActivationRequest {
     /// The portal user the code enrolls.
     pub username: String,
@@ -31,6 +31,7 @@ pub struct ActivationRequest {
 
 /// How an activation ended when nothing went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ActivationOutcome {
     /// The user is now enrolled on this device.
     Activated {
@@ -47,6 +48,7 @@ pub enum ActivationOutcome {
 
 /// Where a duplicate enrollment was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum FoundBy {
     /// In this device's own account list, before any network call.
     Device,
@@ -56,6 +58,7 @@ pub enum FoundBy {
 
 /// Why an activation did not happen. Each variant has its own code ([`ErrorCode`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi::export(Display))]
 pub enum ActivationError {
     /// The user is already enrolled on this device: nothing to do.
     #[error("{} is already enrolled on this device{}. There is nothing to do: you can already approve logins for {0}.", username, match found_by { FoundBy::Device => "", FoundBy::Server => " according to the server (if the app was reinstalled or its data cleared, remove the old device in the portal, then activate again)" })]
@@ -74,9 +77,30 @@ pub enum ActivationError {
     /// The server knows no code with this session ID.
     #[error("No activation is waiting for this session ID. Check it against the portal; if it matches, log out of the portal and back in for a fresh one.")]
     CodeUnknown,
-    /// The typed session ID has a typo, caught on the device.
-    #[error(transparent)]
-    SessionIdMistyped(#[from] SessionIdError),
+    /// The typed session ID has too few or too many characters (caught on the device).
+    #[error("{}", SessionIdError::WrongLength { found: *found, expected: *expected })]
+    SessionIdWrongLength {
+        /// Characters found.
+        found: u32,
+        /// Characters expected.
+        expected: u32,
+    },
+    /// The typed session ID holds a character that never appears in one (caught on the
+    /// device).
+    #[error("{}", SessionIdError::InvalidCharacter { group: *group, character: character.clone() })]
+    SessionIdInvalidCharacter {
+        /// The group (1-based) holding the character.
+        group: u32,
+        /// The character as typed.
+        character: String,
+    },
+    /// A group of the typed session ID fails its check character: a typo (caught on the
+    /// device).
+    #[error("{}", SessionIdError::Mistyped { group: *group })]
+    SessionIdMistyped {
+        /// The group (1-based) that looks wrong.
+        group: u32,
+    },
     /// Too many wrong session IDs were tried; the server asks to wait.
     #[error("Too many wrong session IDs were tried. Wait {retry_after_secs} seconds, then type the session ID again carefully.")]
     TooManyAttempts {
@@ -116,14 +140,39 @@ pub enum ActivationError {
         detail: String,
     },
     /// The device key could not be made or used.
-    #[error("The phone's key store could not make a key for this account ({0}). Restart the phone and try again.")]
-    DeviceKey(KeyError),
+    #[error("The phone's key store could not make a key for this account ({error}). Restart the phone and try again.")]
+    DeviceKey {
+        /// What the key vault reported.
+        error: KeyError,
+    },
     /// The user did not verify (PIN, biometrics, cancel, lockout).
     #[error(transparent)]
-    Verification(#[from] GateError),
+    Verification {
+        /// Why.
+        #[from]
+        error: GateError,
+    },
     /// The store could not be read or written.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store {
+        /// Why.
+        #[from]
+        error: StoreError,
+    },
+}
+
+impl From<SessionIdError> for ActivationError {
+    fn from(e: SessionIdError) -> Self {
+        match e {
+            SessionIdError::WrongLength { found, expected } => {
+                ActivationError::SessionIdWrongLength { found, expected }
+            }
+            SessionIdError::InvalidCharacter { group, character } => {
+                ActivationError::SessionIdInvalidCharacter { group, character }
+            }
+            SessionIdError::Mistyped { group } => ActivationError::SessionIdMistyped { group },
+        }
+    }
 }
 
 impl ErrorCode for ActivationError {
@@ -134,11 +183,9 @@ impl ErrorCode for ActivationError {
             CodeUsed => "ACT_CODE_USED",
             CodeExpired => "ACT_CODE_EXPIRED",
             CodeUnknown => "ACT_CODE_UNKNOWN",
-            SessionIdMistyped(SessionIdError::WrongLength { .. }) => "ACT_SESSION_ID_LENGTH",
-            SessionIdMistyped(SessionIdError::InvalidCharacter { .. }) => {
-                "ACT_SESSION_ID_CHARACTER"
-            }
-            SessionIdMistyped(SessionIdError::Mistyped { .. }) => "ACT_SESSION_ID_MISTYPED",
+            SessionIdWrongLength { .. } => "ACT_SESSION_ID_LENGTH",
+            SessionIdInvalidCharacter { .. } => "ACT_SESSION_ID_CHARACTER",
+            SessionIdMistyped { .. } => "ACT_SESSION_ID_MISTYPED",
             TooManyAttempts { .. } => "ACT_TOO_MANY_ATTEMPTS",
             NotAnActivationCode => "ACT_NOT_AN_ACTIVATION_CODE",
             WrongServer { .. } => "ACT_WRONG_SERVER",
@@ -146,9 +193,9 @@ impl ErrorCode for ActivationError {
             InsecureServer { .. } => "ACT_INSECURE_SERVER",
             ServerUnreachable { .. } => "ACT_SERVER_UNREACHABLE",
             ServerReply { .. } => "ACT_SERVER_REPLY",
-            DeviceKey(_) => "ACT_DEVICE_KEY",
-            Verification(e) => e.code(),
-            Store(e) => e.code(),
+            DeviceKey { .. } => "ACT_DEVICE_KEY",
+            Verification { error } => error.code(),
+            Store { error } => error.code(),
         }
     }
 }

@@ -13,46 +13,47 @@
 //! screenshots/01-<name>.png      as attached, metadata stripped
 //! ```
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 
 use flate2::write::DeflateEncoder;
 use flate2::Compression;
-use rawzip::{CompressionMethod, ZipArchive, ZipArchiveWriter};
-use serde::{Deserialize, Serialize};
+use rawzip::{CompressionMethod, ZipArchiveWriter};
 use serde_json::Value;
 
 use super::har::har_document;
 use super::recorder::Recorder;
 use super::redact::{redact_json, scrub, RULES_VERSION};
 use super::screenshot::{self, Screenshot};
-use super::util::{self, date_string, rfc3339_ms, sha256_hex};
-use super::{AppInfo, DiagnosticsConfig, DiagnosticsError, LogMode};
+use ibkey_protocol::diagnostics::{
+    BundleFile, BundleManifest, FileKind, LogMode, BUNDLE_FORMAT, MANIFEST_NAME,
+};
+use ibkey_protocol::encoding::sha256_hex;
 
-/// The name of the manifest inside a bundle.
-pub const MANIFEST_NAME: &str = "manifest.json";
-/// The version of the bundle layout.
-pub const BUNDLE_FORMAT: u32 = 1;
+use super::util::{self, date_string, rfc3339_ms};
+use super::{AppInfo, DiagnosticsConfig, DiagnosticsError};
+
 /// Longest comment, characters.
 pub const MAX_COMMENT_CHARS: usize = 4000;
 /// Longest username, characters.
 pub const MAX_USERNAME_CHARS: usize = 128;
-/// Largest manifest read, bytes.
-const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
-
 /// What the user asks to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct BundleRequest {
     /// What happened, in the user's words (scrubbed like the logs).
     pub comment: String,
     /// The user's name, if they choose to give it (from the login screen, before any login).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub username: Option<String>,
     /// Screenshots to attach.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
     pub screenshots: Vec<Screenshot>,
     /// Days of logs: 1 for today only, N for today and the N−1 days before (at most the
     /// retention).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 1))]
     pub days: u32,
     /// Whether to include the network trace (`network.har`) of those days.
+    #[cfg_attr(feature = "uniffi", uniffi(default = false))]
     pub include_network_trace: bool,
 }
 
@@ -68,76 +69,9 @@ impl Default for BundleRequest {
     }
 }
 
-/// What a file in a bundle holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileKind {
-    /// The manifest itself (only in a preview's list).
-    Manifest,
-    /// A day's log.
-    Log,
-    /// The network trace.
-    NetworkTrace,
-    /// A screenshot.
-    Screenshot,
-}
-
-/// One file of a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BundleFile {
-    /// Its path in the zip.
-    pub path: String,
-    /// What it holds.
-    pub kind: FileKind,
-    /// Its size, bytes.
-    pub size: u64,
-    /// SHA-256 of its content, lower-case hex.
-    pub sha256: String,
-}
-
-/// `manifest.json`: who made the bundle, with what, and every file in it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BundleManifest {
-    /// [`BUNDLE_FORMAT`].
-    pub format: u32,
-    /// The bundle's id (26 Crockford base-32 characters, time-ordered).
-    pub bundle_id: String,
-    /// When it was made, RFC 3339 UTC.
-    pub created_at: String,
-    /// The version of ibkey-core.
-    pub core_version: String,
-    /// The app.
-    pub app_name: String,
-    /// The app's version.
-    pub app_version: String,
-    /// `android`, `ios`, `desktop`, …
-    pub platform: String,
-    /// The operating system and its version.
-    pub os_version: String,
-    /// The device model.
-    pub device_model: String,
-    /// The log mode when the bundle was made.
-    pub log_mode: LogMode,
-    /// Whether debug mode was on (debug or extended).
-    pub debug_mode: bool,
-    /// Whether the extended log was on.
-    pub extended_log: bool,
-    /// Days of logs included.
-    pub days: u32,
-    /// Whether `network.har` is included.
-    pub network_trace: bool,
-    /// The user's comment (scrubbed).
-    pub comment: String,
-    /// The username, when the user gave it.
-    pub username: Option<String>,
-    /// The redaction rules applied ([`RULES_VERSION`]).
-    pub redaction: String,
-    /// Every file of the bundle but the manifest.
-    pub files: Vec<BundleFile>,
-}
-
 /// Exactly what would be sent: shown to the user before they agree.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct BundlePreview {
     /// The bundle's id.
     pub bundle_id: String,
@@ -387,122 +321,4 @@ fn write_zip(
         entry.finish(descriptor)?;
     }
     zip.finish()
-}
-
-/// Why a zip is not a well-formed bundle.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BundleCheckError {
-    /// Not a zip archive.
-    #[error("the upload is not a zip archive ({0})")]
-    NotAZip(String),
-    /// No `manifest.json` in it.
-    #[error("the bundle has no manifest.json")]
-    NoManifest,
-    /// The manifest is not valid.
-    #[error("manifest.json is not a valid bundle manifest ({0})")]
-    BadManifest(String),
-    /// A file listed in the manifest is missing.
-    #[error("'{0}' is listed in the manifest but not in the bundle")]
-    MissingFile(String),
-    /// A file in the zip is not listed in the manifest.
-    #[error("'{0}' is in the bundle but not listed in the manifest")]
-    UnlistedFile(String),
-    /// A file's size differs from the manifest.
-    #[error("'{0}' does not have the size the manifest gives")]
-    SizeMismatch(String),
-    /// A file's SHA-256 differs from the manifest.
-    #[error("'{0}' does not have the SHA-256 the manifest gives")]
-    DigestMismatch(String),
-    /// A path that could escape a folder when unpacked.
-    #[error("the bundle holds an unsafe path '{0}'")]
-    UnsafePath(String),
-    /// The files add up to more than allowed once unpacked.
-    #[error("the bundle unpacks to more than {0} bytes")]
-    TooLarge(u64),
-    /// A file could not be decompressed.
-    #[error("'{0}' cannot be decompressed")]
-    Unreadable(String),
-}
-
-/// Checks that `bytes` is a bundle whose files are exactly those its manifest lists, with
-/// their sizes and SHA-256, unpacking to at most `max_unpacked` bytes; returns the manifest.
-pub fn verify_bundle(bytes: &[u8], max_unpacked: u64) -> Result<BundleManifest, BundleCheckError> {
-    let archive =
-        ZipArchive::from_slice(bytes).map_err(|e| BundleCheckError::NotAZip(e.to_string()))?;
-    let mut found = HashMap::new();
-    let mut entries = archive.entries();
-    while let Some(entry) = entries
-        .next_entry()
-        .map_err(|e| BundleCheckError::NotAZip(e.to_string()))?
-    {
-        let name = String::from_utf8_lossy(entry.file_path().as_ref()).into_owned();
-        let safe = !name.contains('\\')
-            && !name.starts_with('/')
-            && !name
-                .split('/')
-                .any(|part| part.is_empty() || part == ".." || part == ".");
-        if !safe || entry.is_dir() || found.contains_key(&name) {
-            return Err(BundleCheckError::UnsafePath(name));
-        }
-        found.insert(name, (entry.wayfinder(), entry.compression_method()));
-    }
-    let unpack = |name: &str, limit: u64| -> Result<Vec<u8>, BundleCheckError> {
-        let unreadable = || BundleCheckError::Unreadable(name.to_string());
-        let (wayfinder, method) = found
-            .get(name)
-            .ok_or_else(|| BundleCheckError::MissingFile(name.to_string()))?;
-        let entry = archive.get_entry(*wayfinder).map_err(|_| unreadable())?;
-        let decoded: Box<dyn Read + '_> = match *method {
-            CompressionMethod::STORE => Box::new(entry.data()),
-            CompressionMethod::DEFLATE => Box::new(flate2::read::DeflateDecoder::new(entry.data())),
-            _ => return Err(unreadable()),
-        };
-        let mut out = Vec::new();
-        entry
-            .verifying_reader(decoded)
-            .take(limit)
-            .read_to_end(&mut out)
-            .map_err(|_| unreadable())?;
-        Ok(out)
-    };
-    if !found.contains_key(MANIFEST_NAME) {
-        return Err(BundleCheckError::NoManifest);
-    }
-    let manifest_bytes = unpack(MANIFEST_NAME, MAX_MANIFEST_BYTES)?;
-    let manifest: BundleManifest = serde_json::from_slice(&manifest_bytes)
-        .map_err(|e| BundleCheckError::BadManifest(e.to_string()))?;
-    if !util::is_bundle_id(&manifest.bundle_id) {
-        return Err(BundleCheckError::BadManifest(
-            "the bundle id is not 26 Crockford base-32 characters".to_string(),
-        ));
-    }
-    let mut listed = std::collections::HashSet::new();
-    let mut unpacked: u64 = 0;
-    for file in &manifest.files {
-        if file.path == MANIFEST_NAME || !listed.insert(file.path.as_str()) {
-            return Err(BundleCheckError::BadManifest(format!(
-                "'{}' is listed twice",
-                file.path
-            )));
-        }
-        unpacked = unpacked.saturating_add(file.size);
-        if unpacked > max_unpacked {
-            return Err(BundleCheckError::TooLarge(max_unpacked));
-        }
-        // One byte more than announced, so a longer file is seen as such.
-        let content = unpack(&file.path, file.size.saturating_add(1))?;
-        if content.len() as u64 != file.size {
-            return Err(BundleCheckError::SizeMismatch(file.path.clone()));
-        }
-        if sha256_hex(&content) != file.sha256.to_ascii_lowercase() {
-            return Err(BundleCheckError::DigestMismatch(file.path.clone()));
-        }
-    }
-    if let Some(extra) = found
-        .keys()
-        .find(|n| n.as_str() != MANIFEST_NAME && !listed.contains(n.as_str()))
-    {
-        return Err(BundleCheckError::UnlistedFile(extra.clone()));
-    }
-    Ok(manifest)
 }

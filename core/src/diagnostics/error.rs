@@ -5,6 +5,7 @@ use crate::error::ErrorCode;
 /// Why a diagnostics request could not be done. A server that cannot be reached is not an
 /// error: the bundle waits in the outbox ([`super::SendOutcome::Queued`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi::export(Display))]
 pub enum DiagnosticsError {
     /// A screenshot is bigger than the limit.
     #[error("The screenshot '{name}' is {size} bytes, more than the {limit} bytes allowed. Take a smaller screenshot (or crop it) and attach it again.")]
@@ -61,14 +62,14 @@ pub enum DiagnosticsError {
     },
     /// The server refused the bundle for good (too large for it, malformed, conflicting);
     /// it was removed from the outbox.
-    #[error("The support server refused the diagnostics bundle {bundle_id} ({code}: {message}). It was removed from this phone; make a new one, and contact support if this happens again.")]
+    #[error("The support server refused the diagnostics bundle {bundle_id} ({code}: {server_message}). It was removed from this phone; make a new one, and contact support if this happens again.")]
     ServerRefused {
         /// The bundle.
         bundle_id: String,
         /// The server's error code.
         code: String,
-        /// The server's message.
-        message: String,
+        /// The server's message (not `message`: Kotlin exceptions have one already).
+        server_message: String,
     },
     /// The server address is plain HTTP to another machine.
     #[error("The support server address {url} is not secure (plain HTTP is only allowed to this device itself). Use an https:// address.")]

@@ -17,7 +17,7 @@ use super::recorder::Recorder;
 use super::redact::{redact_header, redact_json, scrub, REDACTED};
 use super::util::rfc3339_ms;
 use super::LogMode;
-use crate::platform::{HttpRequest, HttpResponse, HttpTransport, TransportError};
+use crate::platform::{HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError};
 
 /// Longest body text kept in an entry, bytes; longer text is cut.
 const MAX_BODY_TEXT: usize = 16 * 1024;
@@ -179,18 +179,15 @@ pub(crate) fn har_document(entries: Vec<Value>) -> Value {
     })
 }
 
-fn header(headers: &[(String, String)], name: &str) -> Option<String> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.clone())
+fn header(headers: &[HttpHeader], name: &str) -> Option<String> {
+    HttpHeader::find(headers, name).map(str::to_string)
 }
 
-fn har_headers(headers: &[(String, String)]) -> Value {
+fn har_headers(headers: &[HttpHeader]) -> Value {
     Value::Array(
         headers
             .iter()
-            .map(|(n, v)| json!({ "name": n, "value": redact_header(n, v) }))
+            .map(|h| json!({ "name": h.name, "value": redact_header(&h.name, &h.value) }))
             .collect(),
     )
 }
@@ -277,14 +274,14 @@ mod tests {
             method: "POST".into(),
             url: "http://127.0.0.1:1/v1/activation/complete?token=abc&x=1".into(),
             headers: vec![
-                ("content-type".into(), "application/json".into()),
-                ("authorization".into(), "Bearer 0123456789abcdefXYZ".into()),
+                HttpHeader::new("content-type", "application/json"),
+                HttpHeader::new("authorization", "Bearer 0123456789abcdefXYZ"),
             ],
             body: br#"{"ticket":"IBK1.a.b","proof":"MEUC","device_id":"d1"}"#.to_vec(),
         };
         let reply = Ok(HttpResponse {
             status: 200,
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers: vec![HttpHeader::new("content-type", "application/json")],
             body: br#"{"receipt":"IBK1.c.d"}"#.to_vec(),
         });
         let entry = har_entry(&request, &reply, 1_700_000_000_000, 12.5);

@@ -40,18 +40,16 @@ pub mod redact;
 mod screenshot;
 mod upload;
 mod util;
-pub mod wire;
 
 use std::collections::HashSet;
 use std::fs;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
 pub use bundle::{
-    verify_bundle, BundleCheckError, BundleFile, BundleManifest, BundlePreview, BundleRequest,
-    FileKind, PreparedBundle, BUNDLE_FORMAT, MANIFEST_NAME, MAX_COMMENT_CHARS, MAX_USERNAME_CHARS,
+    BundlePreview, BundleRequest, PreparedBundle, MAX_COMMENT_CHARS, MAX_USERNAME_CHARS,
 };
 pub use error::DiagnosticsError;
 pub use har::RecordingTransport;
@@ -59,7 +57,11 @@ pub use outbox::{OutboxEntry, SentBundle, SENT_HISTORY};
 pub use recorder::DiagnosticsSubscriber;
 pub use screenshot::Screenshot;
 pub use upload::{Sleeper, ThreadSleeper, UploadPolicy, UploadProgress};
-pub use util::is_bundle_id;
+// The bundle's wire format lives in ibkey-protocol (the server checks bundles with it).
+pub use ibkey_protocol::diagnostics::{
+    is_bundle_id, verify_bundle, wire, BundleCheckError, BundleFile, BundleManifest, FileKind,
+    LogMode, BUNDLE_FORMAT, MANIFEST_NAME,
+};
 
 use crate::platform::{Clock, HttpTransport, LogLevel, LogSink};
 use outbox::Outbox;
@@ -68,21 +70,10 @@ use upload::{UploadFailure, Uploader};
 
 const SETTINGS_FILE: &str = "settings.json";
 
-/// How much the app records, as the user switches it on the diagnostics screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LogMode {
-    /// What the user did and what came of it (`info` and above).
-    Normal,
-    /// Debug mode: adds `debug` lines (each server request and reply, in one line).
-    Debug,
-    /// Extended log: adds `trace` lines and the network trace (HAR) of every exchange.
-    Extended,
-}
-
 /// What a bundle says about the app and the device (shell-supplied; nothing identifying
 /// the person).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AppInfo {
     /// The app's name.
     pub app_name: String,
@@ -98,38 +89,47 @@ pub struct AppInfo {
 
 /// How diagnostics run.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DiagnosticsConfig {
     /// The app-private folder of logs, outbox and settings (created if missing).
-    pub dir: PathBuf,
+    pub dir: String,
     /// The support server's base URL (`https://…`; plain `http://` only to loopback).
     pub server_url: String,
     /// The app and device, for the manifest.
     pub app: AppInfo,
     /// Days of log files kept, today included (default 7).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 7))]
     pub retention_days: u32,
     /// Largest log file of one day, bytes (default 8 MiB); later lines of that day are
     /// kept in memory only.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 8388608))]
     pub max_day_log_bytes: u64,
     /// Largest screenshot, bytes (default 5 MiB).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 5242880))]
     pub max_screenshot_bytes: u64,
     /// Most screenshots in a bundle (default 5).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 5))]
     pub max_screenshots: u32,
     /// Largest bundle, bytes (default 20 MiB).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 20971520))]
     pub max_bundle_bytes: u64,
     /// Lines kept in memory (default 2000).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 2000))]
     pub ring_lines: u32,
-    /// The `tracing` targets recorded (crate names or module paths; default
-    /// `["ibkey_core"]`). The sink gets every target.
+    /// `tracing` targets recorded besides the core's own (`ibkey_core`): crate names or
+    /// module paths, such as the app's own crate (default none). The sink gets every target.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
     pub recorded_targets: Vec<String>,
     /// How uploads are cut and retried.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub upload: UploadPolicy,
 }
 
 impl DiagnosticsConfig {
     /// A configuration with the defaults.
-    pub fn new(dir: impl Into<PathBuf>, server_url: impl Into<String>, app: AppInfo) -> Self {
+    pub fn new(dir: impl AsRef<Path>, server_url: impl Into<String>, app: AppInfo) -> Self {
         Self {
-            dir: dir.into(),
+            dir: dir.as_ref().to_string_lossy().into_owned(),
             server_url: server_url.into(),
             app,
             retention_days: 7,
@@ -138,7 +138,7 @@ impl DiagnosticsConfig {
             max_screenshots: 5,
             max_bundle_bytes: 20 * 1024 * 1024,
             ring_lines: 2000,
-            recorded_targets: vec!["ibkey_core".to_string()],
+            recorded_targets: Vec::new(),
             upload: UploadPolicy::default(),
         }
     }
@@ -157,6 +157,7 @@ pub struct DiagnosticsServices {
 
 /// How [`Diagnostics::send`] ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum SendOutcome {
     /// The server has the bundle.
     Sent {
@@ -177,6 +178,7 @@ pub enum SendOutcome {
 
 /// What [`Diagnostics::flush_outbox`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FlushReport {
     /// Bundles the server now has, with their references.
     pub sent: Vec<SentBundle>,
@@ -227,9 +229,10 @@ impl Diagnostics {
                 url: base_url.clone(),
             }
         })?;
-        util::create_private_dir(&config.dir)
+        let dir = Path::new(&config.dir);
+        util::create_private_dir(dir)
             .map_err(|e| DiagnosticsError::storage("creating the diagnostics folder", &e))?;
-        let mode = fs::read(config.dir.join(SETTINGS_FILE))
+        let mode = fs::read(dir.join(SETTINGS_FILE))
             .ok()
             .and_then(|b| serde_json::from_slice::<Settings>(&b).ok())
             .map_or(LogMode::Normal, |s| s.log_mode);
@@ -239,16 +242,13 @@ impl Diagnostics {
             max_day_bytes: config.max_day_log_bytes,
             ring_lines,
             ring_bytes: ring_lines.saturating_mul(512),
-            targets: config.recorded_targets.clone(),
+            targets: std::iter::once("ibkey_core".to_string())
+                .chain(config.recorded_targets.iter().cloned())
+                .collect(),
         };
-        let recorder = Recorder::open(
-            services.clock.clone(),
-            config.dir.join("logs"),
-            limits,
-            mode,
-        )
-        .map_err(|e| DiagnosticsError::storage("creating the logs folder", &e))?;
-        let outbox = Outbox::open(config.dir.join("outbox"))
+        let recorder = Recorder::open(services.clock.clone(), dir.join("logs"), limits, mode)
+            .map_err(|e| DiagnosticsError::storage("creating the logs folder", &e))?;
+        let outbox = Outbox::open(dir.join("outbox"))
             .map_err(|e| DiagnosticsError::storage("opening the outbox", &e))?;
         let uploader = Uploader {
             base_url,
@@ -279,7 +279,7 @@ impl Diagnostics {
                 reason: e.to_string(),
             }
         })?;
-        let dir = &self.shared.config.dir;
+        let dir = Path::new(&self.shared.config.dir);
         util::write_atomic(dir, &dir.join(SETTINGS_FILE), &json)
             .map_err(|e| DiagnosticsError::storage("saving the log mode", &e))?;
         self.shared.recorder.set_mode(mode);
@@ -331,13 +331,8 @@ impl Diagnostics {
     }
 
     /// The folder of the daily log files.
-    pub fn logs_dir(&self) -> PathBuf {
-        self.shared.recorder.logs_dir().to_path_buf()
-    }
-
-    /// The folder of the outbox.
-    pub fn outbox_dir(&self) -> PathBuf {
-        self.shared.outbox.dir().to_path_buf()
+    pub fn logs_dir(&self) -> &Path {
+        self.shared.recorder.logs_dir()
     }
 
     /// Builds the bundle the user asked for, without sending anything; its
@@ -499,7 +494,7 @@ impl Diagnostics {
         DiagnosticsError::ServerRefused {
             bundle_id,
             code,
-            message,
+            server_message: message,
         }
     }
 

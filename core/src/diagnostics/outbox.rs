@@ -8,11 +8,13 @@
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::util::{self, is_bundle_id, TEMP_PREFIX};
+use ibkey_protocol::diagnostics::{bundle_id_time, is_bundle_id};
+
+use super::util::{self, TEMP_PREFIX};
 
 /// References kept in the sent history.
 pub const SENT_HISTORY: usize = 20;
@@ -30,6 +32,7 @@ pub(crate) struct BundleAbout {
 
 /// A bundle waiting to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct OutboxEntry {
     /// The bundle's id.
     pub bundle_id: String,
@@ -43,6 +46,7 @@ pub struct OutboxEntry {
 
 /// A bundle the server confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SentBundle {
     /// The bundle's id.
     pub bundle_id: String,
@@ -153,7 +157,7 @@ impl Outbox {
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
                 .unwrap_or_default();
             entries.push(OutboxEntry {
-                created_at: util::bundle_id_time(&id)
+                created_at: bundle_id_time(&id)
                     .map(util::rfc3339_ms)
                     .unwrap_or_default(),
                 bundle_id: id,
@@ -181,10 +185,6 @@ impl Outbox {
         history.drain(..excess);
         let json = serde_json::to_vec_pretty(&history).map_err(io::Error::other)?;
         util::write_atomic(&self.dir, &self.dir.join(SENT_FILE), &json)
-    }
-
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir
     }
 }
 

@@ -20,6 +20,7 @@ const MAX_DECODE_ALLOC: u64 = 256 * 1024 * 1024;
 
 /// A screenshot the user attaches: its name (as shown to the user) and the file's bytes.
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Screenshot {
     /// The file name, e.g. `Screenshot_2026-03-01.png`.
     pub name: String,

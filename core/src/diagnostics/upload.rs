@@ -20,10 +20,12 @@ use async_trait::async_trait;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::de::DeserializeOwned;
 
-use super::util::sha256_hex;
-use super::wire::{self, codes, CompleteBundleRequest, CompleteBundleResponse, UploadStatus};
-use crate::platform::{HttpRequest, HttpResponse, HttpTransport};
-use crate::protocol::ErrorResponse;
+use crate::platform::{HttpHeader, HttpRequest, HttpResponse, HttpTransport};
+use ibkey_protocol::activation::ErrorResponse;
+use ibkey_protocol::diagnostics::wire::{
+    self, codes, CompleteBundleRequest, CompleteBundleResponse, UploadStatus,
+};
+use ibkey_protocol::encoding::sha256_hex;
 
 /// Waits between retries. Shells may pass their own (a coroutine delay, `Task.sleep`);
 /// [`ThreadSleeper`] works everywhere; tests pass one that does not wait.
@@ -100,14 +102,19 @@ pub trait UploadProgress: Send + Sync {
 
 /// How uploads are cut and retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct UploadPolicy {
-    /// Bytes in each chunk (the server takes up to 1 MiB).
+    /// Bytes in each chunk (the server takes up to 1 MiB; default 256 KiB).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 262144))]
     pub chunk_bytes: u32,
-    /// Tries of each request before the bundle is left in the outbox.
+    /// Tries of each request before the bundle is left in the outbox (default 4).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 4))]
     pub max_attempts: u32,
-    /// The first delay between tries, milliseconds.
+    /// The first delay between tries, milliseconds (default 500; it doubles, with jitter).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 500))]
     pub first_backoff_ms: u64,
-    /// The longest delay between tries, milliseconds.
+    /// The longest delay between tries, milliseconds (default 30 000).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 30000))]
     pub max_backoff_ms: u64,
 }
 
@@ -255,9 +262,9 @@ impl Uploader {
         body: Vec<u8>,
         content_type: Option<&str>,
     ) -> Result<HttpResponse, UploadFailure> {
-        let mut headers = vec![("accept".to_string(), "application/json".to_string())];
+        let mut headers = vec![HttpHeader::new("accept", "application/json")];
         if let Some(ct) = content_type {
-            headers.push(("content-type".to_string(), ct.to_string()));
+            headers.push(HttpHeader::new("content-type", ct));
         }
         let request = HttpRequest {
             method: method.to_string(),
@@ -277,11 +284,8 @@ impl Uploader {
                             .as_ref()
                             .and_then(|e| e.error.retry_after)
                             .or_else(|| {
-                                reply
-                                    .headers
-                                    .iter()
-                                    .find(|(n, _)| n.eq_ignore_ascii_case("retry-after"))
-                                    .and_then(|(_, v)| v.trim().parse().ok())
+                                HttpHeader::find(&reply.headers, "retry-after")
+                                    .and_then(|v| v.trim().parse().ok())
                             });
                     let detail = error
                         .map(|e| format!(" ({})", e.error.code))

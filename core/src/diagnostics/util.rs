@@ -1,17 +1,15 @@
-//! Small helpers of the diagnostics module: UTC dates without a date library, bundle ids,
-//! SHA-256 in hex, and crash-safe file writes.
+//! Small helpers of the diagnostics module: UTC dates without a date library, new bundle
+//! ids, and crash-safe file writes.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use ibkey_protocol::diagnostics::BUNDLE_ID_LEN;
+use ibkey_protocol::encoding::CROCKFORD;
 use ring::rand::{SecureRandom, SystemRandom};
 
-/// Crockford's base-32 alphabet, as session IDs use it.
-pub(crate) const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-/// Characters in a bundle id: 10 for the creation time in milliseconds, 16 random.
-pub(crate) const BUNDLE_ID_LEN: usize = 26;
 /// Milliseconds in a day.
 const DAY_MS: i64 = 86_400_000;
 
@@ -102,38 +100,6 @@ pub(crate) fn new_bundle_id(unix_ms: i64) -> Result<String, ring::error::Unspeci
     Ok(id)
 }
 
-/// When a bundle id was made, Unix milliseconds (its first 10 characters), if it is one.
-pub(crate) fn bundle_id_time(id: &str) -> Option<i64> {
-    if !is_bundle_id(id) {
-        return None;
-    }
-    let time = id.bytes().take(10).try_fold(0u64, |time, b| {
-        let digit = CROCKFORD.iter().position(|&c| c == b)?;
-        Some((time << 5) | digit as u64)
-    })?;
-    i64::try_from(time).ok()
-}
-
-/// Whether `id` has the form of a bundle id (26 upper-case Crockford characters).
-pub fn is_bundle_id(id: &str) -> bool {
-    id.len() == BUNDLE_ID_LEN && id.bytes().all(|b| CROCKFORD.contains(&b))
-}
-
-/// SHA-256 of `bytes`, lower-case hex.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
-}
-
-/// Lower-case hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-    }
-    out
-}
-
 /// Creates a folder (and its parents), readable by the owner only on unix.
 pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
@@ -204,6 +170,7 @@ pub(crate) fn write_atomic(dir: &Path, target: &Path, data: &[u8]) -> io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ibkey_protocol::diagnostics::{bundle_id_time, is_bundle_id};
 
     #[test]
     fn dates_round_trip_and_format() {

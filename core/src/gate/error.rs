@@ -3,10 +3,11 @@
 use crate::error::ErrorCode;
 use crate::platform::StoreError;
 
-use super::Lockout;
+use super::PinLockout;
 
 /// Why the user could not be verified.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi::export(Display))]
 pub enum GateError {
     /// The new PIN breaks a rule; `reason` says which, in words a user understands.
     #[error("{reason} Please choose a different PIN.")]
@@ -51,7 +52,11 @@ pub enum GateError {
     KeysInvalidated,
     /// The PIN record could not be read or saved.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store {
+        /// Why.
+        #[from]
+        error: StoreError,
+    },
 }
 
 impl ErrorCode for GateError {
@@ -66,13 +71,13 @@ impl ErrorCode for GateError {
             GateError::BiometricUnavailable => "GATE_BIOMETRIC_UNAVAILABLE",
             GateError::BiometricLockedOut => "GATE_BIOMETRIC_LOCKED_OUT",
             GateError::KeysInvalidated => "GATE_KEYS_INVALIDATED",
-            GateError::Store(e) => e.code(),
+            GateError::Store { error } => error.code(),
         }
     }
 }
 
-impl From<Lockout> for GateError {
-    fn from(lockout: Lockout) -> Self {
+impl From<PinLockout> for GateError {
+    fn from(lockout: PinLockout) -> Self {
         GateError::LockedOut {
             until_unix_ms: lockout.until_unix_ms,
             remaining_secs: lockout.remaining_secs,

@@ -103,7 +103,7 @@ fn derive(iterations: u32, salt: &[u8], pin: &str, out: &mut [u8]) {
     pbkdf2::derive(ALGORITHM, iterations, salt, pin.as_bytes(), out);
 }
 
-/// The iteration count for one hash to take about `policy.hash_target` here: a timed trial
+/// The iteration count for one hash to take about `policy.hash_target_ms` here: a timed trial
 /// run, scaled; never below `policy.min_iterations`.
 pub(super) fn calibrate_iterations(policy: &PinPolicy) -> u32 {
     let trial = policy.min_iterations.clamp(1, TRIAL_ITERATIONS);
@@ -111,7 +111,7 @@ pub(super) fn calibrate_iterations(policy: &PinPolicy) -> u32 {
     let start = Instant::now();
     derive(trial, b"ibkey calibration salt", "000000", &mut out);
     let elapsed_ns = start.elapsed().as_nanos().max(1);
-    let scaled = u128::from(trial) * policy.hash_target.as_nanos() / elapsed_ns;
+    let scaled = u128::from(trial) * u128::from(policy.hash_target_ms) * 1_000_000 / elapsed_ns;
     let scaled = u32::try_from(scaled.min(u128::from(MAX_ITERATIONS))).unwrap_or(MAX_ITERATIONS);
     scaled.max(policy.min_iterations).max(1)
 }

@@ -43,7 +43,8 @@ const CREATE_ASKS: usize = 4;
 
 /// A running delay after too many wrong PINs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lockout {
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct PinLockout {
     /// When it ends, wall time in milliseconds since the Unix epoch (for display).
     pub until_unix_ms: i64,
     /// Seconds left, rounded up.
@@ -211,7 +212,7 @@ impl Gate {
     }
 
     /// The delay running now after too many wrong PINs, if any.
-    pub fn lockout(&self) -> Result<Option<Lockout>, GateError> {
+    pub fn lockout(&self) -> Result<Option<PinLockout>, GateError> {
         let _guard = self.lock();
         let mut record = self.load_record()?;
         let (lockout, restarted) = record.running_delay(self.now());
@@ -282,14 +283,27 @@ impl Gate {
             purpose,
             retry_reason,
         };
-        match self.verifier.request_pin(request).await {
+        let entry = self
+            .verifier
+            .request_pin(request)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the PIN prompt failed; taken as cancelled");
+                PinEntry::Cancelled
+            });
+        match entry {
             PinEntry::Entered { pin } => Ok(Pin::new(pin)),
             PinEntry::Cancelled => Err(GateError::Cancelled),
         }
     }
 
     async fn verify_biometric(&self, reason: &str) -> Result<Verification, GateError> {
-        match self.verifier.verify_biometric(reason.to_string()).await {
+        let outcome =
+            (self.verifier.verify_biometric(reason.to_string()).await).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the biometric prompt failed; taken as cancelled");
+                BiometricOutcome::Cancelled
+            });
+        match outcome {
             BiometricOutcome::Verified => Ok(Verification {
                 method: VerificationMethod::Biometric,
                 new_pin: None,
@@ -322,10 +336,10 @@ impl Gate {
             return Ok(GateRecord::default());
         };
         let bytes = Zeroizing::new(bytes);
-        serde_json::from_slice(&bytes).map_err(|_| {
-            GateError::Store(StoreError::Corrupt {
+        serde_json::from_slice(&bytes).map_err(|_| GateError::Store {
+            error: StoreError::Corrupt {
                 key: RECORD_KEY.to_string(),
-            })
+            },
         })
     }
 

@@ -1,7 +1,5 @@
 //! Which PINs are accepted, and how slowly they are hashed.
 
-use std::time::Duration;
-
 use super::GateError;
 
 /// PINs so common that an attacker tries them first, beyond those the structural rules
@@ -13,22 +11,27 @@ const COMMON_PINS: &[&str] = &[
 
 /// The rules for new PINs and the cost of hashing them.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PinPolicy {
-    /// How long one PIN hash should take on this device; the iteration count is calibrated
-    /// to it when a PIN is created. Default 150 ms.
-    pub hash_target: Duration,
+    /// How long one PIN hash should take on this device, milliseconds; the iteration count
+    /// is calibrated to it when a PIN is created. Default 150.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 150))]
+    pub hash_target_ms: u32,
     /// The fewest PBKDF2 iterations used, however fast the device. Default 100 000.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 100000))]
     pub min_iterations: u32,
     /// The shortest PIN accepted, in digits. Default 4.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 4))]
     pub min_len: u32,
     /// The longest PIN accepted, in digits. Default 12.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 12))]
     pub max_len: u32,
 }
 
 impl Default for PinPolicy {
     fn default() -> Self {
         PinPolicy {
-            hash_target: Duration::from_millis(150),
+            hash_target_ms: 150,
             min_iterations: 100_000,
             min_len: 4,
             max_len: 12,
@@ -42,7 +45,7 @@ impl PinPolicy {
     /// app: it makes a stolen PIN record easy to brute-force.
     pub fn fast_for_tests() -> Self {
         PinPolicy {
-            hash_target: Duration::from_millis(1),
+            hash_target_ms: 1,
             min_iterations: 1_000,
             ..PinPolicy::default()
         }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::hash::PinHash;
-use super::Lockout;
+use super::PinLockout;
 
 /// How long, in seconds, the PIN pad stays locked after `failed_attempts` wrong PINs in a
 /// row (the count is reset by a right PIN):
@@ -75,7 +75,7 @@ impl GateRecord {
     /// The delay running at `now`, if any. When the boot clock is behind the last failure
     /// (the device rebooted) or that moment is missing, the delay restarts from `now`: the
     /// record is updated and `true` returned, and the caller must save it.
-    pub(super) fn running_delay(&mut self, now: Moment) -> (Option<Lockout>, bool) {
+    pub(super) fn running_delay(&mut self, now: Moment) -> (Option<PinLockout>, bool) {
         let delay_ms = lockout_delay_secs(self.failed_attempts).saturating_mul(1000);
         if delay_ms == 0 {
             return (None, false);
@@ -92,7 +92,7 @@ impl GateRecord {
             return (None, restarted);
         }
         let remaining_ms = delay_ms - elapsed;
-        let lockout = Lockout {
+        let lockout = PinLockout {
             until_unix_ms: now
                 .wall_ms
                 .saturating_add(i64::try_from(remaining_ms).unwrap_or(i64::MAX)),

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::error::ErrorCode;
-use crate::platform::FileStore;
+use crate::platform::{FileStore, VerifierError};
 
 const WALL0: i64 = 1_750_000_000_000;
 const UPTIME0: u64 = 3_600_000;
@@ -82,21 +82,23 @@ impl Script {
 
 #[async_trait]
 impl UserVerifier for Script {
-    async fn request_pin(&self, request: PinRequest) -> PinEntry {
+    async fn request_pin(&self, request: PinRequest) -> Result<PinEntry, VerifierError> {
         self.pin_requests.lock().expect("lock").push(request);
-        self.pins
+        Ok(self
+            .pins
             .lock()
             .expect("lock")
             .pop_front()
-            .unwrap_or(PinEntry::Cancelled)
+            .unwrap_or(PinEntry::Cancelled))
     }
-    async fn verify_biometric(&self, reason: String) -> BiometricOutcome {
+    async fn verify_biometric(&self, reason: String) -> Result<BiometricOutcome, VerifierError> {
         self.biometric_reasons.lock().expect("lock").push(reason);
-        self.biometrics
+        Ok(self
+            .biometrics
             .lock()
             .expect("lock")
             .pop_front()
-            .unwrap_or(BiometricOutcome::Cancelled)
+            .unwrap_or(BiometricOutcome::Cancelled))
     }
 }
 
@@ -616,7 +618,9 @@ fn the_attempt_is_saved_before_the_pin_is_compared() {
     recording.fail_saves_after(0);
     assert!(matches!(
         gate.verify_pin("2846"),
-        Err(GateError::Store(StoreError::WriteFailed { .. }))
+        Err(GateError::Store {
+            error: StoreError::WriteFailed { .. }
+        })
     ));
 
     // A process killed after counting (here: the reset fails) has still used the attempt.
@@ -633,9 +637,11 @@ fn a_damaged_record_is_reported_and_kept() {
         .save(RECORD_KEY.into(), b"{not json".to_vec())
         .expect("save");
     let gate = fx.gate(VerificationMethod::Pin);
-    let corrupt = GateError::Store(StoreError::Corrupt {
-        key: RECORD_KEY.into(),
-    });
+    let corrupt = GateError::Store {
+        error: StoreError::Corrupt {
+            key: RECORD_KEY.into(),
+        },
+    };
     assert_eq!(gate.has_pin(), Err(corrupt.clone()));
     assert_eq!(gate.verify_pin("2846"), Err(corrupt.clone()));
     assert_eq!(corrupt.code(), "STORE_CORRUPT");

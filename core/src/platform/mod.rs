@@ -22,6 +22,7 @@ pub use software_keys::SoftwareKeyVault;
 
 /// Why the secure store could not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi::export(Display))]
 pub enum StoreError {
     /// The stored data could not be read (permissions, disk, platform store unavailable).
     #[error("The app's secure storage could not be read ({reason}). Restart the app; if this keeps happening, contact support with a diagnostics upload.")]
@@ -46,6 +47,7 @@ pub enum StoreError {
 /// Small secret blobs kept by the platform: Keystore-wrapped files on Android, the Keychain
 /// on iOS, an encrypted folder on the desktop ([`FileStore`]). Every write must be atomic:
 /// after a crash, a key holds either its old or its new value.
+#[cfg_attr(feature = "uniffi", uniffi::export(foreign))]
 pub trait SecureStore: Send + Sync {
     /// The value under `key`, or `None` when there is none.
     fn load(&self, key: String) -> Result<Option<Vec<u8>>, StoreError>;
@@ -57,6 +59,7 @@ pub trait SecureStore: Send + Sync {
 
 /// Why a device key operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi::export(Display))]
 pub enum KeyError {
     /// No key has this alias.
     #[error("the device key is missing")]
@@ -82,6 +85,7 @@ impl From<StoreError> for KeyError {
 
 /// Device keys: ECDSA P-256 keys that never leave the platform (Keystore/StrongBox,
 /// Secure Enclave, or [`SoftwareKeyVault`] on the desktop).
+#[cfg_attr(feature = "uniffi", uniffi::export(rust, foreign))]
 pub trait KeyVault: Send + Sync {
     /// Creates a new key under `alias` (replacing none) and returns its public key, SEC1
     /// uncompressed (65 bytes).
@@ -94,6 +98,7 @@ pub trait KeyVault: Send + Sync {
 
 /// Why the core asks for a PIN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum PinPurpose {
     /// First activation: the user chooses a PIN for this device.
     Create,
@@ -103,6 +108,7 @@ pub enum PinPurpose {
 
 /// A request to the shell to collect a PIN.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PinRequest {
     /// Why the PIN is needed.
     pub purpose: PinPurpose,
@@ -112,6 +118,7 @@ pub struct PinRequest {
 
 /// What the user did at the PIN prompt.
 #[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum PinEntry {
     /// The user typed a PIN.
     Entered {
@@ -133,6 +140,7 @@ impl std::fmt::Debug for PinEntry {
 
 /// The outcome of the platform's biometric or passcode check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum BiometricOutcome {
     /// The user was verified.
     Verified,
@@ -150,6 +158,7 @@ pub enum BiometricOutcome {
 
 /// How the user confirms activations and approvals on this device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum VerificationMethod {
     /// An app PIN, kept by the core (Android style).
     Pin,
@@ -157,41 +166,88 @@ pub enum VerificationMethod {
     Biometric,
 }
 
-/// Asks the user to prove presence: the PIN pad or BiometricPrompt/LocalAuthentication.
+/// Why a shell's verifier could not show its prompt at all (the screen went away, the
+/// platform refused). The core treats it as the user cancelling, and logs it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi::export(Display))]
+pub enum VerifierError {
+    /// The prompt could not be shown or completed.
+    #[error("the verification prompt failed: {reason}")]
+    Failed {
+        /// What the platform reported.
+        reason: String,
+    },
+}
+
+/// Asks the user to prove presence: the PIN pad, or BiometricPrompt / LocalAuthentication.
+/// An error (on the phone: any exception thrown) means the prompt could not be shown; the
+/// core then treats it as the user cancelling.
+#[cfg_attr(feature = "uniffi", uniffi::export(foreign))]
 #[async_trait]
 pub trait UserVerifier: Send + Sync {
     /// Shows the PIN pad and returns what the user entered.
-    async fn request_pin(&self, request: PinRequest) -> PinEntry;
+    async fn request_pin(&self, request: PinRequest) -> Result<PinEntry, VerifierError>;
     /// Runs the platform's biometric/passcode check, showing `reason` to the user.
-    async fn verify_biometric(&self, reason: String) -> BiometricOutcome;
+    async fn verify_biometric(&self, reason: String) -> Result<BiometricOutcome, VerifierError>;
+}
+
+/// One HTTP header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct HttpHeader {
+    /// The name (lower-case in replies).
+    pub name: String,
+    /// The value.
+    pub value: String,
+}
+
+impl HttpHeader {
+    /// A header of `name` and `value`.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    /// The value of the first header named `name` (any case) in `headers`.
+    pub fn find<'a>(headers: &'a [HttpHeader], name: &str) -> Option<&'a str> {
+        headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
 }
 
 /// An HTTP request the core wants sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct HttpRequest {
-    /// `GET` or `POST`.
+    /// `GET`, `POST` or `PUT`.
     pub method: String,
     /// Absolute URL.
     pub url: String,
-    /// Header names and values.
-    pub headers: Vec<(String, String)>,
+    /// The headers.
+    pub headers: Vec<HttpHeader>,
     /// Body bytes (JSON), empty for GET.
     pub body: Vec<u8>,
 }
 
 /// The reply to an [`HttpRequest`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct HttpResponse {
     /// HTTP status code.
     pub status: u16,
-    /// Header names (lower-case) and values.
-    pub headers: Vec<(String, String)>,
+    /// The headers, names in lower case.
+    pub headers: Vec<HttpHeader>,
     /// Body bytes.
     pub body: Vec<u8>,
 }
 
 /// Why a request got no HTTP reply at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi::export(Display))]
 pub enum TransportError {
     /// No connection could be made, or it broke (offline, DNS, refused, TLS, timeout).
     #[error("no connection to the server: {reason}")]
@@ -203,10 +259,44 @@ pub enum TransportError {
 
 /// Sends HTTP requests with the platform's own stack (OkHttp, URLSession, reqwest on the
 /// desktop), so the mobile library carries no HTTP or TLS code.
+#[cfg_attr(feature = "uniffi", uniffi::export(foreign))]
 #[async_trait]
 pub trait HttpTransport: Send + Sync {
     /// Sends one request and returns the reply, whatever its status.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+}
+
+/// An exception a shell's `SecureStore` did not declare (anything but a `StoreException`)
+/// is reported as unreadable storage.
+#[cfg(feature = "uniffi")]
+impl From<uniffi::UnexpectedUniFFICallbackError> for StoreError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        StoreError::Unreadable { reason: e.reason }
+    }
+}
+
+/// An exception a shell's `UserVerifier` throws is a prompt that failed.
+#[cfg(feature = "uniffi")]
+impl From<uniffi::UnexpectedUniFFICallbackError> for VerifierError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        VerifierError::Failed { reason: e.reason }
+    }
+}
+
+/// An exception a shell's `KeyVault` did not declare is reported as a key store failure.
+#[cfg(feature = "uniffi")]
+impl From<uniffi::UnexpectedUniFFICallbackError> for KeyError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        KeyError::Failed { reason: e.reason }
+    }
+}
+
+/// An exception a shell's `HttpTransport` did not declare counts as no connection.
+#[cfg(feature = "uniffi")]
+impl From<uniffi::UnexpectedUniFFICallbackError> for TransportError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        TransportError::Unreachable { reason: e.reason }
+    }
 }
 
 /// Time as the core needs it: wall time for expiry and display, and a boot-monotonic
@@ -236,6 +326,7 @@ pub struct Platform {
 
 /// How important a log line is, from the rarest to the most frequent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum LogLevel {
     /// Failures.
     Error,

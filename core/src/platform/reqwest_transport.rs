@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{HttpRequest, HttpResponse, HttpTransport, TransportError};
+use super::{HttpHeader, HttpRequest, HttpResponse, HttpTransport, TransportError};
 
 /// HTTP over reqwest, with timeouts suited to a phone on a bad network.
 #[derive(Debug, Clone)]
@@ -40,20 +40,15 @@ impl HttpTransport for ReqwestTransport {
             }
         })?;
         let mut builder = self.client.request(method, &request.url).body(request.body);
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
+        for header in &request.headers {
+            builder = builder.header(&header.name, &header.value);
         }
         let reply = builder.send().await.map_err(unreachable)?;
         let status = reply.status().as_u16();
         let headers = reply
             .headers()
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    v.to_str().unwrap_or_default().to_string(),
-                )
-            })
+            .map(|(k, v)| HttpHeader::new(k.as_str(), v.to_str().unwrap_or_default()))
             .collect();
         let body = reply.bytes().await.map_err(unreachable)?.to_vec();
         Ok(HttpResponse {

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{BiometricOutcome, PinEntry, PinRequest, UserVerifier};
+use super::{BiometricOutcome, PinEntry, PinRequest, UserVerifier, VerifierError};
 
 /// Answers PIN and biometric prompts from queues; a standing PIN answers when the PIN queue
 /// is empty, and an empty script means the user cancels.
@@ -70,22 +70,23 @@ impl ScriptedVerifier {
 
 #[async_trait]
 impl UserVerifier for ScriptedVerifier {
-    async fn request_pin(&self, request: PinRequest) -> PinEntry {
+    async fn request_pin(&self, request: PinRequest) -> Result<PinEntry, VerifierError> {
         let mut script = self.script();
         script.pin_requests.push(request);
         if let Some(entry) = script.pins.pop_front() {
-            return entry;
+            return Ok(entry);
         }
-        match &script.standing_pin {
+        Ok(match &script.standing_pin {
             Some(pin) => PinEntry::Entered { pin: pin.clone() },
             None => PinEntry::Cancelled,
-        }
+        })
     }
 
-    async fn verify_biometric(&self, _reason: String) -> BiometricOutcome {
-        self.script()
+    async fn verify_biometric(&self, _reason: String) -> Result<BiometricOutcome, VerifierError> {
+        Ok(self
+            .script()
             .biometrics
             .pop_front()
-            .unwrap_or(BiometricOutcome::Cancelled)
+            .unwrap_or(BiometricOutcome::Cancelled))
     }
 }

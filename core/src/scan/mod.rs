@@ -28,10 +28,11 @@ use image::{GrayImage, ImageFormat};
 pub use frame::{MAX_PIXELS, MAX_SIDE};
 pub use render::{render_luma, render_png, render_svg, render_terminal};
 
-use crate::protocol::TOKEN_PREFIX;
+use ibkey_protocol::activation::TOKEN_PREFIX;
 
 /// Why no text came out of an image or frame, or no image out of a text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error), uniffi::export(Display))]
 pub enum ScanError {
     /// The bytes are not a PNG or JPEG image (or one too large to open).
     #[error("The file is not a PNG or JPEG image ({reason}). Take a screenshot or photo of the QR code and try again.")]
@@ -86,6 +87,7 @@ impl crate::error::ErrorCode for ScanError {
 
 /// What one camera frame or image held.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum FrameResult {
     /// An activation code, read for the first time since it came into view.
     Payload {

@@ -2,10 +2,10 @@ package io.ibkey.tests
 
 import io.ibkey.android.common.ibkeyCode
 import io.ibkey.core.ActivationException
-import io.ibkey.core.ActivationResult
+import io.ibkey.core.ActivationOutcome
 import io.ibkey.core.FoundBy
 import io.ibkey.core.PinPurpose
-import io.ibkey.core.decodeQrImage
+import io.ibkey.ffi.decodeQrImage
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertIs
@@ -29,8 +29,8 @@ class ActivationTest {
     @AfterAll
     fun stopServer() = server.close()
 
-    private fun ActivationResult.activatedUser(): String =
-        assertIs<ActivationResult.Activated>(this, "expected a fresh activation").account.username
+    private fun ActivationOutcome.activatedUser(): String =
+        assertIs<ActivationOutcome.Activated>(this, "expected a fresh activation").account.username
 
     @Test
     fun `activates from a QR image then adds a second user by session ID`() = runBlocking<Unit> {
@@ -65,7 +65,7 @@ class ActivationTest {
                 phone.ibkey.activateFromQr(first.qrPayload).activatedUser()
 
                 val again = phone.ibkey.activateFromQr(first.qrPayload)
-                assertIs<ActivationResult.AlreadyActivatedWithThisCode>(again)
+                assertIs<ActivationOutcome.AlreadyActivatedWithThisCode>(again)
                 assertEquals("carol", again.account.username)
 
                 val e = assertFailsWith<ActivationException.AlreadyEnrolled> {

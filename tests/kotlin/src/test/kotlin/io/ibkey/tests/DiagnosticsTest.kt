@@ -5,11 +5,12 @@ import io.ibkey.core.AppInfo
 import io.ibkey.core.BundleRequest
 import io.ibkey.core.DiagnosticsConfig
 import io.ibkey.core.DiagnosticsException
-import io.ibkey.core.FileKind
 import io.ibkey.core.LogLevel
-import io.ibkey.core.LogMode
 import io.ibkey.core.Screenshot
 import io.ibkey.core.SendOutcome
+import io.ibkey.core.UploadPolicy
+import io.ibkey.protocol.FileKind
+import io.ibkey.protocol.LogMode
 import java.awt.Color
 import java.awt.image.BufferedImage
 import java.io.ByteArrayInputStream
@@ -67,8 +68,8 @@ class DiagnosticsTest {
                         listOf(FileKind.MANIFEST, FileKind.LOG, FileKind.NETWORK_TRACE, FileKind.SCREENSHOT),
                         preview.files.map { it.kind },
                     )
-                    assertEquals("ursula", preview.username)
-                    assertEquals(LogMode.EXTENDED, preview.logMode)
+                    assertEquals("ursula", preview.manifest.username)
+                    assertEquals(LogMode.EXTENDED, preview.manifest.logMode)
                     assertEquals(bundle.bytes().size.toLong(), preview.totalBytes.toLong())
                     assertEquals("[]", server.supportBundles().trim(), "nothing is sent before the user agrees")
 
@@ -191,8 +192,7 @@ internal fun diagnosticsConfig(dir: Path, serverUrl: String) = DiagnosticsConfig
         osVersion = System.getProperty("os.name") + " " + System.getProperty("os.version"),
         deviceModel = "JVM test phone",
     ),
-    uploadMaxAttempts = 2u,
-    uploadFirstBackoffMs = 20uL,
+    upload = UploadPolicy(maxAttempts = 2u, firstBackoffMs = 20uL),
 )
 
 /** A real PNG, as a phone's screenshot would be; [noisy] makes it compress badly (a big file). */

@@ -4,7 +4,7 @@ import io.ibkey.android.common.ibkeyCode
 import io.ibkey.android.common.verificationFailure
 import io.ibkey.core.AccountsException
 import io.ibkey.core.ActivationException
-import io.ibkey.core.ActivationResult
+import io.ibkey.core.ActivationOutcome
 import io.ibkey.core.BiometricOutcome
 import io.ibkey.core.GateException
 import io.ibkey.core.PinPurpose
@@ -37,7 +37,7 @@ class GateAndAccountsTest {
     @Test
     fun `wrong PINs lock the PIN pad and the lockout is reported`() = runBlocking<Unit> {
         Phone(server.url).use { phone ->
-            assertIs<ActivationResult.Activated>(phone.ibkey.activateFromQr(server.ticket("grace").qrPayload))
+            assertIs<ActivationOutcome.Activated>(phone.ibkey.activateFromQr(server.ticket("grace").qrPayload))
             assertNull(phone.ibkey.pinLockout())
 
             // Adding a second user: the person keeps typing a wrong PIN.
@@ -105,7 +105,7 @@ class GateAndAccountsTest {
             assertIs<GateException.Cancelled>(cancelled.verificationFailure)
             assertEquals("Verification was cancelled, so nothing was done. Start again when you are ready.", cancelled.message)
 
-            assertIs<ActivationResult.Activated>(phone.ibkey.activateFromQr(ticket.qrPayload))
+            assertIs<ActivationOutcome.Activated>(phone.ibkey.activateFromQr(ticket.qrPayload))
             assertEquals(false, phone.ibkey.hasPin(), "biometrics need no app PIN")
             assertTrue(phone.user.pinRequests.isEmpty())
         }
@@ -135,7 +135,7 @@ class GateAndAccountsTest {
             )
 
             // The user can be activated again afterwards.
-            assertIs<ActivationResult.Activated>(phone.ibkey.activateFromQr(server.ticket("judy").qrPayload))
+            assertIs<ActivationOutcome.Activated>(phone.ibkey.activateFromQr(server.ticket("judy").qrPayload))
         }
     }
 }

@@ -7,13 +7,14 @@ import io.ibkey.core.AuthenticatorConfig
 import io.ibkey.core.BiometricOutcome
 import io.ibkey.core.HttpTransport
 import io.ibkey.core.LogLevel
-import io.ibkey.core.LogSink
 import io.ibkey.core.PinEntry
+import io.ibkey.core.PinPolicy
 import io.ibkey.core.PinRequest
 import io.ibkey.core.SecureStore
 import io.ibkey.core.UserVerifier
 import io.ibkey.core.VerificationMethod
-import io.ibkey.core.softwareKeyVault
+import io.ibkey.ffi.LogSink
+import io.ibkey.ffi.softwareKeyVault
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.ConcurrentLinkedQueue
 import java.util.concurrent.CopyOnWriteArrayList
@@ -102,7 +103,7 @@ class Phone(
             serverUrl = serverUrl,
             deviceName = "JVM test phone",
             verification = method,
-            pinHashTargetMs = 5u,
+            pinPolicy = PinPolicy(hashTargetMs = 5u),
         ),
         store = store,
         keys = softwareKeyVault(store),

@@ -2,12 +2,12 @@ package io.ibkey.tests
 
 import io.ibkey.android.common.FrameScanner
 import io.ibkey.android.common.ibkeyCode
-import io.ibkey.core.ActivationResult
+import io.ibkey.core.ActivationOutcome
 import io.ibkey.core.FrameResult
 import io.ibkey.core.ScanException
-import io.ibkey.core.Scanner
-import io.ibkey.core.decodeQrImage
-import io.ibkey.core.renderQrPngForTests
+import io.ibkey.ffi.Scanner
+import io.ibkey.ffi.decodeQrImage
+import io.ibkey.ffi.renderQrPngForTests
 import java.io.ByteArrayInputStream
 import java.nio.ByteBuffer
 import javax.imageio.ImageIO
@@ -96,7 +96,7 @@ class ScannerTest {
                 val request = phone.ibkey.inspectQr(payload)
                 assertEquals("grace", request.username)
                 assertEquals(server.url, request.serverUrl)
-                val activated = assertIs<ActivationResult.Activated>(phone.ibkey.activateFromQr(payload))
+                val activated = assertIs<ActivationOutcome.Activated>(phone.ibkey.activateFromQr(payload))
                 assertEquals("grace", activated.account.username)
                 assertEquals(listOf("grace"), phone.ibkey.accounts().map { it.username })
             }

@@ -1,13 +1,13 @@
 package io.ibkey.tests
 
 import io.ibkey.android.common.IbKeyDiagnostics
-import io.ibkey.core.ActivationResult
+import io.ibkey.core.ActivationOutcome
 import io.ibkey.core.BundleRequest
 import io.ibkey.core.FrameResult
-import io.ibkey.core.LogMode
-import io.ibkey.core.Scanner
 import io.ibkey.core.Screenshot
 import io.ibkey.core.SendOutcome
+import io.ibkey.ffi.Scanner
+import io.ibkey.protocol.LogMode
 import java.nio.file.Files
 import kotlin.test.assertIs
 import kotlinx.coroutines.runBlocking
@@ -27,13 +27,13 @@ class TimingTest {
             Phone(server.url).use { phone ->
                 // Warm up the JIT and JNA; the first activation also chooses the PIN.
                 repeat(5) {
-                    assertIs<ActivationResult.Activated>(phone.ibkey.activateWithSessionId(server.ticket("warmup-$it").sessionId))
+                    assertIs<ActivationOutcome.Activated>(phone.ibkey.activateWithSessionId(server.ticket("warmup-$it").sessionId))
                 }
                 val rounds = 20
                 val tickets = (1..rounds).map { server.ticket("timed-$it") }
                 val millis = tickets.map { ticket ->
                     val start = System.nanoTime()
-                    assertIs<ActivationResult.Activated>(phone.ibkey.activateWithSessionId(ticket.sessionId))
+                    assertIs<ActivationOutcome.Activated>(phone.ibkey.activateWithSessionId(ticket.sessionId))
                     (System.nanoTime() - start) / 1e6
                 }.sorted()
                 println(

@@ -1,7 +1,7 @@
 package io.ibkey.android.common
 
 import io.ibkey.core.FrameResult
-import io.ibkey.core.Scanner
+import io.ibkey.ffi.Scanner
 import java.nio.ByteBuffer
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers

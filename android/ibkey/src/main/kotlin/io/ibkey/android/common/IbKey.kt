@@ -1,16 +1,16 @@
 package io.ibkey.android.common
 
 import io.ibkey.core.Account
+import io.ibkey.core.ActivationOutcome
 import io.ibkey.core.ActivationRequest
-import io.ibkey.core.ActivationResult
-import io.ibkey.core.Authenticator
 import io.ibkey.core.AuthenticatorConfig
 import io.ibkey.core.HttpTransport
 import io.ibkey.core.KeyVault
 import io.ibkey.core.PinLockout
 import io.ibkey.core.SecureStore
 import io.ibkey.core.UserVerifier
-import io.ibkey.core.decodeQrImage
+import io.ibkey.ffi.Authenticator
+import io.ibkey.ffi.decodeQrImage
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
@@ -49,15 +49,15 @@ class IbKey(
         Authenticator(config, store, keys, verifier, http, diagnostics?.diagnostics)
 
     /** Activates from the text of a scanned QR code. */
-    suspend fun activateFromQr(payload: String): ActivationResult =
+    suspend fun activateFromQr(payload: String): ActivationOutcome =
         onDispatcher { authenticator.activateFromQr(payload) }
 
     /** Activates from a picture of the QR code (PNG or JPEG bytes: a screenshot, a photo). */
-    suspend fun activateFromQrImage(image: ByteArray): ActivationResult =
+    suspend fun activateFromQrImage(image: ByteArray): ActivationOutcome =
         onDispatcher { authenticator.activateFromQr(decodeQrImage(image)) }
 
     /** Activates from a session ID typed by the user; typos are caught before any network call. */
-    suspend fun activateWithSessionId(sessionId: String): ActivationResult =
+    suspend fun activateWithSessionId(sessionId: String): ActivationOutcome =
         onDispatcher { authenticator.activateWithSessionId(sessionId) }
 
     /** Checks a scanned QR payload without activating: whom it would enroll. */

@@ -1,19 +1,19 @@
 package io.ibkey.android.common
 
 import io.ibkey.core.BundleRequest
-import io.ibkey.core.Diagnostics
 import io.ibkey.core.DiagnosticsConfig
 import io.ibkey.core.FlushReport
 import io.ibkey.core.HttpTransport
 import io.ibkey.core.LogLevel
-import io.ibkey.core.LogMode
-import io.ibkey.core.LogSink
 import io.ibkey.core.OutboxEntry
-import io.ibkey.core.PreparedBundle
 import io.ibkey.core.SendOutcome
 import io.ibkey.core.SentBundle
-import io.ibkey.core.Sleeper
-import io.ibkey.core.UploadProgress
+import io.ibkey.ffi.Diagnostics
+import io.ibkey.ffi.LogSink
+import io.ibkey.ffi.PreparedBundle
+import io.ibkey.ffi.Sleeper
+import io.ibkey.ffi.UploadProgress
+import io.ibkey.protocol.LogMode
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.delay

@@ -1,5 +1,5 @@
-//! The wire format shared by the device and the reference server: JSON bodies, signed
-//! tokens, error codes. One definition, used on both ends.
+//! Activation and accounts on the wire: the JSON bodies of the device and portal endpoints,
+//! the signed tokens, the error codes. One definition, used on both ends.
 //!
 //! Everything the server issues (activation tickets, enrollment receipts) travels as a
 //! signed token: `IBK1.<claims>.<signature>`, the claims being base64url JSON and the
@@ -8,11 +8,11 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use ring::digest;
 use ring::signature::{self, EcdsaKeyPair, UnparsedPublicKey};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::encoding::{b64, hex, unb64};
 
 /// Prefix of every signed token; the version of the token format.
 pub const TOKEN_PREFIX: &str = "IBK1";
@@ -21,22 +21,9 @@ pub const TICKET_TYPE: &str = "activation";
 /// Token type of an enrollment receipt.
 pub const RECEIPT_TYPE: &str = "enrollment";
 
-/// Encodes bytes as unpadded base64url, the only binary encoding on the wire.
-pub fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Decodes unpadded base64url.
-pub fn unb64(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text).ok()
-}
-
 /// The short identifier of a public key: hex of the first 8 bytes of its SHA-256.
 pub fn key_id(public_key: &[u8]) -> String {
-    digest::digest(&digest::SHA256, public_key).as_ref()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&digest::digest(&digest::SHA256, public_key).as_ref()[..8])
 }
 
 /// Why a token was refused.

@@ -12,8 +12,8 @@ use std::fmt;
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// The 32 characters a session ID is written with (Crockford's base 32).
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+use crate::encoding::{crockford_value, CROCKFORD as ALPHABET};
+
 /// Number of groups in a session ID.
 pub const GROUPS: usize = 3;
 /// Characters per group, the check character included.
@@ -153,7 +153,7 @@ impl fmt::Display for SessionId {
 
 /// The value (0..32) of a canonical character; callers only pass alphabet characters.
 fn alphabet_value(c: u8) -> u8 {
-    ALPHABET.iter().position(|&a| a == c).unwrap_or(0) as u8
+    crockford_value(c).unwrap_or(0)
 }
 
 /// Luhn mod 32 check value over the group's position and its three data values: catches

@@ -1,6 +1,6 @@
 //! The upload protocol between a device and the support server, shared by both ends.
 //!
-//! A bundle goes up in chunks so that an upload over any [`crate::platform::HttpTransport`]
+//! A bundle goes up in chunks so that an upload over any HTTP stack
 //! can resume where it stopped, and is identified by its bundle id so that a retry or a
 //! repeat never makes a second bundle:
 //!
@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Error codes of the diagnostics endpoints (beside the general `protocol::codes`).
+/// Error codes of the diagnostics endpoints (beside the general [`crate::activation::codes`]).
 pub mod codes {
     /// The bundle (or the chunks so far) is over the server's size limit.
     pub const DIAG_TOO_LARGE: &str = "diag_too_large";

@@ -1,0 +1,23 @@
+//! ibkey-protocol: what an ibkey device and its server agree on, and nothing else — no I/O,
+//! no device logic. A bank's backend team implementing the server side reads this crate.
+//!
+//! - [`activation`]: the JSON bodies of the portal, activation and device endpoints, the
+//!   signed tokens (`IBK1.<claims>.<signature>`, ECDSA P-256) and the error codes.
+//! - [`session_id`]: the session ID printed under the activation QR (`K7QP-3MZX-9TWD`):
+//!   generation, forgiving parsing, a check character per group.
+//! - [`diagnostics`]: the support bundle's manifest and its check, the bundle id, and the
+//!   chunked upload protocol ([`diagnostics::wire`]).
+//! - [`encoding`]: base64url, hex and Crockford's base 32 as the wire uses them.
+//!
+//! With the `uniffi` feature (turned on by the mobile export only) the types an app shows
+//! carry uniffi derives; otherwise uniffi is not a dependency.
+
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!("ibkey_protocol");
+
+pub mod activation;
+pub mod diagnostics;
+pub mod encoding;
+pub mod session_id;
+
+pub use session_id::{SessionId, SessionIdError};
