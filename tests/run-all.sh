@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project, as CI does: formatting, lints, the Rust unit,
 # doc and end-to-end tests (real server on loopback, real SQLite, real crypto), then the
-# generated Kotlin bindings tested on the JVM through JNA, and the Swift bindings generated.
+# generated Kotlin bindings tested on the JVM through JNA, the Android shell compiled against
+# the real Android API with its adapters run under Robolectric, and the Swift bindings generated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,5 +25,8 @@ cargo test -p ibkey-core --no-default-features --lib --locked
 
 step "Kotlin bindings on the JVM (and Swift bindings generated)"
 bash tests/kotlin/run.sh
+
+step "Android shell compiled against the Android 14 API and AndroidX; its adapters under Robolectric"
+bash tests/android/run.sh
 
 printf '\nAll checks and tests passed.\n'

@@ -2,7 +2,7 @@ package io.ibkey.android
 
 import android.util.Log
 import io.ibkey.core.LogLevel
-import io.ibkey.core.LogSink
+import io.ibkey.ffi.LogSink
 
 /**
  * The core's [LogSink] on logcat: every line under [tag] at the matching priority, prefixed by

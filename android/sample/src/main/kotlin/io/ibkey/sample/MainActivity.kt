@@ -18,7 +18,7 @@ import io.ibkey.android.common.IbKey
 import io.ibkey.android.common.ibkeyCode
 import io.ibkey.core.Account
 import io.ibkey.core.ActivationException
-import io.ibkey.core.ActivationResult
+import io.ibkey.core.ActivationOutcome
 import java.text.DateFormat
 import java.util.Date
 import kotlinx.coroutines.CancellationException
@@ -133,11 +133,11 @@ class MainActivity : FragmentActivity() {
         }
     }
 
-    private fun activate(what: String, call: suspend () -> ActivationResult) = perform(what) {
+    private fun activate(what: String, call: suspend () -> ActivationOutcome) = perform(what) {
         when (val result = call()) {
-            is ActivationResult.Activated ->
+            is ActivationOutcome.Activated ->
                 "${result.account.username} is activated on this device."
-            is ActivationResult.AlreadyActivatedWithThisCode ->
+            is ActivationOutcome.AlreadyActivatedWithThisCode ->
                 "${result.account.username} was already activated with this code: nothing more to do."
         }
     }

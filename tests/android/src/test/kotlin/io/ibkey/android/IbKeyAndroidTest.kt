@@ -7,7 +7,7 @@ import androidx.fragment.app.FragmentActivity
 import io.ibkey.android.common.IbKey
 import io.ibkey.android.common.ibkeyCode
 import io.ibkey.android.common.verificationFailure
-import io.ibkey.core.ActivationResult
+import io.ibkey.core.ActivationOutcome
 import io.ibkey.core.AuthenticatorConfig
 import io.ibkey.core.BundleRequest
 import io.ibkey.core.PinEntry
@@ -118,7 +118,7 @@ class IbKeyAndroidTest {
 
             val result = awaitWithMainLooper { ibkey.activateWithSessionId(sessionId) }
 
-            assertEquals("alice", assertIs<ActivationResult.Activated>(result).account.username)
+            assertEquals("alice", assertIs<ActivationOutcome.Activated>(result).account.username)
             assertEquals(1, server.portalCredentialIds("alice").size)
             // The PIN was chosen on the app's pad, on the main thread, over the resumed activity.
             val (shownOver, request, onMain) = pinPad.shown.single()
@@ -166,7 +166,7 @@ class IbKeyAndroidTest {
 
             controller.start().resume()
             val result = awaitWithMainLooper { ibkey.activateWithSessionId(sessionId) }
-            assertEquals("bob", assertIs<ActivationResult.Activated>(result).account.username)
+            assertEquals("bob", assertIs<ActivationOutcome.Activated>(result).account.username)
             assertSame(controller.get(), pinPad.shown.single().first)
         }
     }
