@@ -19,7 +19,8 @@ let package = Package(
             name: "IbKeyCoreFFI",
             path: "build/IbKeyCoreFFI.xcframework"
         ),
-        // Sources/IbKey/Generated/IbKeyCore.swift is copied in by build-xcframework.sh.
+        // Sources/IbKey/Generated/{IbKeyCore,IbKeyProtocol,IbKeyFFI}.swift are copied in by
+        // build-xcframework.sh.
         .target(
             name: "IbKey",
             dependencies: ["IbKeyCoreFFI"],

@@ -5,7 +5,8 @@
 #                                          iOS devices (arm64), the iOS simulator (arm64 +
 #                                          x86_64) and macOS (arm64 + x86_64, for `swift test`),
 #                                          with the FFI header and module map
-#   ios/Sources/IbKey/Generated/IbKeyCore.swift   the uniffi Swift bindings
+#   ios/Sources/IbKey/Generated/*.swift    the uniffi Swift bindings (IbKeyCore, IbKeyProtocol,
+#                                          IbKeyFFI: one file a crate, one Swift module)
 #
 # The bindings are generated from an unstripped host `release` build (uniffi-bindgen reads
 # them from the library's metadata, which the `mobile` profile strips) of the same crate with
@@ -59,13 +60,18 @@ echo "==> Swift bindings (from the unstripped host release build)"
 cargo build --manifest-path "$root/Cargo.toml" -p ibkey-ffi --release
 CARGO_TARGET_DIR="$target_dir" bash "$root/uniffi/generate-bindings.sh" swift "$build/swift"
 
-swift_file=$(ls "$build"/swift/*.swift)
-generated_map=$(ls "$build"/swift/*.modulemap)
-ffi_module=$(basename "$generated_map" .modulemap)
-ffi_header="$ffi_module.h"
-[ -f "$build/swift/$ffi_header" ] || fail "uniffi-bindgen wrote no $ffi_header"
-grep -q "import $ffi_module" "$swift_file" ||
-    fail "$(basename "$swift_file") does not import $ffi_module; check uniffi.toml [bindings.swift]"
+# Three Swift files (the core's types, the protocol's, the objects) that compile into the one
+# IbKey module, and their three C headers, which form the one clang module they all import.
+ffi_module=IbKeyCoreFFI
+ffi_headers="IbKeyCoreFFI.h IbKeyProtocolFFI.h IbKeyFFIHeaders.h"
+swift_files="IbKeyCore.swift IbKeyProtocol.swift IbKeyFFI.swift"
+for f in $ffi_headers $swift_files; do
+    [ -f "$build/swift/$f" ] || fail "uniffi-bindgen wrote no $f"
+done
+for f in $swift_files; do
+    grep -q "import $ffi_module" "$build/swift/$f" ||
+        fail "$f does not import $ffi_module; check the uniffi.toml files' [bindings.swift]"
+done
 
 # Headers of every slice. The header sits in a folder named after the module, so that Xcode,
 # which copies the Headers of all static-library XCFrameworks into one include/ folder, keeps
@@ -76,13 +82,15 @@ grep -q "import $ffi_module" "$swift_file" ||
 # `canImport` of the FFI module false (uniffi-rs issue 2917).
 headers="$build/headers"
 mkdir -p "$headers/$ffi_module"
-cp "$build/swift/$ffi_header" "$headers/$ffi_module/$ffi_header"
-cat >"$headers/module.modulemap" <<EOF
-module $ffi_module {
-    header "$ffi_module/$ffi_header"
-    export *
-}
-EOF
+{
+    echo "module $ffi_module {"
+    for h in $ffi_headers; do
+        cp "$build/swift/$h" "$headers/$ffi_module/$h"
+        echo "    header \"$ffi_module/$h\""
+    done
+    echo "    export *"
+    echo "}"
+} >"$headers/module.modulemap"
 
 # One library per platform: the simulator and macOS slices each join two architectures.
 fat() {
@@ -113,8 +121,10 @@ xcodebuild -create-xcframework \
 generated="$here/Sources/IbKey/Generated"
 rm -rf "$generated"
 mkdir -p "$generated"
-cp "$swift_file" "$generated/"
+for f in $swift_files; do
+    cp "$build/swift/$f" "$generated/"
+done
 
 echo
-echo "Built $build/$ffi_module.xcframework and $generated/$(basename "$swift_file")."
+echo "Built $build/$ffi_module.xcframework and $generated/{$(echo $swift_files | tr ' ' ',')}."
 echo "Next: cd ios && swift build (or swift test; see README.md)."

@@ -80,17 +80,17 @@ public final class IbKey: Sendable {
     }
 
     /// Activates from the text of a scanned QR code.
-    public func activateFromQr(_ payload: String) async throws -> ActivationResult {
+    public func activateFromQr(_ payload: String) async throws -> ActivationOutcome {
         try await authenticator.activateFromQr(payload: payload)
     }
 
     /// Activates from a picture of the QR code (PNG or JPEG bytes: a screenshot, a photo).
-    public func activateFromQrImage(_ image: Data) async throws -> ActivationResult {
+    public func activateFromQrImage(_ image: Data) async throws -> ActivationOutcome {
         try await authenticator.activateFromQr(payload: try decodeQrImage(image: image))
     }
 
     /// Activates from a session ID typed by the user; typos are caught before any network call.
-    public func activateWithSessionId(_ sessionId: String) async throws -> ActivationResult {
+    public func activateWithSessionId(_ sessionId: String) async throws -> ActivationOutcome {
         try await authenticator.activateWithSessionId(sessionId: sessionId)
     }
 

@@ -250,7 +250,7 @@ final class Phone {
                 serverUrl: serverUrl,
                 deviceName: "XCTest phone",
                 verification: method,
-                pinHashTargetMs: 5
+                pinPolicy: PinPolicy(hashTargetMs: 5)
             ),
             store: store,
             keys: softwareKeyVault(store: store),
@@ -269,15 +269,14 @@ func makeDiagnostics(serverUrl: String) throws -> Diagnostics {
             dir: dir.path,
             serverUrl: serverUrl,
             app: AppInfo(appName: "ibkey XCTests", appVersion: "1.0", platform: "ios", osVersion: "", deviceModel: "test"),
-            uploadMaxAttempts: 2,
-            uploadFirstBackoffMs: 20
+            upload: UploadPolicy(maxAttempts: 2, firstBackoffMs: 20)
         ),
         http: URLSessionTransport(),
         sleeper: TaskSleeper()
     )
 }
 
-extension ActivationResult {
+extension ActivationOutcome {
     /// The user of a fresh activation; fails the test for anything else.
     func activatedUser(file: StaticString = #filePath, line: UInt = #line) -> String? {
         guard case let .activated(account) = self else {
