@@ -13,44 +13,20 @@ pub trait ErrorCode {
     fn code(&self) -> &'static str;
 }
 
-impl ErrorCode for crate::platform::StoreError {
-    fn code(&self) -> &'static str {
-        use crate::platform::StoreError::*;
-        match self {
-            Unreadable { .. } => "STORE_UNREADABLE",
-            Corrupt { .. } => "STORE_CORRUPT",
-            WriteFailed { .. } => "STORE_WRITE_FAILED",
-        }
-    }
-}
-
-/// Exports each error enum's stable code to Kotlin and Swift as `code()` (uniffi feature
+/// Exports an error enum's stable code to Kotlin and Swift as `code()` (uniffi feature
 /// only); the human message is the enum's `Display`, exported with the enum itself.
 macro_rules! export_error_code {
-    ($($error:ident),+ $(,)?) => {$(
+    ($error:ident) => {
         #[cfg(feature = "uniffi")]
         #[uniffi::export]
         impl $error {
             /// The stable code of this error, such as `ACT_CODE_USED`, for support and analytics.
             #[uniffi::method(name = "code")]
             pub fn stable_code(&self) -> String {
-                ErrorCode::code(self).to_owned()
+                $crate::error::ErrorCode::code(self).to_owned()
             }
         }
-    )+};
+    };
 }
 
-#[cfg(feature = "uniffi")]
-use crate::{
-    accounts::AccountsError, activation::ActivationError, diagnostics::DiagnosticsError,
-    gate::GateError, platform::StoreError, scan::ScanError,
-};
-
-export_error_code!(
-    ActivationError,
-    AccountsError,
-    GateError,
-    StoreError,
-    ScanError,
-    DiagnosticsError,
-);
+pub(crate) use export_error_code;

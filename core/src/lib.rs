@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod activation;
 mod api;
 mod authenticator;
+mod device;
 pub mod diagnostics;
 pub mod error;
 pub mod gate;
@@ -21,5 +22,6 @@ pub mod scan;
 
 pub use accounts::{Account, AccountsError};
 pub use activation::{ActivationError, ActivationOutcome, ActivationRequest};
-pub use authenticator::{Authenticator, AuthenticatorConfig};
+pub use authenticator::Authenticator;
+pub use device::AuthenticatorConfig;
 pub use error::ErrorCode;

@@ -5,12 +5,13 @@
 //! one: no write happens until it can be read again, so no enrolled user is lost silently.
 
 mod book;
+mod removal;
 
 use serde::{Deserialize, Serialize};
 
 pub use book::AccountBook;
 
-use crate::error::ErrorCode;
+use crate::error::{export_error_code, ErrorCode};
 use crate::gate::GateError;
 use crate::platform::{KeyError, StoreError};
 
@@ -75,6 +76,8 @@ pub enum AccountsError {
         error: StoreError,
     },
 }
+
+export_error_code!(AccountsError);
 
 impl ErrorCode for AccountsError {
     fn code(&self) -> &'static str {

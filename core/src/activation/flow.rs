@@ -5,10 +5,10 @@ use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::{ActivationError, ActivationOutcome, ActivationRequest, FoundBy, SessionId};
-use crate::authenticator::api_error_to_activation;
+use crate::device::Device;
 use crate::error::ErrorCode;
 use crate::platform::KeyError;
-use crate::{Account, Authenticator};
+use crate::Account;
 use ibkey_protocol::activation::{self as protocol, ReceiptClaims, TicketClaims, TokenError};
 use ibkey_protocol::encoding::{b64, unb64};
 
@@ -16,10 +16,10 @@ use ibkey_protocol::encoding::{b64, unb64};
 /// has the final word.
 const CLOCK_LEEWAY_SECS: i64 = 30;
 
-impl Authenticator {
+impl Device {
     /// Checks a session ID as typed, on the device: length, characters and the check
     /// character of each group. Useful while the user types.
-    pub fn check_session_id(&self, typed: &str) -> Result<(), ActivationError> {
+    pub(crate) fn check_session_id(&self, typed: &str) -> Result<(), ActivationError> {
         SessionId::parse(typed)
             .map(|_| ())
             .map_err(ActivationError::from)
@@ -27,14 +27,17 @@ impl Authenticator {
 
     /// Reads a scanned QR payload and checks it (form, server, signature, expiry, already
     /// enrolled) without activating, so the app can show whom it would enroll.
-    pub async fn inspect_qr(&self, payload: &str) -> Result<ActivationRequest, ActivationError> {
+    pub(crate) async fn inspect_qr(
+        &self,
+        payload: &str,
+    ) -> Result<ActivationRequest, ActivationError> {
         let ticket = self.read_ticket(payload).await?;
         self.check_locally(&ticket)?;
         Ok(request_of(&ticket))
     }
 
     /// Activates from the text of a scanned QR code.
-    pub async fn activate_from_qr(
+    pub(crate) async fn activate_from_qr(
         &self,
         payload: &str,
     ) -> Result<ActivationOutcome, ActivationError> {
@@ -47,7 +50,7 @@ impl Authenticator {
     }
 
     /// Activates from a session ID typed by the user. Typos are caught before any network call.
-    pub async fn activate_with_session_id(
+    pub(crate) async fn activate_with_session_id(
         &self,
         typed: &str,
     ) -> Result<ActivationOutcome, ActivationError> {
@@ -58,7 +61,7 @@ impl Authenticator {
                 .api
                 .lookup(session_id.canonical())
                 .await
-                .map_err(|e| api_error_to_activation(e, ""))?;
+                .map_err(|e| ActivationError::from_api(e, ""))?;
             let ticket = self.read_ticket(&reply.ticket).await?;
             if ticket.sid != session_id.canonical() {
                 return Err(ActivationError::ServerReply {
@@ -146,7 +149,7 @@ impl Authenticator {
                 .api
                 .complete(&request)
                 .await
-                .map_err(|e| api_error_to_activation(e, &ticket.usr))?;
+                .map_err(|e| ActivationError::from_api(e, &ticket.usr))?;
             self.check_receipt(&reply.receipt, &ticket, &device.device_id, &public_key)
                 .await
         }
@@ -219,7 +222,7 @@ impl Authenticator {
             .api
             .server_key()
             .await
-            .map_err(|e| api_error_to_activation(e, ""))?;
+            .map_err(|e| ActivationError::from_api(e, ""))?;
         let key = unb64(&reply.public_key).ok_or_else(|| ActivationError::ServerReply {
             detail: "server key is not base64url".into(),
         })?;

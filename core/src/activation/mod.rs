@@ -2,15 +2,18 @@
 //!
 //! Everything that can be checked on the device is checked before any network call: the
 //! payload's form, signature and server, its expiry, the session ID's check characters, and
-//! whether the user is already enrolled here. The flow itself ([`crate::Authenticator`]'s
-//! `activate_*` methods) then verifies the user, makes the device key, registers it and
-//! stores the account.
+//! whether the user is already enrolled here. The flow itself (`flow.rs`, behind
+//! [`crate::Authenticator`]'s `activate_*` methods) then verifies the user, makes the device
+//! key, registers it and stores the account.
 
 mod flow;
 
 pub use ibkey_protocol::session_id::{SessionId, SessionIdError};
 
-use crate::error::ErrorCode;
+use ibkey_protocol::activation::codes;
+
+use crate::api::ApiError;
+use crate::error::{export_error_code, ErrorCode};
 use crate::gate::GateError;
 use crate::platform::{KeyError, StoreError};
 use crate::Account;
@@ -174,6 +177,38 @@ impl From<SessionIdError> for ActivationError {
         }
     }
 }
+
+impl ActivationError {
+    /// What a server-client error means for the user who tried to activate `username`.
+    pub(crate) fn from_api(error: ApiError, username: &str) -> ActivationError {
+        match error {
+            ApiError::Unreachable { reason } => ActivationError::ServerUnreachable { reason },
+            ApiError::InsecureUrl { url } => ActivationError::InsecureServer { url },
+            ApiError::BadReply { detail } => ActivationError::ServerReply { detail },
+            ApiError::Refused {
+                code,
+                message,
+                retry_after,
+            } => match code.as_str() {
+                codes::CODE_USED => ActivationError::CodeUsed,
+                codes::CODE_EXPIRED => ActivationError::CodeExpired,
+                codes::CODE_UNKNOWN => ActivationError::CodeUnknown,
+                codes::ALREADY_ENROLLED => ActivationError::AlreadyEnrolled {
+                    username: username.to_string(),
+                    found_by: FoundBy::Server,
+                },
+                codes::TOO_MANY_ATTEMPTS => ActivationError::TooManyAttempts {
+                    retry_after_secs: retry_after.unwrap_or(60),
+                },
+                _ => ActivationError::ServerReply {
+                    detail: format!("{code}: {message}"),
+                },
+            },
+        }
+    }
+}
+
+export_error_code!(ActivationError);
 
 impl ErrorCode for ActivationError {
     fn code(&self) -> &'static str {

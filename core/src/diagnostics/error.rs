@@ -1,6 +1,6 @@
 //! [`DiagnosticsError`]: what can go wrong while logging, building or sending a bundle.
 
-use crate::error::ErrorCode;
+use crate::error::{export_error_code, ErrorCode};
 
 /// Why a diagnostics request could not be done. A server that cannot be reached is not an
 /// error: the bundle waits in the outbox ([`super::SendOutcome::Queued`]).
@@ -101,6 +101,8 @@ pub enum DiagnosticsError {
     #[error("Logging is already set up in this app; diagnostics logging was not installed a second time.")]
     LoggerAlreadyInstalled,
 }
+
+export_error_code!(DiagnosticsError);
 
 impl ErrorCode for DiagnosticsError {
     fn code(&self) -> &'static str {

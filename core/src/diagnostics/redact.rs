@@ -1,7 +1,7 @@
 //! Redaction: what keeps secrets out of logs, network traces and bundles.
 //!
 //! Secrets are masked **at the source** first: session IDs print as their last group
-//! ([`crate::activation::SessionId`]), PINs as `****`, and [`Secret`] is the wrapper for any
+//! ([`SessionId`]), PINs as `****`, and [`Secret`] is the wrapper for any
 //! other secret text. What slips through is caught by [`scrub`], which every log line passes
 //! before it is kept or forwarded, and which runs once more over every text file of a bundle.
 //! Network traces are redacted field by field ([`redact_json`], [`redact_header`]) before
@@ -33,7 +33,7 @@ use std::fmt;
 use serde_json::Value;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::activation::SessionId;
+use ibkey_protocol::session_id::SessionId;
 
 /// The version of the redaction rules, written into every bundle's manifest.
 pub const RULES_VERSION: &str = "ibkey-redact/1";

@@ -213,8 +213,8 @@ fn a_bundle_matches_its_manifest_and_its_preview() {
     tracing::subscriber::with_default(s.diag.subscriber(), || {
         tracing::info!("something happened");
     });
-    let sid =
-        crate::activation::SessionId::generate(&ring::rand::SystemRandom::new()).expect("random");
+    let sid = ibkey_protocol::session_id::SessionId::generate(&ring::rand::SystemRandom::new())
+        .expect("random");
     let request = BundleRequest {
         comment: format!("it failed with {} typed", sid.grouped()),
         username: Some("  alice ".into()),

@@ -1,6 +1,6 @@
 //! What can go wrong while verifying the user, with messages that say what to do.
 
-use crate::error::ErrorCode;
+use crate::error::{export_error_code, ErrorCode};
 use crate::platform::StoreError;
 
 use super::PinLockout;
@@ -58,6 +58,8 @@ pub enum GateError {
         error: StoreError,
     },
 }
+
+export_error_code!(GateError);
 
 impl ErrorCode for GateError {
     fn code(&self) -> &'static str {

@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::error::{export_error_code, ErrorCode};
+
 pub use clock::SystemClock;
 pub use file_store::FileStore;
 #[cfg(feature = "desktop")]
@@ -43,6 +45,18 @@ pub enum StoreError {
         reason: String,
     },
 }
+
+impl ErrorCode for StoreError {
+    fn code(&self) -> &'static str {
+        match self {
+            StoreError::Unreadable { .. } => "STORE_UNREADABLE",
+            StoreError::Corrupt { .. } => "STORE_CORRUPT",
+            StoreError::WriteFailed { .. } => "STORE_WRITE_FAILED",
+        }
+    }
+}
+
+export_error_code!(StoreError);
 
 /// Small secret blobs kept by the platform: Keystore-wrapped files on Android, the Keychain
 /// on iOS, an encrypted folder on the desktop ([`FileStore`]). Every write must be atomic:

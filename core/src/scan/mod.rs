@@ -72,6 +72,8 @@ pub enum ScanError {
     },
 }
 
+crate::error::export_error_code!(ScanError);
+
 impl crate::error::ErrorCode for ScanError {
     fn code(&self) -> &'static str {
         match self {

@@ -1,0 +1,67 @@
+//! One authenticator's state and services — its configuration, the platform, the server
+//! client, the account book and the PIN gate — on which the flows of every area run
+//! (`activation/flow.rs`, `accounts/removal.rs`). [`crate::Authenticator`] wraps it.
+
+use crate::accounts::AccountBook;
+use crate::activation::ActivationError;
+use crate::api::ServerApi;
+use crate::gate::{Gate, PinPolicy};
+use crate::platform::{Platform, VerificationMethod};
+
+/// How an app configures its authenticator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct AuthenticatorConfig {
+    /// The server's base URL (`https://…`; plain `http://` only to loopback).
+    pub server_url: String,
+    /// The server's signing key (SEC1 uncompressed P-256, base64url) as shipped with the app.
+    /// When `None`, the key is fetched and pinned at first contact.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub server_public_key: Option<String>,
+    /// A name for this device the user recognises in the portal.
+    pub device_name: String,
+    /// PIN (Android style) or platform biometrics (iOS style).
+    pub verification: VerificationMethod,
+    /// PIN rules and hashing cost (the defaults unless a test needs a quicker hash).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    pub pin_policy: PinPolicy,
+}
+
+/// This device as the flows see it.
+pub(crate) struct Device {
+    pub(crate) config: AuthenticatorConfig,
+    pub(crate) platform: Platform,
+    pub(crate) api: ServerApi,
+    pub(crate) book: AccountBook,
+    pub(crate) gate: Gate,
+}
+
+impl Device {
+    /// Wires the services together. Fails only for an insecure server URL.
+    pub(crate) fn new(
+        config: AuthenticatorConfig,
+        platform: Platform,
+    ) -> Result<Self, ActivationError> {
+        let api = ServerApi::new(&config.server_url, platform.http.clone())
+            .map_err(|e| ActivationError::from_api(e, ""))?;
+        let gate = Gate::new(
+            platform.store.clone(),
+            platform.clock.clone(),
+            platform.verifier.clone(),
+            config.verification,
+            config.pin_policy.clone(),
+        );
+        Ok(Self {
+            book: AccountBook::new(platform.store.clone()),
+            config,
+            platform,
+            api,
+            gate,
+        })
+    }
+
+    /// Wall-clock time, Unix seconds.
+    pub(crate) fn now_secs(&self) -> i64 {
+        self.platform.clock.now_unix_ms().div_euclid(1000)
+    }
+}
