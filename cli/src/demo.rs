@@ -3,19 +3,23 @@
 //! says what happens and what came out; the demo fails if any outcome is not the expected one.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ibkey_core::activation::{ActivationError, ActivationOutcome};
-use ibkey_core::gate::PinPolicy;
-use ibkey_core::platform::{ScriptedVerifier, VerificationMethod};
-use ibkey_core::{scan, Authenticator, AuthenticatorConfig, ErrorCode};
-use ibkey_server::portal_client::PortalClient;
-use ibkey_server::{AdjustableClock, ServerConfig};
+use ibkey_core::diagnostics::{BundleRequest, Diagnostics, LogMode, SendOutcome};
+use ibkey_core::platform::ScriptedVerifier;
+use ibkey_core::{scan, ErrorCode};
+use ibkey_protocol::activation::TicketResponse;
+use ibkey_server::{AdjustableClock, ServerConfig, DEMO_PORTAL_PASSWORD};
 
-use crate::device::{self, describe_outcome};
+use crate::accounts::{describe_outcome, read_qr_image};
+use crate::diagnostics::send_with_progress;
 use crate::failure::Failure;
-use ibkey_server::DEMO_PORTAL_PASSWORD;
+use crate::format::human_bytes;
+use crate::home;
+use crate::portal::{request_ticket, start_server};
 
 /// The PIN the scripted user chooses.
 const DEMO_PIN: &str = "4829";
@@ -76,9 +80,7 @@ pub async fn run() -> Result<(), Failure> {
         ..ServerConfig::default()
     };
     let any_port: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let server = ibkey_server::start(server_config, any_port)
-        .await
-        .map_err(|e| Failure::cli(e.to_string()))?;
+    let server = start_server(server_config, any_port).await?;
     let url = server.url();
 
     println!("ibkey demo: activating a phone against the reference server");
@@ -92,19 +94,10 @@ pub async fn run() -> Result<(), Failure> {
     );
 
     let user = Arc::new(ScriptedVerifier::always_pin(DEMO_PIN));
-    let mut platform = device::desktop_platform(&folder.path().join("device"), user)?;
-    let diagnostics =
-        crate::diagnostics::demo_recorder(&folder.path().join("device-diagnostics"), &url)?;
-    platform.http = diagnostics.recording_transport(platform.http);
+    let diagnostics = recorder(&folder.path().join("device-diagnostics"), &url)?;
+    let platform = home::desktop_platform(&folder.path().join("device"), user, Some(&diagnostics))?;
     let _phone_log = diagnostics.set_thread_default();
-    let config = AuthenticatorConfig {
-        server_url: url.clone(),
-        server_public_key: None,
-        device_name: "ibkey demo phone".into(),
-        verification: VerificationMethod::Pin,
-        pin_policy: PinPolicy::default(),
-    };
-    let phone = Authenticator::new(config, platform)?;
+    let phone = home::authenticator(platform, &url, "ibkey demo phone")?;
     let mut steps = Steps {
         number: 0,
         unexpected: 0,
@@ -123,7 +116,7 @@ pub async fn run() -> Result<(), Failure> {
     println!("{}", scan::render_terminal(&alice.qr_payload)?);
 
     steps.begin("the phone reads alice's QR code from the image and activates (first PIN chosen)");
-    let scanned = device::read_qr_image(&alice_png)?;
+    let scanned = read_qr_image(&alice_png)?;
     steps.note("QR code read from the PNG");
     steps.expect_ok(phone.activate_from_qr(&scanned).await, true);
 
@@ -179,7 +172,7 @@ pub async fn run() -> Result<(), Failure> {
     steps.begin(
         "support asks for diagnostics: the phone uploads its extended log and network trace",
     );
-    match crate::diagnostics::demo_upload(&diagnostics).await {
+    match upload(&diagnostics).await {
         Ok(reference) => steps.verdict(
             true,
             &format!("sent; the reference for support is {reference}"),
@@ -201,17 +194,41 @@ pub async fn run() -> Result<(), Failure> {
     Ok(())
 }
 
-async fn new_ticket(
-    url: &str,
-    user: &str,
-) -> Result<ibkey_protocol::activation::TicketResponse, Failure> {
-    let portal = PortalClient::sign_in(url, user, DEMO_PORTAL_PASSWORD)
+/// A ticket for `user`, signed in to the portal with the test users' password.
+async fn new_ticket(url: &str, user: &str) -> Result<TicketResponse, Failure> {
+    request_ticket(url, user, DEMO_PORTAL_PASSWORD).await
+}
+
+/// The demo phone's diagnostics: kept in `dir`, extended log on from the start.
+fn recorder(dir: &Path, server_url: &str) -> Result<Diagnostics, Failure> {
+    let diagnostics = home::open_diagnostics(dir, server_url)?;
+    diagnostics.set_log_mode(LogMode::Extended)?;
+    Ok(diagnostics)
+}
+
+/// The demo's last step: a bundle of the demo's own log and network trace, sent; returns
+/// the reference, or what went wrong.
+async fn upload(diagnostics: &Diagnostics) -> Result<String, String> {
+    let request = BundleRequest {
+        comment: "Demo run: activation of alice and bob, with the expected errors.".to_string(),
+        username: Some("alice".to_string()),
+        screenshots: Vec::new(),
+        days: 1,
+        include_network_trace: true,
+    };
+    let bundle = diagnostics
+        .prepare_bundle(&request)
+        .map_err(|e| e.to_string())?;
+    for file in &bundle.preview().files {
+        println!("   {:<36} {:>10}", file.path, human_bytes(file.size));
+    }
+    match send_with_progress(diagnostics, bundle)
         .await
-        .map_err(|e| Failure::cli(e.to_string()))?;
-    portal
-        .new_ticket()
-        .await
-        .map_err(|e| Failure::cli(e.to_string()))
+        .map_err(|e| e.to_string())?
+    {
+        SendOutcome::Sent { reference, .. } => Ok(reference),
+        SendOutcome::Queued { reason, .. } => Err(format!("not sent, queued: {reason}")),
+    }
 }
 
 /// The session ID with one character of its second group changed.

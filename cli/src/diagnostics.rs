@@ -1,28 +1,24 @@
 //! `ibkey diagnostics`: what a user does when support asks for an upload: preview the bundle,
 //! send it (with a progress bar), look at and flush the outbox, switch the log mode.
 //!
-//! Every `ibkey` command logs through the core's diagnostics (installed by [`init_logging`]):
-//! lines go to standard error at `warn` (`debug` with `--verbose`), and the core's and this
-//! tool's lines are kept in `<data dir>/diagnostics/logs/`, one file a day for 7 days. The
-//! log mode chosen here (`--debug`, `--extended`, `ibkey diagnostics mode`) stays on for
-//! later commands; in extended mode the device commands also record their HTTP exchanges.
+//! The log mode chosen here (`--debug`, `--extended`, `ibkey diagnostics mode`) stays on for
+//! later commands; in extended mode the device commands also record their HTTP exchanges
+//! (see [`crate::home`] for where the logs go).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use clap::{Args, Subcommand, ValueEnum};
 use ibkey_core::diagnostics::{
-    AppInfo, BundlePreview, BundleRequest, Diagnostics, DiagnosticsConfig, DiagnosticsServices,
-    FlushReport, LogMode, PreparedBundle, Screenshot, SendOutcome, Sleeper, UploadProgress,
+    BundlePreview, BundleRequest, Diagnostics, FlushReport, LogMode, PreparedBundle, Screenshot,
+    SendOutcome, UploadProgress,
 };
-use ibkey_core::platform::{HttpTransport, LogLevel, ReqwestTransport, StderrLogSink, SystemClock};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::failure::Failure;
-
-/// The diagnostics of this process, once [`init_logging`] opened them.
-static DIAGNOSTICS: OnceLock<Diagnostics> = OnceLock::new();
+use crate::files::read_file;
+use crate::format::human_bytes;
+use crate::home::app_diagnostics;
 
 /// `ibkey diagnostics …`.
 #[derive(Subcommand)]
@@ -74,96 +70,13 @@ pub struct BundleArgs {
     days: u32,
 }
 
-/// Waits with tokio's timer.
-struct TokioSleeper;
-
-#[async_trait]
-impl Sleeper for TokioSleeper {
-    async fn sleep(&self, millis: u64) {
-        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-    }
-}
-
-/// This tool as a bundle describes it.
-fn app_info() -> AppInfo {
-    AppInfo {
-        app_name: "ibkey-cli".to_string(),
-        app_version: env!("CARGO_PKG_VERSION").to_string(),
-        platform: "desktop".to_string(),
-        os_version: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-        device_model: "desktop".to_string(),
-    }
-}
-
-/// Opens the diagnostics kept in `dir`, uploading to `server_url`.
-pub fn open_at(dir: &Path, server_url: &str) -> Result<Diagnostics, Failure> {
-    let mut config = DiagnosticsConfig::new(dir, server_url, app_info());
-    config.recorded_targets.push("ibkey".to_string());
-    let http = ReqwestTransport::new()
-        .map_err(|e| Failure::cli(format!("HTTP client could not start: {e}")))?;
-    Ok(Diagnostics::open(
-        config,
-        DiagnosticsServices {
-            clock: Arc::new(SystemClock),
-            http: Arc::new(http),
-            sleeper: Arc::new(TokioSleeper),
-        },
-    )?)
-}
-
-/// Sets up logging for this process: the core's diagnostics (files in the data folder,
-/// standard error at `warn` or `debug`). With `IBKEY_LOG` set, or when the diagnostics
-/// folder cannot be used, logs only go to standard error, filtered by `IBKEY_LOG`.
-pub fn init_logging(data_dir: Option<PathBuf>, server_url: &str, verbose: bool) {
-    let level = if verbose {
-        LogLevel::Debug
-    } else {
-        LogLevel::Warn
-    };
-    if std::env::var_os("IBKEY_LOG").is_none() {
-        let opened = crate::device::data_home(data_dir)
-            .and_then(|home| open_at(&home.join("diagnostics"), server_url));
-        if let Ok(diagnostics) = opened {
-            diagnostics.set_log_sink(Some(Arc::new(StderrLogSink)), level);
-            if diagnostics.install_global().is_ok() {
-                let _ = DIAGNOSTICS.set(diagnostics);
-                return;
-            }
-        }
-    }
-    let filter = if verbose { "debug" } else { "warn" };
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("IBKEY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .try_init();
-}
-
-/// The device's transport, recording its exchanges while the extended log is on.
-pub fn recorded(http: Arc<dyn HttpTransport>) -> Arc<dyn HttpTransport> {
-    match DIAGNOSTICS.get() {
-        Some(diagnostics) => diagnostics.recording_transport(http),
-        None => http,
-    }
-}
-
-/// Notes a failed command in the log (the message holds no secrets).
-pub fn note_failure(failure: &Failure) {
-    tracing::info!("command failed: {failure}");
-}
-
 /// Runs `ibkey diagnostics …`.
 pub async fn run(
     home: &Path,
     server_url: &str,
     command: DiagnosticsCommand,
 ) -> Result<(), Failure> {
-    let diagnostics = match DIAGNOSTICS.get() {
-        Some(d) => d.clone(),
-        None => open_at(&home.join("diagnostics"), server_url)?,
-    };
+    let diagnostics = app_diagnostics(home, server_url)?;
     match command {
         DiagnosticsCommand::Preview(args) => {
             let bundle = prepare(&diagnostics, &args)?;
@@ -176,7 +89,7 @@ pub async fn run(
         DiagnosticsCommand::Upload(args) => {
             let bundle = prepare(&diagnostics, &args)?;
             print_preview(bundle.preview(), false);
-            let outcome = send(&diagnostics, bundle).await?;
+            let outcome = send_with_progress(&diagnostics, bundle).await?;
             print_outcome(&outcome);
             if matches!(outcome, SendOutcome::Sent { .. }) && !diagnostics.outbox()?.is_empty() {
                 println!("Sending bundles that were waiting in the outbox:");
@@ -260,8 +173,7 @@ fn prepare(diagnostics: &Diagnostics, args: &BundleArgs) -> Result<PreparedBundl
     }
     let mut screenshots = Vec::new();
     for path in &args.screenshot {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Failure::cli(format!("cannot read {}: {e}", path.display())))?;
+        let bytes = read_file(path)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -279,7 +191,7 @@ fn prepare(diagnostics: &Diagnostics, args: &BundleArgs) -> Result<PreparedBundl
 }
 
 /// Lists a bundle's files, and its manifest when `full`.
-pub fn print_preview(preview: &BundlePreview, full: bool) {
+fn print_preview(preview: &BundlePreview, full: bool) {
     println!(
         "Diagnostics bundle {}: {} to send (zip), holding:",
         preview.bundle_id,
@@ -314,7 +226,7 @@ fn progress_bar() -> Arc<Bar> {
 }
 
 /// Sends a bundle with a progress bar.
-pub async fn send(
+pub async fn send_with_progress(
     diagnostics: &Diagnostics,
     bundle: PreparedBundle,
 ) -> Result<SendOutcome, Failure> {
@@ -357,46 +269,8 @@ fn print_flush(report: &FlushReport) {
     }
 }
 
+/// The start of a comment, on one line.
 fn one_line(text: &str) -> String {
     let line: String = text.chars().take(60).collect();
     line.replace(['\n', '\r'], " ")
-}
-
-fn human_bytes(bytes: u64) -> String {
-    if bytes < 1024 {
-        format!("{bytes} B")
-    } else if bytes < 1024 * 1024 {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    } else {
-        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-    }
-}
-
-/// The demo phone's diagnostics: kept in `dir`, extended log on from the start.
-pub fn demo_recorder(dir: &Path, server_url: &str) -> Result<Diagnostics, Failure> {
-    let diagnostics = open_at(dir, server_url)?;
-    diagnostics.set_log_mode(LogMode::Extended)?;
-    Ok(diagnostics)
-}
-
-/// The demo's last step: a bundle of the demo's own log and network trace, sent; returns
-/// the reference, or what went wrong.
-pub async fn demo_upload(diagnostics: &Diagnostics) -> Result<String, String> {
-    let request = BundleRequest {
-        comment: "Demo run: activation of alice and bob, with the expected errors.".to_string(),
-        username: Some("alice".to_string()),
-        screenshots: Vec::new(),
-        days: 1,
-        include_network_trace: true,
-    };
-    let bundle = diagnostics
-        .prepare_bundle(&request)
-        .map_err(|e| e.to_string())?;
-    for file in &bundle.preview().files {
-        println!("   {:<36} {:>10}", file.path, human_bytes(file.size));
-    }
-    match send(diagnostics, bundle).await.map_err(|e| e.to_string())? {
-        SendOutcome::Sent { reference, .. } => Ok(reference),
-        SendOutcome::Queued { reason, .. } => Err(format!("not sent, queued: {reason}")),
-    }
 }

@@ -1,10 +1,14 @@
 //! `ibkey`: the desktop command line of the ibkey authenticator. It plays both sides of an
 //! activation: the portal user asking for a ticket, and the phone activating with it.
 
+mod accounts;
 mod demo;
-mod device;
 mod diagnostics;
 mod failure;
+mod files;
+mod format;
+mod home;
+mod portal;
 mod scan;
 mod terminal;
 
@@ -26,7 +30,7 @@ struct Cli {
     #[arg(long, global = true, env = "IBKEY_HOME")]
     data_dir: Option<PathBuf>,
     /// Base URL of the server the device and portal talk to.
-    #[arg(long, global = true, env = "IBKEY_SERVER", default_value = device::DEFAULT_SERVER_URL)]
+    #[arg(long, global = true, env = "IBKEY_SERVER", default_value = portal::DEFAULT_SERVER_URL)]
     server: String,
     /// Print debug logs on stderr.
     #[arg(long, global = true)]
@@ -40,7 +44,7 @@ enum Command {
     /// Run the reference server (portal + device API) until interrupted.
     Server {
         /// Address to listen on.
-        #[arg(long, default_value = device::DEFAULT_LISTEN)]
+        #[arg(long, default_value = portal::DEFAULT_LISTEN)]
         listen: SocketAddr,
         /// How long an activation ticket stays valid, in seconds.
         #[arg(long, default_value_t = 300)]
@@ -113,7 +117,7 @@ struct PinSource {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    diagnostics::init_logging(cli.data_dir.clone(), &cli.server, cli.verbose);
+    home::init_logging(cli.data_dir.clone(), &cli.server, cli.verbose);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -124,7 +128,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            diagnostics::note_failure(&failure);
+            home::note_failure(&failure);
             eprintln!("{failure}");
             ExitCode::FAILURE
         }
@@ -132,29 +136,29 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    let home = device::data_home(cli.data_dir)?;
+    let home = home::data_home(cli.data_dir)?;
     match cli.command {
         Command::Server {
             listen,
             ticket_lifetime,
-        } => device::run_server(&home, listen, Duration::from_secs(ticket_lifetime)).await,
+        } => portal::run_server(&home, listen, Duration::from_secs(ticket_lifetime)).await,
         Command::Ticket {
             user,
             password,
             qr_out,
-        } => device::ticket(&cli.server, &user, &password, qr_out.as_deref()).await,
+        } => portal::ticket(&cli.server, &user, &password, qr_out.as_deref()).await,
         Command::Activate { code, pin } => {
-            let authenticator = device::open(&home, &cli.server, pin.pin_stdin)?;
-            device::activate(
+            let authenticator = home::open(&home, &cli.server, pin.pin_stdin)?;
+            accounts::activate(
                 &authenticator,
                 code.qr.as_deref(),
                 code.session_id.as_deref(),
             )
             .await
         }
-        Command::Users => device::users(&device::open(&home, &cli.server, false)?),
+        Command::Users => accounts::users(&home::open(&home, &cli.server, false)?),
         Command::Remove { user, pin } => {
-            device::remove(&device::open(&home, &cli.server, pin.pin_stdin)?, &user).await
+            accounts::remove(&home::open(&home, &cli.server, pin.pin_stdin)?, &user).await
         }
         Command::Demo => demo::run().await,
         Command::Diagnostics { command } => diagnostics::run(&home, &cli.server, command).await,

@@ -1,0 +1,88 @@
+//! The commands that act as the bank's side: `ibkey ticket` (a signed-in portal user asking
+//! for an activation ticket) and `ibkey server` (the reference server), with their defaults.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ibkey_core::scan;
+use ibkey_protocol::activation::TicketResponse;
+use ibkey_server::portal_client::PortalClient;
+use ibkey_server::{RunningServer, ServerConfig};
+
+use crate::failure::Failure;
+use crate::files::write_file;
+use crate::format::format_utc;
+
+/// Where `ibkey server` listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8780";
+/// The server the device and portal commands talk to unless told otherwise.
+pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8780";
+
+/// Signs `user` in to the portal at `server_url` and asks for a new activation ticket.
+pub async fn request_ticket(
+    server_url: &str,
+    user: &str,
+    password: &str,
+) -> Result<TicketResponse, Failure> {
+    let portal = PortalClient::sign_in(server_url, user, password)
+        .await
+        .map_err(|e| Failure::cli(e.to_string()))?;
+    portal
+        .new_ticket()
+        .await
+        .map_err(|e| Failure::cli(e.to_string()))
+}
+
+/// `ibkey ticket`.
+pub async fn ticket(
+    server_url: &str,
+    user: &str,
+    password: &str,
+    qr_out: Option<&Path>,
+) -> Result<(), Failure> {
+    let ticket = request_ticket(server_url, user, password).await?;
+    println!("{}", scan::render_terminal(&ticket.qr_payload)?);
+    println!("Session ID: {}", ticket.session_id);
+    println!("Valid until {}", format_utc(ticket.expires_at));
+    if let Some(path) = qr_out {
+        write_file(path, &scan::render_png(&ticket.qr_payload, 8)?)?;
+        println!("QR code written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Starts the reference server on `listen`.
+pub async fn start_server(
+    config: ServerConfig,
+    listen: SocketAddr,
+) -> Result<RunningServer, Failure> {
+    ibkey_server::start(config, listen)
+        .await
+        .map_err(|e| Failure::cli(e.to_string()))
+}
+
+/// `ibkey server`.
+pub async fn run_server(
+    home: &Path,
+    listen: SocketAddr,
+    ticket_lifetime: Duration,
+) -> Result<(), Failure> {
+    let config = ServerConfig {
+        data_dir: home.join("server"),
+        ticket_lifetime,
+        ..ServerConfig::default()
+    };
+    let server = start_server(config, listen).await?;
+    println!(
+        "ibkey server listening on {} (data in {}). Stop with Ctrl-C.",
+        server.url(),
+        home.join("server").display()
+    );
+    server
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    Ok(())
+}
