@@ -11,11 +11,15 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "no import cycles between the modules of any crate"
+python3 tests/check-module-cycles.py protocol/src core/src uniffi/src server/src cli/src tests/src
+
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo clippy for the mobile feature set (no JPEG, no rqrr)"
+step "cargo clippy for the mobile feature set (no JPEG, no rqrr; with and without uniffi)"
 cargo clippy -p ibkey-core --no-default-features --all-targets --locked -- -D warnings
+cargo clippy -p ibkey-core --no-default-features --features uniffi --all-targets --locked -- -D warnings
 
 step "cargo test (unit, doc and end-to-end tests)"
 cargo test --workspace --locked
