@@ -64,19 +64,8 @@ status=0
     -Dibkey.bindings.dir="$bindings_dir" \
     -Dibkey.android.dir="${IBKEY_ANDROID_DIR:-$root/android}") || status=$?
 
-reports=("$here"/target/surefire-reports/TEST-*.xml)
 echo
-if [ -e "${reports[0]}" ]; then
-    perl -ne '
-        if (/<testsuite\b/) {
-            for my $k (qw(tests failures errors skipped)) { $n{$k} += $1 if /\b$k="(\d+)"/ }
-        }
-        END {
-            my $failed = $n{failures} + $n{errors};
-            my $passed = $n{tests} - $failed - $n{skipped};
-            print "android: $passed passed, $failed failed, $n{skipped} skipped\n";
-        }' "${reports[@]}"
-fi
+bash "$root/tests/surefire-summary.sh" android "$here/target/surefire-reports"
 echo "android check took $(($(date +%s) - started)) s"
 if [ "$status" -ne 0 ]; then
     echo "error: the Android compile check or its Robolectric tests failed (reports in $here/target/surefire-reports)" >&2

@@ -32,19 +32,8 @@ status=0
     -Dibkey.cli="$target_dir/debug/ibkey") || status=$?
 
 # Surefire's XML reports hold the counts; the timing test prints its figure to its output file.
-reports=("$here"/target/surefire-reports/TEST-*.xml)
 echo
-if [ -e "${reports[0]}" ]; then
-    perl -ne '
-        if (/<testsuite\b/) {
-            for my $k (qw(tests failures errors skipped)) { $n{$k} += $1 if /\b$k="(\d+)"/ }
-        }
-        END {
-            my $failed = $n{failures} + $n{errors};
-            my $passed = $n{tests} - $failed - $n{skipped};
-            print "kotlin: $passed passed, $failed failed, $n{skipped} skipped\n";
-        }' "${reports[@]}"
-fi
+bash "$root/tests/surefire-summary.sh" kotlin "$here/target/surefire-reports"
 grep -h "^TIMING" "$here"/target/surefire-reports/*-output.txt 2>/dev/null || true
 if [ "$status" -ne 0 ]; then
     echo "error: the Kotlin test suite failed (reports in $here/target/surefire-reports)" >&2

@@ -14,6 +14,7 @@ import io.ibkey.core.PinEntry
 import io.ibkey.core.PinPurpose
 import io.ibkey.core.PinRequest
 import io.ibkey.core.VerificationMethod
+import io.ibkey.testsupport.ReferenceServer
 import java.io.File
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
@@ -114,7 +115,7 @@ class IbKeyAndroidTest {
             val pinPad = ScriptedPinPad("730419")
             val ibkey = create(pinPad, server.url)
             val activity = Robolectric.buildActivity(FragmentActivity::class.java).setup().get()
-            val sessionId = server.sessionId("alice")
+            val sessionId = server.ticket("alice").sessionId
 
             val result = awaitWithMainLooper { ibkey.activateWithSessionId(sessionId) }
 
@@ -156,7 +157,7 @@ class IbKeyAndroidTest {
             val ibkey = create(pinPad, server.url)
             val controller = Robolectric.buildActivity(FragmentActivity::class.java).setup()
             controller.pause().stop()
-            val sessionId = server.sessionId("bob")
+            val sessionId = server.ticket("bob").sessionId
 
             val e = assertFailsWith<Exception> { awaitWithMainLooper { ibkey.activateWithSessionId(sessionId) } }
             assertEquals("GATE_CANCELLED", e.verificationFailure?.ibkeyCode, "${e.ibkeyCode}: ${e.message}")

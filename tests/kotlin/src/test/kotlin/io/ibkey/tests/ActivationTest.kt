@@ -6,6 +6,7 @@ import io.ibkey.core.ActivationOutcome
 import io.ibkey.core.FoundBy
 import io.ibkey.core.PinPurpose
 import io.ibkey.ffi.decodeQrImage
+import io.ibkey.testsupport.ReferenceServer
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertIs

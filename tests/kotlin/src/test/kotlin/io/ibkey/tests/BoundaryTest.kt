@@ -18,6 +18,7 @@ import io.ibkey.core.UserVerifier
 import io.ibkey.ffi.InternalException
 import io.ibkey.ffi.decodeQrImage
 import io.ibkey.ffi.triggerPanicForTests
+import io.ibkey.testsupport.ReferenceServer
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertIs

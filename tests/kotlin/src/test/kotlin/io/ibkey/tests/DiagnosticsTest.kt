@@ -11,6 +11,7 @@ import io.ibkey.core.SendOutcome
 import io.ibkey.core.UploadPolicy
 import io.ibkey.protocol.FileKind
 import io.ibkey.protocol.LogMode
+import io.ibkey.testsupport.ReferenceServer
 import java.awt.Color
 import java.awt.image.BufferedImage
 import java.io.ByteArrayInputStream

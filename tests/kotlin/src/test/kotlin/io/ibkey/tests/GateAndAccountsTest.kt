@@ -9,6 +9,7 @@ import io.ibkey.core.BiometricOutcome
 import io.ibkey.core.GateException
 import io.ibkey.core.PinPurpose
 import io.ibkey.core.VerificationMethod
+import io.ibkey.testsupport.ReferenceServer
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertIs

@@ -8,6 +8,7 @@ import io.ibkey.core.ScanException
 import io.ibkey.ffi.Scanner
 import io.ibkey.ffi.decodeQrImage
 import io.ibkey.ffi.renderQrPngForTests
+import io.ibkey.testsupport.ReferenceServer
 import java.io.ByteArrayInputStream
 import java.nio.ByteBuffer
 import javax.imageio.ImageIO

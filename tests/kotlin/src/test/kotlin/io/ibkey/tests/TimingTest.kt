@@ -8,6 +8,7 @@ import io.ibkey.core.Screenshot
 import io.ibkey.core.SendOutcome
 import io.ibkey.ffi.Scanner
 import io.ibkey.protocol.LogMode
+import io.ibkey.testsupport.ReferenceServer
 import java.nio.file.Files
 import kotlin.test.assertIs
 import kotlinx.coroutines.runBlocking

@@ -1,4 +1,4 @@
-package io.ibkey.tests
+package io.ibkey.testsupport
 
 import java.io.File
 import java.net.HttpURLConnection
@@ -14,7 +14,8 @@ data class Ticket(val sessionId: String, val qrPayload: String, val expiresAt: L
 /**
  * The real reference server (`ibkey server`, the workspace's CLI binary, path in the system
  * property `ibkey.cli`) on a free loopback port, with its data in a temporary folder, and a
- * small client for its portal endpoints: what a user does in the browser.
+ * small client for its portal endpoints: what a user does in the browser. Shared by the JVM
+ * suites (tests/kotlin, tests/android), which add this folder as a test source.
  */
 class ReferenceServer private constructor(
     val url: String,
