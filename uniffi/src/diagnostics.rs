@@ -16,26 +16,8 @@ use ibkey_core::diagnostics::{
 };
 use ibkey_core::platform::{HttpTransport, LogLevel, SystemClock};
 
+use crate::callback::CallbackError;
 use crate::logging::{LogSink, SinkAdapter};
-
-/// Why a shell's [`UploadProgress`] or [`Sleeper`] failed; the upload goes on (a failed wait
-/// only makes the next try come sooner).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
-#[uniffi::export(Display)]
-pub enum UploadCallbackError {
-    /// The shell's callback failed.
-    #[error("an upload callback failed: {reason}")]
-    Failed {
-        /// What the platform reported.
-        reason: String,
-    },
-}
-
-impl From<uniffi::UnexpectedUniFFICallbackError> for UploadCallbackError {
-    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        UploadCallbackError::Failed { reason: e.reason }
-    }
-}
 
 /// Told how far an upload has come (a progress bar).
 #[uniffi::export(foreign)]
@@ -47,7 +29,7 @@ pub trait UploadProgress: Send + Sync {
         bundle_id: String,
         sent_bytes: u64,
         total_bytes: u64,
-    ) -> Result<(), UploadCallbackError>;
+    ) -> Result<(), CallbackError>;
 }
 
 /// Waits between upload retries with the platform's own timer (a coroutine `delay`,
@@ -56,7 +38,7 @@ pub trait UploadProgress: Send + Sync {
 #[async_trait]
 pub trait Sleeper: Send + Sync {
     /// Returns after about `millis` milliseconds.
-    async fn sleep(&self, millis: u64) -> Result<(), UploadCallbackError>;
+    async fn sleep(&self, millis: u64) -> Result<(), CallbackError>;
 }
 
 /// A bundle built and checked, not sent: show its [`PreparedBundle::preview`], then pass it

@@ -17,6 +17,8 @@
 //!   shell implements the core's `SecureStore`, `KeyVault`, `UserVerifier` and
 //!   `HttpTransport` directly.
 //! - [`logging`]: the platform logger as the core's log sink.
+//! - [`callback::CallbackError`]: what the shell's own callbacks (`LogSink`, `UploadProgress`,
+//!   `Sleeper`) may throw.
 //!
 //! Errors returned by the shell's callbacks convert from
 //! [`uniffi::UnexpectedUniFFICallbackError`], so an unexpected Kotlin/Swift exception becomes
@@ -27,6 +29,7 @@
 uniffi::setup_scaffolding!("ibkey");
 
 mod authenticator;
+pub mod callback;
 pub mod diagnostics;
 pub mod logging;
 pub mod platform;

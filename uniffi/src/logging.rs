@@ -9,23 +9,7 @@ use std::sync::Arc;
 
 use ibkey_core::platform::{self as core_platform, LogLevel};
 
-/// Why a shell's [`LogSink`] could not take a log line; the line is dropped.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
-#[uniffi::export(Display)]
-pub enum LogSinkError {
-    /// The platform logger failed.
-    #[error("the log sink failed: {reason}")]
-    Failed {
-        /// What the platform reported.
-        reason: String,
-    },
-}
-
-impl From<uniffi::UnexpectedUniFFICallbackError> for LogSinkError {
-    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        LogSinkError::Failed { reason: e.reason }
-    }
-}
+use crate::callback::CallbackError;
 
 /// Receives the core's log lines, already scrubbed of secrets: logcat on Android, os_log on
 /// iOS.
@@ -33,7 +17,7 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for LogSinkError {
 pub trait LogSink: Send + Sync {
     /// Logs one line. `target` names the part of the core that logged it (a Rust module
     /// path such as `ibkey_core::gate`). An error drops the line.
-    fn log(&self, level: LogLevel, target: String, message: String) -> Result<(), LogSinkError>;
+    fn log(&self, level: LogLevel, target: String, message: String) -> Result<(), CallbackError>;
 }
 
 /// The core's [`core_platform::LogSink`] over a shell's [`LogSink`].
