@@ -4,11 +4,8 @@
 //! metadata (PNG text and EXIF chunks, JPEG APP1–APP15 and comment segments: EXIF holds
 //! locations and device serials) without touching the pixels.
 
-use std::io::Cursor;
-
-use image::{ImageFormat, ImageReader, Limits};
-
 use super::DiagnosticsError;
+use crate::scan::image_io::{self, Limits};
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 /// PNG chunks that carry metadata rather than pixels.
@@ -17,6 +14,12 @@ const PNG_METADATA_CHUNKS: &[&[u8; 4]] = &[b"tEXt", b"zTXt", b"iTXt", b"eXIf", b
 const MAX_DIMENSION: u32 = 16_384;
 /// Largest memory the decoder may take, bytes.
 const MAX_DECODE_ALLOC: u64 = 256 * 1024 * 1024;
+/// The bounds of the full decode.
+const DECODE_LIMITS: Limits = Limits {
+    max_side: MAX_DIMENSION,
+    max_pixels: u64::MAX,
+    max_alloc: MAX_DECODE_ALLOC,
+};
 
 /// A screenshot the user attaches: its name (as shown to the user) and the file's bytes.
 #[derive(Clone, PartialEq, Eq)]
@@ -65,23 +68,15 @@ pub(crate) fn check(
         name: shot.name.clone(),
         reason: reason.to_string(),
     };
-    let (format, stripped, ext) = if shot.bytes.starts_with(PNG_SIGNATURE) {
-        let stripped = strip_png(&shot.bytes).map_err(corrupt)?;
-        (ImageFormat::Png, stripped, "png")
+    let (stripped, ext) = if shot.bytes.starts_with(PNG_SIGNATURE) {
+        (strip_png(&shot.bytes).map_err(corrupt)?, "png")
     } else if shot.bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        let stripped = strip_jpeg(&shot.bytes).map_err(corrupt)?;
-        (ImageFormat::Jpeg, stripped, "jpg")
+        (strip_jpeg(&shot.bytes).map_err(corrupt)?, "jpg")
     } else {
         return Err(DiagnosticsError::ScreenshotNotAnImage { name });
     };
-    if format == ImageFormat::Png || cfg!(feature = "jpeg") {
-        let mut reader = ImageReader::with_format(Cursor::new(&stripped), format);
-        let mut limits = Limits::default();
-        limits.max_image_width = Some(MAX_DIMENSION);
-        limits.max_image_height = Some(MAX_DIMENSION);
-        limits.max_alloc = Some(MAX_DECODE_ALLOC);
-        reader.limits(limits);
-        reader.decode().map_err(|e| corrupt(&e.to_string()))?;
+    if ext == "png" || cfg!(feature = "jpeg") {
+        image_io::decode_luma(&stripped, &DECODE_LIMITS).map_err(|e| corrupt(&e))?;
     }
     // Built without a JPEG decoder (the mobile library), a JPEG is trusted as far as
     // `strip_jpeg` checked it: every segment, a plausible frame header, the end marker.
@@ -213,7 +208,8 @@ fn strip_jpeg(bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
-    use image::{Rgb, RgbImage};
+    use image::{ImageFormat, Rgb, RgbImage};
+    use std::io::Cursor;
 
     fn png() -> Vec<u8> {
         let img = RgbImage::from_fn(40, 30, |x, y| Rgb([x as u8, y as u8, 7]));

@@ -17,15 +17,13 @@ mod binarize;
 mod detect;
 mod finder;
 mod frame;
+pub(crate) mod image_io;
 mod render;
 
-use std::io::Cursor;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 
-use image::{GrayImage, ImageFormat};
-
 pub use frame::{MAX_PIXELS, MAX_SIDE};
+pub use image_io::{GrayImage, Luma};
 pub use render::{render_luma, render_png, render_svg, render_terminal};
 
 use ibkey_protocol::activation::TOKEN_PREFIX;
@@ -248,46 +246,20 @@ fn first_text(found: detect::Found) -> Result<String, ScanError> {
 /// Opens a PNG or JPEG as luma, within [`MAX_SIDE`] and [`MAX_PIXELS`]; image decoders' panics
 /// become errors.
 fn load_luma(bytes: &[u8]) -> Result<GrayImage, ScanError> {
-    let not_an_image = |reason: String| ScanError::NotAnImage { reason };
-    let format = image::guess_format(bytes).map_err(|e| not_an_image(e.to_string()))?;
-    if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg) {
-        return Err(not_an_image(format!("{format:?} is not supported")));
-    }
-    let decoded = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
-        let mut limits = image::Limits::default();
-        limits.max_image_width = Some(MAX_SIDE);
-        limits.max_image_height = Some(MAX_SIDE);
-        // Room for the decoded pixels in RGBA and their luma copy.
-        limits.max_alloc = Some(MAX_PIXELS * 5);
-        reader.limits(limits);
-        reader.decode()
-    }));
-    let image = match decoded {
-        Ok(Ok(image)) => image,
-        Ok(Err(e)) => return Err(not_an_image(e.to_string())),
-        Err(_) => return Err(not_an_image("the image data is corrupt".into())),
+    let limits = image_io::Limits {
+        max_side: MAX_SIDE,
+        max_pixels: MAX_PIXELS,
+        // As before: room for the pixels decoded in RGBA and their luma copy.
+        max_alloc: MAX_PIXELS * 5,
     };
-    if u64::from(image.width()) * u64::from(image.height()) > MAX_PIXELS {
-        return Err(not_an_image("the image is too large".into()));
-    }
-    Ok(image.into_luma8())
+    image_io::decode_luma(bytes, &limits).map_err(|reason| ScanError::NotAnImage { reason })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::Luma;
 
     const PAYLOAD: &str = "IBK1.eyJ0eXAiOiJhY3RpdmF0aW9uIn0.c2lnbmF0dXJl";
-
-    fn png_of(image: &GrayImage) -> Vec<u8> {
-        let mut png = Vec::new();
-        image
-            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
-            .expect("png");
-        png
-    }
 
     #[test]
     fn a_rendered_code_decodes_back() {
@@ -301,8 +273,9 @@ mod tests {
             decode_image(b"not an image"),
             Err(ScanError::NotAnImage { .. })
         ));
-        let blank = GrayImage::from_pixel(64, 64, Luma([255]));
-        assert_eq!(decode_image(&png_of(&blank)), Err(ScanError::NoQrCode));
+        let blank = GrayImage::from_fn(64, 64, |_, _| 255);
+        let png = image_io::encode_png(&blank).expect("png");
+        assert_eq!(decode_image(&png), Err(ScanError::NoQrCode));
     }
 
     #[test]

@@ -1,12 +1,9 @@
 //! Drawing QR codes for the portal and the CLI: PNG, SVG and terminal text, all at error
 //! correction level M with the standard four-module quiet zone.
 
-use std::io::Cursor;
-
-use image::{GrayImage, ImageFormat, Luma};
 use qrcode::{Color, EcLevel, QrCode};
 
-use super::ScanError;
+use super::{image_io, GrayImage, ScanError};
 
 /// Modules of light border around a code, as the QR standard asks.
 const QUIET_ZONE: u32 = 4;
@@ -18,12 +15,8 @@ fn encode(text: &str) -> Result<QrCode, ScanError> {
 /// Renders `text` as a QR code PNG: black on white, `scale` pixels a module (at least 1),
 /// with the standard four-module quiet zone.
 pub fn render_png(text: &str, scale: u32) -> Result<Vec<u8>, ScanError> {
-    let image = render_luma(text, scale)?;
-    let mut png = Vec::new();
-    image
-        .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
-        .map_err(|_| ScanError::TooLong)?;
-    Ok(png)
+    // Writing to memory fails only on a size PNG cannot hold, which a QR code never reaches.
+    image_io::encode_png(&render_luma(text, scale)?).map_err(|_| ScanError::TooLong)
 }
 
 /// Renders `text` as a QR code luma image (0 dark, 255 light), `scale` pixels a module, quiet
@@ -40,7 +33,11 @@ pub fn render_luma(text: &str, scale: u32) -> Result<GrayImage, ScanError> {
             && (QUIET_ZONE..QUIET_ZONE + modules).contains(&my);
         let dark = inside
             && colors[((my - QUIET_ZONE) * modules + (mx - QUIET_ZONE)) as usize] == Color::Dark;
-        Luma([if dark { 0 } else { 255 }])
+        if dark {
+            0
+        } else {
+            255
+        }
     }))
 }
 
