@@ -76,7 +76,7 @@ pub(crate) fn check(
         return Err(DiagnosticsError::ScreenshotNotAnImage { name });
     };
     if ext == "png" || cfg!(feature = "jpeg") {
-        image_io::decode_luma(&stripped, &DECODE_LIMITS).map_err(|e| corrupt(&e))?;
+        image_io::check_decodes(&stripped, &DECODE_LIMITS).map_err(|e| corrupt(&e))?;
     }
     // Built without a JPEG decoder (the mobile library), a JPEG is trusted as far as
     // `strip_jpeg` checked it: every segment, a plausible frame header, the end marker.

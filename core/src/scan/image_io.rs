@@ -114,11 +114,34 @@ impl Limits {
 /// Decodes a PNG (or, with the `jpeg` feature, a JPEG) to luma within `limits`. The error says
 /// why not: not such a file, too large, corrupt (a decoder panic included).
 pub(crate) fn decode_luma(bytes: &[u8], limits: &Limits) -> Result<GrayImage, String> {
+    guarded(
+        bytes,
+        || decode_png(bytes, limits),
+        || decode_jpeg(bytes, limits),
+    )
+}
+
+/// Checks that a PNG (or, with the `jpeg` feature, a JPEG) decodes completely within
+/// `limits`, without turning its pixels to luma: what a screenshot check needs.
+pub(crate) fn check_decodes(bytes: &[u8], limits: &Limits) -> Result<(), String> {
+    guarded(
+        bytes,
+        || read_png(bytes, limits).map(drop),
+        || decode_jpeg(bytes, limits).map(drop),
+    )
+}
+
+/// Runs the PNG or the JPEG decoder by the file's signature; a decoder panic is an error.
+fn guarded<T>(
+    bytes: &[u8],
+    png: impl FnOnce() -> Result<T, String>,
+    jpeg: impl FnOnce() -> Result<T, String>,
+) -> Result<T, String> {
     let decoded = panic::catch_unwind(AssertUnwindSafe(|| {
         if bytes.starts_with(PNG_SIGNATURE) {
-            decode_png(bytes, limits)
+            png()
         } else if bytes.starts_with(JPEG_SIGNATURE) {
-            decode_jpeg(bytes, limits)
+            jpeg()
         } else {
             Err("the file is neither PNG nor JPEG".into())
         }
@@ -129,24 +152,8 @@ pub(crate) fn decode_luma(bytes: &[u8], limits: &Limits) -> Result<GrayImage, St
 /// Decodes a PNG as `image` did (palettes, transparency and low bit depths expanded to 8 bits,
 /// 16 bits kept), then turns the pixels to luma in place.
 fn decode_png(bytes: &[u8], limits: &Limits) -> Result<GrayImage, String> {
-    let bytes_limit = usize::try_from(limits.max_alloc).unwrap_or(usize::MAX);
-    let mut decoder =
-        png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: bytes_limit });
-    let header = decoder.read_header_info().map_err(|e| e.to_string())?;
-    let (width, height) = (header.width, header.height);
-    limits.check(width, height)?;
-    decoder.set_transformations(png::Transformations::EXPAND);
-    let mut reader = decoder.read_info().map_err(|e| e.to_string())?;
-    let size = reader
-        .output_buffer_size()
-        .filter(|&size| size as u64 <= limits.max_alloc)
-        .ok_or("the image is too large")?;
-    let mut pixels = Vec::new();
-    pixels
-        .try_reserve_exact(size)
-        .map_err(|_| "the image is too large")?;
-    pixels.resize(size, 0);
-    let frame = reader.next_frame(&mut pixels).map_err(|e| e.to_string())?;
+    let (frame, mut pixels) = read_png(bytes, limits)?;
+    let (width, height) = (frame.width, frame.height);
     let wide = frame.bit_depth == png::BitDepth::Sixteen;
     let color = !matches!(
         frame.color_type,
@@ -182,6 +189,29 @@ fn decode_png(bytes: &[u8], limits: &Limits) -> Result<GrayImage, String> {
         height,
         pixels,
     })
+}
+
+/// Reads a PNG's one frame within `limits`, samples expanded to 8 bits (16 kept): the pixels
+/// and their description.
+fn read_png(bytes: &[u8], limits: &Limits) -> Result<(png::OutputInfo, Vec<u8>), String> {
+    let bytes_limit = usize::try_from(limits.max_alloc).unwrap_or(usize::MAX);
+    let mut decoder =
+        png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: bytes_limit });
+    let header = decoder.read_header_info().map_err(|e| e.to_string())?;
+    limits.check(header.width, header.height)?;
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().map_err(|e| e.to_string())?;
+    let size = reader
+        .output_buffer_size()
+        .filter(|&size| size as u64 <= limits.max_alloc)
+        .ok_or("the image is too large")?;
+    let mut pixels = Vec::new();
+    pixels
+        .try_reserve_exact(size)
+        .map_err(|_| "the image is too large")?;
+    pixels.resize(size, 0);
+    let frame = reader.next_frame(&mut pixels).map_err(|e| e.to_string())?;
+    Ok((frame, pixels))
 }
 
 /// `acc + a × b`, fused where `image` fuses it (x86 with FMA, ARM64), so results match to the
