@@ -1,6 +1,8 @@
 //! ibkey-protocol: what an ibkey device and its server agree on, and nothing else — no I/O,
 //! no device logic. A bank's backend team implementing the server side reads this crate.
 //!
+//! - [`approval`]: login challenges (push, pull, QR), the signed decision, receipts and the
+//!   login page's endpoints.
 //! - [`activation`]: the JSON bodies of the portal, activation and device endpoints, the
 //!   signed tokens (`IBK1.<claims>.<signature>`, ECDSA P-256) and the error codes.
 //! - [`session_id`]: the session ID printed under the activation QR (`K7QP-3MZX-9TWD`):
@@ -16,6 +18,7 @@
 uniffi::setup_scaffolding!("ibkey_protocol");
 
 pub mod activation;
+pub mod approval;
 pub mod diagnostics;
 pub mod encoding;
 pub mod session_id;
