@@ -8,6 +8,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::platform::{HttpHeader, HttpRequest, HttpTransport};
 use ibkey_protocol::activation::{self as protocol, ErrorResponse};
+use ibkey_protocol::approval;
 
 /// Largest reply body the client reads; anything bigger is a hostile or broken server.
 const MAX_REPLY_BYTES: usize = 256 * 1024;
@@ -72,6 +73,34 @@ impl ServerApi {
     /// `POST /v1/devices/revoke`.
     pub(crate) async fn revoke(&self, request: &protocol::RevokeRequest) -> Result<(), ApiError> {
         self.call::<_, serde_json::Value>("POST", "/v1/devices/revoke", Some(request))
+            .await
+            .map(|_| ())
+    }
+
+    /// `POST /v1/challenges/pending`.
+    pub(crate) async fn pending(
+        &self,
+        request: &approval::PendingRequest,
+    ) -> Result<approval::PendingResponse, ApiError> {
+        self.call("POST", "/v1/challenges/pending", Some(request))
+            .await
+    }
+
+    /// `POST /v1/challenges/decide`.
+    pub(crate) async fn decide(
+        &self,
+        request: &approval::DecideRequest,
+    ) -> Result<approval::DecideResponse, ApiError> {
+        self.call("POST", "/v1/challenges/decide", Some(request))
+            .await
+    }
+
+    /// `POST /v1/devices/push-token`.
+    pub(crate) async fn register_push_token(
+        &self,
+        request: &approval::PushTokenRequest,
+    ) -> Result<(), ApiError> {
+        self.call::<_, serde_json::Value>("POST", "/v1/devices/push-token", Some(request))
             .await
             .map(|_| ())
     }

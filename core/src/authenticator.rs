@@ -1,10 +1,11 @@
 //! The [`Authenticator`]: one object per app over the platform's services. It only wires:
 //! activation lives in [`crate::activation`], the account list and removal in
-//! [`crate::accounts`], the PIN in [`crate::gate`], all running on this device's state
-//! (`device.rs`).
+//! [`crate::accounts`], login approval in [`crate::approval`], the PIN in [`crate::gate`], all
+//! running on this device's state (`device.rs`).
 
 use crate::accounts::AccountsError;
 use crate::activation::{ActivationError, ActivationOutcome, ActivationRequest};
+use crate::approval::{ApprovalError, ApprovalOutcome, LoginChallenge, NumberCheck};
 use crate::device::{AuthenticatorConfig, Device};
 use crate::gate::{GateError, PinLockout};
 use crate::platform::Platform;
@@ -68,6 +69,68 @@ impl Authenticator {
     /// server cannot be reached nothing changes.
     pub async fn remove_account(&self, username: &str) -> Result<Account, AccountsError> {
         self.device.remove_account(username).await
+    }
+
+    /// Reads a login notification's data: the JSON push payload, or the bare `IBK1.` token
+    /// (FCM data values arrive as strings). Checks the challenge (signature, server, expiry,
+    /// account on this device, not answered yet) without answering it.
+    pub async fn read_push(&self, payload: Vec<u8>) -> Result<LoginChallenge, ApprovalError> {
+        self.device.read_push(&payload).await
+    }
+
+    /// The logins waiting for the users of this device, pulled from the server (so a lost
+    /// notification never blocks a login), without those already answered here. Fails only
+    /// when no account could be asked.
+    pub async fn pending_logins(&self) -> Result<Vec<LoginChallenge>, ApprovalError> {
+        self.device.pending_logins().await
+    }
+
+    /// Reads the text of the login page's QR code, checked like a notification.
+    pub async fn read_login_qr(&self, payload: String) -> Result<LoginChallenge, ApprovalError> {
+        self.device.read_login_qr(&payload).await
+    }
+
+    /// Checks a number the user picked against the login page's. Wrong picks are counted
+    /// per challenge (across restarts); the third refuses the login, tells the server, and
+    /// fails with [`ApprovalError::NumberMismatchRefused`].
+    pub async fn check_number(
+        &self,
+        challenge: &LoginChallenge,
+        number: u8,
+    ) -> Result<NumberCheck, ApprovalError> {
+        self.device.check_number(challenge, number).await
+    }
+
+    /// Approves a login: checks the challenge again and the picked `number` (required when
+    /// the challenge has one), asks the user to verify (PIN or biometrics), then signs and
+    /// sends the decision.
+    pub async fn approve(
+        &self,
+        challenge: &LoginChallenge,
+        number: Option<u8>,
+    ) -> Result<ApprovalOutcome, ApprovalError> {
+        self.device.approve(challenge, number).await
+    }
+
+    /// Refuses a login without asking for verification (refusing must be quick); with
+    /// `report_fraud`, reports it as not the user's, which also pauses notifications for a
+    /// while.
+    pub async fn deny(
+        &self,
+        challenge: &LoginChallenge,
+        report_fraud: bool,
+    ) -> Result<ApprovalOutcome, ApprovalError> {
+        self.device.deny(challenge, report_fraud).await
+    }
+
+    /// Registers this app install's push token (`platform`: `fcm`, `apns` or `webhook`) for
+    /// every user of this device; returns how many were registered.
+    pub async fn register_push_token(
+        &self,
+        platform: String,
+        token: String,
+    ) -> Result<u32, ApprovalError> {
+        self.device.register_push_token(&platform, &token).await
     }
 
     /// The running PIN lockout, if any: until when, and how long is left.

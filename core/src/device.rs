@@ -1,12 +1,16 @@
 //! One authenticator's state and services — its configuration, the platform, the server
 //! client, the account book and the PIN gate — on which the flows of every area run
-//! (`activation/flow.rs`, `accounts/removal.rs`). [`crate::Authenticator`] wraps it.
+//! (`activation/flow.rs`, `accounts/removal.rs`, `approval/flow.rs`), and the device's idea
+//! of the server's time. [`crate::Authenticator`] wraps it.
 
 use crate::accounts::AccountBook;
 use crate::activation::ActivationError;
 use crate::api::ServerApi;
 use crate::gate::{Gate, PinPolicy};
-use crate::platform::{Platform, VerificationMethod};
+use crate::platform::{Platform, StoreError, VerificationMethod};
+
+/// A newly learned clock offset this close to the stored one is not written again.
+const OFFSET_JITTER_SECS: i64 = 2;
 
 /// How an app configures its authenticator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,5 +67,25 @@ impl Device {
     /// Wall-clock time, Unix seconds.
     pub(crate) fn now_secs(&self) -> i64 {
         self.platform.clock.now_unix_ms().div_euclid(1000)
+    }
+
+    /// The server's time as this device best knows it: its own clock corrected by the offset
+    /// learned from the server's signed replies, Unix seconds.
+    pub(crate) fn server_now_secs(&self) -> Result<i64, StoreError> {
+        let offset = self.book.device()?.clock_offset_secs.unwrap_or(0);
+        Ok(self.now_secs().saturating_add(offset))
+    }
+
+    /// Learns the clock offset from a signed reading of the server's clock (`server_secs`,
+    /// taken just now), saving it when it changed.
+    pub(crate) fn learn_server_time(&self, server_secs: i64) -> Result<(), StoreError> {
+        let offset = server_secs.saturating_sub(self.now_secs());
+        let known = self.book.device()?.clock_offset_secs;
+        if known.is_some_and(|old| old.abs_diff(offset) <= OFFSET_JITTER_SECS.unsigned_abs()) {
+            return Ok(());
+        }
+        tracing::info!(offset_secs = offset, "learned the server's clock");
+        self.book
+            .update_device(|d| d.clock_offset_secs = Some(offset))
     }
 }

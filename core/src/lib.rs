@@ -3,8 +3,9 @@
 //!
 //! A shell (Android, iOS, the desktop CLI) supplies platform services through the traits in
 //! [`platform`] and drives an [`Authenticator`]: activate from a scanned QR payload or a
-//! typed session ID, list and remove the enrolled users. Every failure is a typed error with
-//! a stable code and a message that says what to do ([`error::ErrorCode`]).
+//! typed session ID, list and remove the enrolled users, approve or deny logins
+//! ([`approval`]). Every failure is a typed error with a stable code and a message that says
+//! what to do ([`error::ErrorCode`]).
 
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!("ibkey_core");
@@ -12,6 +13,7 @@ uniffi::setup_scaffolding!("ibkey_core");
 pub mod accounts;
 pub mod activation;
 mod api;
+pub mod approval;
 mod authenticator;
 mod device;
 pub mod diagnostics;
@@ -22,6 +24,10 @@ pub mod scan;
 
 pub use accounts::{Account, AccountsError};
 pub use activation::{ActivationError, ActivationOutcome, ActivationRequest};
+pub use approval::{
+    ApprovalError, ApprovalOutcome, ChallengeSource, Decision, LoginChallenge, LoginContext,
+    NumberCheck,
+};
 pub use authenticator::Authenticator;
 pub use device::AuthenticatorConfig;
 pub use error::ErrorCode;

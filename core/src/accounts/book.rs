@@ -1,10 +1,12 @@
-//! Reading and writing the account list and the device record.
+//! Reading and writing the account list, the device record and each account's approval
+//! record.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use super::state::{state_key, ApprovalState};
 use super::Account;
 use crate::platform::{SecureStore, StoreError};
 
@@ -28,6 +30,10 @@ pub(crate) struct DeviceRecord {
     /// SHA-256 (hex) of the session ID most recently activated here, to recognise the same
     /// QR code still in front of the camera.
     pub last_activated_code: Option<String>,
+    /// How far the server's clock is ahead of this device's (server − device, seconds), as
+    /// learned from the server's signed replies; `None` until first learned.
+    #[serde(default)]
+    pub clock_offset_secs: Option<i64>,
 }
 
 /// The persisted account list. Read-modify-write cycles are serialised by a lock.
@@ -70,7 +76,17 @@ impl AccountBook {
         Ok(Ok(()))
     }
 
-    /// Removes `username`'s account; returns it, or `None` when there was none.
+    /// The account whose credential on the server is `credential_id`, if it is on this
+    /// device.
+    pub(crate) fn by_credential(&self, credential_id: &str) -> Result<Option<Account>, StoreError> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .find(|a| a.credential_id == credential_id))
+    }
+
+    /// Removes `username`'s account and its approval record; returns the account, or `None`
+    /// when there was none.
     pub(crate) fn remove(&self, username: &str) -> Result<Option<Account>, StoreError> {
         let _guard = self.lock();
         let mut accounts = self.list()?;
@@ -79,7 +95,33 @@ impl AccountBook {
         };
         let removed = accounts.remove(index);
         self.save_accounts(accounts)?;
+        // The account is gone already; a record left behind is never read again.
+        if let Err(e) = self.store.remove(state_key(&removed.credential_id)) {
+            tracing::warn!(code = %crate::error::ErrorCode::code(&e), "approval record not removed");
+        }
         Ok(Some(removed))
+    }
+
+    /// The approval record of the credential `credential_id` (a fresh one when none is
+    /// stored yet).
+    pub(crate) fn approval_state(&self, credential_id: &str) -> Result<ApprovalState, StoreError> {
+        Ok(self
+            .load::<ApprovalState>(&state_key(credential_id))?
+            .unwrap_or_default())
+    }
+
+    /// Changes the approval record of the credential `credential_id` and saves it before
+    /// returning what `change` returned.
+    pub(crate) fn update_approval_state<R>(
+        &self,
+        credential_id: &str,
+        change: impl FnOnce(&mut ApprovalState) -> R,
+    ) -> Result<R, StoreError> {
+        let _guard = self.lock();
+        let mut state = self.approval_state(credential_id)?;
+        let result = change(&mut state);
+        self.save(&state_key(credential_id), &state)?;
+        Ok(result)
     }
 
     /// The device record, created with a fresh device id on first use.

@@ -154,8 +154,8 @@ impl Device {
                 .await
         }
         .await;
-        let credential_id = match registered {
-            Ok(id) => id,
+        let (credential_id, server_time) = match registered {
+            Ok(receipt) => (receipt.cid, receipt.iat),
             Err(e) => {
                 discard_key(keys.as_ref(), &alias);
                 return Err(e);
@@ -179,18 +179,21 @@ impl Device {
         }
         self.book
             .update_device(|d| d.last_activated_code = Some(code_hash))?;
+        if let Err(e) = self.learn_server_time(server_time) {
+            tracing::warn!(code = e.code(), "the server's clock could not be learned");
+        }
         tracing::info!(user = %account.username, "activated");
         Ok(ActivationOutcome::Activated { account })
     }
 
-    /// Checks the server's enrollment receipt and returns the credential id.
+    /// Checks the server's enrollment receipt and returns what it says.
     async fn check_receipt(
         &self,
         receipt: &str,
         ticket: &TicketClaims,
         device_id: &str,
         public_key: &[u8],
-    ) -> Result<String, ActivationError> {
+    ) -> Result<ReceiptClaims, ActivationError> {
         let key = self.server_key().await?;
         let claims: ReceiptClaims =
             protocol::verify_token(receipt, &key).map_err(|e| ActivationError::ServerReply {
@@ -204,7 +207,7 @@ impl Device {
                 detail: "the enrollment receipt is for another user, device or key".into(),
             });
         }
-        Ok(claims.cid)
+        Ok(claims)
     }
 
     /// The server's public key: from the config, else pinned earlier, else fetched now and
