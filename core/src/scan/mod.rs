@@ -3,9 +3,9 @@
 //!
 //! A phone app feeds camera frames to a [`Scanner`]: the 8-bit luma (Y) plane exactly as the
 //! camera delivers it (width, height, row stride; no chroma, no copy). Each frame gives a
-//! [`FrameResult`]: an activation payload the first time a code is read, `SameAsBefore` while
-//! that code stays in view, `ForeignCode` for a QR code that is not an activation code, and
-//! `NoCode` otherwise. Gallery pictures and screenshots go through [`Scanner::scan_image`] or
+//! [`FrameResult`]: an activation payload or a login page's code the first time a code is
+//! read, `SameAsBefore` while that code stays in view, `ForeignCode` for a QR code that is
+//! not ours, and `NoCode` otherwise. Gallery pictures and screenshots go through [`Scanner::scan_image`] or
 //! [`decode_image`] (PNG or JPEG) to the same results.
 //!
 //! Decoding binarises with a local threshold that does not depend on rotation, downscales
@@ -27,6 +27,8 @@ pub use image_io::{GrayImage, Luma};
 pub use render::{render_luma, render_png, render_svg, render_terminal};
 
 use ibkey_protocol::activation::TOKEN_PREFIX;
+use ibkey_protocol::approval::CHALLENGE_TYPE;
+use ibkey_protocol::encoding::unb64;
 
 /// Why no text came out of an image or frame, or no image out of a text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,7 +96,13 @@ pub enum FrameResult {
         /// The activation payload (`IBK1.…`), ready for activation.
         text: String,
     },
-    /// The activation code last returned, still in view: nothing new to do.
+    /// A login page's QR code (a signed login challenge), read for the first time since it
+    /// came into view.
+    LoginCode {
+        /// The login challenge (`IBK1.…`), for [`crate::Authenticator::read_login_qr`].
+        text: String,
+    },
+    /// The code last returned (activation or login), still in view: nothing new to do.
     SameAsBefore,
     /// A QR code, but not an activation code: tell the user to scan the portal's code.
     ForeignCode,
@@ -177,7 +185,11 @@ impl Scanner {
                     FrameResult::SameAsBefore
                 } else {
                     state.last = Some(text.clone());
-                    FrameResult::Payload { text: text.clone() }
+                    if is_login_code(text) {
+                        FrameResult::LoginCode { text: text.clone() }
+                    } else {
+                        FrameResult::Payload { text: text.clone() }
+                    }
                 }
             }
             None => {
@@ -201,6 +213,23 @@ impl Scanner {
 pub fn is_activation_payload(text: &str) -> bool {
     text.strip_prefix(TOKEN_PREFIX)
         .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// Whether a QR code's text is a login page's code: a signed token whose claims (read
+/// without checking the signature) say it is a login challenge.
+pub fn is_login_code(text: &str) -> bool {
+    let mut parts = text.split('.');
+    let claims = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(TOKEN_PREFIX), Some(claims), Some(_), None) => claims,
+        _ => return false,
+    };
+    #[derive(serde::Deserialize)]
+    struct Typed {
+        typ: String,
+    }
+    unb64(claims)
+        .and_then(|json| serde_json::from_slice::<Typed>(&json).ok())
+        .is_some_and(|t| t.typ == CHALLENGE_TYPE)
 }
 
 /// Reads the text of a QR code in a luma plane (`height` rows of `width` pixels, rows
@@ -311,6 +340,47 @@ mod tests {
         assert_eq!(scanner.scan_image(&png), Ok(FrameResult::ForeignCode));
         let png = render_png("IBK1nodot", 4).expect("render");
         assert_eq!(scanner.scan_image(&png), Ok(FrameResult::ForeignCode));
+    }
+
+    #[test]
+    fn a_login_page_code_is_told_apart_and_held_in_view_once() {
+        let login = format!(
+            "IBK1.{}.c2lnbmF0dXJl",
+            ibkey_protocol::encoding::b64(br#"{"typ":"login","id":"c1"}"#)
+        );
+        assert!(is_login_code(&login));
+        assert!(!is_login_code(PAYLOAD));
+        assert!(!is_login_code("IBK1.bm90IGpzb24.c2ln"));
+        assert!(!is_login_code("login"));
+
+        let scanner = Scanner::new();
+        let code = render_luma(&login, 4).expect("render");
+        let (w, h) = code.dimensions();
+        let scan = |data: &[u8]| scanner.scan_frame(w, h, w, data).expect("scan");
+        assert_eq!(
+            scan(code.as_raw()),
+            FrameResult::LoginCode {
+                text: login.clone()
+            }
+        );
+        assert_eq!(scan(code.as_raw()), FrameResult::SameAsBefore);
+
+        // An activation code after it is still a payload, reported at once.
+        let activation = render_luma(PAYLOAD, 4).expect("render");
+        let (aw, ah) = activation.dimensions();
+        assert_eq!(
+            scanner
+                .scan_frame(aw, ah, aw, activation.as_raw())
+                .expect("scan"),
+            FrameResult::Payload {
+                text: PAYLOAD.into()
+            }
+        );
+        let png = render_png(&login, 4).expect("render");
+        assert_eq!(
+            Scanner::new().scan_image(&png),
+            Ok(FrameResult::LoginCode { text: login })
+        );
     }
 
     #[test]
