@@ -1,12 +1,16 @@
 //! How a server runs: [`ServerConfig`] and its defaults (the demo portal password, the
-//! default support token, the diagnostics size limit).
+//! default support token, the diagnostics size limit, login challenges' lifetime, the push
+//! mute after a fraud report, the recording push sender).
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ibkey_protocol::approval::{DEFAULT_CHALLENGE_SECONDS, DEFAULT_FRAUD_MUTE_SECONDS};
+
 use crate::clock::{ServerClock, SystemClock};
+use crate::push::PushSender;
 
 /// The support token of a server whose configuration sets none: change it for any server
 /// that holds real users' bundles.
@@ -39,6 +43,14 @@ pub struct ServerConfig {
     pub diagnostics_max_bundle_bytes: u64,
     /// The bearer token support lists and fetches diagnostics bundles with.
     pub support_token: String,
+    /// How long a login challenge (a push, a pulled challenge, the login page's QR code) is
+    /// good for; whole seconds.
+    pub challenge_lifetime: Duration,
+    /// How long a "this wasn't me" report mutes the user's login notifications; whole seconds.
+    pub fraud_mute: Duration,
+    /// Where login notifications go. `None`: the reference sender, which records them in the
+    /// database (read them with [`crate::recorded_pushes`]).
+    pub push_sender: Option<Arc<dyn PushSender>>,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +65,9 @@ impl Default for ServerConfig {
             clock: Arc::new(SystemClock),
             diagnostics_max_bundle_bytes: DEFAULT_DIAGNOSTICS_MAX_BUNDLE_BYTES,
             support_token: DEFAULT_SUPPORT_TOKEN.to_string(),
+            challenge_lifetime: Duration::from_secs(DEFAULT_CHALLENGE_SECONDS.unsigned_abs()),
+            fraud_mute: Duration::from_secs(DEFAULT_FRAUD_MUTE_SECONDS.unsigned_abs()),
+            push_sender: None,
         }
     }
 }
@@ -74,6 +89,16 @@ impl fmt::Debug for ServerConfig {
                 &self.diagnostics_max_bundle_bytes,
             )
             .field("support_token", &"<hidden>")
+            .field("challenge_lifetime", &self.challenge_lifetime)
+            .field("fraud_mute", &self.fraud_mute)
+            .field(
+                "push_sender",
+                &if self.push_sender.is_some() {
+                    "custom"
+                } else {
+                    "recording"
+                },
+            )
             .finish_non_exhaustive()
     }
 }

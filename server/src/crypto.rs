@@ -1,6 +1,9 @@
 //! The server's small cryptographic helpers, in one place: SHA-256 of secrets (portal and
-//! support tokens, the portal password) and their constant-time comparison, random tokens,
-//! ids and support references, and the check of a device's P-256 signature.
+//! support tokens, the portal password, login secrets) and their constant-time comparison,
+//! random tokens, ids, numbers and support references, and the check of a device's P-256
+//! signature.
+
+use std::ops::RangeInclusive;
 
 use ibkey_protocol::encoding::{b64, CROCKFORD};
 use ring::digest::{digest, SHA256};
@@ -40,6 +43,21 @@ pub(crate) fn random_b64(rng: &SystemRandom, n: usize) -> Result<String, ApiErro
     Ok(b64(&bytes))
 }
 
+/// A uniformly random number in `range` (the login page's number to match).
+pub(crate) fn random_in(rng: &SystemRandom, range: RangeInclusive<u8>) -> Result<u8, ApiError> {
+    let start = *range.start();
+    let span = u16::from(range.end().saturating_sub(start)) + 1;
+    // Bytes at or above the largest multiple of `span` would favour the low numbers: skip them.
+    let limit = 256 - 256 % span;
+    loop {
+        let mut bytes = [0u8; 16];
+        fill(rng, &mut bytes)?;
+        if let Some(b) = bytes.into_iter().map(u16::from).find(|b| *b < limit) {
+            return Ok(start.saturating_add(u8::try_from(b % span).unwrap_or(0)));
+        }
+    }
+}
+
 /// A support reference: `DIAG-` and 6 random Crockford base-32 characters (30 bits).
 pub(crate) fn new_reference(rng: &SystemRandom) -> Result<String, ApiError> {
     let mut random = [0u8; 6];
@@ -69,6 +87,20 @@ mod tests {
         assert!(!digests_equal(&sha256(b"x"), &sha256(b"y")));
         assert!(secret_matches("x", &sha256(b"x")));
         assert!(!secret_matches("y", &sha256(b"x")));
+    }
+
+    #[test]
+    fn random_numbers_cover_the_range_and_stay_in_it() {
+        let rng = SystemRandom::new();
+        let mut seen = [false; 100];
+        for _ in 0..5_000 {
+            let n = random_in(&rng, 10..=99).expect("random");
+            assert!((10..=99).contains(&n), "{n}");
+            seen[usize::from(n)] = true;
+        }
+        assert!(seen[10..=99].iter().all(|s| *s), "every number comes up");
+        assert_eq!(random_in(&rng, 7..=7).expect("random"), 7);
+        assert!(random_in(&rng, 0..=255).is_ok());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ibkey_protocol::activation::{codes, ErrorBody, ErrorResponse};
+use ibkey_protocol::approval::codes as approval_codes;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +146,24 @@ impl ApiError {
             StatusCode::NOT_FOUND,
             codes::CREDENTIAL_UNKNOWN,
             "The server has no active credential with this id: it was already removed, or never existed. Activate the device again if you still need it.",
+        )
+    }
+
+    /// 404 `login_unknown` (also for a wrong login secret, so the two cannot be told apart).
+    pub fn login_unknown() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            approval_codes::LOGIN_UNKNOWN,
+            "No login with this id, or the login secret does not match. Start the login again on the login page.",
+        )
+    }
+
+    /// 404 `challenge_unknown`.
+    pub fn challenge_unknown() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            approval_codes::CHALLENGE_UNKNOWN,
+            "No login challenge with this id waits for this device: it was never sent to it, or it belongs to another user. Pull the pending logins again, or start the login again.",
         )
     }
 

@@ -6,7 +6,7 @@
 //! [`ibkey_protocol::activation`]; session IDs are [`ibkey_protocol::session_id`].
 //!
 //! State lives in a data directory: `ibkey-server.sqlite3` (portal sessions, tickets,
-//! credentials) and `server-key.p8` (the signing key every device pins; PKCS#8, mode 0600,
+//! credentials, logins and their challenges, counters, pushes, fraud reports) and `server-key.p8` (the signing key every device pins; PKCS#8, mode 0600,
 //! made on first start). Restarting on the same directory keeps both.
 //!
 //! # Endpoints
@@ -23,9 +23,17 @@
 //! | `POST /v1/portal/activation-tickets` | bearer portal token → `TicketResponse` | 401 `unauthorized` |
 //! | `GET /v1/portal/devices` | bearer portal token → `[PortalDevice]` | 401 `unauthorized` |
 //! | `DELETE /v1/portal/devices/{credential_id}` | bearer portal token → 204 | 401, 404 `credential_unknown` |
+//! | `GET /v1/portal/activity` | bearer portal token → `[PortalLogin]` (last 50, newest first) | 401 `unauthorized` |
+//! | `GET /v1/portal/fraud-reports` | bearer portal token → `[FraudReport]` (newest first) | 401 `unauthorized` |
 //! | `POST /v1/activation/lookup` | `LookupRequest` → `LookupResponse` | 404 `code_unknown`, 410 `code_used` / `code_expired`, 429 `too_many_attempts` |
 //! | `POST /v1/activation/complete` | `CompleteRequest` → `CompleteResponse` | 400 `bad_signature`, 404 `code_unknown`, 410 `code_used` / `code_expired`, 409 `already_enrolled` |
 //! | `POST /v1/devices/revoke` | `RevokeRequest` → 204 | 404 `credential_unknown`, 400 `bad_request` (clock skew), 400 `bad_signature` |
+//! | `POST /v1/logins` | `LoginRequest` → `LoginStarted` | 401 `unauthorized`, 400 `bad_request`, 409 `no_devices` |
+//! | `GET /v1/logins/{login_id}?wait=N` | bearer login secret → `LoginStatus` | 404 `login_unknown`, 400 `bad_request` |
+//! | `POST /v1/logins/{login_id}/qr` | bearer login secret → `LoginQrResponse` | 404 `login_unknown`, 409 `challenge_used`, 410 `challenge_expired` |
+//! | `POST /v1/challenges/pending` | `PendingRequest` → `PendingResponse` | 404 `credential_unknown`, 400 `bad_request` (clock skew), 400 `bad_signature`, 403 `possibly_cloned` |
+//! | `POST /v1/challenges/decide` | `DecideRequest` → `DecideResponse` | 404 `challenge_unknown` / `credential_unknown`, 403 `possibly_cloned` / `pushes_muted`, 400 `bad_signature` / `context_mismatch` / `number_mismatch`, 409 `challenge_used`, 410 `challenge_expired` |
+//! | `POST /v1/devices/push-token` | `PushTokenRequest` → 204 | 404 `credential_unknown`, 400 `bad_request`, 400 `bad_signature` |
 //! | `GET /v1/diagnostics/bundles/{bundle_id}` | → `UploadStatus` | 400 `bad_request` |
 //! | `PUT /v1/diagnostics/bundles/{bundle_id}/chunks/{n}` | chunk bytes (≤ 1 MiB) → `ChunkReceipt` | 413 `diag_too_large` |
 //! | `POST /v1/diagnostics/bundles/{bundle_id}/complete` | `CompleteBundleRequest` → `CompleteBundleResponse` | 409 `diag_incomplete` / `diag_conflict`, 400 `diag_checksum_mismatch`, 413 `diag_too_large`, 422 `diag_malformed` |
@@ -67,8 +75,25 @@
 //! **Revoke**: the device signs `revoke_message` with its key; `issued_at` may be at most
 //! 5 minutes off the server's clock.
 //!
-//! Logs never hold portal tokens, passwords, keys, signatures, or more of a session ID than
-//! its last group.
+//! **Login approval** (types in `ibkey_protocol::approval`): the login page sends the user's
+//! password (the portal's check); the server makes a login with a number (10–99) and a
+//! context (application, IP address, rough location, browser from the user agent, time), and
+//! one signed challenge per active device not blocked as possibly cloned, valid for
+//! [`ServerConfig::challenge_lifetime`], each handed to the [`PushSender`]
+//! ([`ServerConfig::push_sender`]; by default the pushes are recorded in the database, see
+//! [`recorded_pushes`]). A failed push is logged, never a failed login: the app pulls its
+//! open challenges (`pending`, signed, `issued_at` within 10 minutes of the server's clock;
+//! the reply carries the server's clock, signed). The page long-polls the status (`wait` up
+//! to 30 seconds) and may show a QR challenge any device of the user can answer. A decision
+//! is signed over `decision_message` with a counter that must go up: one that does not
+//! blocks the credential as possibly cloned. "This wasn't me" records a fraud report and
+//! mutes the user's pushes for [`ServerConfig::fraud_mute`]: meanwhile logins make no device
+//! challenges (QR code only) and push challenges made before cannot approve. The first
+//! status read after an approval hands out a portal session token, once. The checks and
+//! their order are in the `handlers::challenges` module.
+//!
+//! Logs never hold portal tokens, login secrets, passwords, keys, nonces, signatures,
+//! counters, push payloads or tokens, or more of a session ID than its last group.
 
 // Tests may `expect`: a failed expectation is a failed test.
 #![cfg_attr(test, allow(clippy::expect_used))]
@@ -83,6 +108,7 @@ mod extract;
 mod handlers;
 mod keys;
 pub mod portal_client;
+mod push;
 mod rate_limit;
 mod serve;
 mod state;
@@ -92,10 +118,12 @@ pub use config::{
     ServerConfig, DEFAULT_DIAGNOSTICS_MAX_BUNDLE_BYTES, DEFAULT_SUPPORT_TOKEN, DEMO_PORTAL_PASSWORD,
 };
 pub use db::activation::PortalDevice;
+pub use db::approval::{FraudReport, PortalLogin, RecordedPush};
 pub use db::DB_FILE;
 pub use error::{ApiError, ServerError};
 pub use extract::MAX_BODY_BYTES;
 pub use handlers::diagnostics::MAX_CHUNK_BYTES;
 pub use handlers::portal::PORTAL_SESSION_SECONDS;
 pub use keys::KEY_FILE;
+pub use push::{recorded_pushes, PushError, PushMessage, PushSender, WebhookPushSender};
 pub use serve::{start, RunningServer};

@@ -7,9 +7,10 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ring::rand::SystemRandom;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
 use crate::bundle_store::BundleStore;
@@ -19,6 +20,7 @@ use crate::db::Db;
 use crate::error::ServerError;
 use crate::handlers::router;
 use crate::keys;
+use crate::push::{PushSender, RecordingPushSender};
 use crate::rate_limit::GuessLimiter;
 use crate::state::AppState;
 
@@ -119,7 +121,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
     let rng = SystemRandom::new();
     prepare_data_dir(&config.data_dir)?;
     let key = keys::load_or_create(&dir, &rng)?;
-    let db = Db::open(&dir)?;
+    let db = Arc::new(Db::open(&dir)?);
     let bundles = BundleStore::open(&dir).map_err(|source| ServerError::DataDirNotWritable {
         path: dir.clone(),
         source,
@@ -150,6 +152,10 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
 
     let public_key = key.public.clone();
     let key_id = key.kid.clone();
+    let push: Arc<dyn PushSender> = match &config.push_sender {
+        Some(sender) => sender.clone(),
+        None => Arc::new(RecordingPushSender::new(db.clone(), config.clock.clone())),
+    };
     let state = Arc::new(AppState {
         db,
         key,
@@ -160,12 +166,16 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
             config.guesses_per_minute_total,
         )),
         public_url: public_url.clone(),
-        ticket_lifetime: i64::try_from(config.ticket_lifetime.as_secs()).unwrap_or(i64::MAX),
+        ticket_lifetime: seconds(config.ticket_lifetime),
         password_sha256: sha256(config.portal_password.as_bytes()),
         support_token_sha256: sha256(config.support_token.as_bytes()),
         bundles,
         max_bundle_bytes: config.diagnostics_max_bundle_bytes,
         completing: Mutex::new(()),
+        challenge_lifetime: seconds(config.challenge_lifetime),
+        fraud_mute: seconds(config.fraud_mute),
+        push,
+        logins_changed: Notify::new(),
     });
     let app = router(state);
     let (stop, stopped) = oneshot::channel::<()>();
@@ -187,6 +197,11 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         stop: Some(stop),
         task: Some(task),
     })
+}
+
+/// A configured duration in whole seconds, as the handlers count.
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// Creates the data directory if needed and checks that files can be made in it.

@@ -1,21 +1,24 @@
 //! What every request handler shares: the store, the signing key, randomness, the clock, the
-//! guess limiter and the settings taken from [`crate::config::ServerConfig`] at start.
+//! guess limiter, the push sender, the wake-up of login status waiters, and the settings taken
+//! from [`crate::config::ServerConfig`] at start.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::State;
 use ring::rand::SystemRandom;
+use tokio::sync::Notify;
 
 use crate::bundle_store::BundleStore;
 use crate::clock::ServerClock;
 use crate::db::Db;
 use crate::keys::ServerKey;
+use crate::push::PushSender;
 use crate::rate_limit::GuessLimiter;
 
 /// Everything the handlers share.
 pub(crate) struct AppState {
-    /// The database.
-    pub db: Db,
+    /// The database (shared with the recording push sender).
+    pub db: Arc<Db>,
     /// The signing key.
     pub key: ServerKey,
     /// Randomness for tokens, ids and signatures.
@@ -38,6 +41,14 @@ pub(crate) struct AppState {
     pub max_bundle_bytes: u64,
     /// Serialises diagnostics completions.
     pub completing: Mutex<()>,
+    /// Login challenge lifetime, seconds.
+    pub challenge_lifetime: i64,
+    /// How long a fraud report mutes the user's pushes, seconds.
+    pub fraud_mute: i64,
+    /// Where login notifications go.
+    pub push: Arc<dyn PushSender>,
+    /// Woken (all waiters) whenever a login is decided, so status long-polls re-read it.
+    pub logins_changed: Notify,
 }
 
 impl AppState {

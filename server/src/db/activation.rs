@@ -1,7 +1,7 @@
 //! The queries of activation: portal sessions (only a token's SHA-256 is stored), activation
 //! tickets by session ID, and device credentials, one active per user and device.
 
-use rusqlite::{params, OptionalExtension as _, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use super::Db;
@@ -64,6 +64,14 @@ pub struct PortalDevice {
     pub device_name: String,
     /// When it was enrolled, Unix seconds.
     pub enrolled_at: i64,
+    /// When it last pulled challenges or decided a login, Unix seconds (absent from older
+    /// servers' replies).
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+    /// Whether it is blocked because it answered with a counter that did not go up (its keys
+    /// may have been copied): it can approve nothing until removed and activated again.
+    #[serde(default)]
+    pub possibly_cloned: bool,
 }
 
 impl Db {
@@ -75,17 +83,7 @@ impl Db {
         now: i64,
         expires_at: i64,
     ) -> rusqlite::Result<()> {
-        let conn = self.conn();
-        conn.execute(
-            "DELETE FROM portal_sessions WHERE expires_at <= ?1",
-            params![now],
-        )?;
-        conn.execute(
-            "INSERT INTO portal_sessions (token_sha256, username, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![token_sha256, username, now, expires_at],
-        )?;
-        Ok(())
+        insert_portal_session(&self.conn(), token_sha256, username, now, expires_at)
     }
 
     /// The user of an unexpired portal session.
@@ -243,8 +241,10 @@ impl Db {
     pub fn devices(&self, username: &str) -> rusqlite::Result<Vec<PortalDevice>> {
         let conn = self.conn();
         let mut statement = conn.prepare(
-            "SELECT credential_id, device_id, device_name, enrolled_at FROM credentials
-             WHERE username = ?1 AND revoked_at IS NULL ORDER BY enrolled_at, rowid",
+            "SELECT c.credential_id, c.device_id, c.device_name, c.enrolled_at,
+                    s.last_used_at, s.possibly_cloned_at IS NOT NULL
+             FROM credentials c LEFT JOIN credential_state s USING (credential_id)
+             WHERE c.username = ?1 AND c.revoked_at IS NULL ORDER BY c.enrolled_at, c.rowid",
         )?;
         let rows = statement.query_map(params![username], |r| {
             Ok(PortalDevice {
@@ -252,10 +252,33 @@ impl Db {
                 device_id: r.get(1)?,
                 device_name: r.get(2)?,
                 enrolled_at: r.get(3)?,
+                last_used_at: r.get(4)?,
+                possibly_cloned: r.get(5)?,
             })
         })?;
         rows.collect()
     }
+}
+
+/// Stores a portal session (only the token's SHA-256) on `conn`, which may be a transaction,
+/// and drops expired ones: how sign-in and an approved login both make a session.
+pub(super) fn insert_portal_session(
+    conn: &Connection,
+    token_sha256: &[u8],
+    username: &str,
+    now: i64,
+    expires_at: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM portal_sessions WHERE expires_at <= ?1",
+        params![now],
+    )?;
+    conn.execute(
+        "INSERT INTO portal_sessions (token_sha256, username, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![token_sha256, username, now, expires_at],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

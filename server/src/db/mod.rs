@@ -1,10 +1,13 @@
 //! The SQLite store: one file in the data directory, WAL mode, foreign keys on, holding
 //! every table of the server. This module opens it and owns the schema; the queries are in
-//! [`activation`] (portal sessions, activation tickets, device credentials) and
-//! [`diagnostics`] (received diagnostics bundles). rusqlite is synchronous: the connection
-//! sits behind a std `Mutex`, held for short, await-free sections only.
+//! [`activation`] (portal sessions, activation tickets, device credentials), [`approval`]
+//! (logins, their challenges, per-credential counters and push tokens, the push outbox, fraud
+//! reports and push mutes) and [`diagnostics`] (received diagnostics bundles). rusqlite is
+//! synchronous: the connection sits behind a std `Mutex`, held for short, await-free sections
+//! only.
 
 pub(crate) mod activation;
+pub(crate) mod approval;
 pub(crate) mod diagnostics;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +65,73 @@ CREATE TABLE IF NOT EXISTS diagnostic_bundles (
     device_model TEXT NOT NULL,
     log_mode     TEXT NOT NULL,
     files        INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS logins (
+    login_id              TEXT PRIMARY KEY,
+    secret_sha256         BLOB NOT NULL,
+    username              TEXT NOT NULL,
+    number                INTEGER NOT NULL,
+    application           TEXT NOT NULL,
+    ip_address            TEXT NOT NULL,
+    location              TEXT NOT NULL,
+    browser               TEXT NOT NULL,
+    created_at            INTEGER NOT NULL,
+    expires_at            INTEGER NOT NULL,
+    state                 TEXT NOT NULL DEFAULT 'pending',
+    decided_at            INTEGER,
+    decided_by_credential TEXT,
+    portal_token_sha256   BLOB
+);
+CREATE INDEX IF NOT EXISTS logins_by_user ON logins(username, created_at);
+-- credential_id NULL: the login page's QR challenge, which any active credential of the
+-- user may answer. answered_at set with decision NULL: closed because another challenge of
+-- the login was decided.
+CREATE TABLE IF NOT EXISTS challenges (
+    challenge_id   TEXT PRIMARY KEY,
+    login_id       TEXT NOT NULL REFERENCES logins(login_id),
+    credential_id  TEXT,
+    nonce          TEXT NOT NULL,
+    context_digest TEXT NOT NULL,
+    number         INTEGER,
+    token          TEXT NOT NULL,
+    issued_at      INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    answered_at    INTEGER,
+    decision       TEXT,
+    answered_by    TEXT
+);
+CREATE INDEX IF NOT EXISTS challenges_by_login ON challenges(login_id);
+CREATE INDEX IF NOT EXISTS challenges_by_credential ON challenges(credential_id, answered_at);
+CREATE TABLE IF NOT EXISTS credential_state (
+    credential_id      TEXT PRIMARY KEY,
+    counter            INTEGER NOT NULL DEFAULT 0,
+    last_used_at       INTEGER,
+    possibly_cloned_at INTEGER,
+    push_platform      TEXT,
+    push_token         TEXT
+);
+CREATE TABLE IF NOT EXISTS push_messages (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    credential_id TEXT NOT NULL,
+    username      TEXT NOT NULL,
+    platform      TEXT,
+    push_token    TEXT,
+    payload       TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fraud_reports (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    username      TEXT NOT NULL,
+    credential_id TEXT NOT NULL,
+    login_id      TEXT NOT NULL,
+    challenge_id  TEXT NOT NULL,
+    reported_at   INTEGER NOT NULL,
+    ip_address    TEXT NOT NULL,
+    application   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS push_mutes (
+    username    TEXT PRIMARY KEY,
+    muted_until INTEGER NOT NULL
 );
 ";
 

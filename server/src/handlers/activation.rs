@@ -193,11 +193,7 @@ pub(crate) async fn revoke(
         .active_credential(&req.credential_id)?
         .ok_or_else(ApiError::credential_unknown)?;
     let now = st.clock.now();
-    if now.abs_diff(req.issued_at) > REVOKE_SKEW_SECONDS {
-        return Err(ApiError::bad_request(
-            "The device clock is off by more than 5 minutes from the server's. Set the phone's date and time to automatic, then try again.",
-        ));
-    }
+    check_device_clock(now, req.issued_at, REVOKE_SKEW_SECONDS)?;
     let signature = unb64(&req.signature)
         .ok_or_else(|| ApiError::bad_signature("The revocation signature is not base64url."))?;
     let message = revoke_message(&req.credential_id, req.issued_at);
@@ -211,4 +207,20 @@ pub(crate) async fn revoke(
     }
     tracing::info!(user = %credential.username, credential_id = %req.credential_id, "credential revoked by its device");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks that a signed device request's `issued_at` is at most `max_skew_seconds` (a whole
+/// number of minutes) off the server's clock `now`: a request cannot be replayed later.
+pub(crate) fn check_device_clock(
+    now: i64,
+    issued_at: i64,
+    max_skew_seconds: u64,
+) -> Result<(), ApiError> {
+    if now.abs_diff(issued_at) > max_skew_seconds {
+        return Err(ApiError::bad_request(format!(
+            "The device clock is off by more than {} minutes from the server's. Set the phone's date and time to automatic, then try again.",
+            max_skew_seconds / 60
+        )));
+    }
+    Ok(())
 }

@@ -1,10 +1,14 @@
 //! The HTTP API: the router, assembled here from the handlers, grouped by what they serve —
-//! [`portal`] (sign-in, tickets, the user's devices), [`activation`] (the device's endpoints)
-//! and [`diagnostics`] (bundle uploads and the support endpoints). Handlers hold the
-//! database or limiter lock only for short, await-free sections.
+//! [`portal`] (sign-in, tickets, the user's devices, recent logins, fraud reports),
+//! [`activation`] (the device's activation endpoints), [`login`] (the login page: start a
+//! login, its status, its QR code), [`challenges`] (the device's side of login approval) and
+//! [`diagnostics`] (bundle uploads and the support endpoints). Handlers hold the database or
+//! limiter lock only for short, await-free sections.
 
 pub(crate) mod activation;
+pub(crate) mod challenges;
 pub(crate) mod diagnostics;
+pub(crate) mod login;
 pub(crate) mod portal;
 
 use std::sync::Arc;
@@ -31,9 +35,17 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             "/v1/portal/devices/{credential_id}",
             delete(portal::remove_device),
         )
+        .route("/v1/portal/activity", get(portal::activity))
+        .route("/v1/portal/fraud-reports", get(portal::fraud_reports))
         .route("/v1/activation/lookup", post(activation::lookup))
         .route("/v1/activation/complete", post(activation::complete))
         .route("/v1/devices/revoke", post(activation::revoke))
+        .route("/v1/devices/push-token", post(challenges::push_token))
+        .route("/v1/logins", post(login::start))
+        .route("/v1/logins/{login_id}", get(login::status))
+        .route("/v1/logins/{login_id}/qr", post(login::qr))
+        .route("/v1/challenges/pending", post(challenges::pending))
+        .route("/v1/challenges/decide", post(challenges::decide))
         .route(
             "/v1/diagnostics/bundles/{bundle_id}",
             get(diagnostics::status),

@@ -1,5 +1,7 @@
 //! The portal's endpoints, for a signed-in test user: sign-in, activation tickets (the QR
-//! code and the session ID under it), and the user's devices (list, remove).
+//! code and the session ID under it), the user's devices (list, remove), recent logins and
+//! fraud reports. The password check and the making of a portal session are shared with the
+//! login page (`handlers::login`).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -11,6 +13,7 @@ use ibkey_protocol::session_id::SessionId;
 
 use crate::crypto::{random_b64, secret_matches, sha256};
 use crate::db::activation::PortalDevice;
+use crate::db::approval::{FraudReport, PortalLogin};
 use crate::error::ApiError;
 use crate::extract::{bearer_token, ApiJson};
 use crate::state::{AppState, Shared};
@@ -23,22 +26,9 @@ pub(crate) async fn sign_in(
     State(st): Shared,
     ApiJson(req): ApiJson<SignInRequest>,
 ) -> Result<Json<SignInResponse>, ApiError> {
-    let username = req.username.to_lowercase();
-    let password_ok = secret_matches(&req.password, &st.password_sha256);
-    if !valid_username(&username) {
-        return Err(ApiError::unauthorized(
-            "This user name cannot exist: user names are 1 to 64 letters, digits and . _ @ -, starting with a letter or digit.",
-        ));
-    }
-    if !password_ok {
-        tracing::info!(user = %username, "portal sign-in refused: wrong password");
-        return Err(ApiError::unauthorized(
-            "Wrong user name or password. On this test server every user signs in with the same portal password, set by whoever runs the server.",
-        ));
-    }
-    let token = random_b64(&st.rng, 32)?;
+    let username = password_user(&st, &req.username, &req.password, "portal sign-in")?;
     let now = st.clock.now();
-    let expires_at = now + PORTAL_SESSION_SECONDS;
+    let (token, expires_at) = new_portal_token(&st, now)?;
     st.db
         .create_portal_session(&sha256(token.as_bytes()), &username, now, expires_at)?;
     tracing::info!(user = %username, "portal sign-in");
@@ -46,6 +36,36 @@ pub(crate) async fn sign_in(
         portal_token: token,
         expires_at,
     }))
+}
+
+/// The test user a user name and password sign in as (the name lower-cased), or why not: the
+/// check of portal sign-in and of the login page. `what` names the attempt in the log.
+pub(crate) fn password_user(
+    st: &AppState,
+    username: &str,
+    password: &str,
+    what: &str,
+) -> Result<String, ApiError> {
+    let username = username.to_lowercase();
+    let password_ok = secret_matches(password, &st.password_sha256);
+    if !valid_username(&username) {
+        return Err(ApiError::unauthorized(
+            "This user name cannot exist: user names are 1 to 64 letters, digits and . _ @ -, starting with a letter or digit.",
+        ));
+    }
+    if !password_ok {
+        tracing::info!(user = %username, "{what} refused: wrong password");
+        return Err(ApiError::unauthorized(
+            "Wrong user name or password. On this test server every user signs in with the same portal password, set by whoever runs the server.",
+        ));
+    }
+    Ok(username)
+}
+
+/// A fresh portal session token (32 random bytes, base64url) made at `now`, and when the
+/// session ends. The caller stores only its SHA-256.
+pub(crate) fn new_portal_token(st: &AppState, now: i64) -> Result<(String, i64), ApiError> {
+    Ok((random_b64(&st.rng, 32)?, now + PORTAL_SESSION_SECONDS))
 }
 
 /// `POST /v1/portal/activation-tickets`.
@@ -110,6 +130,24 @@ pub(crate) async fn remove_device(
     }
     tracing::info!(%user, %credential_id, "device removed in the portal");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/portal/activity`: the user's last 50 logins, newest first.
+pub(crate) async fn activity(
+    State(st): Shared,
+    headers: HeaderMap,
+) -> Result<Json<Vec<PortalLogin>>, ApiError> {
+    let user = portal_user(&st, &headers)?;
+    Ok(Json(st.db.recent_logins(&user, st.clock.now())?))
+}
+
+/// `GET /v1/portal/fraud-reports`: the user's "this wasn't me" reports, newest first.
+pub(crate) async fn fraud_reports(
+    State(st): Shared,
+    headers: HeaderMap,
+) -> Result<Json<Vec<FraudReport>>, ApiError> {
+    let user = portal_user(&st, &headers)?;
+    Ok(Json(st.db.fraud_reports(&user)?))
 }
 
 /// The user of the request's portal session (`Authorization: Bearer <portal_token>`).
