@@ -176,7 +176,7 @@ pub enum ApprovalError {
         username: String,
     },
     /// The server mutes login notifications after a "this wasn't me" report.
-    #[error("{message} Login notifications for this user are paused after a 'This wasn't me' report; to log in meanwhile, scan the QR code on the login page.")]
+    #[error("This login request came before a 'This wasn't me' report, so it cannot be approved. {message}")]
     PushesMuted {
         /// What the server said.
         message: String,

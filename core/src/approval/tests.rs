@@ -561,7 +561,7 @@ fn server_codes_map_to_their_own_errors() {
     assert!(
         muted
             .to_string()
-            .starts_with("Pushes are muted until 12:00."),
+            .ends_with("Pushes are muted until 12:00."),
         "{muted}"
     );
     assert_eq!(
