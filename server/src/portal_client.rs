@@ -1,7 +1,14 @@
-//! A client for the portal endpoints, acting as a signed-in test user: what the web portal's
-//! "Activate IB Key" page does. Used by the CLI's `ticket` command, the demo and the tests.
+//! A client for the portal endpoints, acting as a test user in the browser: what the web
+//! portal's "Activate IB Key" page does ([`PortalClient`]) and what its login page does
+//! ([`PendingLogin`]). Used by the CLI's `ticket` and `login` commands, the demo and the tests.
 
 use ibkey_protocol::activation::{ErrorResponse, SignInRequest, SignInResponse, TicketResponse};
+use ibkey_protocol::approval::{
+    LoginQrResponse, LoginRequest, LoginStarted, LoginState, LoginStatus,
+};
+
+/// The longest a status request waits on the server for a decision, seconds.
+const STATUS_WAIT_SECONDS: u32 = 25;
 
 /// Why the portal did not hand out a ticket.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +74,90 @@ impl PortalClient {
             .http
             .post(format!("{}/v1/portal/activation-tickets", self.base_url))
             .bearer_auth(&self.token)
+            .send()
+            .await;
+        read(reply, &self.base_url).await
+    }
+}
+
+/// A login on the login page, after the password was accepted: it waits for a device.
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    http: reqwest::Client,
+    base_url: String,
+    started: LoginStarted,
+}
+
+impl PendingLogin {
+    /// Types `username` and `password` into the login page at `base_url` for `application`
+    /// ("Client Portal" when `None`): the server notifies the user's devices.
+    pub async fn start(
+        base_url: &str,
+        username: &str,
+        password: &str,
+        application: Option<&str>,
+    ) -> Result<Self, PortalError> {
+        let http = reqwest::Client::new();
+        let base_url = base_url.trim_end_matches('/').to_string();
+        let request = LoginRequest {
+            username: username.to_string(),
+            password: password.to_string(),
+            application: application.map(str::to_string),
+        };
+        let reply = http
+            .post(format!("{base_url}/v1/logins"))
+            .json(&request)
+            .send()
+            .await;
+        let started = read(reply, &base_url).await?;
+        Ok(Self {
+            http,
+            base_url,
+            started,
+        })
+    }
+
+    /// What the server answered when the login started: the number to show, the expiry, how
+    /// many devices were notified, a running push mute.
+    pub fn started(&self) -> &LoginStarted {
+        &self.started
+    }
+
+    /// Where the login stands; with `wait_seconds` > 0 the server holds the request until the
+    /// login leaves `pending` or that time passes.
+    pub async fn status(&self, wait_seconds: u32) -> Result<LoginStatus, PortalError> {
+        let reply = self
+            .http
+            .get(format!(
+                "{}/v1/logins/{}?wait={wait_seconds}",
+                self.base_url, self.started.login_id
+            ))
+            .bearer_auth(&self.started.login_secret)
+            .send()
+            .await;
+        read(reply, &self.base_url).await
+    }
+
+    /// Waits until a device decided or the login expired, and gives the final status.
+    pub async fn wait_for_decision(&self) -> Result<LoginStatus, PortalError> {
+        loop {
+            let status = self.status(STATUS_WAIT_SECONDS).await?;
+            if status.state != LoginState::Pending {
+                return Ok(status);
+            }
+        }
+    }
+
+    /// The login page's "log in with QR code": a signed challenge any of the user's devices
+    /// may scan and answer.
+    pub async fn qr_code(&self) -> Result<LoginQrResponse, PortalError> {
+        let reply = self
+            .http
+            .post(format!(
+                "{}/v1/logins/{}/qr",
+                self.base_url, self.started.login_id
+            ))
+            .bearer_auth(&self.started.login_secret)
             .send()
             .await;
         read(reply, &self.base_url).await
