@@ -559,9 +559,7 @@ fn server_codes_map_to_their_own_errors() {
     }
     let muted = ApprovalError::from_api(refused(codes::PUSHES_MUTED), "alice");
     assert!(
-        muted
-            .to_string()
-            .ends_with("Pushes are muted until 12:00."),
+        muted.to_string().ends_with("Pushes are muted until 12:00."),
         "{muted}"
     );
     assert_eq!(
