@@ -36,7 +36,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use ibkey_protocol::session_id::SessionId;
 
 /// The version of the redaction rules, written into every bundle's manifest.
-pub const RULES_VERSION: &str = "ibkey-redact/1";
+pub const RULES_VERSION: &str = "ibkey-redact/2";
 /// What a masked value is replaced with.
 pub const REDACTED: &str = "[redacted]";
 
@@ -58,6 +58,9 @@ pub const SECRET_FIELDS: &[&str] = &[
     "public_key",
     "private_key",
     "receipt",
+    // A login approval's counter and a challenge's nonce.
+    "counter",
+    "nonce",
     "session_id",
     "sessionid",
     "sid",
@@ -522,6 +525,8 @@ mod tests {
             "{\"password\": \"hunter2!\"}",
             "portal_token=abc def",
             "x-api-key: k1",
+            "{\"challenge_id\":\"c1\",\"counter\":5938271604}",
+            "nonce=hunter2abc",
         ];
         for case in &cases {
             let out = scrub(case);
