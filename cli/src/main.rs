@@ -1,5 +1,6 @@
-//! `ibkey`: the desktop command line of the ibkey authenticator. It plays both sides of an
-//! activation: the portal user asking for a ticket, and the phone activating with it.
+//! `ibkey`: the desktop command line of the ibkey authenticator. It plays both sides: the
+//! portal user asking for an activation ticket or logging in, and the phone activating with
+//! it and approving the login.
 
 mod accounts;
 mod demo;
@@ -8,6 +9,7 @@ mod failure;
 mod files;
 mod format;
 mod home;
+mod login;
 mod portal;
 mod scan;
 mod terminal;
@@ -49,6 +51,16 @@ enum Command {
         /// How long an activation ticket stays valid, in seconds.
         #[arg(long, default_value_t = 300)]
         ticket_lifetime: u64,
+        /// How long a login challenge stays valid, in seconds.
+        #[arg(long, default_value_t = ibkey_protocol::approval::DEFAULT_CHALLENGE_SECONDS as u64)]
+        challenge_lifetime: u64,
+        /// How long a "this wasn't me" report pauses login notifications, in seconds.
+        #[arg(long, default_value_t = ibkey_protocol::approval::DEFAULT_FRAUD_MUTE_SECONDS as u64)]
+        fraud_mute: u64,
+        /// Post login notifications to this URL (the bank's FCM/APNs gateway; plain http://)
+        /// instead of recording them in the server's database.
+        #[arg(long, value_name = "URL")]
+        push_webhook: Option<String>,
     },
     /// As a signed-in portal user: get an activation ticket (session ID and QR code).
     Ticket {
@@ -61,6 +73,42 @@ enum Command {
         /// Also write the QR code to this PNG file.
         #[arg(long)]
         qr_out: Option<PathBuf>,
+    },
+    /// As the login page: log a user in and wait for the phone's approval (exit 0 only when
+    /// the login went through).
+    Login {
+        /// The user logging in.
+        #[arg(long)]
+        user: String,
+        /// Portal password of the test users.
+        #[arg(long, env = "IBKEY_PORTAL_PASSWORD", default_value = ibkey_server::DEMO_PORTAL_PASSWORD)]
+        password: String,
+        /// The application the phone names ("Client Portal" when not given).
+        #[arg(long)]
+        application: Option<String>,
+        /// Also show the login QR code and write it to this PNG file ("log in with QR code").
+        #[arg(long, value_name = "FILE")]
+        qr_out: Option<PathBuf>,
+    },
+    /// As the phone: show the logins waiting for approval and decide the first one.
+    Approve {
+        /// Deny the login.
+        #[arg(long, conflicts_with = "number")]
+        deny: bool,
+        /// Deny the login and report it as fraud ("this wasn't me"): notifications pause.
+        #[arg(long, conflicts_with = "number")]
+        report_fraud: bool,
+        /// The number the login page shows (asked for when not given).
+        #[arg(long, value_name = "N")]
+        number: Option<u8>,
+        /// A PNG or JPEG image of the login page's QR code, instead of the waiting logins.
+        #[arg(long, value_name = "IMAGE")]
+        qr: Option<PathBuf>,
+        /// Only this user's logins.
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        pin: PinSource,
     },
     /// Activate this device for a user, from a QR image or a typed session ID.
     Activate {
@@ -110,7 +158,8 @@ struct ActivationCode {
 
 #[derive(Args)]
 struct PinSource {
-    /// Read the PIN from standard input (one line per attempt) instead of the terminal.
+    /// Read the PIN (and any number asked for) from standard input, one line each, instead of
+    /// the terminal.
     #[arg(long)]
     pin_stdin: bool,
 }
@@ -141,12 +190,55 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Server {
             listen,
             ticket_lifetime,
-        } => portal::run_server(&home, listen, Duration::from_secs(ticket_lifetime)).await,
+            challenge_lifetime,
+            fraud_mute,
+            push_webhook,
+        } => {
+            let lifetimes = portal::Lifetimes {
+                ticket: Duration::from_secs(ticket_lifetime),
+                challenge: Duration::from_secs(challenge_lifetime),
+                fraud_mute: Duration::from_secs(fraud_mute),
+            };
+            portal::run_server(&home, listen, lifetimes, push_webhook.as_deref()).await
+        }
         Command::Ticket {
             user,
             password,
             qr_out,
         } => portal::ticket(&cli.server, &user, &password, qr_out.as_deref()).await,
+        Command::Login {
+            user,
+            password,
+            application,
+            qr_out,
+        } => {
+            let args = login::LoginArgs {
+                user: &user,
+                password: &password,
+                application: application.as_deref(),
+                qr_out: qr_out.as_deref(),
+            };
+            login::login(&cli.server, args).await
+        }
+        Command::Approve {
+            deny,
+            report_fraud,
+            number,
+            qr,
+            user,
+            pin,
+        } => {
+            let authenticator = home::open(&home, &cli.server, pin.pin_stdin)?;
+            let args = login::ApproveArgs {
+                deny,
+                report_fraud,
+                number,
+                qr: qr.as_deref(),
+                user: user.as_deref(),
+                from_stdin: pin.pin_stdin,
+            };
+            login::approve(&authenticator, args).await
+        }
         Command::Activate { code, pin } => {
             let authenticator = home::open(&home, &cli.server, pin.pin_stdin)?;
             accounts::activate(

@@ -1,14 +1,16 @@
 //! The commands that act as the bank's side: `ibkey ticket` (a signed-in portal user asking
 //! for an activation ticket) and `ibkey server` (the reference server), with their defaults.
+//! The login page, `ibkey login`, is in `login.rs`.
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ibkey_core::scan;
 use ibkey_protocol::activation::TicketResponse;
 use ibkey_server::portal_client::PortalClient;
-use ibkey_server::{RunningServer, ServerConfig};
+use ibkey_server::{PushSender, RunningServer, ServerConfig, WebhookPushSender};
 
 use crate::failure::Failure;
 use crate::files::write_file;
@@ -62,15 +64,36 @@ pub async fn start_server(
         .map_err(|e| Failure::cli(e.to_string()))
 }
 
-/// `ibkey server`.
+/// How long the server's codes and mutes last.
+pub struct Lifetimes {
+    /// An activation ticket.
+    pub ticket: Duration,
+    /// A login challenge.
+    pub challenge: Duration,
+    /// The pause of login notifications after a fraud report.
+    pub fraud_mute: Duration,
+}
+
+/// `ibkey server`; with `push_webhook`, login notifications are posted there.
 pub async fn run_server(
     home: &Path,
     listen: SocketAddr,
-    ticket_lifetime: Duration,
+    lifetimes: Lifetimes,
+    push_webhook: Option<&str>,
 ) -> Result<(), Failure> {
+    let push_sender = match push_webhook {
+        Some(url) => {
+            let sender = WebhookPushSender::new(url).map_err(|e| Failure::cli(e.to_string()))?;
+            Some(Arc::new(sender) as Arc<dyn PushSender>)
+        }
+        None => None,
+    };
     let config = ServerConfig {
+        push_sender,
         data_dir: home.join("server"),
-        ticket_lifetime,
+        ticket_lifetime: lifetimes.ticket,
+        challenge_lifetime: lifetimes.challenge,
+        fraud_mute: lifetimes.fraud_mute,
         ..ServerConfig::default()
     };
     let server = start_server(config, listen).await?;

@@ -1,5 +1,6 @@
-//! Hot paths of the core: session-ID parsing, ticket verification, and the PIN check whose
-//! slowness is deliberate (calibrated PBKDF2).
+//! Hot paths of the core: session-ID parsing, ticket verification, a login challenge verified
+//! and its decision signed (the device's work on an approval, PIN excluded), and the PIN check
+//! whose slowness is deliberate (calibrated PBKDF2).
 
 // Bench set-up fails fast, and criterion's macros generate undocumented items.
 #![allow(missing_docs, clippy::expect_used)]
@@ -11,9 +12,11 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use ibkey_core::activation::SessionId;
 use ibkey_core::gate::{Gate, PinPolicy};
 use ibkey_core::platform::{
-    ScriptedVerifier, SecureStore, StoreError, SystemClock, VerificationMethod,
+    KeyVault, ScriptedVerifier, SecureStore, SoftwareKeyVault, StoreError, SystemClock,
+    VerificationMethod,
 };
 use ibkey_protocol::activation::{self as protocol, TicketClaims};
+use ibkey_protocol::approval::{self, ChallengeClaims, Decision, LoginContext};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 
@@ -67,6 +70,56 @@ fn tickets(c: &mut Criterion) {
     });
 }
 
+/// What the device does for one approval besides the PIN and the network: check the server's
+/// signature on the challenge and read it, digest the context shown, build the decision
+/// message and sign it with the account's device key.
+fn approval_crypto(c: &mut Criterion) {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
+    let server = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        .expect("key");
+    let public = server.public_key().as_ref().to_vec();
+    let claims = ChallengeClaims {
+        typ: approval::CHALLENGE_TYPE.into(),
+        srv: "https://auth.example.com".into(),
+        kid: protocol::key_id(&public),
+        id: "Yk3d0QyS1mXq4b2VfT8nZw".into(),
+        non: "c2VjcmV0IG5vbmNlIGJ5dGVz".into(),
+        usr: "alice".into(),
+        cid: Some("credential-1".into()),
+        num: Some(47),
+        ctx: LoginContext {
+            application: "Client Portal".into(),
+            ip_address: "203.0.113.7".into(),
+            location: "Zurich, Switzerland".into(),
+            browser: "Chrome on Windows".into(),
+            login_time: 1_800_000_000,
+        },
+        iat: 1_800_000_000,
+        exp: 1_800_000_120,
+    };
+    let token = protocol::sign_token(&claims, &server, &rng).expect("sign");
+    let keys = SoftwareKeyVault::new(Arc::new(MemoryStore::default()));
+    keys.create_key("account-bench".into()).expect("device key");
+    c.bench_function("approval/verify_challenge_and_sign_decision", |b| {
+        b.iter(|| {
+            let read: ChallengeClaims = protocol::verify_token(&token, &public).expect("verified");
+            let message = approval::decision_message(
+                &read.id,
+                &read.non,
+                &read.srv,
+                &read.usr,
+                Decision::Approve,
+                read.num,
+                &read.ctx.digest(),
+                42,
+            );
+            keys.sign("account-bench".into(), message.into_bytes())
+                .expect("signed")
+        })
+    });
+}
+
 fn pin_check(c: &mut Criterion) {
     let verifier = Arc::new(ScriptedVerifier::always_pin("4829"));
     let gate = Gate::new(
@@ -91,5 +144,5 @@ fn pin_check(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, session_ids, tickets, pin_check);
+criterion_group!(benches, session_ids, tickets, approval_crypto, pin_check);
 criterion_main!(benches);

@@ -1,6 +1,9 @@
-//! `ibkey demo`: the whole activation journey, as far as it is built, against a reference
-//! server started in-process on a free loopback port with a temporary data folder. Each step
-//! says what happens and what came out; the demo fails if any outcome is not the expected one.
+//! `ibkey demo`: the whole journey, as far as it is built — activation, login approval,
+//! diagnostics — against a reference server started in-process on a free loopback port with a
+//! temporary data folder. Each step says what happens and what came out; the demo fails if any
+//! outcome is not the expected one. The login steps are in [`approval`].
+
+mod approval;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,7 +12,7 @@ use std::time::Duration;
 
 use ibkey_core::activation::{ActivationError, ActivationOutcome};
 use ibkey_core::diagnostics::{BundleRequest, Diagnostics, LogMode, SendOutcome};
-use ibkey_core::platform::ScriptedVerifier;
+use ibkey_core::platform::{Clock, ScriptedVerifier, SystemClock};
 use ibkey_core::{scan, ErrorCode};
 use ibkey_protocol::activation::TicketResponse;
 use ibkey_server::{AdjustableClock, ServerConfig, DEMO_PORTAL_PASSWORD};
@@ -23,6 +26,22 @@ use crate::portal::{request_ticket, start_server};
 
 /// The PIN the scripted user chooses.
 const DEMO_PIN: &str = "4829";
+
+/// The phone's clock in the demo: real time plus however far the demo moved the server's
+/// clock ahead, so "six minutes later" holds for the phone too.
+struct DemoTime(Arc<AdjustableClock>);
+
+impl Clock for DemoTime {
+    fn now_unix_ms(&self) -> i64 {
+        let ahead = i64::try_from(self.0.offset().as_millis()).unwrap_or(i64::MAX);
+        SystemClock.now_unix_ms().saturating_add(ahead)
+    }
+
+    fn uptime_ms(&self) -> u64 {
+        let ahead = u64::try_from(self.0.offset().as_millis()).unwrap_or(u64::MAX);
+        SystemClock.uptime_ms().saturating_add(ahead)
+    }
+}
 
 /// Counts steps and whether each came out as expected.
 struct Steps {
@@ -83,7 +102,7 @@ pub async fn run() -> Result<(), Failure> {
     let server = start_server(server_config, any_port).await?;
     let url = server.url();
 
-    println!("ibkey demo: activating a phone against the reference server");
+    println!("ibkey demo: activating a phone and approving logins against the reference server");
     println!(
         "   server  {url} (data in {})",
         folder.path().join("server").display()
@@ -95,7 +114,14 @@ pub async fn run() -> Result<(), Failure> {
 
     let user = Arc::new(ScriptedVerifier::always_pin(DEMO_PIN));
     let diagnostics = recorder(&folder.path().join("device-diagnostics"), &url)?;
-    let platform = home::desktop_platform(&folder.path().join("device"), user, Some(&diagnostics))?;
+    let mut platform = home::desktop_platform(
+        &folder.path().join("device"),
+        user.clone(),
+        Some(&diagnostics),
+    )?;
+    let tap = approval::DecisionTap::new(platform.http.clone());
+    platform.http = tap.clone();
+    platform.clock = Arc::new(DemoTime(clock.clone()));
     let _phone_log = diagnostics.set_thread_default();
     let phone = home::authenticator(platform, &url, "ibkey demo phone")?;
     let mut steps = Steps {
@@ -158,7 +184,7 @@ pub async fn run() -> Result<(), Failure> {
     steps.begin("carol gets a session ID but types it six minutes later");
     let carol = new_ticket(&url, "carol").await?;
     clock.advance(Duration::from_secs(6 * 60));
-    steps.note("(the server's clock moves six minutes ahead; codes live five)");
+    steps.note("(the clocks move six minutes ahead; codes live five)");
     steps.expect_error(
         phone.activate_with_session_id(&carol.session_id).await,
         "ACT_CODE_EXPIRED",
@@ -168,6 +194,22 @@ pub async fn run() -> Result<(), Failure> {
     let accounts = phone.accounts()?;
     let names: Vec<&str> = accounts.iter().map(|a| a.username.as_str()).collect();
     steps.verdict(names == ["alice", "bob"], &names.join(", "));
+
+    let open_copy = |dir: &Path| {
+        let mut platform = home::desktop_platform(dir, user.clone(), None)?;
+        platform.clock = Arc::new(DemoTime(clock.clone()));
+        home::authenticator(platform, &url, "ibkey demo phone (restored copy)")
+    };
+    let advance_clock = |by: Duration| clock.advance(by);
+    let scene = approval::LoginScene {
+        url: &url,
+        phone: &phone,
+        tap: &tap,
+        folder: folder.path(),
+        open_copy: &open_copy,
+        advance_clock: &advance_clock,
+    };
+    approval::run(&mut steps, &scene).await?;
 
     steps.begin(
         "support asks for diagnostics: the phone uploads its extended log and network trace",
@@ -210,7 +252,7 @@ fn recorder(dir: &Path, server_url: &str) -> Result<Diagnostics, Failure> {
 /// the reference, or what went wrong.
 async fn upload(diagnostics: &Diagnostics) -> Result<String, String> {
     let request = BundleRequest {
-        comment: "Demo run: activation of alice and bob, with the expected errors.".to_string(),
+        comment: "Demo run: activation of alice and bob, logins approved, denied and refused, with the expected errors.".to_string(),
         username: Some("alice".to_string()),
         screenshots: Vec::new(),
         days: 1,

@@ -1,0 +1,195 @@
+//! Logging in with the phone's approval: `ibkey login` acts as the bank's login page (the
+//! password typed, then the number to match or the QR code, waiting for the phone's answer),
+//! `ibkey approve` as the phone (the waiting logins, the number, the PIN, the decision).
+
+use std::io::BufRead;
+use std::path::Path;
+
+use ibkey_core::approval::{ApprovalOutcome, Decision, LoginChallenge};
+use ibkey_core::{scan, Authenticator};
+use ibkey_protocol::approval::{LoginState, LoginStatus};
+use ibkey_server::portal_client::PendingLogin;
+
+use crate::accounts::read_qr_image;
+use crate::failure::Failure;
+use crate::files::write_file;
+use crate::format::format_utc;
+
+/// What `ibkey login` was asked to do.
+pub struct LoginArgs<'a> {
+    /// The user logging in.
+    pub user: &'a str,
+    /// The portal password.
+    pub password: &'a str,
+    /// The application named on the phone.
+    pub application: Option<&'a str>,
+    /// Write the login QR code here (and print it) instead of relying on the notification.
+    pub qr_out: Option<&'a Path>,
+}
+
+/// `ibkey login`: starts a login, shows the number (or the QR code), waits for the phone and
+/// succeeds only when the login went through.
+pub async fn login(server_url: &str, args: LoginArgs<'_>) -> Result<(), Failure> {
+    let login = PendingLogin::start(server_url, args.user, args.password, args.application)
+        .await
+        .map_err(|e| Failure::cli(e.to_string()))?;
+    let started = login.started();
+    match started.pushes_muted_until {
+        Some(until) => println!(
+            "Login notifications for {} are paused until {} after a \"this wasn't me\" report: log in with the QR code (--qr-out).",
+            args.user,
+            format_utc(until)
+        ),
+        None => println!(
+            "Password accepted. {} device(s) of {} were notified. On the phone, pick the number {}.",
+            started.devices_notified, args.user, started.number
+        ),
+    }
+    if let Some(path) = args.qr_out {
+        let qr = login
+            .qr_code()
+            .await
+            .map_err(|e| Failure::cli(e.to_string()))?;
+        write_file(path, &scan::render_png(&qr.qr_payload, 8)?)?;
+        println!("{}", scan::render_terminal(&qr.qr_payload)?);
+        println!(
+            "Or scan this QR code with the phone (written to {}).",
+            path.display()
+        );
+    }
+    println!(
+        "Waiting for the phone (until {})…",
+        format_utc(started.expires_at)
+    );
+    let status = login
+        .wait_for_decision()
+        .await
+        .map_err(|e| Failure::cli(e.to_string()))?;
+    println!("{}", status.message);
+    login_result(&status)
+}
+
+/// Success only for an approved login.
+fn login_result(status: &LoginStatus) -> Result<(), Failure> {
+    if status.state == LoginState::Approved {
+        Ok(())
+    } else {
+        Err(Failure::cli(format!(
+            "the login did not go through ({})",
+            status.message
+        )))
+    }
+}
+
+/// What `ibkey approve` was asked to do.
+pub struct ApproveArgs<'a> {
+    /// Deny instead of approving.
+    pub deny: bool,
+    /// Deny and report as fraud ("this wasn't me").
+    pub report_fraud: bool,
+    /// The number shown on the login page, when given on the command line.
+    pub number: Option<u8>,
+    /// A picture of the login page's QR code, instead of the waiting logins.
+    pub qr: Option<&'a Path>,
+    /// Only this user's logins.
+    pub user: Option<&'a str>,
+    /// Read the number (and the PIN) from standard input instead of the terminal.
+    pub from_stdin: bool,
+}
+
+/// `ibkey approve`: lists the logins waiting (or reads the login QR), and decides the first.
+pub async fn approve(authenticator: &Authenticator, args: ApproveArgs<'_>) -> Result<(), Failure> {
+    let challenge = match args.qr {
+        Some(image) => authenticator.read_login_qr(read_qr_image(image)?).await?,
+        None => {
+            let waiting: Vec<LoginChallenge> = authenticator
+                .pending_logins()
+                .await?
+                .into_iter()
+                .filter(|c| args.user.is_none_or(|u| c.username == u))
+                .collect();
+            if waiting.is_empty() {
+                return Err(Failure::cli(
+                    "No login is waiting for this device. Start one on the login page (`ibkey login --user NAME`), then run this again.",
+                ));
+            }
+            for challenge in &waiting {
+                println!("{}", describe_challenge(challenge));
+            }
+            waiting
+                .into_iter()
+                .next()
+                .ok_or_else(|| Failure::cli("no login"))?
+        }
+    };
+    if args.qr.is_some() {
+        println!("{}", describe_challenge(&challenge));
+    }
+    let outcome = if args.deny || args.report_fraud {
+        authenticator.deny(&challenge, args.report_fraud).await?
+    } else {
+        let number = match (args.number, challenge.number_choices.is_empty()) {
+            (_, true) => None,
+            (Some(number), false) => Some(number),
+            (None, false) => Some(ask_number(&challenge, args.from_stdin)?),
+        };
+        authenticator.approve(&challenge, number).await?
+    };
+    println!("{}", describe_outcome(&outcome));
+    Ok(())
+}
+
+/// Asks which of the challenge's numbers the login page shows.
+fn ask_number(challenge: &LoginChallenge, from_stdin: bool) -> Result<u8, Failure> {
+    let choices: Vec<String> = challenge.number_choices.iter().map(u8::to_string).collect();
+    eprint!(
+        "Which number does the login page show? {}: ",
+        choices.join(" / ")
+    );
+    let mut line = String::new();
+    let read = if from_stdin {
+        std::io::stdin().lock().read_line(&mut line)
+    } else {
+        std::io::stdin().read_line(&mut line)
+    };
+    match read {
+        Ok(n) if n > 0 => line.trim().parse().map_err(|_| {
+            Failure::cli(format!(
+                "\"{}\" is not a number: type one of {}",
+                line.trim(),
+                choices.join(", ")
+            ))
+        }),
+        _ => Err(Failure::cli("no number given: pass --number N or type it")),
+    }
+}
+
+/// The lines the phone shows for a login waiting for approval.
+pub fn describe_challenge(challenge: &LoginChallenge) -> String {
+    let ctx = &challenge.context;
+    format!(
+        "Login for {} to {}\n  from {} ({}), {}\n  at {}; answer within {} s",
+        challenge.username,
+        ctx.application,
+        ctx.location,
+        ctx.ip_address,
+        ctx.browser,
+        format_utc(ctx.login_time),
+        challenge.seconds_left.max(0)
+    )
+}
+
+/// One line saying what the server took.
+pub fn describe_outcome(outcome: &ApprovalOutcome) -> String {
+    let what = match outcome.decision {
+        Decision::Approve => "approved",
+        Decision::Deny => "denied",
+        Decision::ReportFraud => "denied and reported as fraud",
+        Decision::WrongNumber => "refused (the number was picked wrong three times)",
+    };
+    format!(
+        "Login of {} {what} (server time {}).",
+        outcome.username,
+        format_utc(outcome.decided_at)
+    )
+}
