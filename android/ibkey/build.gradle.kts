@@ -40,7 +40,7 @@ android {
     sourceSets.getByName("main") {
         // src/main/jniLibs (cargoNdkBuild's output) is a default source folder already.
         kotlin.srcDir(generatedBindingsDir)
-        // Code over libraries that are not on Maven Central (CameraX): part of the library, but
+        // Code over libraries that are not on Maven Central (CameraX, Firebase): part of the library, but
         // left out of the JVM compile check in tests/android, which compiles src/main/kotlin.
         kotlin.srcDir("src/main/kotlin-not-on-central")
     }
@@ -63,6 +63,8 @@ dependencies {
     api(libs.androidx.fragment.ktx)
     // ImageAnalysis.Analyzer is part of this module's API (CameraXFrameAnalyzer).
     api(libs.androidx.camera.core)
+    // FirebaseMessagingService is part of this module's API (IbKeyMessagingService).
+    api(libs.firebase.messaging)
 }
 
 // The shipped libraries: `--profile mobile` (size-optimised, LTO, stripped) for each ABI, into

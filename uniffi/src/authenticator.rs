@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ibkey_core::activation::{ActivationError, ActivationOutcome, ActivationRequest};
+use ibkey_core::approval::{ApprovalError, ApprovalOutcome, LoginChallenge, NumberCheck};
 use ibkey_core::gate::{GateError, PinLockout};
 use ibkey_core::platform::{
     HttpTransport, KeyVault, Platform, SecureStore, SystemClock, UserVerifier,
@@ -11,7 +12,8 @@ use ibkey_core::{Account, AccountsError, AuthenticatorConfig};
 
 use crate::diagnostics::Diagnostics;
 
-/// The authenticator core for one app install: activation, the enrolled users, the PIN.
+/// The authenticator core for one app install: activation, login approval, the enrolled users,
+/// the PIN.
 ///
 /// Make one per app, over the platform's services; it is safe to use from several threads.
 #[derive(uniffi::Object)]
@@ -92,6 +94,66 @@ impl Authenticator {
     /// deletes the account and its key. When the server cannot be reached nothing changes.
     pub async fn remove_account(&self, username: String) -> Result<Account, AccountsError> {
         self.core.remove_account(&username).await
+    }
+
+    /// Reads a login notification's data (the JSON payload, or the bare signed challenge):
+    /// checks the server's signature, the expiry and that the login is for a user of this
+    /// device, and gives what to show.
+    pub async fn read_push(&self, payload: Vec<u8>) -> Result<LoginChallenge, ApprovalError> {
+        self.core.read_push(payload).await
+    }
+
+    /// Pulls the logins waiting for this device's users (call it when the app opens, so a
+    /// lost notification never blocks a login).
+    pub async fn pending_logins(&self) -> Result<Vec<LoginChallenge>, ApprovalError> {
+        self.core.pending_logins().await
+    }
+
+    /// Reads the text of a login page's QR code (a scanner `LoginCode`).
+    pub async fn read_login_qr(&self, payload: String) -> Result<LoginChallenge, ApprovalError> {
+        self.core.read_login_qr(payload).await
+    }
+
+    /// Checks a number the user picked against the login page's; the third wrong pick refuses
+    /// the login and tells the server.
+    pub async fn check_number(
+        &self,
+        challenge: LoginChallenge,
+        number: u8,
+    ) -> Result<NumberCheck, ApprovalError> {
+        self.core.check_number(&challenge, number).await
+    }
+
+    /// Approves a login: checks the number (when the login page shows one), asks for the PIN
+    /// or biometrics, signs everything the user saw and sends it.
+    #[uniffi::method(default(number = None))]
+    pub async fn approve(
+        &self,
+        challenge: LoginChallenge,
+        number: Option<u8>,
+    ) -> Result<ApprovalOutcome, ApprovalError> {
+        self.core.approve(&challenge, number).await
+    }
+
+    /// Denies a login, optionally reporting it as fraud ("this wasn't me"), which also pauses
+    /// login notifications for the user for a while.
+    #[uniffi::method(default(report_fraud = false))]
+    pub async fn deny(
+        &self,
+        challenge: LoginChallenge,
+        report_fraud: bool,
+    ) -> Result<ApprovalOutcome, ApprovalError> {
+        self.core.deny(&challenge, report_fraud).await
+    }
+
+    /// Tells the server where to send login notifications for every user of this device
+    /// (`fcm` or `apns`, and the platform's token); gives how many users were registered.
+    pub async fn register_push_token(
+        &self,
+        platform: String,
+        token: String,
+    ) -> Result<u32, ApprovalError> {
+        self.core.register_push_token(platform, token).await
     }
 
     /// The running PIN lockout, if any: until when, and how long is left.

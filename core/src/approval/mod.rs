@@ -176,10 +176,10 @@ pub enum ApprovalError {
         username: String,
     },
     /// The server mutes login notifications after a "this wasn't me" report.
-    #[error("This login request came before a 'This wasn't me' report, so it cannot be approved. {message}")]
+    #[error("This login request came before a 'This wasn't me' report, so it cannot be approved. {server_message}")]
     PushesMuted {
-        /// What the server said.
-        message: String,
+        /// What the server said (not `message`: Kotlin exceptions have one already).
+        server_message: String,
     },
     /// The server no longer knows this account's credential.
     #[error("{username} is no longer active on this device (it was removed in the portal or by support). Remove {username} from this app, then activate again if you still need it.")]
@@ -263,7 +263,9 @@ impl ApprovalError {
                 codes::POSSIBLY_CLONED => ApprovalError::PossiblyCloned {
                     username: username.to_string(),
                 },
-                codes::PUSHES_MUTED => ApprovalError::PushesMuted { message },
+                codes::PUSHES_MUTED => ApprovalError::PushesMuted {
+                    server_message: message,
+                },
                 activation_codes::CREDENTIAL_UNKNOWN => ApprovalError::Revoked {
                     username: username.to_string(),
                 },

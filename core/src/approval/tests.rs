@@ -469,7 +469,7 @@ fn every_error() -> Vec<ApprovalError> {
             username: "alice".into(),
         },
         ApprovalError::PushesMuted {
-            message: "Muted.".into(),
+            server_message: "Muted.".into(),
         },
         ApprovalError::Revoked {
             username: "alice".into(),

@@ -1,4 +1,5 @@
 import Foundation
+import UserNotifications
 
 /// The app's entry point to the ibkey core: an `Authenticator` whose calls are all `async`, so
 /// none of them runs on the main actor.
@@ -7,7 +8,7 @@ import Foundation
 /// slow) and reads and writes the `SecureStore`. The `UserVerifier` is called from there too;
 /// `LocalAuthVerifier` brings the PIN pad to the main actor itself.
 ///
-/// Failures are the core's typed errors (`ActivationError`, `AccountsError`, `GateError`,
+/// Failures are the core's typed errors (`ActivationError`, `ApprovalError`, `AccountsError`, `GateError`,
 /// `ScanError`, `DiagnosticsError`), each with the core's human message
 /// (`localizedDescription`) and a stable `code()`; see `Error.ibkeyCode` and
 /// `Error.verificationFailure`.
@@ -104,6 +105,54 @@ public final class IbKey: Sendable {
         try authenticator.checkSessionId(sessionId: sessionId)
     }
 
+    /// Reads a login notification's payload (`UNNotificationContent.userInfo`, or a remote
+    /// notification's dictionary) whose `challenge` key holds the signed login challenge: the
+    /// core checks the server's signature, the expiry and the account, and gives what to show.
+    /// A payload that is not a login fails with `ApprovalError.NotALoginCode`.
+    public func readPush(_ userInfo: [AnyHashable: Any]) async throws -> LoginChallenge {
+        let challenge = userInfo[IbKey.pushChallengeKey] as? String ?? ""
+        return try await authenticator.readPush(payload: Data(challenge.utf8))
+    }
+
+    /// Reads the login behind a delivered or tapped notification.
+    public func readNotification(_ notification: UNNotification) async throws -> LoginChallenge {
+        try await readPush(notification.request.content.userInfo)
+    }
+
+    /// Pulls the logins waiting for this device's users; call it when the app opens.
+    public func pendingLogins() async throws -> [LoginChallenge] {
+        try await authenticator.pendingLogins()
+    }
+
+    /// Reads the text of a login page's QR code (a scanner `FrameResult.loginCode`).
+    public func readLoginQr(_ payload: String) async throws -> LoginChallenge {
+        try await authenticator.readLoginQr(payload: payload)
+    }
+
+    /// Checks the number the user picked; the third wrong pick refuses the login.
+    public func checkNumber(_ challenge: LoginChallenge, number: UInt8) async throws -> NumberCheck {
+        try await authenticator.checkNumber(challenge: challenge, number: number)
+    }
+
+    /// Approves a login: number check, Face ID / Touch ID or PIN, then the signed decision.
+    public func approve(_ challenge: LoginChallenge, number: UInt8? = nil) async throws -> ApprovalOutcome {
+        try await authenticator.approve(challenge: challenge, number: number)
+    }
+
+    /// Denies a login; with `reportFraud` ("this wasn't me") it is reported and pushes pause.
+    public func deny(_ challenge: LoginChallenge, reportFraud: Bool = false) async throws -> ApprovalOutcome {
+        try await authenticator.deny(challenge: challenge, reportFraud: reportFraud)
+    }
+
+    /// Registers the app's APNs device token for every user of this device.
+    public func registerPushToken(_ deviceToken: Data) async throws -> UInt32 {
+        let hex = deviceToken.map { String(format: "%02x", $0) }.joined()
+        return try await authenticator.registerPushToken(platform: "apns", token: hex)
+    }
+
+    /// The key of a login notification's payload that holds the signed challenge.
+    public static let pushChallengeKey = "challenge"
+
     /// The users enrolled on this device, in enrollment order.
     public func accounts() async throws -> [Account] {
         try authenticator.accounts()
@@ -137,6 +186,7 @@ public extension Error {
     var ibkeyCode: String? {
         switch self {
         case let error as ActivationError: return error.code()
+        case let error as ApprovalError: return error.code()
         case let error as AccountsError: return error.code()
         case let error as GateError: return error.code()
         case let error as StoreError: return error.code()
@@ -151,6 +201,7 @@ public extension Error {
     var verificationFailure: GateError? {
         if let error = self as? GateError { return error }
         if case let .Verification(error)? = self as? ActivationError { return error }
+        if case let .Verification(error)? = self as? ApprovalError { return error }
         if case let .Verification(error)? = self as? AccountsError { return error }
         return nil
     }

@@ -11,6 +11,17 @@ import java.util.concurrent.TimeUnit
 /** A ticket from the portal: what the activation page shows. */
 data class Ticket(val sessionId: String, val qrPayload: String, val expiresAt: Long)
 
+/** A login on the login page once the password was accepted: what the page shows. */
+data class LoginPage(
+    val loginId: String,
+    val secret: String,
+    /** The number to match on the phone. */
+    val number: Int,
+    val devicesNotified: Int,
+    /** Set while login notifications for the user are paused after a fraud report. */
+    val pushesMutedUntil: Long?,
+)
+
 /**
  * The real reference server (`ibkey server`, the workspace's CLI binary, path in the system
  * property `ibkey.cli`) on a free loopback port, with its data in a temporary folder, and a
@@ -44,6 +55,26 @@ class ReferenceServer private constructor(
         check(Files.size(png) > 0) { "ibkey ticket wrote no PNG: $output" }
         return Files.readAllBytes(png)
     }
+
+    /** [user] types the test password into the login page: the server notifies the phones. */
+    fun startLogin(user: String): LoginPage {
+        val reply = post("/v1/logins", """{"username":"$user","password":"$PORTAL_PASSWORD"}""")
+        return LoginPage(
+            loginId = reply.jsonString("login_id"),
+            secret = reply.jsonString("login_secret"),
+            number = reply.jsonLong("number").toInt(),
+            devicesNotified = reply.jsonLong("devices_notified").toInt(),
+            pushesMutedUntil = Regex("\"pushes_muted_until\"\\s*:\\s*(\\d+)").find(reply)?.groupValues?.get(1)?.toLong(),
+        )
+    }
+
+    /** Where [login] stands (`pending`, `approved`, `denied`, ...), as the login page sees it. */
+    fun loginState(login: LoginPage): String =
+        request("GET", "/v1/logins/${login.loginId}", null, bearer = login.secret).jsonString("state")
+
+    /** The login page's "log in with QR code": the text of the QR code it shows. */
+    fun loginQr(login: LoginPage): String =
+        post("/v1/logins/${login.loginId}/qr", "", bearer = login.secret).jsonString("qr_payload")
 
     /** The credential ids of the devices [user] has enrolled, as the portal lists them. */
     fun portalCredentialIds(user: String): List<String> {
@@ -112,13 +143,21 @@ class ReferenceServer private constructor(
         }
 
         /**
-         * Starts a server, on [port] when given; [ticketLifetimeSecs] overrides how long tickets
-         * stay valid.
+         * Starts a server, on [port] when given; [ticketLifetimeSecs] and [challengeLifetimeSecs]
+         * override how long tickets and login challenges stay valid; with [pushWebhook], login
+         * notifications are posted there (see [PushInbox]).
          */
-        fun start(ticketLifetimeSecs: Int? = null, port: Int = freePort()): ReferenceServer {
+        fun start(
+            ticketLifetimeSecs: Int? = null,
+            port: Int = freePort(),
+            challengeLifetimeSecs: Int? = null,
+            pushWebhook: String? = null,
+        ): ReferenceServer {
             val dataDir = Files.createTempDirectory("ibkey-server-")
             val command = mutableListOf(cli, "server", "--listen", "127.0.0.1:$port", "--data-dir", dataDir.toString())
             ticketLifetimeSecs?.let { command += listOf("--ticket-lifetime", it.toString()) }
+            challengeLifetimeSecs?.let { command += listOf("--challenge-lifetime", it.toString()) }
+            pushWebhook?.let { command += listOf("--push-webhook", it) }
             val process = ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(dataDir.resolve("server.log").toFile())

@@ -30,8 +30,9 @@ import kotlinx.coroutines.launch
 
 /**
  * One screen: activate a user by session ID or by a QR code's text (pasted, or shared to the app),
- * which also adds further users; the users on this device, each removable; and the outcome of the
- * last action, errors shown as `error [CODE]: message`.
+ * which also adds further users; the users on this device, each removable; the way to the logins
+ * waiting for approval ([ApprovalActivity]); and the outcome of the last action, errors shown as
+ * `error [CODE]: message`.
  */
 class MainActivity : FragmentActivity() {
 
@@ -102,6 +103,10 @@ class MainActivity : FragmentActivity() {
             setTextIsSelectable(true)
         }
         column.addView(status)
+
+        column.addView(action("Logins waiting for approval", disableWhileBusy = false) {
+            startActivity(Intent(this, ApprovalActivity::class.java))
+        })
 
         column.addView(heading("Users on this device"))
         accountList = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }

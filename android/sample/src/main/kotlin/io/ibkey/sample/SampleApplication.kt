@@ -2,14 +2,22 @@ package io.ibkey.sample
 
 import android.app.Application
 import io.ibkey.android.IbKeyAndroid
+import io.ibkey.android.LoginNotifications
 import io.ibkey.android.common.IbKey
 import io.ibkey.core.AuthenticatorConfig
 import io.ibkey.core.VerificationMethod
 
-/** Holds the app's one [IbKey], made at start-up so it sees every activity. */
+/**
+ * Holds the app's one [IbKey], made at start-up so it sees every activity, and its
+ * [LoginNotifications] (which a `FirebaseMessagingService` subclass of
+ * `io.ibkey.android.IbKeyMessagingService` hands its messages to, once the app has Firebase).
+ */
 class SampleApplication : Application() {
 
     lateinit var ibkey: IbKey
+        private set
+
+    lateinit var loginNotifications: LoginNotifications
         private set
 
     override fun onCreate() {
@@ -21,6 +29,8 @@ class SampleApplication : Application() {
             verification = VerificationMethod.PIN,
         )
         ibkey = IbKeyAndroid.create(this, config, PinPadDialog)
+        loginNotifications = LoginNotifications(this, ibkey, ApprovalActivity::class.java)
+        loginNotifications.createChannel()
     }
 
     companion object {

@@ -2,6 +2,7 @@ package io.ibkey.android.common
 
 import io.ibkey.core.AccountsException
 import io.ibkey.core.ActivationException
+import io.ibkey.core.ApprovalException
 import io.ibkey.core.DiagnosticsException
 import io.ibkey.core.GateException
 import io.ibkey.core.ScanException
@@ -15,6 +16,7 @@ import io.ibkey.core.StoreException
 val Throwable.ibkeyCode: String?
     get() = when (this) {
         is ActivationException -> code()
+        is ApprovalException -> code()
         is AccountsException -> code()
         is GateException -> code()
         is StoreException -> code()
@@ -25,13 +27,14 @@ val Throwable.ibkeyCode: String?
 
 /**
  * The PIN or biometric failure behind this exception, if that is what it is: a [GateException]
- * itself, or one nested in an activation or account error. Lets a screen react to a lockout or
+ * itself, or one nested in an activation, approval or account error. Lets a screen react to a lockout or
  * a cancel the same way whatever the user was doing.
  */
 val Throwable.verificationFailure: GateException?
     get() = when (this) {
         is GateException -> this
         is ActivationException.Verification -> error
+        is ApprovalException.Verification -> error
         is AccountsException.Verification -> error
         else -> null
     }

@@ -3,9 +3,12 @@ package io.ibkey.android.common
 import io.ibkey.core.Account
 import io.ibkey.core.ActivationOutcome
 import io.ibkey.core.ActivationRequest
+import io.ibkey.core.ApprovalOutcome
 import io.ibkey.core.AuthenticatorConfig
 import io.ibkey.core.HttpTransport
 import io.ibkey.core.KeyVault
+import io.ibkey.core.LoginChallenge
+import io.ibkey.core.NumberCheck
 import io.ibkey.core.PinLockout
 import io.ibkey.core.SecureStore
 import io.ibkey.core.UserVerifier
@@ -24,8 +27,8 @@ import kotlinx.coroutines.withContext
  * first. The [UserVerifier] is called from there too, so a PIN pad or biometric prompt must
  * switch to the main thread itself.
  *
- * Failures are the core's typed exceptions (`ActivationException`, `AccountsException`,
- * `GateException`, `ScanException`), each with the core's human [Throwable.message] and a stable
+ * Failures are the core's typed exceptions (`ActivationException`, `ApprovalException`,
+ * `AccountsException`, `GateException`, `ScanException`), each with the core's human [Throwable.message] and a stable
  * `code()`; see [ibkeyCode] and [verificationFailure].
  *
  * With [IbKeyDiagnostics], the core's log lines are recorded and the extended log traces its
@@ -67,6 +70,37 @@ class IbKey(
     /** Checks a session ID as typed (no I/O, cheap enough for every keystroke). */
     fun checkSessionId(sessionId: String) = authenticator.checkSessionId(sessionId)
 
+    /**
+     * Reads a login notification: [data] is the push message's data (an FCM data map, an APNs
+     * payload's custom keys) whose `challenge` is the signed login challenge. Gives what to
+     * show the user; a message that is not a login fails with `ApprovalException.NotALoginCode`.
+     */
+    suspend fun readPush(data: Map<String, String>): LoginChallenge =
+        onDispatcher { authenticator.readPush(data[PUSH_CHALLENGE_KEY].orEmpty().encodeToByteArray()) }
+
+    /** Pulls the logins waiting for this device's users; call it when the app opens. */
+    suspend fun pendingLogins(): List<LoginChallenge> = onDispatcher { authenticator.pendingLogins() }
+
+    /** Reads the text of a login page's QR code (a scanner `FrameResult.LoginCode`). */
+    suspend fun readLoginQr(payload: String): LoginChallenge =
+        onDispatcher { authenticator.readLoginQr(payload) }
+
+    /** Checks the number the user picked; the third wrong pick refuses the login. */
+    suspend fun checkNumber(challenge: LoginChallenge, number: UByte): NumberCheck =
+        onDispatcher { authenticator.checkNumber(challenge, number) }
+
+    /** Approves a login: number check, PIN or biometrics, then the signed decision. */
+    suspend fun approve(challenge: LoginChallenge, number: UByte? = null): ApprovalOutcome =
+        onDispatcher { authenticator.approve(challenge, number) }
+
+    /** Denies a login; with [reportFraud] ("this wasn't me") it is reported and pushes pause. */
+    suspend fun deny(challenge: LoginChallenge, reportFraud: Boolean = false): ApprovalOutcome =
+        onDispatcher { authenticator.deny(challenge, reportFraud) }
+
+    /** Registers the app's push token (`fcm` or `apns`) for every user of this device. */
+    suspend fun registerPushToken(platform: String, token: String): UInt =
+        onDispatcher { authenticator.registerPushToken(platform, token) }
+
     /** The users enrolled on this device, in enrollment order. */
     suspend fun accounts(): List<Account> = onDispatcher { authenticator.accounts() }
 
@@ -88,3 +122,6 @@ class IbKey(
 
     private suspend fun <T> onDispatcher(block: suspend () -> T): T = withContext(dispatcher) { block() }
 }
+
+/** The key of a login notification's data that holds the signed challenge. */
+const val PUSH_CHALLENGE_KEY = "challenge"
