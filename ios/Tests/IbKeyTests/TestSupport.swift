@@ -1,3 +1,4 @@
+import Darwin
 import Foundation
 import XCTest
 @testable import IbKey
@@ -12,9 +13,21 @@ import XCTest
 ///
 /// `ios/run-tests.sh` starts both servers and sets these. From Xcode or `xcodebuild test` on
 /// the simulator, prefix each variable with `TEST_RUNNER_`.
+///
+/// `start(...)` instead runs a server of this test process's own (macOS only: it needs
+/// `Process`), with options the shared ones lack, such as a push gateway (`PushInbox`); see
+/// `start` for where it finds the `ibkey` CLI.
 struct TestServer {
     let url: String
     let portalPassword: String
+    /// The server process when this test process started it (`start`); nil for a shared one.
+    private let owned: OwnedServer?
+
+    init(url: String, portalPassword: String, owned: OwnedServer? = nil) {
+        self.url = url
+        self.portalPassword = portalPassword
+        self.owned = owned
+    }
 
     static func fromEnvironment(_ variable: String = "IBKEY_TEST_SERVER") throws -> TestServer {
         let environment = ProcessInfo.processInfo.environment
@@ -23,6 +36,110 @@ struct TestServer {
         }
         while url.hasSuffix("/") { url.removeLast() }
         return TestServer(url: url, portalPassword: environment["IBKEY_TEST_PORTAL_PASSWORD"] ?? "ibkey-demo")
+    }
+
+    /// Starts a reference server (`ibkey server`) of this test's own on a free loopback port,
+    /// with its data in a temporary folder: `challengeLifetimeSecs` and `ticketLifetimeSecs`
+    /// override how long login challenges and activation tickets stay valid; with
+    /// `pushWebhook`, login notifications are posted there (see `PushInbox`). Stop it with
+    /// `stop()`.
+    ///
+    /// The CLI is `IBKEY_CLI` when set, else `$CARGO_TARGET_DIR/debug/ibkey`, else the
+    /// workspace's `target/debug/ibkey` (what `ios/run-tests.sh` builds). Skips the test when
+    /// there is none, and on iOS, where a test cannot start a process.
+    static func start(
+        challengeLifetimeSecs: Int? = nil,
+        pushWebhook: String? = nil,
+        ticketLifetimeSecs: Int? = nil
+    ) async throws -> TestServer {
+        #if os(macOS)
+        let cli = try cliPath()
+        let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("ibkey-server-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
+        let logFile = dataDir.appendingPathComponent("server.log")
+        guard FileManager.default.createFile(atPath: logFile.path, contents: nil) else {
+            throw PlatformFailure(description: "could not create \(logFile.path)")
+        }
+        var arguments = ["server", "--listen", "127.0.0.1:0", "--data-dir", dataDir.path]
+        if let ticketLifetimeSecs { arguments += ["--ticket-lifetime", String(ticketLifetimeSecs)] }
+        if let challengeLifetimeSecs { arguments += ["--challenge-lifetime", String(challengeLifetimeSecs)] }
+        if let pushWebhook { arguments += ["--push-webhook", pushWebhook] }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: cli)
+        process.arguments = arguments
+        let output = try FileHandle(forWritingTo: logFile)
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        try? output.close() // the server has its own copy
+        let owned = OwnedServer(process: process, dataDir: dataDir)
+        let password = ProcessInfo.processInfo.environment["IBKEY_TEST_PORTAL_PASSWORD"] ?? "ibkey-demo"
+
+        // It prints "ibkey server listening on http://127.0.0.1:PORT (data in ...)": tickets
+        // and challenges name exactly that URL.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let printed = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+            if let url = listeningUrl(in: printed) {
+                let server = TestServer(url: url, portalPassword: password, owned: owned)
+                if await server.isHealthy() { return server }
+            }
+            guard process.isRunning else {
+                owned.stop()
+                throw PlatformFailure(description: "the server exited: \(printed)")
+            }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        let printed = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+        owned.stop()
+        throw PlatformFailure(description: "the server did not become healthy within 30 s: \(printed)")
+        #else
+        throw XCTSkip("a test can start a reference server only on macOS (swift test); see ios/README.md")
+        #endif
+    }
+
+    /// Stops the server if this test process started it (a shared one keeps running).
+    func stop() {
+        owned?.stop()
+    }
+
+    #if os(macOS)
+    /// The `ibkey` CLI to start servers with.
+    private static func cliPath() throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        var candidates: [String] = []
+        if let cli = environment["IBKEY_CLI"], !cli.isEmpty { candidates.append(cli) }
+        if let target = environment["CARGO_TARGET_DIR"], !target.isEmpty { candidates.append(target + "/debug/ibkey") }
+        // This file is ios/Tests/IbKeyTests/TestSupport.swift in the workspace.
+        let workspace = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent() // IbKeyTests
+            .deletingLastPathComponent() // Tests
+            .deletingLastPathComponent() // ios
+            .deletingLastPathComponent()
+        candidates.append(workspace.appendingPathComponent("target/debug/ibkey").path)
+        guard let cli = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("no ibkey CLI at \(candidates.joined(separator: " or ")): run cargo build -p ibkey (ios/run-tests.sh does) or set IBKEY_CLI")
+        }
+        return cli
+    }
+
+    /// The URL in the server's "listening on" line, once it is printed.
+    private static func listeningUrl(in printed: String) -> String? {
+        let marker = "ibkey server listening on "
+        guard let start = printed.range(of: marker)?.upperBound else { return nil }
+        let rest = printed[start...]
+        guard let end = rest.firstIndex(where: { $0 == " " || $0 == "\n" }) else { return nil }
+        var url = String(rest[..<end])
+        while url.hasSuffix("/") { url.removeLast() }
+        return url
+    }
+    #endif
+
+    /// Whether the server answers `/healthz`.
+    private func isHealthy() async -> Bool {
+        guard let reply = try? await request("GET", "/healthz", json: nil, bearer: nil) else { return false }
+        return String(decoding: reply, as: UTF8.self) == "ok"
     }
 
     /// What the portal's activation page shows: a QR code's text and the session ID under it.
@@ -73,6 +190,59 @@ struct TestServer {
         return try JSONDecoder().decode([PortalDevice].self, from: devices).map(\.credentialId)
     }
 
+    /// A login on the login page once the password was accepted: what the page shows.
+    struct LoginPage: Decodable {
+        let loginId: String
+        let secret: String
+        /// The number to match on the phone.
+        let number: UInt8
+        let expiresAt: Int64
+        let devicesNotified: Int
+        /// Set while login notifications for the user are paused after a fraud report.
+        let pushesMutedUntil: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case loginId = "login_id"
+            case secret = "login_secret"
+            case number
+            case expiresAt = "expires_at"
+            case devicesNotified = "devices_notified"
+            case pushesMutedUntil = "pushes_muted_until"
+        }
+    }
+
+    private struct LoginStatus: Decodable {
+        let state: String
+    }
+
+    private struct LoginQr: Decodable {
+        let qrPayload: String
+
+        enum CodingKeys: String, CodingKey {
+            case qrPayload = "qr_payload"
+        }
+    }
+
+    /// `user` types the portal password into the login page (`POST /v1/logins`): the server
+    /// notifies the user's phones.
+    func startLogin(_ user: String) async throws -> LoginPage {
+        let reply = try await post("/v1/logins", json: ["username": user, "password": portalPassword], bearer: nil)
+        return try JSONDecoder().decode(LoginPage.self, from: reply)
+    }
+
+    /// Where `login` stands (`pending`, `approved`, `denied`, `reported_fraud`, `wrong_number`,
+    /// `expired`), as the login page sees it.
+    func loginState(_ login: LoginPage) async throws -> String {
+        let reply = try await request("GET", "/v1/logins/\(login.loginId)", json: nil, bearer: login.secret)
+        return try JSONDecoder().decode(LoginStatus.self, from: reply).state
+    }
+
+    /// The login page's "log in with QR code": the text of the QR code it shows.
+    func loginQr(_ login: LoginPage) async throws -> String {
+        let reply = try await post("/v1/logins/\(login.loginId)/qr", json: nil, bearer: login.secret)
+        return try JSONDecoder().decode(LoginQr.self, from: reply).qrPayload
+    }
+
     private func signIn(_ user: String) async throws -> String {
         let reply = try await post("/v1/portal/sign-in", json: ["username": user, "password": portalPassword], bearer: nil)
         return try JSONDecoder().decode(SignIn.self, from: reply).portalToken
@@ -98,6 +268,191 @@ struct TestServer {
             throw PortalRefused(status: status, body: String(decoding: data, as: UTF8.self))
         }
         return data
+    }
+}
+
+/// A reference server process a test started (`TestServer.start`); stopped by `stop()` or
+/// when released.
+final class OwnedServer {
+    #if os(macOS)
+    private let process: Process
+    private let dataDir: URL
+
+    init(process: Process, dataDir: URL) {
+        self.process = process
+        self.dataDir = dataDir
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: dataDir)
+    }
+    #else
+    func stop() {}
+    #endif
+
+    deinit {
+        stop()
+    }
+}
+
+/// A push gateway on a loopback port: the reference server's webhook push sender
+/// (`ibkey server --push-webhook URL`, see `TestServer.start`) posts each login notification
+/// here as JSON (`username`, `credential_id`, `platform`, `push_token`, and `payload`, a
+/// string holding the notification's data), as it would to the bank's APNs gateway. `next`
+/// gives the data the phone would receive. A BSD socket served by one thread; each request
+/// gets `204 No Content` and the connection is closed.
+final class PushInbox: @unchecked Sendable {
+    /// Where the server posts.
+    let url: String
+    private let listener: Int32
+    private let condition = NSCondition()
+    private var received: [Data] = []
+    private var closed = false
+
+    init() throws {
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        guard fd >= 0 else { throw PushInbox.failure("socket") }
+        var address = sockaddr_in()
+        address.sin_len = UInt8(MemoryLayout<sockaddr_in>.size)
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0 // any free port
+        address.sin_addr = in_addr(s_addr: inet_addr("127.0.0.1"))
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, raw, &length) == 0
+            }
+        }
+        guard listening else {
+            let error = PushInbox.failure("bind")
+            Darwin.close(fd)
+            throw error
+        }
+        listener = fd
+        url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/push"
+        Thread.detachNewThread { [self] in serve() }
+    }
+
+    /// The data of the next notification for `user` (the push message's `payload`: `type` and
+    /// `challenge`), as a notification's `userInfo` holds it; notifications for other users
+    /// are dropped. Fails after `timeoutSecs` without one.
+    func next(user: String, timeoutSecs: TimeInterval = 10) throws -> [AnyHashable: Any] {
+        let deadline = Date().addingTimeInterval(timeoutSecs)
+        while true {
+            guard let message = take(until: deadline) else {
+                throw PlatformFailure(description: "no push for \(user) within \(Int(timeoutSecs)) s")
+            }
+            let text = String(decoding: message, as: UTF8.self)
+            guard let json = (try? JSONSerialization.jsonObject(with: message)) as? [String: Any] else {
+                throw PlatformFailure(description: "a push message that is not a JSON object: \(text)")
+            }
+            guard (json["username"] as? String) == user else { continue }
+            var payload = json["payload"]
+            if let string = payload as? String {
+                payload = try? JSONSerialization.jsonObject(with: Data(string.utf8))
+            }
+            guard let data = payload as? [String: Any] else {
+                throw PlatformFailure(description: "a push without a JSON object payload: \(text)")
+            }
+            var userInfo: [AnyHashable: Any] = [:]
+            for (key, value) in data {
+                userInfo[key] = value
+            }
+            return userInfo
+        }
+    }
+
+    /// How many notifications arrived and were not taken yet.
+    var waiting: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return received.count
+    }
+
+    /// Stops listening (within a tenth of a second).
+    func close() {
+        condition.lock()
+        closed = true
+        condition.unlock()
+    }
+
+    private var isClosed: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return closed
+    }
+
+    private func take(until deadline: Date) -> Data? {
+        condition.lock()
+        defer { condition.unlock() }
+        while received.isEmpty {
+            if !condition.wait(until: deadline) { break }
+        }
+        return received.isEmpty ? nil : received.removeFirst()
+    }
+
+    private func serve() {
+        while !isClosed {
+            var pending = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&pending, 1, 100) > 0 else { continue }
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { continue }
+            let body = readBody(client)
+            let reply = body == nil
+                ? "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                : "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+            let bytes = Array(reply.utf8)
+            _ = bytes.withUnsafeBytes { send(client, $0.baseAddress, $0.count, 0) }
+            Darwin.close(client)
+            if let body {
+                condition.lock()
+                received.append(body)
+                condition.broadcast()
+                condition.unlock()
+            }
+        }
+        Darwin.close(listener)
+    }
+
+    /// The body of the HTTP request on `client` (sized by its Content-Length), nil when the
+    /// request breaks off or takes over 5 seconds.
+    private func readBody(_ client: Int32) -> Data? {
+        var on: Int32 = 1
+        _ = setsockopt(client, SOL_SOCKET, SO_NOSIGPIPE, &on, socklen_t(MemoryLayout<Int32>.size))
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        _ = setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let endOfHead = Data("\r\n\r\n".utf8)
+        let chunkSize = 4096
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        var request = Data()
+        var bodyStart: Int?
+        var bodyLength = 0
+        while true {
+            if bodyStart == nil, let end = request.range(of: endOfHead) {
+                bodyStart = end.upperBound
+                let head = String(decoding: request[..<end.lowerBound], as: UTF8.self)
+                for line in head.components(separatedBy: "\r\n") {
+                    let parts = line.split(separator: ":", maxSplits: 1)
+                    if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces).lowercased() == "content-length" {
+                        bodyLength = Int(parts[1].trimmingCharacters(in: .whitespaces)) ?? 0
+                    }
+                }
+            }
+            if let start = bodyStart, request.count - start >= bodyLength {
+                return request.subdata(in: start..<(start + bodyLength))
+            }
+            let count = recv(client, &chunk, chunkSize, 0)
+            guard count > 0 else { return nil }
+            request.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    private static func failure(_ call: String) -> PlatformFailure {
+        PlatformFailure(description: "\(call): \(String(cString: strerror(errno)))")
     }
 }
 
