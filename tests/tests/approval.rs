@@ -20,10 +20,9 @@ use ibkey_core::{
     ApprovalError, ChallengeSource, Decision, ErrorCode, LoginChallenge, NumberCheck,
 };
 use ibkey_e2e::{Phone, World};
-use ibkey_protocol::approval::{
-    LoginQrResponse, LoginRequest, LoginStarted, LoginState, LoginStatus,
-};
+use ibkey_protocol::approval::{LoginState, LoginStatus};
 use ibkey_protocol::encoding::{b64, unb64};
+use ibkey_server::portal_client::PendingLogin;
 use ibkey_server::DEMO_PORTAL_PASSWORD;
 use serde_json::Value;
 
@@ -47,46 +46,6 @@ async fn enroll(world: &World, phone: &Phone, users: &[&str]) {
     }
 }
 
-/// The login page, in plain HTTP: a login the password started, waiting for a device.
-struct PendingLogin {
-    base_url: String,
-    started: LoginStarted,
-}
-
-impl PendingLogin {
-    fn started(&self) -> &LoginStarted {
-        &self.started
-    }
-
-    /// `GET /v1/logins/{id}` (bearer login secret), without waiting.
-    async fn status(&self) -> LoginStatus {
-        let url = format!(
-            "{}/v1/logins/{}?wait=0",
-            self.base_url, self.started.login_id
-        );
-        serde_json::from_value(read_reply(self.send("GET", url).await)).expect("a login status")
-    }
-
-    /// `POST /v1/logins/{id}/qr`: the page's "log in with QR code".
-    async fn qr_code(&self) -> LoginQrResponse {
-        let url = format!("{}/v1/logins/{}/qr", self.base_url, self.started.login_id);
-        serde_json::from_value(read_reply(self.send("POST", url).await)).expect("a QR code")
-    }
-
-    async fn send(&self, method: &str, url: String) -> HttpResponse {
-        http(HttpRequest {
-            method: method.into(),
-            url,
-            headers: vec![HttpHeader::new(
-                "authorization",
-                format!("Bearer {}", self.started.login_secret),
-            )],
-            body: Vec::new(),
-        })
-        .await
-    }
-}
-
 async fn http(request: HttpRequest) -> HttpResponse {
     ReqwestTransport::new()
         .expect("http")
@@ -95,42 +54,16 @@ async fn http(request: HttpRequest) -> HttpResponse {
         .expect("reply")
 }
 
-/// The JSON of a successful reply.
-fn read_reply(reply: HttpResponse) -> Value {
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    serde_json::from_slice(&reply.body).expect("the reply's JSON")
-}
-
-/// `user` types the password on the login page (`POST /v1/logins`).
+/// `user` types the password on the login page.
 async fn login(world: &World, user: &str) -> PendingLogin {
-    let body = LoginRequest {
-        username: user.into(),
-        password: DEMO_PORTAL_PASSWORD.into(),
-        application: None,
-    };
-    let reply = http(HttpRequest {
-        method: "POST".into(),
-        url: format!("{}/v1/logins", world.url()),
-        headers: vec![
-            HttpHeader::new("content-type", "application/json"),
-            HttpHeader::new("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0"),
-        ],
-        body: serde_json::to_vec(&body).expect("JSON"),
-    })
-    .await;
-    PendingLogin {
-        base_url: world.url(),
-        started: serde_json::from_value(read_reply(reply)).expect("a started login"),
-    }
+    PendingLogin::start(&world.url(), user, DEMO_PORTAL_PASSWORD, None)
+        .await
+        .expect("a started login")
 }
 
+/// Where the login stands, without waiting.
 async fn status(login: &PendingLogin) -> LoginStatus {
-    login.status().await
+    login.status(0).await.expect("a login status")
 }
 
 /// The payload of the last push the server recorded for `user`.
@@ -404,7 +337,7 @@ async fn deny_and_this_wasnt_me_refuse_and_mute_the_next_notifications() {
         std::slice::from_ref(&other_challenge.challenge_id),
         "only the older login is still open"
     );
-    let qr = muted.qr_code().await;
+    let qr = muted.qr_code().await.expect("a QR code");
     let challenge = phone
         .auth
         .read_login_qr(qr.qr_payload)
@@ -425,7 +358,7 @@ async fn a_login_page_qr_code_is_scanned_and_approved_without_a_number() {
     let world = World::start().await;
     let phone = phone_with(&world, "phone", &["alice"]).await;
     let page = login(&world, "alice").await;
-    let qr = page.qr_code().await;
+    let qr = page.qr_code().await.expect("a QR code");
     let png = scan::render_png(&qr.qr_payload, 4).expect("render");
     let text = match Scanner::new().scan_image(&png).expect("scan") {
         FrameResult::LoginCode { text } => text,
@@ -450,7 +383,7 @@ async fn a_login_page_qr_code_is_scanned_and_approved_without_a_number() {
     // A phone without alice cannot answer the page's code.
     let stranger = phone_with(&world, "stranger", &["bob"]).await;
     let other = login(&world, "alice").await;
-    let qr = other.qr_code().await;
+    let qr = other.qr_code().await.expect("a QR code");
     assert_eq!(
         stranger.auth.read_login_qr(qr.qr_payload).await,
         Err(ApprovalError::UnknownAccount {
@@ -882,7 +815,7 @@ async fn canary_no_nonce_signature_counter_or_token_in_the_logs() {
     assert!(phone.auth.read_push(forged.into_bytes()).await.is_err());
     phone.auth.deny(&c, true).await.expect("report");
     let page = login(&world, "alice").await;
-    let qr = page.qr_code().await;
+    let qr = page.qr_code().await.expect("a QR code");
     let c = phone.auth.read_login_qr(qr.qr_payload).await.expect("qr");
     tokens.push(c.token.clone());
     phone.auth.approve(&c, None).await.expect("qr approve");

@@ -1,9 +1,11 @@
 //! The desktop and test [`KeyVault`]: ECDSA P-256 keys made and used in software with
 //! `ring`, kept as PKCS#8 documents in a [`SecureStore`] under `key/<alias>`. It stands in
 //! for the Android Keystore and the iOS Secure Enclave, which keep the private key in
-//! hardware; here it is only as safe as the store.
+//! hardware; here it is only as safe as the store. A key is parsed and checked once, then kept
+//! ready in memory for the vault's life (as an agent process would), until it is deleted.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
@@ -15,6 +17,8 @@ use super::{KeyError, KeyVault, SecureStore};
 pub struct SoftwareKeyVault {
     store: Arc<dyn SecureStore>,
     rng: SystemRandom,
+    /// Keys already parsed and checked, by alias.
+    ready: Mutex<HashMap<String, Arc<EcdsaKeyPair>>>,
 }
 
 impl std::fmt::Debug for SoftwareKeyVault {
@@ -29,11 +33,31 @@ impl SoftwareKeyVault {
         SoftwareKeyVault {
             store,
             rng: SystemRandom::new(),
+            ready: Mutex::new(HashMap::new()),
         }
     }
 
     fn store_key(alias: &str) -> String {
         format!("key/{alias}")
+    }
+
+    fn ready(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<EcdsaKeyPair>>> {
+        self.ready.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The key under `alias`, parsed from the store the first time it is used.
+    fn loaded(&self, alias: &str) -> Result<Arc<EcdsaKeyPair>, KeyError> {
+        if let Some(pair) = self.ready().get(alias) {
+            return Ok(pair.clone());
+        }
+        let pkcs8 = Zeroizing::new(
+            self.store
+                .load(Self::store_key(alias))?
+                .ok_or(KeyError::NotFound)?,
+        );
+        let pair = Arc::new(self.key_pair(&pkcs8)?);
+        self.ready().insert(alias.to_string(), pair.clone());
+        Ok(pair)
     }
 
     fn key_pair(&self, pkcs8: &[u8]) -> Result<EcdsaKeyPair, KeyError> {
@@ -71,12 +95,7 @@ impl KeyVault for SoftwareKeyVault {
     }
 
     fn sign(&self, alias: String, message: Vec<u8>) -> Result<Vec<u8>, KeyError> {
-        let pkcs8 = Zeroizing::new(
-            self.store
-                .load(Self::store_key(&alias))?
-                .ok_or(KeyError::NotFound)?,
-        );
-        let pair = self.key_pair(&pkcs8)?;
+        let pair = self.loaded(&alias)?;
         let signature = pair
             .sign(&self.rng, &message)
             .map_err(|_| KeyError::Failed {
@@ -86,6 +105,7 @@ impl KeyVault for SoftwareKeyVault {
     }
 
     fn delete_key(&self, alias: String) -> Result<(), KeyError> {
+        self.ready().remove(&alias);
         self.store.remove(Self::store_key(&alias))?;
         Ok(())
     }

@@ -8,7 +8,9 @@ import io.ibkey.core.Screenshot
 import io.ibkey.core.SendOutcome
 import io.ibkey.ffi.Scanner
 import io.ibkey.protocol.LogMode
+import io.ibkey.testsupport.PushInbox
 import io.ibkey.testsupport.ReferenceServer
+import kotlin.test.assertEquals
 import java.nio.file.Files
 import kotlin.test.assertIs
 import kotlinx.coroutines.runBlocking
@@ -16,6 +18,7 @@ import org.junit.jupiter.api.Test
 
 /**
  * Prints how long one activation takes through Kotlin (bindings, facade, HttpURLConnection),
+ * how long one login approval takes from the login page's password to "approved",
  * how long one 1080p camera frame takes to scan through the bindings, and how long a support
  * bundle takes to prepare and upload: measurements, not tests; nothing here asserts a time. Compare with the Rust figures from
  * `cargo run -p ibkey-ffi --release --example activation_timing` and
@@ -41,6 +44,37 @@ class TimingTest {
                     "TIMING kotlin activation by session ID (PIN confirm, $rounds rounds): " +
                         "median %.1f ms, min %.1f ms, max %.1f ms".format(millis[rounds / 2], millis.first(), millis.last()),
                 )
+            }
+        }
+    }
+
+    @Test
+    fun `print the time of one login approval through Kotlin`() = runBlocking<Unit> {
+        PushInbox().use { pushes ->
+            ReferenceServer.start(pushWebhook = pushes.url).use { server ->
+                Phone(server.url).use { phone ->
+                    phone.ibkey.activateWithSessionId(server.ticket("alice").sessionId)
+                    // The login page's password step, the push through the webhook gateway, the
+                    // phone reading it, the number matched, the PIN (cheap hash), the signed
+                    // decision, and the login page reading the result.
+                    val approveOne = suspend {
+                        val login = server.startLogin("alice")
+                        val challenge = phone.ibkey.readPush(pushes.next("alice"))
+                        phone.ibkey.approve(challenge, login.number.toUByte())
+                        assertEquals("approved", server.loginState(login))
+                    }
+                    repeat(5) { approveOne() } // JIT and JNA warm-up
+                    val rounds = 20
+                    val millis = (1..rounds).map {
+                        val start = System.nanoTime()
+                        approveOne()
+                        (System.nanoTime() - start) / 1e6
+                    }.sorted()
+                    println(
+                        "TIMING kotlin login approval, push to approved (webhook push, PIN confirm, $rounds rounds): " +
+                            "median %.1f ms, min %.1f ms, max %.1f ms".format(millis[rounds / 2], millis.first(), millis.last()),
+                    )
+                }
             }
         }
     }
