@@ -10,6 +10,7 @@
 //! - [`diagnostics`]: the support bundle's manifest and its check, the bundle id, and the
 //!   chunked upload protocol ([`diagnostics::wire`]).
 //! - [`encoding`]: base64url, hex and Crockford's base 32 as the wire uses them.
+//! - [`time`]: UTC calendar dates and timestamps as both ends write them.
 //!
 //! With the `uniffi` feature (turned on by the mobile export only) the types an app shows
 //! carry uniffi derives; otherwise uniffi is not a dependency.
@@ -22,5 +23,6 @@ pub mod approval;
 pub mod diagnostics;
 pub mod encoding;
 pub mod session_id;
+pub mod time;
 
 pub use session_id::{SessionId, SessionIdError};

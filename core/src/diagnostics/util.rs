@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ibkey_protocol::diagnostics::BUNDLE_ID_LEN;
 use ibkey_protocol::encoding::CROCKFORD;
+use ibkey_protocol::time::{civil_from_days, days_from_civil};
 use ring::rand::{SecureRandom, SystemRandom};
 
 /// Milliseconds in a day.
@@ -19,32 +20,6 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Days since 1970-01-01 of a Unix time in milliseconds (UTC).
 pub(crate) fn day_of(unix_ms: i64) -> i64 {
     unix_ms.div_euclid(DAY_MS)
-}
-
-/// The civil (proleptic Gregorian) date of a day number: year, month 1–12, day 1–31.
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// The day number of a civil date (inverse of [`civil_from_days`]).
-pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let month = i64::from(month);
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// `YYYY-MM-DD` of a day number.

@@ -20,6 +20,7 @@ use ibkey_protocol::approval::{
     codes, ChallengeClaims, LoginContext, LoginQrResponse, LoginRequest, LoginStarted, LoginState,
     LoginStatus, PushPayload, CHALLENGE_TYPE, NUMBER_RANGE, PUSH_LOGIN_KIND,
 };
+use ibkey_protocol::time::civil_from_days;
 use serde::Deserialize;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -501,24 +502,9 @@ fn utc_time(unix: i64, now: i64) -> String {
     if days == now.div_euclid(86_400) {
         time
     } else {
-        let (y, m, d) = civil_date(days);
+        let (y, m, d) = civil_from_days(days);
         format!("{y:04}-{m:02}-{d:02} {time}")
     }
-}
-
-/// The (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian; H. Hinnant's
-/// `civil_from_days`).
-fn civil_date(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// "20 minutes", "1 minute", "90 seconds".
@@ -601,10 +587,6 @@ mod tests {
 
     #[test]
     fn times_and_durations_read_plainly() {
-        assert_eq!(civil_date(0), (1970, 1, 1));
-        assert_eq!(civil_date(19_723), (2024, 1, 1));
-        assert_eq!(civil_date(19_782), (2024, 2, 29));
-        assert_eq!(civil_date(-1), (1969, 12, 31));
         let leap_day = 19_782 * 86_400;
         assert_eq!(
             utc_time(leap_day + 14 * 3_600 + 5 * 60 + 59, 0),
