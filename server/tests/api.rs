@@ -3,157 +3,30 @@
 
 #![allow(clippy::expect_used)]
 
-use std::net::SocketAddr;
-use std::path::Path;
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use ibkey_protocol::activation::{
     activation_proof_message, codes, key_id, revoke_message, sign_token, verify_token,
-    CompleteRequest, CompleteResponse, ErrorResponse, LookupResponse, ReceiptClaims, RevokeRequest,
-    ServerKeyResponse, SignInResponse, TicketClaims, TicketResponse, TICKET_TYPE,
+    CompleteResponse, LookupResponse, ReceiptClaims, RevokeRequest, ServerKeyResponse,
+    SignInResponse, TicketClaims, TICKET_TYPE,
 };
 use ibkey_protocol::encoding::b64;
 use ibkey_protocol::session_id::SessionId;
-use ibkey_server::{AdjustableClock, PortalDevice, RunningServer, ServerConfig, ServerError};
+use ibkey_server::{AdjustableClock, ServerError};
 use reqwest::StatusCode;
 use ring::rand::SystemRandom;
-use ring::signature::{
-    EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED_SIGNING,
+use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use serde_json::json;
+use support::{
+    config, harness, harness_with, localhost, read, ticket_claims_unverified, Device, Harness,
+    Reply, PASSWORD,
 };
-use serde_json::{json, Value};
-
-const PASSWORD: &str = ibkey_server::DEMO_PORTAL_PASSWORD;
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().expect("address")
-}
-
-fn config(dir: &Path, clock: &Arc<AdjustableClock>) -> ServerConfig {
-    ServerConfig {
-        data_dir: dir.to_path_buf(),
-        clock: clock.clone(),
-        ..ServerConfig::default()
-    }
-}
-
-/// A server with its own data directory and clock, and an HTTP client.
-struct Harness {
-    server: RunningServer,
-    clock: Arc<AdjustableClock>,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn harness() -> Harness {
-    harness_with(|_| {}).await
-}
-
-async fn harness_with(adjust: impl FnOnce(&mut ServerConfig)) -> Harness {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = Arc::new(AdjustableClock::new());
-    let mut config = config(dir.path(), &clock);
-    adjust(&mut config);
-    let server = ibkey_server::start(config, localhost())
-        .await
-        .expect("server starts");
-    Harness {
-        server,
-        clock,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
-}
-
-/// A reply: status, `Retry-After` header, JSON body (Null when empty or not JSON).
-struct Reply {
-    status: StatusCode,
-    retry_after_header: Option<String>,
-    body: Value,
-}
-
-impl Reply {
-    fn code(&self) -> &str {
-        self.body["error"]["code"]
-            .as_str()
-            .unwrap_or("<no error code>")
-    }
-
-    fn error(&self) -> ErrorResponse {
-        serde_json::from_value(self.body.clone()).expect("an ErrorResponse body")
-    }
-
-    fn parse<T: serde::de::DeserializeOwned>(&self) -> T {
-        assert!(self.status.is_success(), "{} {}", self.status, self.body);
-        serde_json::from_value(self.body.clone()).expect("reply body")
-    }
-}
-
-async fn read(response: reqwest::Response) -> Reply {
-    let status = response.status();
-    let retry_after_header = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().expect("ascii").to_string());
-    let bytes = response.bytes().await.expect("body");
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Reply {
-        status,
-        retry_after_header,
-        body,
-    }
-}
 
 impl Harness {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.url())
-    }
-
-    async fn post(&self, path: &str, body: &impl serde::Serialize) -> Reply {
-        read(
-            self.http
-                .post(self.url(path))
-                .json(body)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await
-    }
-
-    async fn post_bearer(&self, path: &str, token: &str) -> Reply {
-        read(
-            self.http
-                .post(self.url(path))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await
-    }
-
-    async fn sign_in(&self, user: &str) -> String {
-        self.post(
-            "/v1/portal/sign-in",
-            &json!({"username": user, "password": PASSWORD}),
-        )
-        .await
-        .parse::<SignInResponse>()
-        .portal_token
-    }
-
-    async fn ticket(&self, token: &str) -> TicketResponse {
-        self.post_bearer("/v1/portal/activation-tickets", token)
-            .await
-            .parse()
-    }
-
-    async fn ticket_for(&self, user: &str) -> TicketResponse {
-        let token = self.sign_in(user).await;
-        self.ticket(&token).await
-    }
-
+    /// Looks up the ticket of `session_id`, as a phone does with a typed code.
     async fn lookup(&self, session_id: &str) -> Reply {
         self.post(
             "/v1/activation/lookup",
@@ -161,72 +34,10 @@ impl Harness {
         )
         .await
     }
-
-    async fn complete(&self, device: &Device, ticket: &str) -> Reply {
-        self.post("/v1/activation/complete", &device.complete_request(ticket))
-            .await
-    }
-
-    async fn devices(&self, user: &str) -> Vec<PortalDevice> {
-        let token = self.sign_in(user).await;
-        read(
-            self.http
-                .get(self.url("/v1/portal/devices"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await
-        .parse()
-    }
-}
-
-/// A phone: an install id and a software P-256 key.
-struct Device {
-    id: String,
-    key: EcdsaKeyPair,
-    rng: SystemRandom,
 }
 
 impl Device {
-    fn new(id: &str) -> Self {
-        let rng = SystemRandom::new();
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("generate");
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
-            .expect("parse");
-        Self {
-            id: id.to_string(),
-            key,
-            rng,
-        }
-    }
-
-    fn public(&self) -> Vec<u8> {
-        self.key.public_key().as_ref().to_vec()
-    }
-
-    fn sign(&self, message: &str) -> String {
-        b64(self
-            .key
-            .sign(&self.rng, message.as_bytes())
-            .expect("sign")
-            .as_ref())
-    }
-
-    fn complete_request(&self, ticket: &str) -> CompleteRequest {
-        let sid = ticket_claims_unverified(ticket).sid;
-        let public_key = b64(&self.public());
-        CompleteRequest {
-            ticket: ticket.to_string(),
-            device_id: self.id.clone(),
-            device_name: format!("phone {}", self.id),
-            proof: self.sign(&activation_proof_message(&sid, &self.id, &public_key)),
-            public_key,
-        }
-    }
-
+    /// The request that revokes `credential_id`, signed at `issued_at`.
     fn revoke_request(&self, credential_id: &str, issued_at: i64) -> RevokeRequest {
         RevokeRequest {
             credential_id: credential_id.to_string(),
@@ -234,13 +45,6 @@ impl Device {
             signature: self.sign(&revoke_message(credential_id, issued_at)),
         }
     }
-}
-
-/// The claims of a ticket, read without checking the signature (a device would verify).
-fn ticket_claims_unverified(ticket: &str) -> TicketClaims {
-    let claims = ticket.split('.').nth(1).expect("claims part");
-    let json = ibkey_protocol::encoding::unb64(claims).expect("base64");
-    serde_json::from_slice(&json).expect("claims json")
 }
 
 fn canonical(grouped: &str) -> String {
@@ -290,7 +94,7 @@ async fn sign_in_needs_the_portal_password() {
         .await;
     let session: SignInResponse = good.parse();
     assert!(session.portal_token.len() >= 43);
-    assert!(session.expires_at > h.clock.now_for_tests());
+    assert!(session.expires_at > h.now());
 
     let bad = h
         .post(
@@ -332,17 +136,6 @@ async fn sign_in_needs_the_portal_password() {
         .await;
     assert_eq!(stale.code(), codes::UNAUTHORIZED);
     h.server.shutdown().await;
-}
-
-/// The clock's reading, for comparisons in tests.
-trait NowForTests {
-    fn now_for_tests(&self) -> i64;
-}
-
-impl NowForTests for AdjustableClock {
-    fn now_for_tests(&self) -> i64 {
-        ibkey_server::ServerClock::now(self)
-    }
 }
 
 #[tokio::test]
@@ -470,7 +263,7 @@ async fn a_revoked_device_can_enroll_again() {
     let cid = verify_token::<ReceiptClaims>(&receipt.receipt, &h.server.public_key())
         .expect("receipt")
         .cid;
-    let now = h.clock.now_for_tests();
+    let now = h.now();
 
     let skewed = h
         .post("/v1/devices/revoke", &phone.revoke_request(&cid, now - 301))
@@ -748,7 +541,7 @@ async fn a_restart_keeps_the_key_and_the_credentials() {
             .expect("first start"),
         clock: clock.clone(),
         http: reqwest::Client::new(),
-        _dir: tempfile::tempdir().expect("unused"),
+        dir: tempfile::tempdir().expect("unused"),
     };
     let key_before = first.server.key_id();
     let public_before = first.server.public_key();
@@ -763,7 +556,7 @@ async fn a_restart_keeps_the_key_and_the_credentials() {
             .expect("second start"),
         clock: clock.clone(),
         http: reqwest::Client::new(),
-        _dir: tempfile::tempdir().expect("unused"),
+        dir: tempfile::tempdir().expect("unused"),
     };
     assert_eq!(second.server.key_id(), key_before);
     assert_eq!(second.server.public_key(), public_before);

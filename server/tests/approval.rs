@@ -4,7 +4,8 @@
 
 #![allow(clippy::expect_used)]
 
-use std::net::SocketAddr;
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +13,7 @@ use axum::http::StatusCode as AxumStatus;
 use axum::routing::post;
 use axum::Router;
 use ibkey_protocol::activation::{
-    activation_proof_message, codes as activation_codes, verify_token, CompleteRequest,
-    CompleteResponse, ReceiptClaims, SignInResponse, TicketResponse,
+    codes as activation_codes, verify_token, CompleteResponse, ReceiptClaims, TicketClaims,
 };
 use ibkey_protocol::approval::{
     codes, decision_message, device_request_message, ChallengeClaims, DecideRequest,
@@ -21,115 +21,27 @@ use ibkey_protocol::approval::{
     LoginStatus, PendingRequest, PendingResponse, PushPayload, PushTokenRequest, TimeClaims,
     NUMBER_RANGE, PENDING_PURPOSE, PUSH_LOGIN_KIND, PUSH_TOKEN_PURPOSE,
 };
-use ibkey_protocol::encoding::b64;
-use ibkey_server::{
-    AdjustableClock, FraudReport, PortalDevice, PortalLogin, RunningServer, ServerClock as _,
-    ServerConfig, WebhookPushSender,
-};
+use ibkey_server::{FraudReport, PortalDevice, PortalLogin, WebhookPushSender};
 use reqwest::StatusCode;
-use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_json::{json, Value};
+use support::{harness, harness_with, read, Device, Harness, Reply, PASSWORD};
 use tokio::sync::mpsc;
 
-const PASSWORD: &str = ibkey_server::DEMO_PORTAL_PASSWORD;
 const FIREFOX_ON_LINUX: &str =
     "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0";
 
-/// A server with its own data directory and clock, and an HTTP client.
-struct Harness {
-    server: RunningServer,
-    clock: Arc<AdjustableClock>,
-    http: reqwest::Client,
-    dir: tempfile::TempDir,
-}
-
-async fn harness() -> Harness {
-    harness_with(|_| {}).await
-}
-
-async fn harness_with(adjust: impl FnOnce(&mut ServerConfig)) -> Harness {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = Arc::new(AdjustableClock::new());
-    let mut config = ServerConfig {
-        data_dir: dir.path().to_path_buf(),
-        clock: clock.clone(),
-        ..ServerConfig::default()
-    };
-    adjust(&mut config);
-    let addr: SocketAddr = "127.0.0.1:0".parse().expect("address");
-    let server = ibkey_server::start(config, addr)
-        .await
-        .expect("server starts");
-    Harness {
-        server,
-        clock,
-        http: reqwest::Client::new(),
-        dir,
-    }
-}
-
-/// A reply: status and JSON body (Null when empty or not JSON).
-#[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    body: Value,
-}
-
-impl Reply {
-    fn code(&self) -> &str {
-        self.body["error"]["code"]
-            .as_str()
-            .unwrap_or("<no error code>")
-    }
-
-    fn message(&self) -> &str {
-        self.body["error"]["message"].as_str().unwrap_or_default()
-    }
-
-    fn parse<T: serde::de::DeserializeOwned>(&self) -> T {
-        assert!(self.status.is_success(), "{} {}", self.status, self.body);
-        serde_json::from_value(self.body.clone()).expect("reply body")
-    }
-
-    /// Asserts an error reply.
-    fn refused(&self, status: StatusCode, code: &str) {
-        assert_eq!((self.status, self.code()), (status, code), "{}", self.body);
-        assert!(!self.message().is_empty());
-    }
-}
-
-async fn read(response: reqwest::Response) -> Reply {
-    let status = response.status();
-    let bytes = response.bytes().await.expect("body");
-    Reply {
-        status,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
-}
-
 /// A phone with one account: its key and credential, and the counter it signs with.
 struct Phone {
-    name: String,
-    key: EcdsaKeyPair,
-    rng: SystemRandom,
+    device: Device,
     credential_id: String,
 }
 
 impl Phone {
-    fn sign(&self, message: &str) -> String {
-        b64(self
-            .key
-            .sign(&self.rng, message.as_bytes())
-            .expect("sign")
-            .as_ref())
-    }
-
     fn pending_request(&self, issued_at: i64) -> PendingRequest {
         PendingRequest {
             credential_id: self.credential_id.clone(),
             issued_at,
-            signature: self.sign(&device_request_message(
+            signature: self.device.sign(&device_request_message(
                 PENDING_PURPOSE,
                 &self.credential_id,
                 issued_at,
@@ -154,7 +66,7 @@ impl Phone {
             number,
             context_digest: digest.clone(),
             counter,
-            signature: self.sign(&decision_message(
+            signature: self.device.sign(&decision_message(
                 &challenge.id,
                 &challenge.non,
                 &challenge.srv,
@@ -169,109 +81,27 @@ impl Phone {
 }
 
 impl Harness {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.url())
-    }
-
-    fn now(&self) -> i64 {
-        self.clock.now()
-    }
-
-    async fn post(&self, path: &str, body: &impl serde::Serialize) -> Reply {
-        read(
-            self.http
-                .post(self.url(path))
-                .json(body)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await
-    }
-
-    async fn get_bearer(&self, path: &str, token: &str) -> Reply {
-        read(
-            self.http
-                .get(self.url(path))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await
-    }
-
-    async fn sign_in(&self, user: &str) -> String {
-        self.post(
-            "/v1/portal/sign-in",
-            &json!({"username": user, "password": PASSWORD}),
-        )
-        .await
-        .parse::<SignInResponse>()
-        .portal_token
-    }
-
     /// Enrolls a new phone for `user` with the real activation protocol.
     async fn enroll(&self, user: &str, device_id: &str) -> Phone {
-        let portal = self.sign_in(user).await;
-        let ticket: TicketResponse = read(
-            self.http
-                .post(self.url("/v1/portal/activation-tickets"))
-                .bearer_auth(&portal)
-                .send()
-                .await
-                .expect("send"),
-        )
-        .await
-        .parse();
-        let rng = SystemRandom::new();
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("generate");
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
-            .expect("parse");
-        let public_key = b64(key.public_key().as_ref());
-        let sid = verify_token::<ibkey_protocol::activation::TicketClaims>(
-            &ticket.qr_payload,
-            &self.server.public_key(),
-        )
-        .expect("ticket")
-        .sid;
-        let name = format!("phone {device_id}");
-        let mut phone = Phone {
-            name: name.clone(),
-            key,
-            rng,
-            credential_id: String::new(),
-        };
-        let proof = phone.sign(&activation_proof_message(&sid, device_id, &public_key));
-        let complete: CompleteResponse = self
-            .post(
-                "/v1/activation/complete",
-                &CompleteRequest {
-                    ticket: ticket.qr_payload,
-                    device_id: device_id.to_string(),
-                    device_name: name,
-                    public_key,
-                    proof,
-                },
-            )
-            .await
-            .parse();
+        let ticket = self.ticket_for(user).await;
+        verify_token::<TicketClaims>(&ticket.qr_payload, &self.server.public_key())
+            .expect("ticket");
+        let device = Device::new(device_id);
+        let complete: CompleteResponse = self.complete(&device, &ticket.qr_payload).await.parse();
         let receipt: ReceiptClaims =
             verify_token(&complete.receipt, &self.server.public_key()).expect("receipt");
-        phone.credential_id = receipt.cid;
-        phone
+        Phone {
+            device,
+            credential_id: receipt.cid,
+        }
     }
 
     async fn start_login(&self, user: &str) -> Reply {
-        read(
+        self.send(
             self.http
                 .post(self.url("/v1/logins"))
                 .header("user-agent", FIREFOX_ON_LINUX)
-                .json(&json!({"username": user, "password": PASSWORD, "application": " Trader Workstation "}))
-                .send()
-                .await
-                .expect("send"),
+                .json(&json!({"username": user, "password": PASSWORD, "application": " Trader Workstation "})),
         )
         .await
     }
@@ -293,13 +123,9 @@ impl Harness {
     }
 
     async fn qr(&self, login: &LoginStarted) -> Reply {
-        read(
-            self.http
-                .post(self.url(&format!("/v1/logins/{}/qr", login.login_id)))
-                .bearer_auth(&login.login_secret)
-                .send()
-                .await
-                .expect("send"),
+        self.post_bearer(
+            &format!("/v1/logins/{}/qr", login.login_id),
+            &login.login_secret,
         )
         .await
     }
@@ -335,11 +161,6 @@ impl Harness {
 
     async fn decide(&self, request: &DecideRequest) -> Reply {
         self.post("/v1/challenges/decide", request).await
-    }
-
-    async fn devices(&self, user: &str) -> Vec<PortalDevice> {
-        let token = self.sign_in(user).await;
-        self.get_bearer("/v1/portal/devices", &token).await.parse()
     }
 }
 
@@ -719,7 +540,10 @@ async fn the_qr_challenge_is_answered_by_any_device_of_the_user() {
         .parse();
     let status = h.state(&login).await;
     assert_eq!(status.state, LoginState::Approved);
-    assert_eq!(status.device_name.as_deref(), Some(second.name.as_str()));
+    assert_eq!(
+        status.device_name.as_deref(),
+        Some(second.device.name.as_str())
+    );
     assert!(status.portal_token.is_some());
     h.qr(&login)
         .await
@@ -847,7 +671,7 @@ fn push_token_request(
         platform: platform.to_string(),
         token: token.to_string(),
         issued_at,
-        signature: phone.sign(&device_request_message(
+        signature: phone.device.sign(&device_request_message(
             PUSH_TOKEN_PURPOSE,
             &phone.credential_id,
             issued_at,
