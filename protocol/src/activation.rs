@@ -209,6 +209,10 @@ pub struct CompleteRequest {
     pub public_key: String,
     /// ASN.1 DER ECDSA signature over [`activation_proof_message`], base64url.
     pub proof: String,
+    /// The device's one-time X25519 public key (base64url) for the offline-code secret
+    /// ([`crate::offline`]); absent from devices without offline codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement_key: Option<String>,
 }
 
 /// Reply to [`CompleteRequest`].
@@ -216,6 +220,10 @@ pub struct CompleteRequest {
 pub struct CompleteResponse {
     /// Signed enrollment receipt.
     pub receipt: String,
+    /// The server's one-time X25519 public key (base64url) answering the device's
+    /// `agreement_key`; absent when the device sent none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement_key: Option<String>,
 }
 
 /// `POST /v1/devices/revoke`: the device removes its own credential.
@@ -454,6 +462,7 @@ mod tests {
             device_name: "phone".into(),
             public_key: "PUBLICKEY".into(),
             proof: "PROOF".into(),
+            agreement_key: None,
         };
         let shown = format!("{claims:?} {request:?} {complete:?}");
         for secret in ["K7QP", "3MZX", "IBK1", "PUBLICKEY", "PROOF"] {

@@ -9,6 +9,8 @@
 //!   generation, forgiving parsing, a check character per group.
 //! - [`diagnostics`]: the support bundle's manifest and its check, the bundle id, and the
 //!   chunked upload protocol ([`diagnostics::wire`]).
+//! - [`offline`]: the per-account secret agreed at activation, challenge/response and
+//!   time-based codes, and the login page's offline endpoints.
 //! - [`encoding`]: base64url, hex and Crockford's base 32 as the wire uses them.
 //! - [`time`]: UTC calendar dates and timestamps as both ends write them.
 //!
@@ -22,6 +24,7 @@ pub mod activation;
 pub mod approval;
 pub mod diagnostics;
 pub mod encoding;
+pub mod offline;
 pub mod session_id;
 pub mod time;
 

@@ -144,6 +144,7 @@ impl Device {
                 device_name: self.config.device_name.clone(),
                 public_key: public_key_b64,
                 proof: b64(&proof),
+                agreement_key: None,
             };
             let reply = self
                 .api

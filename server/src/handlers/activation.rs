@@ -173,7 +173,10 @@ pub(crate) async fn complete(
     match outcome {
         CompleteOutcome::Enrolled => {
             tracing::info!(%user, session = %last_group, %credential_id, "device enrolled");
-            Ok(Json(CompleteResponse { receipt }))
+            Ok(Json(CompleteResponse {
+                receipt,
+                agreement_key: None,
+            }))
         }
         CompleteOutcome::TicketAlreadyUsed => {
             tracing::info!(session = %last_group, "activation refused: ticket used by a concurrent request");

@@ -244,6 +244,7 @@ impl Device {
             device_name: self.name.clone(),
             proof: self.sign(&activation_proof_message(&sid, &self.id, &public_key)),
             public_key,
+            agreement_key: None,
         }
     }
 }
