@@ -1,6 +1,7 @@
 //! Hot paths of the core: session-ID parsing, ticket verification, a login challenge verified
-//! and its decision signed (the device's work on an approval, PIN excluded), and the PIN check
-//! whose slowness is deliberate (calibrated PBKDF2).
+//! and its decision signed (the device's work on an approval, PIN excluded), offline codes
+//! (a time-based code, a challenge's response), and the PIN check whose slowness is deliberate
+//! (calibrated PBKDF2).
 
 // Bench set-up fails fast, and criterion's macros generate undocumented items.
 #![allow(missing_docs, clippy::expect_used)]
@@ -17,6 +18,7 @@ use ibkey_core::platform::{
 };
 use ibkey_protocol::activation::{self as protocol, TicketClaims};
 use ibkey_protocol::approval::{self, ChallengeClaims, Decision, LoginContext};
+use ibkey_protocol::offline;
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 
@@ -120,6 +122,21 @@ fn approval_crypto(c: &mut Criterion) {
     });
 }
 
+/// The offline codes as the phone computes them once the PIN is checked: a time-based code
+/// (RFC 6238 through totp-rs, SHA-256), and a challenge read and answered.
+fn offline_codes(c: &mut Criterion) {
+    let secret = [0x5au8; offline::SECRET_LEN];
+    c.bench_function("offline/time_code", |b| {
+        b.iter(|| offline::time_code(&secret, 1_800_000_000))
+    });
+    c.bench_function("offline/challenge_response", |b| {
+        b.iter(|| {
+            let challenge = offline::parse_challenge("392 856").expect("a valid challenge");
+            offline::response(&secret, "alice", &challenge)
+        })
+    });
+}
+
 fn pin_check(c: &mut Criterion) {
     let verifier = Arc::new(ScriptedVerifier::always_pin("4829"));
     let gate = Gate::new(
@@ -144,5 +161,12 @@ fn pin_check(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, session_ids, tickets, approval_crypto, pin_check);
+criterion_group!(
+    benches,
+    session_ids,
+    tickets,
+    approval_crypto,
+    offline_codes,
+    pin_check
+);
 criterion_main!(benches);
