@@ -1,11 +1,13 @@
 //! The [`Authenticator`]: one object per app over the platform's services. It only wires:
 //! activation lives in [`crate::activation`], the account list and removal in
-//! [`crate::accounts`], login approval in [`crate::approval`], the PIN in [`crate::gate`], all
-//! running on this device's state (`device.rs`).
+//! [`crate::accounts`], login approval in [`crate::approval`], offline codes in
+//! [`crate::codes`], the PIN in [`crate::gate`], all running on this device's state
+//! (`device.rs`).
 
 use crate::accounts::AccountsError;
 use crate::activation::{ActivationError, ActivationOutcome, ActivationRequest};
 use crate::approval::{ApprovalError, ApprovalOutcome, LoginChallenge, NumberCheck};
+use crate::codes::{CodesError, OfflineResponse, TimeCode};
 use crate::device::{AuthenticatorConfig, Device};
 use crate::gate::{GateError, PinLockout};
 use crate::platform::Platform;
@@ -131,6 +133,31 @@ impl Authenticator {
         token: String,
     ) -> Result<u32, ApprovalError> {
         self.device.register_push_token(&platform, &token).await
+    }
+
+    /// The response to the challenge shown on the login page (`challenge` as typed; spaces
+    /// and dashes ignored) for `username`, after the PIN or biometrics. Typos are caught
+    /// before the user is asked; no network is needed.
+    pub async fn respond(
+        &self,
+        username: &str,
+        challenge: &str,
+    ) -> Result<OfflineResponse, CodesError> {
+        self.device.respond(username, challenge).await
+    }
+
+    /// `username`'s current time-based code, after the PIN or biometrics, on the phone's
+    /// clock corrected by the offset learned from the server; no network is needed.
+    pub async fn time_code(&self, username: &str) -> Result<TimeCode, CodesError> {
+        self.device.time_code(username).await
+    }
+
+    /// How far the phone's clock is off from the server's, seconds (positive: ahead), as
+    /// learned from the server's signed replies; `None` until first learned. Beyond
+    /// [`crate::codes::CLOCK_FAR_OFF_SECS`] the app may say "your phone's clock is N minutes
+    /// off" (codes are right all the same).
+    pub fn clock_offset_secs(&self) -> Result<Option<i64>, CodesError> {
+        self.device.clock_offset_secs()
     }
 
     /// The running PIN lockout, if any: until when, and how long is left.

@@ -4,7 +4,8 @@
 //! A shell (Android, iOS, the desktop CLI) supplies platform services through the traits in
 //! [`platform`] and drives an [`Authenticator`]: activate from a scanned QR payload or a
 //! typed session ID, list and remove the enrolled users, approve or deny logins
-//! ([`approval`]). Every failure is a typed error with a stable code and a message that says
+//! ([`approval`]), show offline responses and time-based codes, and compute the code of any
+//! `otpauth://` link ([`codes`]). Every failure is a typed error with a stable code and a message that says
 //! what to do ([`error::ErrorCode`]).
 
 #[cfg(feature = "uniffi")]
@@ -15,6 +16,7 @@ pub mod activation;
 mod api;
 pub mod approval;
 mod authenticator;
+pub mod codes;
 mod device;
 pub mod diagnostics;
 pub mod error;
@@ -29,5 +31,6 @@ pub use approval::{
     NumberCheck,
 };
 pub use authenticator::Authenticator;
+pub use codes::{otp_code, CodesError, OfflineResponse, OtpCode, OtpError, OtpKind, TimeCode};
 pub use device::AuthenticatorConfig;
 pub use error::ErrorCode;

@@ -1,12 +1,13 @@
 //! Reading and writing the account list, the device record and each account's approval
-//! record.
+//! record (with its offline codes' secret).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use zeroize::Zeroizing;
 
-use super::state::{state_key, ApprovalState};
+use super::state::{state_key, ApprovalState, CodesState};
 use super::Account;
 use crate::platform::{SecureStore, StoreError};
 
@@ -122,6 +123,43 @@ impl AccountBook {
         let result = change(&mut state);
         self.save(&state_key(credential_id), &state)?;
         Ok(result)
+    }
+
+    /// Saves the offline codes' secret of the credential `credential_id` in its approval
+    /// record, before the account itself is stored (an account never exists without its
+    /// record).
+    pub(crate) fn save_codes_secret(
+        &self,
+        credential_id: &str,
+        secret: &[u8],
+    ) -> Result<(), StoreError> {
+        self.update_approval_state(credential_id, |s| s.codes = Some(CodesState::new(secret)))
+    }
+
+    /// The offline codes' secret of the credential `credential_id`, or `None` when it was
+    /// activated without one. A secret that does not decode is a damaged record.
+    pub(crate) fn codes_secret(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        let state = self.approval_state(credential_id)?;
+        let Some(codes) = &state.codes else {
+            return Ok(None);
+        };
+        match ibkey_protocol::encoding::unb64(&codes.secret) {
+            Some(secret) if !secret.is_empty() => Ok(Some(Zeroizing::new(secret))),
+            _ => Err(StoreError::Corrupt {
+                key: state_key(credential_id),
+            }),
+        }
+    }
+
+    /// Deletes the approval record of a credential no account holds (an activation that
+    /// stopped after saving it).
+    pub(crate) fn forget_state(&self, credential_id: &str) {
+        if let Err(e) = self.store.remove(state_key(credential_id)) {
+            tracing::warn!(code = %crate::error::ErrorCode::code(&e), "approval record not removed");
+        }
     }
 
     /// The device record, created with a fresh device id on first use.

@@ -1,14 +1,16 @@
 //! What an account remembers about its login approvals: the counter its signed decisions
-//! carry, the challenges it answered, and the wrong number picks per challenge. One record a
-//! credential, under the store key `approval.<credential id>`, kept by the [`super::AccountBook`].
+//! carry, the challenges it answered, and the wrong number picks per challenge; and, in its
+//! `codes` sub-record, the secret of its offline codes. One record a credential, under the
+//! store key `approval.<credential id>`, kept by the [`super::AccountBook`].
 //!
 //! The record is versioned JSON whose fields all have defaults, and it keeps any field it does
-//! not know (written by a newer app version) when it is saved again, so later records (the
-//! offline codes' `codes` sub-record) can be added without a format break.
+//! not know (written by a newer app version) when it is saved again, so later records can be
+//! added without a format break.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Version written into new records.
 pub(crate) const STATE_VERSION: u32 = 1;
@@ -39,6 +41,10 @@ pub(crate) struct ApprovalState {
     /// [`MAX_WRONG_PICK_CHALLENGES`].
     #[serde(default)]
     pub wrong_picks: Vec<(String, u8)>,
+    /// The offline codes' record; absent for an account activated without them (an older
+    /// server or app).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codes: Option<CodesState>,
     /// Fields this version does not know, kept as they were.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
@@ -55,8 +61,37 @@ impl Default for ApprovalState {
             counter: 0,
             answered: Vec::new(),
             wrong_picks: Vec::new(),
+            codes: None,
             other: serde_json::Map::new(),
         }
+    }
+}
+
+/// What an account keeps for its offline codes: the secret it shares with the server (derived
+/// at activation, never sent). Its `Debug` shows no secret; it is wiped when dropped.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub(crate) struct CodesState {
+    /// The per-account secret, base64url.
+    pub secret: String,
+    /// Fields this version does not know, kept as they were.
+    #[serde(flatten)]
+    #[zeroize(skip)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl CodesState {
+    /// The record of a new secret.
+    pub(crate) fn new(secret: &[u8]) -> Self {
+        Self {
+            secret: ibkey_protocol::encoding::b64(secret),
+            other: serde_json::Map::new(),
+        }
+    }
+}
+
+impl fmt::Debug for CodesState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CodesState").finish_non_exhaustive()
     }
 }
 
@@ -111,6 +146,7 @@ impl fmt::Debug for ApprovalState {
             .field("version", &self.version)
             .field("answered", &self.answered.len())
             .field("wrong_picks", &self.wrong_picks.len())
+            .field("codes", &self.codes.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -143,7 +179,13 @@ mod tests {
         let again: serde_json::Value =
             serde_json::from_slice(&serde_json::to_vec(&read).expect("json")).expect("json");
         assert_eq!(again["codes"]["counter"], 3);
+        assert_eq!(again["codes"]["secret"], "x");
         assert_eq!(again["counter"], 8);
+        assert_eq!(read.codes.as_ref().map(|c| c.secret.as_str()), Some("x"));
+
+        // A record without codes (activated before they existed) writes none.
+        let plain = serde_json::to_value(ApprovalState::default()).expect("json");
+        assert!(plain.get("codes").is_none());
 
         // An empty object reads as a fresh record.
         let empty: ApprovalState = serde_json::from_slice(b"{}").expect("read");
@@ -185,7 +227,14 @@ mod tests {
             ..ApprovalState::default()
         };
         state.mark_answered("challenge-secret-id");
+        state.codes = Some(CodesState::new(b"offline-secret-bytes"));
+        let secret = state
+            .codes
+            .as_ref()
+            .map(|c| c.secret.clone())
+            .expect("codes");
         let shown = format!("{state:?}");
         assert!(!shown.contains("987654321") && !shown.contains("challenge-secret-id"));
+        assert!(!shown.contains(&secret), "{shown}");
     }
 }

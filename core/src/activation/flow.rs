@@ -1,8 +1,10 @@
 //! The activation flow: read and check the code, verify the user, make and register the
-//! device key, store the account.
+//! device key (and agree on the offline codes' secret), store the account.
 
+use ring::agreement::{agree_ephemeral, EphemeralPrivateKey, UnparsedPublicKey};
 use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroizing;
 
 use super::{ActivationError, ActivationOutcome, ActivationRequest, FoundBy, SessionId};
 use crate::device::Device;
@@ -11,6 +13,7 @@ use crate::platform::KeyError;
 use crate::Account;
 use ibkey_protocol::activation::{self as protocol, ReceiptClaims, TicketClaims, TokenError};
 use ibkey_protocol::encoding::{b64, unb64};
+use ibkey_protocol::offline;
 
 /// Leeway for the phone's clock when checking the expiry a QR code carries; the server
 /// has the final word.
@@ -135,6 +138,13 @@ impl Device {
         let proof_message =
             protocol::activation_proof_message(&ticket.sid, &device.device_id, &public_key_b64);
         let registered = async {
+            // A one-time X25519 key: the server answers with its own, and both ends derive the
+            // offline codes' secret without sending it.
+            let agreement = EphemeralPrivateKey::generate(offline::AGREEMENT, &SystemRandom::new())
+                .map_err(|_| no_randomness())?;
+            let agreement_public = agreement
+                .compute_public_key()
+                .map_err(|_| no_randomness())?;
             let proof = keys
                 .sign(alias.clone(), proof_message.into_bytes())
                 .map_err(|error| ActivationError::DeviceKey { error })?;
@@ -144,19 +154,22 @@ impl Device {
                 device_name: self.config.device_name.clone(),
                 public_key: public_key_b64,
                 proof: b64(&proof),
-                agreement_key: None,
+                agreement_key: Some(b64(agreement_public.as_ref())),
             };
             let reply = self
                 .api
                 .complete(&request)
                 .await
                 .map_err(|e| ActivationError::from_api(e, &ticket.usr))?;
-            self.check_receipt(&reply.receipt, &ticket, &device.device_id, &public_key)
-                .await
+            let receipt = self
+                .check_receipt(&reply.receipt, &ticket, &device.device_id, &public_key)
+                .await?;
+            let secret = codes_secret(agreement, reply.agreement_key.as_deref(), &receipt.cid);
+            Ok((receipt, secret))
         }
         .await;
-        let (credential_id, server_time) = match registered {
-            Ok(receipt) => (receipt.cid, receipt.iat),
+        let (credential_id, server_time, codes_secret) = match registered {
+            Ok((receipt, secret)) => (receipt.cid, receipt.iat, secret),
             Err(e) => {
                 discard_key(keys.as_ref(), &alias);
                 return Err(e);
@@ -171,8 +184,15 @@ impl Device {
             key_alias: alias.clone(),
             enrolled_at: self.now_secs(),
         };
+        // The account's record (with the offline codes' secret) first: an account never
+        // exists without it.
+        if let Some(secret) = &codes_secret {
+            self.book
+                .save_codes_secret(&account.credential_id, secret.as_ref())?;
+        }
         if let Err(existing) = self.book.add(account.clone())? {
             discard_key(keys.as_ref(), &alias);
+            self.book.forget_state(&account.credential_id);
             return Err(ActivationError::AlreadyEnrolled {
                 username: existing.username,
                 found_by: FoundBy::Device,
@@ -284,12 +304,42 @@ fn new_key_alias() -> Result<String, ActivationError> {
     let mut random = [0u8; 8];
     SystemRandom::new()
         .fill(&mut random)
-        .map_err(|_| ActivationError::DeviceKey {
-            error: KeyError::Failed {
-                reason: "no randomness available".into(),
-            },
-        })?;
+        .map_err(|_| no_randomness())?;
     Ok(format!("account-{}", b64(&random)))
+}
+
+fn no_randomness() -> ActivationError {
+    ActivationError::DeviceKey {
+        error: KeyError::Failed {
+            reason: "no randomness available".into(),
+        },
+    }
+}
+
+/// The offline codes' secret agreed with the server's one-time key (`server_key`, base64url),
+/// bound to the new credential. `None` when the server sent no key (it has no offline codes)
+/// or a key that does not agree: the account then works for approvals, without offline codes.
+fn codes_secret(
+    agreement: EphemeralPrivateKey,
+    server_key: Option<&str>,
+    credential_id: &str,
+) -> Option<Zeroizing<[u8; offline::SECRET_LEN]>> {
+    let Some(server_key) = server_key else {
+        tracing::info!("the server has no offline codes; activating without them");
+        return None;
+    };
+    let secret = unb64(server_key).and_then(|key| {
+        agree_ephemeral(
+            agreement,
+            &UnparsedPublicKey::new(offline::AGREEMENT, key),
+            |shared| offline::derive_account_secret(shared, credential_id),
+        )
+        .ok()
+    });
+    if secret.is_none() {
+        tracing::warn!("the server's agreement key was refused; activating without offline codes");
+    }
+    secret
 }
 
 fn discard_key(keys: &dyn crate::platform::KeyVault, alias: &str) {

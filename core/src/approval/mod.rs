@@ -28,6 +28,10 @@ use crate::error::{export_error_code, ErrorCode};
 use crate::gate::GateError;
 use crate::platform::{KeyError, StoreError};
 
+/// The server's refusal of a device request whose time is too far from its own (pull, push
+/// token). Not yet among the protocol's codes.
+const CLOCK_SKEW: &str = "clock_skew";
+
 /// How many wrong number picks refuse a login.
 pub const MAX_WRONG_PICKS: u8 = 3;
 
@@ -136,10 +140,11 @@ pub enum ApprovalError {
     #[error("This login request has expired. Ask for a new login on the page.")]
     ChallengeExpired,
     /// The challenge looks expired or not yet issued only because the phone's clock is far
-    /// off.
-    #[error("This phone's clock is {}, so the login request cannot be checked. Set the phone's date and time to automatic, then try again.", clock_skew(*offset_secs))]
+    /// off, or the server refused this phone's request for its time (`clock_skew`).
+    #[error("This phone's clock is {}, so login requests cannot be checked. Set the phone's date and time to automatic, then try again.", clock_skew(*offset_secs))]
     ClockWrong {
-        /// How far the phone's clock is off from the server's, seconds (positive: ahead).
+        /// How far the phone's clock is off from the server's, seconds (positive: ahead);
+        /// 0 when the server refused the phone's time without saying by how much.
         offset_secs: i64,
     },
     /// The login is for a user not enrolled on this device.
@@ -221,8 +226,11 @@ pub enum ApprovalError {
     },
 }
 
-/// "2 minutes ahead", "1 hour behind".
+/// "about 2 minutes ahead", "about 1 hour behind"; "wrong" when by how much is not known.
 fn clock_skew(offset_secs: i64) -> String {
+    if offset_secs == 0 {
+        return "wrong".to_string();
+    }
     let direction = if offset_secs >= 0 { "ahead" } else { "behind" };
     let secs = offset_secs.unsigned_abs();
     let (n, unit) = if secs >= 2 * 3600 {
@@ -269,6 +277,8 @@ impl ApprovalError {
                 activation_codes::CREDENTIAL_UNKNOWN => ApprovalError::Revoked {
                     username: username.to_string(),
                 },
+                // The server does not say by how much; the phone's clock is the cause.
+                CLOCK_SKEW => ApprovalError::ClockWrong { offset_secs: 0 },
                 _ => ApprovalError::ServerReply {
                     detail: format!("{code}: {message}"),
                 },

@@ -549,6 +549,7 @@ fn server_codes_map_to_their_own_errors() {
         (activation_codes::CREDENTIAL_UNKNOWN, "APR_REVOKED"),
         (codes::NUMBER_MISMATCH, "APR_SERVER_REPLY"),
         (activation_codes::BAD_SIGNATURE, "APR_SERVER_REPLY"),
+        ("clock_skew", "APR_CLOCK_WRONG"),
     ];
     for (server, ours) in cases {
         assert_eq!(
@@ -557,6 +558,18 @@ fn server_codes_map_to_their_own_errors() {
             "{server}"
         );
     }
+    // The server refuses the phone's time without saying by how much: the clock is named as
+    // the cause all the same.
+    let skew = ApprovalError::from_api(refused("clock_skew"), "alice");
+    assert_eq!(skew, ApprovalError::ClockWrong { offset_secs: 0 });
+    assert!(
+        skew.to_string()
+            .starts_with("This phone's clock is wrong, so"),
+        "{skew}"
+    );
+    assert!(ApprovalError::ClockWrong { offset_secs: -600 }
+        .to_string()
+        .starts_with("This phone's clock is about 10 minutes behind, so"));
     let muted = ApprovalError::from_api(refused(codes::PUSHES_MUTED), "alice");
     assert!(
         muted.to_string().ends_with("Pushes are muted until 12:00."),
