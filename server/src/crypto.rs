@@ -1,5 +1,6 @@
 //! The server's small cryptographic helpers, in one place: SHA-256 of secrets (portal and
-//! support tokens, the portal password, login secrets) and their constant-time comparison,
+//! support tokens, the portal password, login secrets) and their constant-time comparison
+//! (also of offline responses and codes),
 //! random tokens, ids, numbers and support references, and the check of a device's P-256
 //! signature.
 
@@ -27,7 +28,13 @@ pub(crate) fn secret_matches(secret: &str, expected: &[u8; 32]) -> bool {
 
 /// Compares two digests in time that does not depend on where they differ.
 fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    bytes_equal(a, b)
+}
+
+/// Whether two byte strings are equal, compared in time that does not depend on where they
+/// differ (only on their lengths, which are not secret): offline responses and codes.
+pub(crate) fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Fills `bytes` from the system's random generator.
@@ -87,6 +94,10 @@ mod tests {
         assert!(!digests_equal(&sha256(b"x"), &sha256(b"y")));
         assert!(secret_matches("x", &sha256(b"x")));
         assert!(!secret_matches("y", &sha256(b"x")));
+        assert!(bytes_equal(b"12345678", b"12345678"));
+        assert!(!bytes_equal(b"12345678", b"12345679"));
+        assert!(!bytes_equal(b"1234567", b"12345678"));
+        assert!(bytes_equal(b"", b""));
     }
 
     #[test]

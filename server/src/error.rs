@@ -11,6 +11,10 @@ use axum::Json;
 use ibkey_protocol::activation::{codes, ErrorBody, ErrorResponse};
 use ibkey_protocol::approval::codes as approval_codes;
 
+/// The code of a signed device request whose `issued_at` is too far from the server's clock
+/// (to move to the protocol's codes): the phone's clock is wrong, not the request.
+pub const CLOCK_SKEW: &str = "clock_skew";
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -140,6 +144,16 @@ impl ApiError {
         error
     }
 
+    /// 400 `clock_skew`: a signed device request's `issued_at` is more than
+    /// `max_skew_seconds` (a whole number of minutes) off the server's clock.
+    pub fn clock_skew(max_skew_seconds: u64) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            CLOCK_SKEW,
+            clock_skew_message(max_skew_seconds),
+        )
+    }
+
     /// 404 `credential_unknown`.
     pub fn credential_unknown() -> Self {
         Self::new(
@@ -176,6 +190,14 @@ impl ApiError {
             "The server failed and changed nothing. Try again in a moment; if it keeps failing, contact support.",
         )
     }
+}
+
+/// What to tell a device whose clock is more than `max_skew_seconds` off the server's.
+pub(crate) fn clock_skew_message(max_skew_seconds: u64) -> String {
+    format!(
+        "The device clock is off by more than {} minutes from the server's. Set the phone's date and time to automatic, then try again.",
+        max_skew_seconds / 60
+    )
 }
 
 impl From<rusqlite::Error> for ApiError {

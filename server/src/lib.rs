@@ -6,7 +6,8 @@
 //! [`ibkey_protocol::activation`]; session IDs are [`ibkey_protocol::session_id`].
 //!
 //! State lives in a data directory: `ibkey-server.sqlite3` (portal sessions, tickets,
-//! credentials, logins and their challenges, counters, pushes, fraud reports) and `server-key.p8` (the signing key every device pins; PKCS#8, mode 0600,
+//! credentials and their offline secrets, logins and their challenges, counters, pushes, fraud
+//! reports) and `server-key.p8` (the signing key every device pins; PKCS#8, mode 0600,
 //! made on first start). Restarting on the same directory keeps both.
 //!
 //! # Endpoints
@@ -26,14 +27,17 @@
 //! | `GET /v1/portal/activity` | bearer portal token → `[PortalLogin]` (last 50, newest first) | 401 `unauthorized` |
 //! | `GET /v1/portal/fraud-reports` | bearer portal token → `[FraudReport]` (newest first) | 401 `unauthorized` |
 //! | `POST /v1/activation/lookup` | `LookupRequest` → `LookupResponse` | 404 `code_unknown`, 410 `code_used` / `code_expired`, 429 `too_many_attempts` |
-//! | `POST /v1/activation/complete` | `CompleteRequest` → `CompleteResponse` | 400 `bad_signature`, 404 `code_unknown`, 410 `code_used` / `code_expired`, 409 `already_enrolled` |
+//! | `POST /v1/activation/complete` | `CompleteRequest` → `CompleteResponse` | 400 `bad_request` (agreement key), 400 `bad_signature`, 404 `code_unknown`, 410 `code_used` / `code_expired`, 409 `already_enrolled` |
 //! | `POST /v1/devices/revoke` | `RevokeRequest` → 204 | 404 `credential_unknown`, 400 `bad_request` (clock skew), 400 `bad_signature` |
 //! | `POST /v1/logins` | `LoginRequest` → `LoginStarted` | 401 `unauthorized`, 400 `bad_request`, 409 `no_devices` |
 //! | `GET /v1/logins/{login_id}?wait=N` | bearer login secret → `LoginStatus` | 404 `login_unknown`, 400 `bad_request` |
 //! | `POST /v1/logins/{login_id}/qr` | bearer login secret → `LoginQrResponse` | 404 `login_unknown`, 409 `challenge_used`, 410 `challenge_expired` |
-//! | `POST /v1/challenges/pending` | `PendingRequest` → `PendingResponse` | 404 `credential_unknown`, 400 `bad_request` (clock skew), 400 `bad_signature`, 403 `possibly_cloned` |
+//! | `POST /v1/logins/{login_id}/offline` | bearer login secret → `OfflineChallenge` | 404 `login_unknown`, 409 `challenge_used` / `offline_unavailable`, 410 `challenge_expired` |
+//! | `POST /v1/logins/{login_id}/response` | bearer login secret, `OfflineResponse` → `LoginStatus` | 404 `login_unknown`, 400 `bad_request` / `response_wrong`, 409 `challenge_unknown` (no challenge yet) / `response_used` / `challenge_used` / `offline_unavailable`, 410 `challenge_expired`, 429 `too_many_attempts` |
+//! | `POST /v1/logins/{login_id}/code` | bearer login secret, `TimeCodeRequest` → `LoginStatus` | 404 `login_unknown`, 400 `bad_request` / `response_wrong`, 409 `response_used` / `challenge_used` / `offline_unavailable`, 410 `challenge_expired`, 429 `too_many_attempts` |
+//! | `POST /v1/challenges/pending` | `PendingRequest` → `PendingResponse` | 404 `credential_unknown`, 400 `clock_skew`, 400 `bad_signature`, 403 `possibly_cloned` |
 //! | `POST /v1/challenges/decide` | `DecideRequest` → `DecideResponse` | 404 `challenge_unknown` / `credential_unknown`, 403 `possibly_cloned` / `pushes_muted`, 400 `bad_signature` / `context_mismatch` / `number_mismatch`, 409 `challenge_used`, 410 `challenge_expired` |
-//! | `POST /v1/devices/push-token` | `PushTokenRequest` → 204 | 404 `credential_unknown`, 400 `bad_request`, 400 `bad_signature` |
+//! | `POST /v1/devices/push-token` | `PushTokenRequest` → 204 | 404 `credential_unknown`, 400 `bad_request` / `clock_skew`, 400 `bad_signature` |
 //! | `GET /v1/diagnostics/bundles/{bundle_id}` | → `UploadStatus` | 400 `bad_request` |
 //! | `PUT /v1/diagnostics/bundles/{bundle_id}/chunks/{n}` | chunk bytes (≤ 1 MiB) → `ChunkReceipt` | 413 `diag_too_large` |
 //! | `POST /v1/diagnostics/bundles/{bundle_id}/complete` | `CompleteBundleRequest` → `CompleteBundleResponse` | 409 `diag_incomplete` / `diag_conflict`, 400 `diag_checksum_mismatch`, 413 `diag_too_large`, 422 `diag_malformed` |
@@ -92,8 +96,27 @@
 //! status read after an approval hands out a portal session token, once. The checks and
 //! their order are in the `handlers::challenges` module.
 //!
+//! **Offline codes** (types in `ibkey_protocol::offline`): a device that sends an X25519
+//! `agreement_key` with its activation gets the server's one-time key back; both derive the
+//! same per-account secret, which the server stores with the credential (table
+//! `offline_secrets`). Without a network on the phone, the login page asks for a 6-digit
+//! challenge (`offline`, one per login, given again while the login is pending) and sends the
+//! phone's 8-digit response, or sends a time-based code (`code`: RFC 6238, SHA-256, 30 s, the
+//! current step or the one before or after). A match, against any active, unblocked credential
+//! of the user with a secret, approves the login as that device (status, portal token once,
+//! long-polls woken); the challenge is single use, and so is each credential's time step (one
+//! at or before the last accepted is `response_used`). At most 5 wrong responses or codes per
+//! user in 15 minutes: beyond that every try, a right one too, is 429 with `retry_after`.
+//! Muted pushes do not stop offline codes. Devices activated without an agreement key get
+//! `offline_unavailable`. The details are in the `handlers::offline` module.
+//!
+//! **Clock skew.** A signed pull or push-token registration whose `issued_at` is more than
+//! 10 minutes off is 400 [`CLOCK_SKEW`] (`clock_skew`); a revocation more than 5 minutes off
+//! is still 400 `bad_request`.
+//!
 //! Logs never hold portal tokens, login secrets, passwords, keys, nonces, signatures,
-//! counters, push payloads or tokens, or more of a session ID than its last group.
+//! counters, push payloads or tokens, offline secrets, challenges, responses or codes, or more
+//! of a session ID than its last group.
 
 // Tests may `expect`: a failed expectation is a failed test.
 #![cfg_attr(test, allow(clippy::expect_used))]
@@ -120,7 +143,7 @@ pub use config::{
 pub use db::activation::PortalDevice;
 pub use db::approval::{FraudReport, PortalLogin, RecordedPush};
 pub use db::DB_FILE;
-pub use error::{ApiError, ServerError};
+pub use error::{ApiError, ServerError, CLOCK_SKEW};
 pub use extract::MAX_BODY_BYTES;
 pub use handlers::diagnostics::MAX_CHUNK_BYTES;
 pub use handlers::portal::PORTAL_SESSION_SECONDS;

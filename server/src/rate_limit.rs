@@ -1,5 +1,7 @@
-//! The wrong-guess limiter for typed session IDs.
+//! The wrong-guess limiters: [`GuessLimiter`] for typed session IDs and [`AttemptLimiter`]
+//! for offline responses and codes.
 //!
+//! **Session IDs.**
 //! A session ID carries 45 random bits, so guessing one takes about 2^45 / (tickets alive)
 //! tries; the limiter keeps the rate of tries low. It keeps a sliding window of one minute:
 //! the times of the wrong guesses made in the last 60 seconds, per client (an IPv4 address,
@@ -11,12 +13,23 @@
 //!
 //! Clients are told apart by the TCP peer address; behind a reverse proxy every client
 //! shares the proxy's address (and so the per-client window).
+//!
+//! **Offline responses and codes.** An 8-digit response or a 6-digit code is guessed with a
+//! chance of one in 10^8 or about 3 in 10^6 (three time steps) per try, so tries are limited
+//! per user, whichever login page or address they come from: at most
+//! [`OFFLINE_WRONG_ATTEMPTS`] wrong ones in a sliding window of [`OFFLINE_WINDOW_SECONDS`].
+//! While a user's window is full, every response and code for the user is refused, a right
+//! one too, so the limiter reveals nothing.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 /// The window's length in seconds.
 pub const WINDOW_SECONDS: i64 = 60;
+/// Wrong offline responses or codes allowed per user per [`OFFLINE_WINDOW_SECONDS`].
+pub const OFFLINE_WRONG_ATTEMPTS: usize = 5;
+/// The offline attempt window's length in seconds (15 minutes).
+pub const OFFLINE_WINDOW_SECONDS: i64 = 15 * 60;
 
 /// What identifies a client: an IPv4 address or an IPv6 /64 prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,8 +91,8 @@ impl GuessLimiter {
         let client_wait = self
             .clients
             .get_mut(&key)
-            .and_then(|times| wait_if_full(times, self.per_client, now));
-        let global_wait = wait_if_full(&mut self.global, self.total, now);
+            .and_then(|times| wait_if_full(times, self.per_client, WINDOW_SECONDS, now));
+        let global_wait = wait_if_full(&mut self.global, self.total, WINDOW_SECONDS, now);
         match client_wait.max(global_wait) {
             Some(wait) => Err(wait),
             None => Ok(()),
@@ -90,9 +103,9 @@ impl GuessLimiter {
     pub fn record_wrong_guess(&mut self, ip: IpAddr, now: i64) {
         let times = self.clients.entry(ClientKey::from(ip)).or_default();
         times.push_back(now);
-        prune(times, now);
+        prune(times, WINDOW_SECONDS, now);
         self.global.push_back(now);
-        prune(&mut self.global, now);
+        prune(&mut self.global, WINDOW_SECONDS, now);
     }
 
     /// Drops clients with no guess left in the window, once a window.
@@ -102,7 +115,7 @@ impl GuessLimiter {
         }
         self.last_sweep = now;
         self.clients.retain(|_, times| {
-            prune(times, now);
+            prune(times, WINDOW_SECONDS, now);
             !times.is_empty()
         });
     }
@@ -114,28 +127,86 @@ impl GuessLimiter {
     }
 }
 
-/// Drops guesses older than the window.
-fn prune(times: &mut VecDeque<i64>, now: i64) {
+/// A sliding window of wrong offline responses and codes per user: at most
+/// [`OFFLINE_WRONG_ATTEMPTS`] in [`OFFLINE_WINDOW_SECONDS`].
+#[derive(Debug)]
+pub(crate) struct AttemptLimiter {
+    /// Times of each user's wrong attempts in the window, oldest first.
+    users: HashMap<String, VecDeque<i64>>,
+    /// When idle users were last dropped from `users`.
+    last_sweep: i64,
+}
+
+impl Default for AttemptLimiter {
+    fn default() -> Self {
+        Self {
+            users: HashMap::new(),
+            last_sweep: i64::MIN,
+        }
+    }
+}
+
+impl AttemptLimiter {
+    /// Whether a response or code for `username` may be checked now; `Err(seconds)` says how
+    /// long to wait.
+    pub fn check(&mut self, username: &str, now: i64) -> Result<(), u64> {
+        self.sweep(now);
+        match self.users.get_mut(username).and_then(|times| {
+            wait_if_full(times, OFFLINE_WRONG_ATTEMPTS, OFFLINE_WINDOW_SECONDS, now)
+        }) {
+            Some(wait) => Err(wait),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a wrong response or code for `username`.
+    pub fn record_wrong(&mut self, username: &str, now: i64) {
+        let times = self.users.entry(username.to_string()).or_default();
+        times.push_back(now);
+        prune(times, OFFLINE_WINDOW_SECONDS, now);
+    }
+
+    /// Drops users with no attempt left in the window, once a window.
+    fn sweep(&mut self, now: i64) {
+        if now.saturating_sub(self.last_sweep) < OFFLINE_WINDOW_SECONDS {
+            return;
+        }
+        self.last_sweep = now;
+        self.users.retain(|_, times| {
+            prune(times, OFFLINE_WINDOW_SECONDS, now);
+            !times.is_empty()
+        });
+    }
+
+    /// Number of users being tracked (for tests).
+    #[cfg(test)]
+    fn tracked_users(&self) -> usize {
+        self.users.len()
+    }
+}
+
+/// Drops attempts older than the window of `window` seconds.
+fn prune(times: &mut VecDeque<i64>, window: i64, now: i64) {
     while times
         .front()
-        .is_some_and(|&t| now.saturating_sub(t) >= WINDOW_SECONDS)
+        .is_some_and(|&t| now.saturating_sub(t) >= window)
     {
         times.pop_front();
     }
 }
 
-/// Seconds until the window has room again, if it is full now.
-fn wait_if_full(times: &mut VecDeque<i64>, limit: usize, now: i64) -> Option<u64> {
-    prune(times, now);
+/// Seconds until the window of `window` seconds has room again, if it is full now.
+fn wait_if_full(times: &mut VecDeque<i64>, limit: usize, window: i64, now: i64) -> Option<u64> {
+    prune(times, window, now);
     if times.len() < limit {
         return None;
     }
     // The window frees up when its oldest guess within the last `limit` leaves it.
     let oldest = times.get(times.len() - limit).copied().unwrap_or(now);
     let wait = oldest
-        .saturating_add(WINDOW_SECONDS)
+        .saturating_add(window)
         .saturating_sub(now)
-        .clamp(1, WINDOW_SECONDS);
+        .clamp(1, window);
     Some(u64::try_from(wait).unwrap_or(1))
 }
 
@@ -231,6 +302,32 @@ mod tests {
         limiter.record_wrong_guess(mapped, 0);
         limiter.record_wrong_guess(ip(7), 0);
         assert!(limiter.check(ip(7), 1).is_err());
+    }
+
+    #[test]
+    fn five_wrong_offline_attempts_lock_the_user_for_the_rest_of_15_minutes() {
+        let mut limiter = AttemptLimiter::default();
+        let t = 1_000;
+        for i in 0..5 {
+            assert_eq!(limiter.check("alice", t + i * 60), Ok(()));
+            limiter.record_wrong("alice", t + i * 60);
+        }
+        assert_eq!(limiter.check("alice", t + 240), Err(660));
+        assert_eq!(limiter.check("alice", t + 600), Err(300));
+        assert_eq!(
+            limiter.check("bob", t + 600),
+            Ok(()),
+            "other users are not hit"
+        );
+        assert_eq!(
+            limiter.check("alice", t + 900),
+            Ok(()),
+            "the first attempt left"
+        );
+        limiter.record_wrong("alice", t + 900);
+        assert_eq!(limiter.check("alice", t + 900), Err(60));
+        assert_eq!(limiter.check("alice", t + 2_000), Ok(()));
+        assert_eq!(limiter.tracked_users(), 0, "idle users are forgotten");
     }
 
     #[test]

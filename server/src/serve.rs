@@ -21,7 +21,7 @@ use crate::error::ServerError;
 use crate::handlers::router;
 use crate::keys;
 use crate::push::{PushSender, RecordingPushSender};
-use crate::rate_limit::GuessLimiter;
+use crate::rate_limit::{AttemptLimiter, GuessLimiter};
 use crate::state::AppState;
 
 /// A server running on the current tokio runtime. Dropping it stops the server (without
@@ -165,6 +165,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
             config.guesses_per_minute_per_client,
             config.guesses_per_minute_total,
         )),
+        offline_limiter: Mutex::new(AttemptLimiter::default()),
         public_url: public_url.clone(),
         ticket_lifetime: seconds(config.ticket_lifetime),
         password_sha256: sha256(config.portal_password.as_bytes()),

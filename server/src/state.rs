@@ -1,5 +1,5 @@
 //! What every request handler shares: the store, the signing key, randomness, the clock, the
-//! guess limiter, the push sender, the wake-up of login status waiters, and the settings taken
+//! guess limiter, the offline attempt limiter, the push sender, the wake-up of login status waiters, and the settings taken
 //! from [`crate::config::ServerConfig`] at start.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -13,7 +13,7 @@ use crate::clock::ServerClock;
 use crate::db::Db;
 use crate::keys::ServerKey;
 use crate::push::PushSender;
-use crate::rate_limit::GuessLimiter;
+use crate::rate_limit::{AttemptLimiter, GuessLimiter};
 
 /// Everything the handlers share.
 pub(crate) struct AppState {
@@ -27,6 +27,8 @@ pub(crate) struct AppState {
     pub clock: Arc<dyn ServerClock>,
     /// The wrong-guess limiter for lookups.
     pub limiter: Mutex<GuessLimiter>,
+    /// The per-user limiter of wrong offline responses and codes.
+    pub offline_limiter: Mutex<AttemptLimiter>,
     /// Base URL put in tickets.
     pub public_url: String,
     /// Ticket lifetime, seconds.
@@ -55,6 +57,14 @@ impl AppState {
     /// The limiter (a poisoned lock only means a panic mid-update of counters; take it over).
     pub fn limiter(&self) -> MutexGuard<'_, GuessLimiter> {
         self.limiter.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The offline attempt limiter (a poisoned lock only means a panic mid-update; take it
+    /// over).
+    pub fn offline_limiter(&self) -> MutexGuard<'_, AttemptLimiter> {
+        self.offline_limiter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The completion lock of diagnostics (it guards no data, so a poisoned one is fine).

@@ -501,9 +501,13 @@ async fn an_expired_challenge_is_refused_and_the_login_reads_expired() {
 
     // A pull whose clock is more than 10 minutes off is refused; 9 minutes is fine.
     let stale = phone.pending_request(h.now() - 11 * 60);
-    h.post("/v1/challenges/pending", &stale)
-        .await
-        .refused(StatusCode::BAD_REQUEST, activation_codes::BAD_REQUEST);
+    let skew = h.post("/v1/challenges/pending", &stale).await;
+    skew.refused(StatusCode::BAD_REQUEST, ibkey_server::CLOCK_SKEW);
+    assert!(
+        skew.message().contains("off by more than 10 minutes"),
+        "{}",
+        skew.message()
+    );
     let skewed: PendingResponse = h
         .post(
             "/v1/challenges/pending",

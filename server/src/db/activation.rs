@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use super::offline::insert_offline_secret;
 use super::Db;
 
 /// A stored activation ticket.
@@ -40,6 +41,8 @@ pub(crate) struct NewCredential<'a> {
     pub device_name: &'a str,
     /// SEC1 uncompressed public key.
     pub public_key: &'a [u8],
+    /// The per-account secret of offline codes, when the device sent an agreement key.
+    pub offline_secret: Option<&'a [u8]>,
 }
 
 /// How a completion attempt ended in the database.
@@ -153,7 +156,8 @@ impl Db {
     }
 
     /// In one transaction: marks the ticket used, if nobody did yet, and stores the
-    /// credential, if the user has none active on the device. Either both or neither.
+    /// credential (with its offline secret), if the user has none active on the device.
+    /// Either all or nothing.
     pub fn complete(
         &self,
         session_id: &str,
@@ -186,6 +190,9 @@ impl Db {
         );
         match inserted {
             Ok(_) => {
+                if let Some(secret) = credential.offline_secret {
+                    insert_offline_secret(&tx, credential.credential_id, secret)?;
+                }
                 tx.commit()?;
                 Ok(CompleteOutcome::Enrolled)
             }
@@ -299,6 +306,7 @@ mod tests {
             device_id: "dev",
             device_name: "phone",
             public_key: b"k",
+            offline_secret: None,
         };
         assert_eq!(
             db.complete("A", 2, &cred("c1")).expect("first"),

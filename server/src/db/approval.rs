@@ -2,7 +2,8 @@
 //! token's SHA-256 are stored) and their challenges (one per device, and the login page's QR
 //! challenge), each credential's counter, last use, clone block and push token (table
 //! `credential_state`, beside the `credentials` table it extends), the reference push outbox,
-//! fraud reports and push mutes.
+//! fraud reports and push mutes. How a login is decided ([`decide_login`], [`close_challenges`])
+//! is shared with the offline approvals of [`super::offline`].
 
 use std::fmt;
 
@@ -476,12 +477,7 @@ impl Db {
 
     /// Notes that the credential made a signed request at `now`.
     pub fn touch_credential(&self, credential_id: &str, now: i64) -> rusqlite::Result<()> {
-        self.conn().execute(
-            "INSERT INTO credential_state (credential_id, last_used_at) VALUES (?1, ?2)
-             ON CONFLICT (credential_id) DO UPDATE SET last_used_at = excluded.last_used_at",
-            params![credential_id, now],
-        )?;
-        Ok(())
+        touch(&self.conn(), credential_id, now)
     }
 
     /// Stores where the credential's login notifications go.
@@ -539,17 +535,13 @@ impl Db {
         if claimed != 1 {
             return Ok(DecideOutcome::ChallengeAnswered);
         }
-        let decided = tx.execute(
-            "UPDATE logins SET state = ?1, decided_at = ?2, decided_by_credential = ?3
-             WHERE login_id = ?4 AND state = 'pending'",
-            params![
-                state_name(write.state),
-                write.now,
-                write.credential_id,
-                write.login_id
-            ],
-        )?;
-        if decided != 1 {
+        if !decide_login(
+            &tx,
+            write.login_id,
+            write.state,
+            write.credential_id,
+            write.now,
+        )? {
             return Ok(DecideOutcome::LoginClosed);
         }
         let counted = tx.execute(
@@ -606,15 +598,12 @@ impl Db {
                SET possibly_cloned_at = coalesce(possibly_cloned_at, excluded.possibly_cloned_at)",
             params![credential_id, now],
         )?;
-        tx.execute(
-            "UPDATE logins SET state = ?1, decided_at = ?2, decided_by_credential = ?3
-             WHERE login_id = ?4 AND state = 'pending'",
-            params![
-                state_name(LoginState::PossiblyCloned),
-                now,
-                credential_id,
-                login_id
-            ],
+        decide_login(
+            &tx,
+            login_id,
+            LoginState::PossiblyCloned,
+            credential_id,
+            now,
         )?;
         close_challenges(&tx, login_id, now)?;
         tx.commit()
@@ -720,8 +709,43 @@ fn insert_challenge(
     Ok(())
 }
 
+/// Notes on `conn` (which may be a transaction) that the credential was used at `now`.
+pub(super) fn touch(
+    conn: &rusqlite::Connection,
+    credential_id: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO credential_state (credential_id, last_used_at) VALUES (?1, ?2)
+         ON CONFLICT (credential_id) DO UPDATE SET last_used_at = excluded.last_used_at",
+        params![credential_id, now],
+    )?;
+    Ok(())
+}
+
+/// Decides the login on `conn` (a transaction), if it is still pending: its new state, when,
+/// and the credential that decided. `false` if it was no longer pending (nothing changed).
+pub(super) fn decide_login(
+    conn: &rusqlite::Connection,
+    login_id: &str,
+    state: LoginState,
+    credential_id: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let decided = conn.execute(
+        "UPDATE logins SET state = ?1, decided_at = ?2, decided_by_credential = ?3
+         WHERE login_id = ?4 AND state = 'pending'",
+        params![state_name(state), now, credential_id, login_id],
+    )?;
+    Ok(decided == 1)
+}
+
 /// Closes the login's unanswered challenges (answered, no decision).
-fn close_challenges(conn: &rusqlite::Connection, login_id: &str, now: i64) -> rusqlite::Result<()> {
+pub(super) fn close_challenges(
+    conn: &rusqlite::Connection,
+    login_id: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE challenges SET answered_at = ?1 WHERE login_id = ?2 AND answered_at IS NULL",
         params![now, login_id],

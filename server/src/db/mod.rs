@@ -2,13 +2,15 @@
 //! every table of the server. This module opens it and owns the schema; the queries are in
 //! [`activation`] (portal sessions, activation tickets, device credentials), [`approval`]
 //! (logins, their challenges, per-credential counters and push tokens, the push outbox, fraud
-//! reports and push mutes) and [`diagnostics`] (received diagnostics bundles). rusqlite is
+//! reports and push mutes), [`offline`] (the per-account secrets of offline codes and the
+//! login page's offline challenges) and [`diagnostics`] (received diagnostics bundles). rusqlite is
 //! synchronous: the connection sits behind a std `Mutex`, held for short, await-free sections
 //! only.
 
 pub(crate) mod activation;
 pub(crate) mod approval;
 pub(crate) mod diagnostics;
+pub(crate) mod offline;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -132,6 +134,23 @@ CREATE TABLE IF NOT EXISTS fraud_reports (
 CREATE TABLE IF NOT EXISTS push_mutes (
     username    TEXT PRIMARY KEY,
     muted_until INTEGER NOT NULL
+);
+-- The per-account secret of offline codes, derived at activation (absent for credentials
+-- activated before offline codes); last_time_step: the 30-second step of the last time code
+-- accepted from it.
+CREATE TABLE IF NOT EXISTS offline_secrets (
+    credential_id  TEXT PRIMARY KEY,
+    secret         BLOB NOT NULL,
+    last_time_step INTEGER
+);
+-- The login page's offline challenge, one per login, valid while the login is pending;
+-- used_at set once a response to it approved the login.
+CREATE TABLE IF NOT EXISTS offline_challenges (
+    login_id   TEXT PRIMARY KEY REFERENCES logins(login_id),
+    challenge  TEXT NOT NULL,
+    issued_at  INTEGER NOT NULL,
+    used_at    INTEGER,
+    used_by    TEXT
 );
 ";
 

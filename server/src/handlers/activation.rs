@@ -1,6 +1,9 @@
 //! The device's endpoints: the server key devices pin, the lookup of a typed session ID, the
-//! completion of an activation (proof of key → signed receipt), and a device revoking its own
-//! credential.
+//! completion of an activation (proof of key → signed receipt; with the device's X25519 key,
+//! also the server's, and the per-account secret of offline codes stored with the
+//! credential), and a device revoking its own credential.
+
+use std::ops::Deref;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,11 +14,14 @@ use ibkey_protocol::activation::{
     ServerKeyResponse, TicketClaims, RECEIPT_TYPE,
 };
 use ibkey_protocol::encoding::{b64, unb64};
+use ibkey_protocol::offline::{derive_account_secret, AGREEMENT, SECRET_LEN};
 use ibkey_protocol::session_id::SessionId;
+use ring::agreement::{agree_ephemeral, EphemeralPrivateKey, UnparsedPublicKey};
+use ring::rand::SystemRandom;
 
 use crate::crypto::{device_signature_ok, random_b64};
 use crate::db::activation::{CompleteOutcome, NewCredential};
-use crate::error::ApiError;
+use crate::error::{clock_skew_message, ApiError};
 use crate::extract::{ApiJson, ClientIp};
 use crate::state::Shared;
 
@@ -25,6 +31,8 @@ const REVOKE_SKEW_SECONDS: u64 = 300;
 const MAX_DEVICE_ID_LEN: usize = 128;
 /// Longest device name accepted, characters.
 const MAX_DEVICE_NAME_LEN: usize = 100;
+/// Length of an X25519 public key, bytes.
+const AGREEMENT_KEY_LEN: usize = 32;
 
 /// `GET /v1/server-key`.
 pub(crate) async fn server_key(State(st): Shared) -> Json<ServerKeyResponse> {
@@ -94,13 +102,56 @@ fn check_device_fields(req: &CompleteRequest) -> Result<String, ApiError> {
     })
 }
 
+/// The device's X25519 public key for offline codes, if it sent one: 32 bytes in base64url.
+fn agreement_key(req: &CompleteRequest) -> Result<Option<Vec<u8>>, ApiError> {
+    let Some(text) = req.agreement_key.as_deref() else {
+        return Ok(None);
+    };
+    unb64(text)
+        .filter(|key| key.len() == AGREEMENT_KEY_LEN)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "The device's agreement key must be an X25519 public key: {AGREEMENT_KEY_LEN} bytes in base64url. Update IB Key, then activate again."
+            ))
+        })
+}
+
+/// The server's side of the offline-code agreement with the device's key: a one-time X25519
+/// key, and the per-account secret both ends derive for `credential_id`. The private key is
+/// dropped here, so the secret cannot be derived again.
+fn agree(
+    rng: &SystemRandom,
+    device_key: &[u8],
+    credential_id: &str,
+) -> Result<(Vec<u8>, impl Deref<Target = [u8; SECRET_LEN]>), ApiError> {
+    let private = EphemeralPrivateKey::generate(AGREEMENT, rng)
+        .map_err(|_| ApiError::internal("agreement key generation", &"generate failed"))?;
+    let public = private
+        .compute_public_key()
+        .map_err(|_| ApiError::internal("agreement key generation", &"public key failed"))?;
+    let secret = agree_ephemeral(
+        private,
+        &UnparsedPublicKey::new(AGREEMENT, device_key),
+        |shared| derive_account_secret(shared, credential_id),
+    )
+    .map_err(|_| {
+        ApiError::bad_request(
+            "The device's agreement key is not a usable X25519 public key (a point of small order). Update IB Key, then activate again.",
+        )
+    })?;
+    Ok((public.as_ref().to_vec(), secret))
+}
+
 /// `POST /v1/activation/complete`: checks the ticket and the device's proof of key, then
-/// enrolls the device and answers a signed receipt.
+/// enrolls the device and answers a signed receipt (and, when the device sent an agreement
+/// key, the server's).
 pub(crate) async fn complete(
     State(st): Shared,
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> Result<Json<CompleteResponse>, ApiError> {
     let device_name = check_device_fields(&req)?;
+    let device_agreement_key = agreement_key(&req)?;
     let claims: TicketClaims = verify_token(&req.ticket, &st.key.public).map_err(|e| {
         ApiError::bad_signature(format!(
             "This activation code was not issued by this server ({e}). Scan the QR code shown by this server's portal."
@@ -146,6 +197,9 @@ pub(crate) async fn complete(
         return Err(already_enrolled());
     }
     let credential_id = random_b64(&st.rng, 16)?;
+    let agreement = device_agreement_key
+        .map(|key| agree(&st.rng, &key, &credential_id))
+        .transpose()?;
     let receipt = sign_token(
         &ReceiptClaims {
             typ: RECEIPT_TYPE.to_string(),
@@ -168,14 +222,15 @@ pub(crate) async fn complete(
             device_id: &req.device_id,
             device_name: &device_name,
             public_key: &public_key,
+            offline_secret: agreement.as_ref().map(|(_, secret)| secret.as_slice()),
         },
     )?;
     match outcome {
         CompleteOutcome::Enrolled => {
-            tracing::info!(%user, session = %last_group, %credential_id, "device enrolled");
+            tracing::info!(%user, session = %last_group, %credential_id, offline_codes = agreement.is_some(), "device enrolled");
             Ok(Json(CompleteResponse {
                 receipt,
-                agreement_key: None,
+                agreement_key: agreement.map(|(public, _)| b64(&public)),
             }))
         }
         CompleteOutcome::TicketAlreadyUsed => {
@@ -212,18 +267,18 @@ pub(crate) async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Checks that a signed device request's `issued_at` is at most `max_skew_seconds` (a whole
-/// number of minutes) off the server's clock `now`: a request cannot be replayed later.
-pub(crate) fn check_device_clock(
-    now: i64,
-    issued_at: i64,
-    max_skew_seconds: u64,
-) -> Result<(), ApiError> {
-    if now.abs_diff(issued_at) > max_skew_seconds {
-        return Err(ApiError::bad_request(format!(
-            "The device clock is off by more than {} minutes from the server's. Set the phone's date and time to automatic, then try again.",
-            max_skew_seconds / 60
-        )));
+/// Checks that a revocation's `issued_at` is at most `max_skew_seconds` (a whole number of
+/// minutes) off the server's clock `now`: a request cannot be replayed later. Refused as
+/// `bad_request` (the login-approval requests answer `clock_skew`).
+fn check_device_clock(now: i64, issued_at: i64, max_skew_seconds: u64) -> Result<(), ApiError> {
+    if device_clock_off(now, issued_at, max_skew_seconds) {
+        return Err(ApiError::bad_request(clock_skew_message(max_skew_seconds)));
     }
     Ok(())
+}
+
+/// Whether a signed device request's `issued_at` is more than `max_skew_seconds` off the
+/// server's clock `now`.
+pub(crate) fn device_clock_off(now: i64, issued_at: i64, max_skew_seconds: u64) -> bool {
+    now.abs_diff(issued_at) > max_skew_seconds
 }

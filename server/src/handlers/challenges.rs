@@ -29,7 +29,7 @@ use crate::db::activation::CredentialRow;
 use crate::db::approval::{ChallengeRow, DecideOutcome, DecisionWrite, FraudWrite};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::handlers::activation::check_device_clock;
+use crate::handlers::activation::device_clock_off;
 use crate::handlers::login::paused_notice;
 use crate::state::{AppState, Shared};
 
@@ -247,8 +247,9 @@ pub(crate) async fn push_token(
 }
 
 /// The active credential that signed a device request (`device_request_message` of
-/// `purpose`, `issued_at` and `detail`), and the server's time: `credential_unknown`, a
-/// clock more than [`DEVICE_SKEW_SECONDS`] off, or `bad_signature` otherwise.
+/// `purpose`, `issued_at` and `detail`), and the server's time: `credential_unknown`,
+/// `clock_skew` for a clock more than [`DEVICE_SKEW_SECONDS`] off, or `bad_signature`
+/// otherwise.
 fn signed_device_request(
     st: &AppState,
     credential_id: &str,
@@ -262,7 +263,9 @@ fn signed_device_request(
         .active_credential(credential_id)?
         .ok_or_else(ApiError::credential_unknown)?;
     let now = st.clock.now();
-    check_device_clock(now, issued_at, DEVICE_SKEW_SECONDS)?;
+    if device_clock_off(now, issued_at, DEVICE_SKEW_SECONDS) {
+        return Err(ApiError::clock_skew(DEVICE_SKEW_SECONDS));
+    }
     let signature = unb64(signature)
         .ok_or_else(|| ApiError::bad_signature("The request's signature is not base64url."))?;
     let message = device_request_message(purpose, credential_id, issued_at, detail);

@@ -185,7 +185,7 @@ pub(crate) async fn qr(
     let now = st.clock.now();
     let state = login.state_at(now);
     if state != LoginState::Pending {
-        return Err(login_closed(state));
+        return Err(login_closed(state, "QR code"));
     }
     if let Some((token, expires_at)) = st.db.open_qr_challenge(&login_id, now)? {
         return Ok(Json(LoginQrResponse {
@@ -197,7 +197,7 @@ pub(crate) async fn qr(
     if !st.db.add_qr_challenge(&login_id, &challenge)? {
         // Decided or expired since the read above.
         let login = authenticated_login(&st, &login_id, &headers)?;
-        return Err(login_closed(login.state_at(now)));
+        return Err(login_closed(login.state_at(now), "QR code"));
     }
     tracing::info!(user = %login.username, %login_id, challenge_id = %challenge.challenge_id, "login QR code issued");
     Ok(Json(LoginQrResponse {
@@ -267,7 +267,7 @@ async fn send_pushes(st: &AppState, messages: Vec<PushMessage>) -> u32 {
 }
 
 /// The login with this id, if the request carries its secret (`Authorization: Bearer`).
-fn authenticated_login(
+pub(crate) fn authenticated_login(
     st: &AppState,
     login_id: &str,
     headers: &HeaderMap,
@@ -287,7 +287,7 @@ fn authenticated_login(
 
 /// The status reply for a login in `state` at `now`; for an approval whose portal session
 /// was not handed out yet, makes that session.
-fn login_status(
+pub(crate) fn login_status(
     st: &AppState,
     login_id: &str,
     login: &LoginRow,
@@ -365,8 +365,9 @@ fn status_message(
     }
 }
 
-/// The refusal of a QR code for a login that is no longer pending.
-fn login_closed(state: LoginState) -> ApiError {
+/// The refusal of `what` (a QR code, an offline code) for a login that is no longer
+/// pending.
+pub(crate) fn login_closed(state: LoginState, what: &str) -> ApiError {
     if state == LoginState::Expired {
         return ApiError::new(
             StatusCode::GONE,
@@ -377,7 +378,7 @@ fn login_closed(state: LoginState) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         codes::CHALLENGE_USED,
-        "This login was already decided on a device, so it needs no QR code. Start a new login if you still need one.",
+        format!("This login was already decided on a device, so it needs no {what}. Start a new login if you still need one."),
     )
 }
 

@@ -1,7 +1,8 @@
 //! The HTTP API: the router, assembled here from the handlers, grouped by what they serve —
 //! [`portal`] (sign-in, tickets, the user's devices, recent logins, fraud reports),
 //! [`activation`] (the device's activation endpoints), [`login`] (the login page: start a
-//! login, its status, its QR code), [`challenges`] (the device's side of login approval) and
+//! login, its status, its QR code), [`offline`] (the login page's offline challenge, response
+//! and time code), [`challenges`] (the device's side of login approval) and
 //! [`diagnostics`] (bundle uploads and the support endpoints). Handlers hold the database or
 //! limiter lock only for short, await-free sections.
 
@@ -9,6 +10,7 @@ pub(crate) mod activation;
 pub(crate) mod challenges;
 pub(crate) mod diagnostics;
 pub(crate) mod login;
+pub(crate) mod offline;
 pub(crate) mod portal;
 
 use std::sync::Arc;
@@ -44,6 +46,12 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/logins", post(login::start))
         .route("/v1/logins/{login_id}", get(login::status))
         .route("/v1/logins/{login_id}/qr", post(login::qr))
+        .route("/v1/logins/{login_id}/offline", post(offline::challenge))
+        .route(
+            "/v1/logins/{login_id}/response",
+            post(offline::response_typed),
+        )
+        .route("/v1/logins/{login_id}/code", post(offline::code))
         .route("/v1/challenges/pending", post(challenges::pending))
         .route("/v1/challenges/decide", post(challenges::decide))
         .route(
