@@ -1,6 +1,7 @@
 //! What the end-to-end tests share: a real server on 127.0.0.1 (port 0) over a real SQLite
 //! file in a temporary directory, with an adjustable clock and an HTTP client; its replies;
-//! and a phone with a real P-256 key that speaks the activation protocol.
+//! and a phone with a real P-256 key that speaks the activation protocol (with or without the
+//! X25519 agreement of offline codes).
 
 // Each test file is its own crate and uses only part of this module (the activation tests
 // never call `Reply::refused`, the approval tests never read `Reply::error`, ...), so what one
@@ -16,8 +17,10 @@ use ibkey_protocol::activation::{
     TicketResponse,
 };
 use ibkey_protocol::encoding::{b64, unb64};
+use ibkey_protocol::offline::{derive_account_secret, AGREEMENT, SECRET_LEN};
 use ibkey_server::{AdjustableClock, PortalDevice, RunningServer, ServerClock as _, ServerConfig};
 use reqwest::StatusCode;
+use ring::agreement::{agree_ephemeral, EphemeralPrivateKey, UnparsedPublicKey};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_json::{json, Value};
@@ -247,6 +250,38 @@ impl Device {
             agreement_key: None,
         }
     }
+
+    /// The request that enrolls this phone with `ticket` and a new one-time X25519 key for
+    /// offline codes, and that key's private half (for [`offline_secret`]), as IB Key makes
+    /// them.
+    pub fn complete_request_with_agreement(
+        &self,
+        ticket: &str,
+    ) -> (CompleteRequest, EphemeralPrivateKey) {
+        let private = EphemeralPrivateKey::generate(AGREEMENT, &self.rng).expect("x25519 key");
+        let public = private.compute_public_key().expect("public key");
+        let request = CompleteRequest {
+            agreement_key: Some(b64(public.as_ref())),
+            ..self.complete_request(ticket)
+        };
+        (request, private)
+    }
+}
+
+/// The per-account secret the phone derives, as IB Key will: from its private X25519 key,
+/// the server's `agreement_key` of the completion and the credential id of the receipt.
+pub fn offline_secret(
+    private: EphemeralPrivateKey,
+    server_key: &str,
+    credential_id: &str,
+) -> [u8; SECRET_LEN] {
+    let server_key = unb64(server_key).expect("server agreement key in base64url");
+    agree_ephemeral(
+        private,
+        &UnparsedPublicKey::new(AGREEMENT, &server_key),
+        |shared| *derive_account_secret(shared, credential_id),
+    )
+    .expect("agreement with the server's key")
 }
 
 /// The claims of a ticket, read without checking the signature (a device would verify).
