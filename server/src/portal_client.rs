@@ -6,6 +6,7 @@ use ibkey_protocol::activation::{ErrorResponse, SignInRequest, SignInResponse, T
 use ibkey_protocol::approval::{
     LoginQrResponse, LoginRequest, LoginStarted, LoginState, LoginStatus,
 };
+use ibkey_protocol::offline::{OfflineChallenge, OfflineResponse, TimeCodeRequest};
 
 /// The longest a status request waits on the server for a decision, seconds.
 const STATUS_WAIT_SECONDS: u32 = 25;
@@ -151,16 +152,48 @@ impl PendingLogin {
     /// The login page's "log in with QR code": a signed challenge any of the user's devices
     /// may scan and answer.
     pub async fn qr_code(&self) -> Result<LoginQrResponse, PortalError> {
-        let reply = self
+        self.post_json("qr", None::<&()>).await
+    }
+
+    /// The login page's "challenge/response" (for a phone without a network): the challenge
+    /// to type into the phone.
+    pub async fn offline_challenge(&self) -> Result<OfflineChallenge, PortalError> {
+        self.post_json("offline", None::<&()>).await
+    }
+
+    /// Types the phone's response into the login page; gives the login's status.
+    pub async fn submit_response(&self, response: &str) -> Result<LoginStatus, PortalError> {
+        let body = OfflineResponse {
+            response: response.to_string(),
+        };
+        self.post_json("response", Some(&body)).await
+    }
+
+    /// Types a time-based code from the phone into the login page; gives the login's status.
+    pub async fn submit_time_code(&self, code: &str) -> Result<LoginStatus, PortalError> {
+        let body = TimeCodeRequest {
+            code: code.to_string(),
+        };
+        self.post_json("code", Some(&body)).await
+    }
+
+    /// `POST /v1/logins/{id}/{action}` with the login secret and an optional JSON body.
+    async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        action: &str,
+        body: Option<&B>,
+    ) -> Result<T, PortalError> {
+        let mut request = self
             .http
             .post(format!(
-                "{}/v1/logins/{}/qr",
+                "{}/v1/logins/{}/{action}",
                 self.base_url, self.started.login_id
             ))
-            .bearer_auth(&self.started.login_secret)
-            .send()
-            .await;
-        read(reply, &self.base_url).await
+            .bearer_auth(&self.started.login_secret);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        read(request.send().await, &self.base_url).await
     }
 }
 
