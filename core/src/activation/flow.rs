@@ -18,6 +18,10 @@ use ibkey_protocol::offline;
 /// Leeway for the phone's clock when checking the expiry a QR code carries; the server
 /// has the final word.
 const CLOCK_LEEWAY_SECS: i64 = 30;
+/// A code that looks expired by more than this is not refused on the phone: more likely the
+/// phone's clock is far off (the server refuses a code that really expired, and its receipt
+/// teaches the phone the server's time).
+const LOCAL_EXPIRY_WINDOW_SECS: i64 = 3600;
 
 impl Device {
     /// Checks a session ID as typed, on the device: length, characters and the check
@@ -95,7 +99,8 @@ impl Device {
         })
     }
 
-    /// The checks that need nothing but the device: already enrolled, expired.
+    /// The checks that need nothing but the device: already enrolled, expired (on the clock
+    /// corrected by the learned server offset; only recently, else the server decides).
     fn check_locally(&self, ticket: &TicketClaims) -> Result<(), ActivationError> {
         if self.book.get(&ticket.usr)?.is_some() {
             return Err(ActivationError::AlreadyEnrolled {
@@ -103,7 +108,8 @@ impl Device {
                 found_by: FoundBy::Device,
             });
         }
-        if self.now_secs() > ticket.exp + CLOCK_LEEWAY_SECS {
+        let late = self.server_now_secs()?.saturating_sub(ticket.exp);
+        if late > CLOCK_LEEWAY_SECS && late <= LOCAL_EXPIRY_WINDOW_SECS {
             return Err(ActivationError::CodeExpired);
         }
         Ok(())
