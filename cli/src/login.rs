@@ -1,6 +1,9 @@
-//! Logging in with the phone's approval: `ibkey login` acts as the bank's login page (the
-//! password typed, then the number to match or the QR code, waiting for the phone's answer),
-//! `ibkey approve` as the phone (the waiting logins, the number, the PIN, the decision).
+//! Logging in with the phone: `ibkey login` acts as the bank's login page (the password typed,
+//! then the number to match or the QR code, waiting for the phone's answer; or, offline, the
+//! challenge to type into the phone and its response or a time-based code typed back),
+//! `ibkey approve` as the phone approving (the waiting logins, the number, the PIN, the
+//! decision), `ibkey respond` and `ibkey code` as the phone without a network, and `ibkey otp`
+//! as any authenticator app reading an `otpauth://` URI.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -25,6 +28,17 @@ pub struct LoginArgs<'a> {
     pub application: Option<&'a str>,
     /// Write the login QR code here (and print it) instead of relying on the notification.
     pub qr_out: Option<&'a Path>,
+    /// Log in without the phone's network: challenge/response, or a time-based code.
+    pub offline: Option<OfflineMode>,
+}
+
+/// How the login page takes a code from a phone that has no network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfflineMode {
+    /// Show a challenge, take the phone's 8-digit response.
+    ChallengeResponse,
+    /// Take the phone's 6-digit time-based code.
+    TimeCode,
 }
 
 /// `ibkey login`: starts a login, shows the number (or the QR code), waits for the phone and
@@ -33,6 +47,9 @@ pub async fn login(server_url: &str, args: LoginArgs<'_>) -> Result<(), Failure>
     let login = PendingLogin::start(server_url, args.user, args.password, args.application)
         .await
         .map_err(|e| Failure::cli(e.to_string()))?;
+    if let Some(mode) = args.offline {
+        return login_offline(&login, args.user, mode).await;
+    }
     let started = login.started();
     match started.pushes_muted_until {
         Some(until) => println!(
@@ -65,6 +82,39 @@ pub async fn login(server_url: &str, args: LoginArgs<'_>) -> Result<(), Failure>
         .wait_for_decision()
         .await
         .map_err(|e| Failure::cli(e.to_string()))?;
+    println!("{}", status.message);
+    login_result(&status)
+}
+
+/// The offline half of `ibkey login`: the challenge shown (or not), the phone's answer read
+/// from standard input, the verdict.
+async fn login_offline(login: &PendingLogin, user: &str, mode: OfflineMode) -> Result<(), Failure> {
+    let prompt = match mode {
+        OfflineMode::ChallengeResponse => {
+            let challenge = login
+                .offline_challenge()
+                .await
+                .map_err(|e| Failure::cli(e.to_string()))?;
+            println!(
+                "Challenge for {user}: {}  (type it into the phone: `ibkey respond {user} \"{}\"`)",
+                challenge.challenge, challenge.challenge
+            );
+            "Response from the phone: "
+        }
+        OfflineMode::TimeCode => "Code from the phone (`ibkey code USER`): ",
+    };
+    eprint!("{prompt}");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Failure::cli(format!("could not read the answer: {e}")))?;
+    let answer = line.trim();
+    let status = match mode {
+        OfflineMode::ChallengeResponse => login.submit_response(answer).await,
+        OfflineMode::TimeCode => login.submit_time_code(answer).await,
+    }
+    .map_err(|e| Failure::cli(e.to_string()))?;
     println!("{}", status.message);
     login_result(&status)
 }
@@ -192,4 +242,46 @@ pub fn describe_outcome(outcome: &ApprovalOutcome) -> String {
         outcome.username,
         format_utc(outcome.decided_at)
     )
+}
+
+/// `ibkey respond`: the 8-digit response to a login page's challenge, after the PIN.
+pub async fn respond(
+    authenticator: &Authenticator,
+    user: &str,
+    challenge: &str,
+) -> Result<(), Failure> {
+    let answer = authenticator.respond(user, challenge).await?;
+    let (head, tail) = answer.response.split_at(answer.response.len() / 2);
+    println!("Response for {}: {head} {tail}", answer.username);
+    Ok(())
+}
+
+/// `ibkey code`: the user's current time-based code, after the PIN.
+pub async fn time_code(authenticator: &Authenticator, user: &str) -> Result<(), Failure> {
+    let code = authenticator.time_code(user).await?;
+    println!(
+        "Code for {}: {} (good for {} more seconds)",
+        code.username, code.code, code.seconds_left
+    );
+    Ok(())
+}
+
+/// `ibkey otp`: the code of an `otpauth://` URI at `time` (now when not given).
+pub fn otp(uri: &str, time: Option<i64>) -> Result<(), Failure> {
+    let now = time.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    });
+    let code = ibkey_core::codes::otp_code(uri, now)?;
+    let who = match &code.issuer {
+        Some(issuer) => format!("{issuer}: {}", code.account),
+        None => code.account.clone(),
+    };
+    match (code.seconds_left, code.counter) {
+        (Some(left), _) => println!("{} ({who}; {left} s left)", code.code),
+        (None, Some(counter)) => println!("{} ({who}; counter {counter})", code.code),
+        (None, None) => println!("{} ({who})", code.code),
+    }
+    Ok(())
 }

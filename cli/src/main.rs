@@ -89,6 +89,37 @@ enum Command {
         /// Also show the login QR code and write it to this PNG file ("log in with QR code").
         #[arg(long, value_name = "FILE")]
         qr_out: Option<PathBuf>,
+        /// For a phone without a network: show a challenge and read the phone's response
+        /// from standard input.
+        #[arg(long, conflicts_with = "time_code")]
+        offline: bool,
+        /// For a phone without a network: read the phone's time-based code from standard input.
+        #[arg(long)]
+        time_code: bool,
+    },
+    /// As the phone without a network: the response to a login page's challenge.
+    Respond {
+        /// The user logging in.
+        user: String,
+        /// The challenge the login page shows (spaces do not matter).
+        challenge: String,
+        #[command(flatten)]
+        pin: PinSource,
+    },
+    /// As the phone without a network: the user's current time-based code.
+    Code {
+        /// The user.
+        user: String,
+        #[command(flatten)]
+        pin: PinSource,
+    },
+    /// The code of any `otpauth://totp/...` or `otpauth://hotp/...` URI.
+    Otp {
+        /// The URI (as a QR code of an authenticator set-up page holds it).
+        uri: String,
+        /// The time to compute a TOTP code for, Unix seconds (now when not given).
+        #[arg(long, value_name = "T", allow_negative_numbers = true)]
+        time: Option<i64>,
     },
     /// As the phone: show the logins waiting for approval and decide the first one.
     Approve {
@@ -211,15 +242,36 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             password,
             application,
             qr_out,
+            offline,
+            time_code,
         } => {
+            let offline = match (offline, time_code) {
+                (true, _) => Some(login::OfflineMode::ChallengeResponse),
+                (false, true) => Some(login::OfflineMode::TimeCode),
+                (false, false) => None,
+            };
             let args = login::LoginArgs {
                 user: &user,
                 password: &password,
                 application: application.as_deref(),
                 qr_out: qr_out.as_deref(),
+                offline,
             };
             login::login(&cli.server, args).await
         }
+        Command::Respond {
+            user,
+            challenge,
+            pin,
+        } => {
+            let authenticator = home::open(&home, &cli.server, pin.pin_stdin)?;
+            login::respond(&authenticator, &user, &challenge).await
+        }
+        Command::Code { user, pin } => {
+            let authenticator = home::open(&home, &cli.server, pin.pin_stdin)?;
+            login::time_code(&authenticator, &user).await
+        }
+        Command::Otp { uri, time } => login::otp(&uri, time),
         Command::Approve {
             deny,
             report_fraud,

@@ -391,6 +391,9 @@ pub mod codes {
     pub const LOGIN_UNKNOWN: &str = "login_unknown";
     /// The user has no device that can approve a login.
     pub const NO_DEVICES: &str = "no_devices";
+    /// A signed device request (pull, push token) whose `issued_at` is too far from the
+    /// server's clock: the phone's clock is wrong, not the request.
+    pub const CLOCK_SKEW: &str = "clock_skew";
 }
 
 // The types that carry secrets (nonces, signatures, counters, login secrets, tokens) print

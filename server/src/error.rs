@@ -11,10 +11,6 @@ use axum::Json;
 use ibkey_protocol::activation::{codes, ErrorBody, ErrorResponse};
 use ibkey_protocol::approval::codes as approval_codes;
 
-/// The code of a signed device request whose `issued_at` is too far from the server's clock
-/// (to move to the protocol's codes): the phone's clock is wrong, not the request.
-pub const CLOCK_SKEW: &str = "clock_skew";
-
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -149,7 +145,7 @@ impl ApiError {
     pub fn clock_skew(max_skew_seconds: u64) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            CLOCK_SKEW,
+            approval_codes::CLOCK_SKEW,
             clock_skew_message(max_skew_seconds),
         )
     }

@@ -111,8 +111,8 @@
 //! `offline_unavailable`. The details are in the `handlers::offline` module.
 //!
 //! **Clock skew.** A signed pull or push-token registration whose `issued_at` is more than
-//! 10 minutes off is 400 [`CLOCK_SKEW`] (`clock_skew`); a revocation more than 5 minutes off
-//! is still 400 `bad_request`.
+//! 10 minutes off is 400 `clock_skew` (`ibkey_protocol::approval::codes::CLOCK_SKEW`); a
+//! revocation more than 5 minutes off is still 400 `bad_request`.
 //!
 //! Logs never hold portal tokens, login secrets, passwords, keys, nonces, signatures,
 //! counters, push payloads or tokens, offline secrets, challenges, responses or codes, or more
@@ -143,7 +143,7 @@ pub use config::{
 pub use db::activation::PortalDevice;
 pub use db::approval::{FraudReport, PortalLogin, RecordedPush};
 pub use db::DB_FILE;
-pub use error::{ApiError, ServerError, CLOCK_SKEW};
+pub use error::{ApiError, ServerError};
 pub use extract::MAX_BODY_BYTES;
 pub use handlers::diagnostics::MAX_CHUNK_BYTES;
 pub use handlers::portal::PORTAL_SESSION_SECONDS;

@@ -502,7 +502,10 @@ async fn an_expired_challenge_is_refused_and_the_login_reads_expired() {
     // A pull whose clock is more than 10 minutes off is refused; 9 minutes is fine.
     let stale = phone.pending_request(h.now() - 11 * 60);
     let skew = h.post("/v1/challenges/pending", &stale).await;
-    skew.refused(StatusCode::BAD_REQUEST, ibkey_server::CLOCK_SKEW);
+    skew.refused(
+        StatusCode::BAD_REQUEST,
+        ibkey_protocol::approval::codes::CLOCK_SKEW,
+    );
     assert!(
         skew.message().contains("off by more than 10 minutes"),
         "{}",

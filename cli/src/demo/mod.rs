@@ -1,9 +1,11 @@
 //! `ibkey demo`: the whole journey, as far as it is built — activation, login approval,
-//! diagnostics — against a reference server started in-process on a free loopback port with a
-//! temporary data folder. Each step says what happens and what came out; the demo fails if any
-//! outcome is not the expected one. The login steps are in [`approval`].
+//! offline codes, diagnostics — against a reference server started in-process on a free
+//! loopback port with a temporary data folder. Each step says what happens and what came out;
+//! the demo fails if any outcome is not the expected one. The login steps are in [`approval`]
+//! and [`offline`].
 
 mod approval;
+mod offline;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -210,6 +212,7 @@ pub async fn run() -> Result<(), Failure> {
         advance_clock: &advance_clock,
     };
     approval::run(&mut steps, &scene).await?;
+    offline::run(&mut steps, &url, &phone, "bob").await?;
 
     steps.begin(
         "support asks for diagnostics: the phone uploads its extended log and network trace",

@@ -28,10 +28,6 @@ use crate::error::{export_error_code, ErrorCode};
 use crate::gate::GateError;
 use crate::platform::{KeyError, StoreError};
 
-/// The server's refusal of a device request whose time is too far from its own (pull, push
-/// token). Not yet among the protocol's codes.
-const CLOCK_SKEW: &str = "clock_skew";
-
 /// How many wrong number picks refuse a login.
 pub const MAX_WRONG_PICKS: u8 = 3;
 
@@ -278,7 +274,7 @@ impl ApprovalError {
                     username: username.to_string(),
                 },
                 // The server does not say by how much; the phone's clock is the cause.
-                CLOCK_SKEW => ApprovalError::ClockWrong { offset_secs: 0 },
+                codes::CLOCK_SKEW => ApprovalError::ClockWrong { offset_secs: 0 },
                 _ => ApprovalError::ServerReply {
                     detail: format!("{code}: {message}"),
                 },
