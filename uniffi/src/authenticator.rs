@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ibkey_core::activation::{ActivationError, ActivationOutcome, ActivationRequest};
 use ibkey_core::approval::{ApprovalError, ApprovalOutcome, LoginChallenge, NumberCheck};
+use ibkey_core::codes::{CodesError, OfflineResponse, TimeCode};
 use ibkey_core::gate::{GateError, PinLockout};
 use ibkey_core::platform::{
     HttpTransport, KeyVault, Platform, SecureStore, SystemClock, UserVerifier,
@@ -12,8 +13,8 @@ use ibkey_core::{Account, AccountsError, AuthenticatorConfig};
 
 use crate::diagnostics::Diagnostics;
 
-/// The authenticator core for one app install: activation, login approval, the enrolled users,
-/// the PIN.
+/// The authenticator core for one app install: activation, login approval, offline codes, the
+/// enrolled users, the PIN.
 ///
 /// Make one per app, over the platform's services; it is safe to use from several threads.
 #[derive(uniffi::Object)]
@@ -154,6 +155,28 @@ impl Authenticator {
         token: String,
     ) -> Result<u32, ApprovalError> {
         self.core.register_push_token(platform, token).await
+    }
+
+    /// The 8-digit response to the login page's challenge for `username`, after the PIN or
+    /// biometrics; works without a network. A mistyped challenge is caught first.
+    pub async fn respond(
+        &self,
+        username: String,
+        challenge: String,
+    ) -> Result<OfflineResponse, CodesError> {
+        self.core.respond(&username, &challenge).await
+    }
+
+    /// The current time-based code for `username`, after the PIN or biometrics; works without
+    /// a network, on the phone's clock corrected by what the server's signed times taught it.
+    pub async fn time_code(&self, username: String) -> Result<TimeCode, CodesError> {
+        self.core.time_code(&username).await
+    }
+
+    /// How far the phone's clock is from the server's, in seconds (positive: the phone is
+    /// ahead), once learned from the server's signed times.
+    pub fn clock_offset_secs(&self) -> Result<Option<i64>, CodesError> {
+        self.core.clock_offset_secs()
     }
 
     /// The running PIN lockout, if any: until when, and how long is left.

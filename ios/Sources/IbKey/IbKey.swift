@@ -8,7 +8,7 @@ import UserNotifications
 /// slow) and reads and writes the `SecureStore`. The `UserVerifier` is called from there too;
 /// `LocalAuthVerifier` brings the PIN pad to the main actor itself.
 ///
-/// Failures are the core's typed errors (`ActivationError`, `ApprovalError`, `AccountsError`, `GateError`,
+/// Failures are the core's typed errors (`ActivationError`, `ApprovalError`, `CodesError`, `AccountsError`, `GateError`,
 /// `ScanError`, `DiagnosticsError`), each with the core's human message
 /// (`localizedDescription`) and a stable `code()`; see `Error.ibkeyCode` and
 /// `Error.verificationFailure`.
@@ -150,6 +150,22 @@ public final class IbKey: Sendable {
         return try await authenticator.registerPushToken(platform: "apns", token: hex)
     }
 
+    /// The response to the login page's challenge for `username` (Face ID / Touch ID or PIN
+    /// first; no network). A mistyped challenge is caught before anything is computed.
+    public func respond(_ username: String, challenge: String) async throws -> OfflineResponse {
+        try await authenticator.respond(username: username, challenge: challenge)
+    }
+
+    /// The current time-based code for `username` (Face ID / Touch ID or PIN first; no network).
+    public func timeCode(_ username: String) async throws -> TimeCode {
+        try await authenticator.timeCode(username: username)
+    }
+
+    /// How far the phone's clock is from the server's, in seconds, once learned.
+    public func clockOffsetSecs() async throws -> Int64? {
+        try authenticator.clockOffsetSecs()
+    }
+
     /// The key of a login notification's payload that holds the signed challenge.
     public static let pushChallengeKey = "challenge"
 
@@ -187,6 +203,8 @@ public extension Error {
         switch self {
         case let error as ActivationError: return error.code()
         case let error as ApprovalError: return error.code()
+        case let error as CodesError: return error.code()
+        case let error as OtpError: return error.code()
         case let error as AccountsError: return error.code()
         case let error as GateError: return error.code()
         case let error as StoreError: return error.code()
@@ -202,6 +220,7 @@ public extension Error {
         if let error = self as? GateError { return error }
         if case let .Verification(error)? = self as? ActivationError { return error }
         if case let .Verification(error)? = self as? ApprovalError { return error }
+        if case let .Verification(error)? = self as? CodesError { return error }
         if case let .Verification(error)? = self as? AccountsError { return error }
         return nil
     }

@@ -76,6 +76,21 @@ class ReferenceServer private constructor(
     fun loginQr(login: LoginPage): String =
         post("/v1/logins/${login.loginId}/qr", "", bearer = login.secret).jsonString("qr_payload")
 
+    /** The login page's "challenge/response": the challenge it shows (`123 456`). */
+    fun offlineChallenge(login: LoginPage): String =
+        post("/v1/logins/${login.loginId}/offline", "", bearer = login.secret).jsonString("challenge")
+
+    /**
+     * Types the phone's [response] into the login page; gives the HTTP status and the reply
+     * (the login's status, or the error).
+     */
+    fun submitResponse(login: LoginPage, response: String): Pair<Int, String> =
+        exchangeWithStatus("POST", "/v1/logins/${login.loginId}/response", """{"response":"$response"}""", login.secret)
+
+    /** Types a time-based [code] from the phone into the login page, like [submitResponse]. */
+    fun submitTimeCode(login: LoginPage, code: String): Pair<Int, String> =
+        exchangeWithStatus("POST", "/v1/logins/${login.loginId}/code", """{"code":"$code"}""", login.secret)
+
     /** The credential ids of the devices [user] has enrolled, as the portal lists them. */
     fun portalCredentialIds(user: String): List<String> {
         val body = request("GET", "/v1/portal/devices", null, bearer = signIn(user))
@@ -105,6 +120,17 @@ class ReferenceServer private constructor(
         exchange(method, path, body, bearer).decodeToString()
 
     private fun exchange(method: String, path: String, body: String?, bearer: String? = null): ByteArray {
+        val (status, bytes) = send(method, path, body, bearer)
+        check(status in 200..299) { "$method $path: HTTP $status ${bytes.decodeToString()}" }
+        return bytes
+    }
+
+    private fun exchangeWithStatus(method: String, path: String, body: String?, bearer: String?): Pair<Int, String> {
+        val (status, bytes) = send(method, path, body, bearer)
+        return status to bytes.decodeToString()
+    }
+
+    private fun send(method: String, path: String, body: String?, bearer: String?): Pair<Int, ByteArray> {
         val connection = URI(url + path).toURL().openConnection() as HttpURLConnection
         try {
             connection.requestMethod = method
@@ -118,8 +144,7 @@ class ReferenceServer private constructor(
             val status = connection.responseCode
             val bytes = (if (status >= 400) connection.errorStream else connection.inputStream)
                 ?.use { it.readBytes() } ?: ByteArray(0)
-            check(status in 200..299) { "$method $path: HTTP $status ${bytes.decodeToString()}" }
-            return bytes
+            return status to bytes
         } finally {
             connection.disconnect()
         }

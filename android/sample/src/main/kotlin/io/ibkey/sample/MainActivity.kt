@@ -31,8 +31,8 @@ import kotlinx.coroutines.launch
 /**
  * One screen: activate a user by session ID or by a QR code's text (pasted, or shared to the app),
  * which also adds further users; the users on this device, each removable; the way to the logins
- * waiting for approval ([ApprovalActivity]); and the outcome of the last action, errors shown as
- * `error [CODE]: message`.
+ * waiting for approval ([ApprovalActivity]) and to offline codes ([OfflineCodesActivity]); and
+ * the outcome of the last action, errors shown as `error [CODE]: message`.
  */
 class MainActivity : FragmentActivity() {
 
@@ -106,6 +106,9 @@ class MainActivity : FragmentActivity() {
 
         column.addView(action("Logins waiting for approval", disableWhileBusy = false) {
             startActivity(Intent(this, ApprovalActivity::class.java))
+        })
+        column.addView(action("Challenge/response (offline)", disableWhileBusy = false) {
+            startActivity(Intent(this, OfflineCodesActivity::class.java))
         })
 
         column.addView(heading("Users on this device"))

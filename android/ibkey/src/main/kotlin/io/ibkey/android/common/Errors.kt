@@ -3,8 +3,10 @@ package io.ibkey.android.common
 import io.ibkey.core.AccountsException
 import io.ibkey.core.ActivationException
 import io.ibkey.core.ApprovalException
+import io.ibkey.core.CodesException
 import io.ibkey.core.DiagnosticsException
 import io.ibkey.core.GateException
+import io.ibkey.core.OtpException
 import io.ibkey.core.ScanException
 import io.ibkey.core.StoreException
 
@@ -17,6 +19,8 @@ val Throwable.ibkeyCode: String?
     get() = when (this) {
         is ActivationException -> code()
         is ApprovalException -> code()
+        is CodesException -> code()
+        is OtpException -> code()
         is AccountsException -> code()
         is GateException -> code()
         is StoreException -> code()
@@ -35,6 +39,7 @@ val Throwable.verificationFailure: GateException?
         is GateException -> this
         is ActivationException.Verification -> error
         is ApprovalException.Verification -> error
+        is CodesException.Verification -> error
         is AccountsException.Verification -> error
         else -> null
     }

@@ -9,8 +9,10 @@ import io.ibkey.core.HttpTransport
 import io.ibkey.core.KeyVault
 import io.ibkey.core.LoginChallenge
 import io.ibkey.core.NumberCheck
+import io.ibkey.core.OfflineResponse
 import io.ibkey.core.PinLockout
 import io.ibkey.core.SecureStore
+import io.ibkey.core.TimeCode
 import io.ibkey.core.UserVerifier
 import io.ibkey.ffi.Authenticator
 import io.ibkey.ffi.decodeQrImage
@@ -28,7 +30,7 @@ import kotlinx.coroutines.withContext
  * switch to the main thread itself.
  *
  * Failures are the core's typed exceptions (`ActivationException`, `ApprovalException`,
- * `AccountsException`, `GateException`, `ScanException`), each with the core's human [Throwable.message] and a stable
+ * `CodesException`, `AccountsException`, `GateException`, `ScanException`), each with the core's human [Throwable.message] and a stable
  * `code()`; see [ibkeyCode] and [verificationFailure].
  *
  * With [IbKeyDiagnostics], the core's log lines are recorded and the extended log traces its
@@ -100,6 +102,16 @@ class IbKey(
     /** Registers the app's push token (`fcm` or `apns`) for every user of this device. */
     suspend fun registerPushToken(platform: String, token: String): UInt =
         onDispatcher { authenticator.registerPushToken(platform, token) }
+
+    /** The response to the login page's challenge for [username] (PIN first; no network). */
+    suspend fun respond(username: String, challenge: String): OfflineResponse =
+        onDispatcher { authenticator.respond(username, challenge) }
+
+    /** The current time-based code for [username] (PIN first; no network). */
+    suspend fun timeCode(username: String): TimeCode = onDispatcher { authenticator.timeCode(username) }
+
+    /** How far the phone's clock is from the server's, in seconds, once learned. */
+    suspend fun clockOffsetSecs(): Long? = onDispatcher { authenticator.clockOffsetSecs() }
 
     /** The users enrolled on this device, in enrollment order. */
     suspend fun accounts(): List<Account> = onDispatcher { authenticator.accounts() }
