@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -299,4 +299,50 @@ pub fn noisy_png(width: u32, noise: &[u8]) -> Vec<u8> {
         png.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
     }
     png
+}
+
+/// Every line the core logs in this test process, unscrubbed: what the canary tests search for
+/// secrets.
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// Installs the process-wide subscriber that keeps every line (all levels, no timestamps:
+    /// their digits could hold a code by chance). A thread's own subscriber would miss events
+    /// when the other tests of the binary register the same call sites first, so call it once
+    /// per test binary, from its canary test.
+    pub fn install() -> CapturedLogs {
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let captured = CapturedLogs::default();
+        let writer = captured.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .without_time()
+            .finish()
+            .try_init()
+            .expect("the only subscriber of this test binary");
+        captured
+    }
+
+    /// What was logged so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -19,7 +19,7 @@ use ibkey_core::scan::{self, FrameResult, Scanner};
 use ibkey_core::{
     ApprovalError, ChallengeSource, Decision, ErrorCode, LoginChallenge, NumberCheck,
 };
-use ibkey_e2e::{Phone, World};
+use ibkey_e2e::{CapturedLogs, Phone, World};
 use ibkey_protocol::approval::{LoginState, LoginStatus};
 use ibkey_protocol::encoding::{b64, unb64};
 use ibkey_server::portal_client::PendingLogin;
@@ -728,35 +728,9 @@ async fn push_tokens_are_registered_for_every_account_and_reach_the_pushes() {
     assert_eq!(err.code(), "APR_SERVER_REPLY");
 }
 
-/// Keeps every line the core logs, unscrubbed.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn canary_no_nonce_signature_counter_or_token_in_the_logs() {
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let captured = Captured::default();
-    let writer = captured.clone();
-    // The process-wide subscriber (a thread's own misses events when the other tests of this
-    // file register the same call sites first); the other tests' lines hold none of the
-    // secrets of this one.
-    tracing_subscriber::fmt()
-        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish()
-        .try_init()
-        .expect("the only subscriber of this test binary");
+    let captured = CapturedLogs::install();
 
     let world = World::start().await;
     let (phone, decisions) = tapped_phone(&world, "phone");
@@ -850,7 +824,7 @@ async fn canary_no_nonce_signature_counter_or_token_in_the_logs() {
         serde_json::from_slice(&store.load(key).expect("load").expect("record")).expect("JSON");
     assert!(state["counter"].as_u64().expect("counter") >= 7_340_012_345 + sent.len() as u64);
 
-    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("UTF-8");
+    let logs = captured.text();
     let core_lines: Vec<&str> = logs.lines().filter(|l| l.contains("ibkey_core")).collect();
     assert!(
         core_lines.iter().any(|l| l.contains("login decided")),

@@ -7,7 +7,7 @@
 #![allow(clippy::expect_used)]
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use ibkey_core::activation::ActivationOutcome;
@@ -16,7 +16,7 @@ use ibkey_core::platform::{
     TransportError,
 };
 use ibkey_core::{ApprovalError, CodesError, ErrorCode};
-use ibkey_e2e::{Phone, World};
+use ibkey_e2e::{CapturedLogs, Phone, World};
 use ibkey_protocol::approval::{LoginState, LoginStatus};
 use ibkey_protocol::offline;
 use ibkey_server::portal_client::PendingLogin;
@@ -459,37 +459,9 @@ async fn an_account_activated_without_an_agreement_has_no_codes_and_says_so() {
         .expect("approved");
 }
 
-/// Keeps every line the core logs, unscrubbed.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn canary_no_secret_response_or_code_in_the_logs() {
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let captured = Captured::default();
-    let writer = captured.clone();
-    // The process-wide subscriber (a thread's own misses events when the other tests of this
-    // file register the same call sites first); the other tests' lines hold none of the
-    // secrets of this one.
-    tracing_subscriber::fmt()
-        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        // No timestamps: their digits could hold a 6-digit code by chance.
-        .without_time()
-        .finish()
-        .try_init()
-        .expect("the only subscriber of this test binary");
+    let captured = CapturedLogs::install();
 
     let world = World::start().await;
     let phone = phone_with(&world, "phone", &["alice"]).await;
@@ -534,7 +506,7 @@ async fn canary_no_secret_response_or_code_in_the_logs() {
     canaries.push(("secret".into(), secret));
     canaries.push(("secret hex".into(), hex));
 
-    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("UTF-8");
+    let logs = captured.text();
     let core_lines: Vec<&str> = logs.lines().filter(|l| l.contains("ibkey_core")).collect();
     assert!(
         core_lines.iter().any(|l| l.contains("time code shown")),
