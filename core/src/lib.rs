@@ -23,6 +23,8 @@ pub mod error;
 pub mod gate;
 pub mod platform;
 pub mod scan;
+#[cfg(test)]
+mod test_support;
 
 pub use accounts::{Account, AccountsError};
 pub use activation::{ActivationError, ActivationOutcome, ActivationRequest};

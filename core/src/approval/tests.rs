@@ -2,10 +2,9 @@
 //! `FileStore` in a temp dir, software keys, a settable clock and a network that is down.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 
@@ -13,9 +12,9 @@ use super::*;
 use crate::device::{AuthenticatorConfig, Device};
 use crate::gate::PinPolicy;
 use crate::platform::{
-    Clock, FileStore, HttpRequest, HttpResponse, HttpTransport, Platform, ScriptedVerifier,
-    SoftwareKeyVault, TransportError, VerificationMethod,
+    FileStore, Platform, ScriptedVerifier, SoftwareKeyVault, VerificationMethod,
 };
+use crate::test_support::{Offline, TestClock};
 use crate::Account;
 use ibkey_protocol::activation::{key_id, sign_token, TicketClaims, TICKET_TYPE};
 use ibkey_protocol::approval::{ChallengeClaims, CHALLENGE_TYPE, NUMBER_RANGE};
@@ -23,31 +22,6 @@ use ibkey_protocol::encoding::b64;
 
 const SERVER: &str = "http://127.0.0.1:9";
 const NOW: i64 = 1_790_000_000;
-
-struct TestClock(AtomicI64);
-
-impl Clock for TestClock {
-    fn now_unix_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst) * 1000
-    }
-    fn uptime_ms(&self) -> u64 {
-        3_600_000
-    }
-}
-
-/// A network that is down, counting what was tried.
-#[derive(Default)]
-struct Offline(AtomicUsize);
-
-#[async_trait]
-impl HttpTransport for Offline {
-    async fn send(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Err(TransportError::Unreachable {
-            reason: "offline".into(),
-        })
-    }
-}
 
 fn key_pair() -> EcdsaKeyPair {
     let rng = SystemRandom::new();

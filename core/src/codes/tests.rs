@@ -2,48 +2,21 @@
 //! way activation saves it, a settable clock and a network that is down (and never asked).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-
-use async_trait::async_trait;
 
 use super::*;
 use crate::device::{AuthenticatorConfig, Device};
 use crate::gate::PinPolicy;
 use crate::platform::{
-    Clock, FileStore, HttpRequest, HttpResponse, HttpTransport, Platform, ScriptedVerifier,
-    SoftwareKeyVault, TransportError, VerificationMethod,
+    FileStore, Platform, ScriptedVerifier, SoftwareKeyVault, VerificationMethod,
 };
+use crate::test_support::{Offline, TestClock};
 use crate::Account;
 use ibkey_protocol::offline;
 
 const NOW: i64 = 1_800_000_010;
 const SECRET: [u8; offline::SECRET_LEN] = [0x5a; offline::SECRET_LEN];
-
-struct TestClock(AtomicI64);
-
-impl Clock for TestClock {
-    fn now_unix_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst) * 1000
-    }
-    fn uptime_ms(&self) -> u64 {
-        3_600_000
-    }
-}
-
-/// A network that is down, counting what was tried.
-#[derive(Default)]
-struct Offline(AtomicUsize);
-
-#[async_trait]
-impl HttpTransport for Offline {
-    async fn send(&self, _request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Err(TransportError::Unreachable {
-            reason: "offline".into(),
-        })
-    }
-}
 
 struct World {
     _dir: tempfile::TempDir,
