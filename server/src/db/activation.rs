@@ -4,7 +4,6 @@
 use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
-use super::offline::insert_offline_secret;
 use super::Db;
 
 /// A stored activation ticket.
@@ -284,6 +283,19 @@ pub(super) fn insert_portal_session(
         "INSERT INTO portal_sessions (token_sha256, username, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4)",
         params![token_sha256, username, now, expires_at],
+    )?;
+    Ok(())
+}
+
+/// Stores a credential's offline secret on `conn` (the activation's transaction).
+fn insert_offline_secret(
+    conn: &Connection,
+    credential_id: &str,
+    secret: &[u8],
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO offline_secrets (credential_id, secret) VALUES (?1, ?2)",
+        params![credential_id, secret],
     )?;
     Ok(())
 }

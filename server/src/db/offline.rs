@@ -8,7 +8,7 @@
 //! from them, so a digest would not do.
 
 use ibkey_protocol::approval::LoginState;
-use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
+use rusqlite::{params, OptionalExtension as _, TransactionBehavior};
 
 use super::approval::{close_challenges, decide_login, touch};
 use super::Db;
@@ -171,19 +171,6 @@ impl Db {
         tx.commit()?;
         Ok(OfflineOutcome::Approved)
     }
-}
-
-/// Stores a credential's offline secret on `conn` (the activation's transaction).
-pub(super) fn insert_offline_secret(
-    conn: &Connection,
-    credential_id: &str,
-    secret: &[u8],
-) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO offline_secrets (credential_id, secret) VALUES (?1, ?2)",
-        params![credential_id, secret],
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]
