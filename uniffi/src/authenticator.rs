@@ -6,9 +6,7 @@ use ibkey_core::activation::{ActivationError, ActivationOutcome, ActivationReque
 use ibkey_core::approval::{ApprovalError, ApprovalOutcome, LoginChallenge, NumberCheck};
 use ibkey_core::codes::{CodesError, OfflineResponse, TimeCode};
 use ibkey_core::gate::{GateError, PinLockout};
-use ibkey_core::platform::{
-    HttpTransport, KeyVault, Platform, SecureStore, SystemClock, UserVerifier,
-};
+use ibkey_core::platform::{Clock, HttpTransport, KeyVault, Platform, SecureStore, UserVerifier};
 use ibkey_core::{Account, AccountsError, AuthenticatorConfig};
 
 use crate::diagnostics::Diagnostics;
@@ -45,7 +43,7 @@ impl Authenticator {
             keys,
             verifier,
             http,
-            clock: Arc::new(SystemClock),
+            clock: phone_clock(),
         };
         let core = ibkey_core::Authenticator::new(config, platform)?;
         Ok(Arc::new(Authenticator { core }))
@@ -188,4 +186,16 @@ impl Authenticator {
     pub fn has_pin(&self) -> Result<bool, GateError> {
         self.core.has_pin()
     }
+}
+
+/// The phone's clock: the system's.
+#[cfg(not(feature = "test-hooks"))]
+fn phone_clock() -> Arc<dyn Clock> {
+    Arc::new(ibkey_core::platform::SystemClock)
+}
+
+/// The phone's clock in test builds: the system's, moved by the tests' skew hook.
+#[cfg(feature = "test-hooks")]
+fn phone_clock() -> Arc<dyn Clock> {
+    Arc::new(crate::test_hooks::SkewedClock)
 }

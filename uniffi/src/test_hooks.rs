@@ -1,5 +1,9 @@
 //! Hooks for the foreign test suites, compiled only with the `test-hooks` feature.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use ibkey_core::platform::{Clock, SystemClock};
+
 /// Panics with `message`, so a test can check that a Rust panic reaches Kotlin or Swift as a
 /// catchable exception (it needs `panic = "unwind"`).
 #[uniffi::export]
@@ -15,4 +19,31 @@ pub fn render_qr_png_for_tests(
     scale: u32,
 ) -> Result<Vec<u8>, ibkey_core::scan::ScanError> {
     ibkey_core::scan::render_png(&text, scale)
+}
+
+/// How far off, in seconds, the phone's clock is in the authenticators of this process (test
+/// builds only: the shipped library always uses the system clock).
+static PHONE_CLOCK_SKEW_SECS: AtomicI64 = AtomicI64::new(0);
+
+/// Sets the phone's clock `seconds` ahead (negative: behind) for every authenticator of this
+/// process, so a foreign test can show that a phone with a wrong clock still works.
+#[uniffi::export]
+pub fn set_phone_clock_skew_for_tests(seconds: i64) {
+    PHONE_CLOCK_SKEW_SECS.store(seconds, Ordering::SeqCst);
+}
+
+/// The system clock moved by [`set_phone_clock_skew_for_tests`].
+pub(crate) struct SkewedClock;
+
+impl Clock for SkewedClock {
+    fn now_unix_ms(&self) -> i64 {
+        let skew_ms = PHONE_CLOCK_SKEW_SECS
+            .load(Ordering::SeqCst)
+            .saturating_mul(1000);
+        SystemClock.now_unix_ms().saturating_add(skew_ms)
+    }
+
+    fn uptime_ms(&self) -> u64 {
+        SystemClock.uptime_ms()
+    }
 }

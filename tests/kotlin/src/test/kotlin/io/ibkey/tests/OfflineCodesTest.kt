@@ -5,6 +5,7 @@ import io.ibkey.core.CodesException
 import io.ibkey.core.OtpException
 import io.ibkey.core.OtpKind
 import io.ibkey.core.otpCode
+import io.ibkey.ffi.setPhoneClockSkewForTests
 import io.ibkey.testsupport.ReferenceServer
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
@@ -79,6 +80,27 @@ class OfflineCodesTest {
             val next = server.startLogin("rosa")
             val (again, refused) = server.submitTimeCode(next, code.code)
             assertTrue(again >= 400, "a code is good once: $refused")
+        }
+    }
+
+    @Test
+    fun `a phone clock minutes off still gives accepted codes`() = runBlocking<Unit> {
+        for ((name, skew) in listOf("ahead" to 300L, "behind" to -300L)) {
+            setPhoneClockSkewForTests(skew)
+            try {
+                // The phone learns how far off it is from the server's signed times.
+                enrolledPhone("clock-$name").use { phone ->
+                    assertEquals(skew, phone.ibkey.clockOffsetSecs()?.let { Math.round(it / 60.0) * 60 }, "learned offset")
+                    val login = server.startLogin("clock-$name")
+                    val (status, reply) = server.submitTimeCode(login, phone.ibkey.timeCode("clock-$name").code)
+                    assertEquals(200, status, "phone $name by $skew s: $reply")
+                    val next = server.startLogin("clock-$name")
+                    val answer = phone.ibkey.respond("clock-$name", server.offlineChallenge(next))
+                    assertEquals(200, server.submitResponse(next, answer.response).first)
+                }
+            } finally {
+                setPhoneClockSkewForTests(0)
+            }
         }
     }
 
