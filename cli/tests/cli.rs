@@ -1,6 +1,7 @@
 //! The `ibkey` binary as a user runs it: portal ticket, activation from a QR image and from a
-//! typed session ID with the PIN on stdin, listing, removal, the failure messages, and the
-//! demo. The reference server runs in-process on loopback.
+//! typed session ID with the PIN on stdin, listing, removal, logins approved on the phone and
+//! by challenge/response, `otpauth` codes, the failure messages, and the demo. The reference
+//! server runs in-process on loopback.
 
 // Helpers of a test stop it at the first surprise.
 #![allow(clippy::expect_used)]
@@ -199,5 +200,166 @@ fn activating_without_a_server_says_it_is_unreachable() {
     assert!(
         stderr.contains("error [ACT_SERVER_UNREACHABLE]"),
         "{stderr}"
+    );
+}
+
+/// `ibkey login` started as the login page would be: waits in the background while the test
+/// reads its output line by line.
+struct LoginPage {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl LoginPage {
+    fn start(home: &Path, server: &str, args: &[&str]) -> LoginPage {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ibkey"))
+            .arg("--data-dir")
+            .arg(home)
+            .args(["--server", server, "login"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ibkey login runs");
+        let stdout = child.stdout.take().expect("stdout");
+        LoginPage {
+            child,
+            lines: std::io::BufRead::lines(std::io::BufReader::new(stdout)),
+        }
+    }
+
+    /// The first output line that `pick` accepts, picked apart.
+    fn read<T>(&mut self, pick: impl Fn(&str) -> Option<T>) -> T {
+        for line in self.lines.by_ref() {
+            if let Some(found) = pick(&line.expect("a line")) {
+                return found;
+            }
+        }
+        panic!("ibkey login ended without the expected line");
+    }
+
+    /// Types `text` into the login page (its standard input).
+    fn type_in(&mut self, text: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        stdin.write_all(text.as_bytes()).expect("write");
+        stdin.flush().expect("flush");
+    }
+
+    /// Waits for the login page to end; gives whether it succeeded and the rest of its output.
+    fn finish(mut self) -> (bool, String) {
+        let rest: Vec<String> = self.lines.by_ref().map_while(Result::ok).collect();
+        let status = self.child.wait().expect("ibkey login ends");
+        (status.success(), rest.join("\n"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logins_go_through_by_approval_and_by_challenge_response_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = ServerConfig {
+        data_dir: dir.path().join("server"),
+        clock: std::sync::Arc::new(SystemClock),
+        ..ServerConfig::default()
+    };
+    let any_port: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let server = ibkey_server::start(config, any_port).await.expect("server");
+    let url = server.url();
+    let home = dir.path().join("home");
+    tokio::task::spawn_blocking(move || {
+        let ticket = ibkey(&home, &url, &["ticket", "--user", "alice"], "");
+        let session_id = session_id_of(&ticket);
+        let activated = ibkey(
+            &home,
+            &url,
+            &["activate", "--session-id", &session_id, "--pin-stdin"],
+            "4829\n",
+        );
+        assert!(activated.status.success(), "{}", text(&activated.stderr));
+
+        // The login page shows the number; the phone picks it and approves with the PIN.
+        let mut page = LoginPage::start(&home, &url, &["--user", "alice"]);
+        let number = page.read(|line| {
+            let (_, tail) = line.split_once("pick the number ")?;
+            Some(tail.trim_end_matches('.').to_string())
+        });
+        let approved = ibkey(
+            &home,
+            &url,
+            &["approve", "--number", &number, "--pin-stdin"],
+            "4829\n",
+        );
+        assert!(approved.status.success(), "{}", text(&approved.stderr));
+        assert!(text(&approved.stdout).contains("Login for alice to Client Portal"));
+        assert!(text(&approved.stdout).contains("approved"));
+        let (ok, output) = page.finish();
+        assert!(ok, "the login page: {output}");
+        assert!(output.contains("Login approved"), "{output}");
+
+        // Offline: the challenge typed into the phone, the response typed back.
+        let mut page = LoginPage::start(&home, &url, &["--user", "alice", "--offline"]);
+        let challenge = page.read(|line| {
+            let (_, tail) = line.split_once("Challenge for alice: ")?;
+            tail.get(..7).map(str::to_string)
+        });
+        let responded = ibkey(
+            &home,
+            &url,
+            &["respond", "alice", &challenge, "--pin-stdin"],
+            "4829\n",
+        );
+        assert!(responded.status.success(), "{}", text(&responded.stderr));
+        let response = text(&responded.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("Response for alice: ").map(str::to_string))
+            .expect("a response line");
+        page.type_in(&format!("{response}\n"));
+        let (ok, output) = page.finish();
+        assert!(ok, "the offline login page: {output}");
+
+        // The same response again does not log in.
+        let mut page = LoginPage::start(&home, &url, &["--user", "alice", "--offline"]);
+        page.read(|line| line.contains("Challenge for alice: ").then_some(()));
+        page.type_in("0000 0000\n");
+        let (ok, _) = page.finish();
+        assert!(!ok, "a wrong response logged in");
+    })
+    .await
+    .expect("join");
+}
+
+#[test]
+fn otp_prints_the_code_of_a_uri_and_explains_a_bad_one() {
+    let home = tempfile::tempdir().expect("temp dir");
+    // RFC 6238 Appendix B, SHA-1, T = 59.
+    let uri = "otpauth://totp/Example:alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&digits=8";
+    let good = ibkey(
+        home.path(),
+        "http://127.0.0.1:9",
+        &["otp", uri, "--time", "59"],
+        "",
+    );
+    assert!(good.status.success(), "{}", text(&good.stderr));
+    assert!(
+        text(&good.stdout).starts_with("94287082"),
+        "{}",
+        text(&good.stdout)
+    );
+
+    let bad = ibkey(
+        home.path(),
+        "http://127.0.0.1:9",
+        &[
+            "otp",
+            "otpauth://totp/alice?secret=GEZDGNBVGY3TQOJQGEZDGNBV&digits=10",
+        ],
+        "",
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let message = text(&bad.stderr);
+    assert!(message.contains("error [OTP_"), "{message}");
+    assert!(
+        !message.contains("GEZDGNBV"),
+        "the secret is shown: {message}"
     );
 }
