@@ -223,6 +223,10 @@ struct TestServer {
         }
     }
 
+    private struct OfflineChallenge: Decodable {
+        let challenge: String
+    }
+
     /// `user` types the portal password into the login page (`POST /v1/logins`): the server
     /// notifies the user's phones.
     func startLogin(_ user: String) async throws -> LoginPage {
@@ -243,6 +247,25 @@ struct TestServer {
         return try JSONDecoder().decode(LoginQr.self, from: reply).qrPayload
     }
 
+    /// The login page's "challenge/response": the challenge it shows (`123 456`).
+    func offlineChallenge(_ login: LoginPage) async throws -> String {
+        let reply = try await post("/v1/logins/\(login.loginId)/offline", json: nil, bearer: login.secret)
+        return try JSONDecoder().decode(OfflineChallenge.self, from: reply).challenge
+    }
+
+    /// Types the phone's `response` into the login page: the HTTP status and the reply (the
+    /// login's status, or the error), whatever the status.
+    func submitResponse(_ login: LoginPage, _ response: String) async throws -> (Int, String) {
+        let (status, reply) = try await send("POST", "/v1/logins/\(login.loginId)/response", json: ["response": response], bearer: login.secret)
+        return (status, String(decoding: reply, as: UTF8.self))
+    }
+
+    /// Types a time-based `code` from the phone into the login page, like `submitResponse`.
+    func submitTimeCode(_ login: LoginPage, _ code: String) async throws -> (Int, String) {
+        let (status, reply) = try await send("POST", "/v1/logins/\(login.loginId)/code", json: ["code": code], bearer: login.secret)
+        return (status, String(decoding: reply, as: UTF8.self))
+    }
+
     private func signIn(_ user: String) async throws -> String {
         let reply = try await post("/v1/portal/sign-in", json: ["username": user, "password": portalPassword], bearer: nil)
         return try JSONDecoder().decode(SignIn.self, from: reply).portalToken
@@ -253,6 +276,15 @@ struct TestServer {
     }
 
     private func request(_ method: String, _ path: String, json: [String: String]?, bearer: String?) async throws -> Data {
+        let (status, data) = try await send(method, path, json: json, bearer: bearer)
+        guard (200..<300).contains(status) else {
+            throw PortalRefused(status: status, body: String(decoding: data, as: UTF8.self))
+        }
+        return data
+    }
+
+    /// One request: the HTTP status and the reply's body, whatever the status.
+    private func send(_ method: String, _ path: String, json: [String: String]?, bearer: String?) async throws -> (Int, Data) {
         var request = URLRequest(url: try XCTUnwrap(URL(string: url + path)))
         request.httpMethod = method
         if let json {
@@ -263,11 +295,7 @@ struct TestServer {
             request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization")
         }
         let (data, response) = try await URLSession.shared.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard (200..<300).contains(status) else {
-            throw PortalRefused(status: status, body: String(decoding: data, as: UTF8.self))
-        }
-        return data
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 }
 
