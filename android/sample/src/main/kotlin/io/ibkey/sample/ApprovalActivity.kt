@@ -1,6 +1,5 @@
 package io.ibkey.sample
 
-import android.graphics.Color
 import android.graphics.Typeface
 import android.os.Bundle
 import android.view.View
@@ -11,18 +10,15 @@ import android.widget.TextView
 import androidx.fragment.app.FragmentActivity
 import io.ibkey.android.LoginNotifications
 import io.ibkey.android.common.IbKey
-import io.ibkey.android.common.ibkeyCode
 import io.ibkey.core.ApprovalOutcome
 import io.ibkey.core.LoginChallenge
 import io.ibkey.protocol.Decision
 import java.text.DateFormat
 import java.util.Date
-import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.cancel
-import kotlinx.coroutines.launch
 
 /**
  * The approval screen: the logins waiting for this phone's users — the one a notification was
@@ -36,7 +32,7 @@ class ApprovalActivity : FragmentActivity() {
     private val notifications: LoginNotifications get() = (application as SampleApplication).loginNotifications
 
     private lateinit var list: LinearLayout
-    private lateinit var status: TextView
+    private lateinit var status: StatusLine
     private val screenScope = CoroutineScope(SupervisorJob() + Dispatchers.Main.immediate)
 
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -49,8 +45,9 @@ class ApprovalActivity : FragmentActivity() {
             text = "Logins waiting for you"
             setTypeface(typeface, Typeface.BOLD)
         })
-        status = TextView(this).apply { setPadding(0, dp(8), 0, dp(8)) }
-        column.addView(status)
+        val statusView = TextView(this).apply { setPadding(0, dp(8), 0, dp(8)) }
+        column.addView(statusView)
+        status = StatusLine(statusView, screenScope)
         list = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }
         column.addView(list)
         column.addView(Button(this).apply {
@@ -67,7 +64,7 @@ class ApprovalActivity : FragmentActivity() {
     }
 
     /** The tapped notification's login first, then those the server still holds for us. */
-    private fun refresh() = run("Looking for logins") {
+    private fun refresh() = status.run("Looking for logins") {
         val tapped = LoginNotifications.challengeFrom(ibkey, intent)
         val pulled = ibkey.pendingLogins().filter { it.challengeId != tapped?.challengeId }
         val waiting = listOfNotNull(tapped) + pulled
@@ -115,7 +112,7 @@ class ApprovalActivity : FragmentActivity() {
         return card
     }
 
-    private fun decide(challenge: LoginChallenge, call: suspend () -> ApprovalOutcome) = run("Sending") {
+    private fun decide(challenge: LoginChallenge, call: suspend () -> ApprovalOutcome) = status.run("Sending") {
         val outcome = call()
         notifications.dismiss(challenge)
         list.removeAllViews()
@@ -128,21 +125,4 @@ class ApprovalActivity : FragmentActivity() {
         }
     }
 
-    /** Runs one step and shows how it ended; errors as `error [CODE]: message`. */
-    private fun run(what: String, block: suspend () -> String) {
-        status.text = "$what…"
-        status.setTextColor(Color.DKGRAY)
-        screenScope.launch {
-            try {
-                status.text = block()
-            } catch (e: CancellationException) {
-                throw e
-            } catch (e: Exception) {
-                status.text = "error [${e.ibkeyCode ?: "?"}]: ${e.message}"
-                status.setTextColor(Color.rgb(0xB0, 0x00, 0x20))
-            }
-        }
-    }
-
-    private fun dp(value: Int): Int = (value * resources.displayMetrics.density).toInt()
 }

@@ -2,7 +2,6 @@ package io.ibkey.sample
 
 import android.app.AlertDialog
 import android.content.Intent
-import android.graphics.Color
 import android.graphics.Typeface
 import android.os.Bundle
 import android.text.InputType
@@ -15,7 +14,6 @@ import android.widget.TextView
 import androidx.core.widget.doAfterTextChanged
 import androidx.fragment.app.FragmentActivity
 import io.ibkey.android.common.IbKey
-import io.ibkey.android.common.ibkeyCode
 import io.ibkey.core.Account
 import io.ibkey.core.ActivationException
 import io.ibkey.core.ActivationOutcome
@@ -41,7 +39,7 @@ class MainActivity : FragmentActivity() {
     private lateinit var sessionId: EditText
     private lateinit var sessionIdHint: TextView
     private lateinit var qrPayload: EditText
-    private lateinit var status: TextView
+    private lateinit var status: StatusLine
     private lateinit var accountList: LinearLayout
     private val actionButtons = mutableListOf<Button>()
 
@@ -98,11 +96,12 @@ class MainActivity : FragmentActivity() {
             activate("Activating") { ibkey.activateFromQr(payload) }
         })
 
-        status = TextView(this).apply {
+        val statusView = TextView(this).apply {
             setPadding(0, dp(16), 0, dp(16))
             setTextIsSelectable(true)
         }
-        column.addView(status)
+        column.addView(statusView)
+        status = StatusLine(statusView, screenScope)
 
         column.addView(action("Logins waiting for approval", disableWhileBusy = false) {
             startActivity(Intent(this, ApprovalActivity::class.java))
@@ -166,14 +165,14 @@ class MainActivity : FragmentActivity() {
     /** Runs one action, with the buttons disabled meanwhile, and shows how it ended. */
     private fun perform(what: String, block: suspend () -> String) {
         actionButtons.forEach { it.isEnabled = false }
-        showStatus("$what…", error = false)
+        status.show("$what…", error = false)
         screenScope.launch {
             try {
-                showStatus(block(), error = false)
+                status.show(block(), error = false)
             } catch (e: CancellationException) {
                 throw e
             } catch (e: Exception) {
-                showStatus(describe(e), error = true)
+                status.show(StatusLine.describe(e), error = true)
             } finally {
                 actionButtons.forEach { it.isEnabled = true }
                 refreshAccounts()
@@ -194,7 +193,7 @@ class MainActivity : FragmentActivity() {
             } catch (e: CancellationException) {
                 throw e
             } catch (e: Exception) {
-                showStatus(describe(e), error = true)
+                status.show(StatusLine.describe(e), error = true)
             }
         }
     }
@@ -214,17 +213,6 @@ class MainActivity : FragmentActivity() {
         }
     }
 
-    private fun describe(e: Exception): String {
-        val code = e.ibkeyCode
-        val message = e.message ?: e.javaClass.simpleName
-        return if (code != null) "error [$code]: $message" else "error: $message"
-    }
-
-    private fun showStatus(text: String, error: Boolean) {
-        status.text = text
-        status.setTextColor(if (error) Color.rgb(0xB0, 0x00, 0x20) else Color.DKGRAY)
-    }
-
     private fun heading(text: String) = TextView(this).apply {
         this.text = text
         setTypeface(typeface, Typeface.BOLD)
@@ -239,6 +227,4 @@ class MainActivity : FragmentActivity() {
             setOnClickListener { onClick() }
             if (disableWhileBusy) actionButtons += this
         }
-
-    private fun dp(value: Int): Int = (value * resources.displayMetrics.density).toInt()
 }

@@ -1,6 +1,5 @@
 package io.ibkey.sample
 
-import android.graphics.Color
 import android.graphics.Typeface
 import android.os.Bundle
 import android.text.InputType
@@ -11,13 +10,10 @@ import android.widget.ScrollView
 import android.widget.TextView
 import androidx.fragment.app.FragmentActivity
 import io.ibkey.android.common.IbKey
-import io.ibkey.android.common.ibkeyCode
-import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.cancel
-import kotlinx.coroutines.launch
 
 /**
  * Challenge/response and time-based codes, for a phone without a network: for each user on the
@@ -30,7 +26,7 @@ class OfflineCodesActivity : FragmentActivity() {
     private val ibkey: IbKey get() = (application as SampleApplication).ibkey
 
     private lateinit var list: LinearLayout
-    private lateinit var status: TextView
+    private lateinit var status: StatusLine
     private val screenScope = CoroutineScope(SupervisorJob() + Dispatchers.Main.immediate)
 
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -43,16 +39,17 @@ class OfflineCodesActivity : FragmentActivity() {
             text = "Challenge/response (no network needed)"
             setTypeface(typeface, Typeface.BOLD)
         })
-        status = TextView(this).apply {
+        val statusView = TextView(this).apply {
             setPadding(0, dp(8), 0, dp(8))
             textSize = 20f
             setTextIsSelectable(true)
         }
-        column.addView(status)
+        column.addView(statusView)
+        status = StatusLine(statusView, screenScope)
         list = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }
         column.addView(list)
         setContentView(ScrollView(this).apply { addView(column) })
-        run("Reading the users") {
+        status.run("Reading the users") {
             val accounts = ibkey.accounts()
             accounts.forEach { list.addView(userCard(it.username)) }
             ibkey.clockOffsetSecs()?.takeIf { kotlin.math.abs(it) > 600 }?.let {
@@ -80,7 +77,7 @@ class OfflineCodesActivity : FragmentActivity() {
             text = "Show response"
             setOnClickListener {
                 val typed = challenge.text.toString()
-                run("Computing") {
+                status.run("Computing") {
                     val answer = ibkey.respond(username, typed)
                     "Type into the login page: ${answer.response.chunked(4).joinToString(" ")}"
                 }
@@ -89,7 +86,7 @@ class OfflineCodesActivity : FragmentActivity() {
         addView(Button(context).apply {
             text = "Show time-based code"
             setOnClickListener {
-                run("Computing") {
+                status.run("Computing") {
                     val code = ibkey.timeCode(username)
                     "${code.code} (good for ${code.secondsLeft} more seconds)"
                 }
@@ -97,21 +94,4 @@ class OfflineCodesActivity : FragmentActivity() {
         })
     }
 
-    /** Runs one step and shows how it ended; errors as `error [CODE]: message`. */
-    private fun run(what: String, block: suspend () -> String) {
-        status.text = "$what…"
-        status.setTextColor(Color.DKGRAY)
-        screenScope.launch {
-            try {
-                status.text = block()
-            } catch (e: CancellationException) {
-                throw e
-            } catch (e: Exception) {
-                status.text = "error [${e.ibkeyCode ?: "?"}]: ${e.message}"
-                status.setTextColor(Color.rgb(0xB0, 0x00, 0x20))
-            }
-        }
-    }
-
-    private fun dp(value: Int): Int = (value * resources.displayMetrics.density).toInt()
 }
