@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use ibkey_core::activation::ActivationOutcome;
 use ibkey_core::gate::PinPolicy;
 use ibkey_core::platform::{
     Clock, FileStore, HttpRequest, HttpResponse, HttpTransport, Platform, ReqwestTransport,
@@ -22,6 +23,9 @@ use ibkey_protocol::activation::TicketResponse;
 use ibkey_server::portal_client::PortalClient;
 use ibkey_server::{AdjustableClock, RunningServer, ServerConfig};
 use tempfile::TempDir;
+
+/// The PIN of the phones [`World::phone_with_users`] enrolls.
+pub const TEST_PIN: &str = "4829";
 
 /// A reference server on a free loopback port, with its data in a temporary folder.
 pub struct World {
@@ -78,6 +82,26 @@ impl World {
     /// A new phone called `name`, with its store in its own folder and a fast PIN hash.
     pub fn phone(&self, name: &str) -> Phone {
         self.phone_with_policy(name, PinPolicy::fast_for_tests())
+    }
+
+    /// A new phone called `name` with `users` enrolled by QR code, its PIN ([`TEST_PIN`])
+    /// chosen at the first.
+    pub async fn phone_with_users(&self, name: &str, users: &[&str]) -> Phone {
+        let phone = self.phone(name);
+        self.enroll(&phone, users).await;
+        phone
+    }
+
+    /// Enrolls `users` on `phone` by QR code, the PIN being [`TEST_PIN`].
+    pub async fn enroll(&self, phone: &Phone, users: &[&str]) {
+        phone.user.set_standing_pin(Some(TEST_PIN));
+        for user in users {
+            let ticket = self.ticket(user).await;
+            match phone.auth.activate_from_qr(&ticket.qr_payload).await {
+                Ok(ActivationOutcome::Activated { .. }) => {}
+                other => panic!("activation of {user}: {other:?}"),
+            }
+        }
     }
 
     /// A phone whose PIN hashing costs next to nothing, for timing everything else.

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ibkey_core::activation::ActivationOutcome;
 use ibkey_core::platform::{
     FileStore, HttpHeader, HttpRequest, HttpResponse, HttpTransport, PinPurpose, ReqwestTransport,
     SecureStore, TransportError,
@@ -25,26 +24,6 @@ use ibkey_protocol::encoding::{b64, unb64};
 use ibkey_server::portal_client::PendingLogin;
 use ibkey_server::DEMO_PORTAL_PASSWORD;
 use serde_json::Value;
-
-const PIN: &str = "4829";
-
-/// A phone with `users` enrolled (by QR code), its PIN chosen at the first.
-async fn phone_with(world: &World, name: &str, users: &[&str]) -> Phone {
-    let phone = world.phone(name);
-    enroll(world, &phone, users).await;
-    phone
-}
-
-async fn enroll(world: &World, phone: &Phone, users: &[&str]) {
-    phone.user.set_standing_pin(Some(PIN));
-    for user in users {
-        let ticket = world.ticket(user).await;
-        match phone.auth.activate_from_qr(&ticket.qr_payload).await {
-            Ok(ActivationOutcome::Activated { .. }) => {}
-            other => panic!("activation of {user}: {other:?}"),
-        }
-    }
-}
 
 async fn http(request: HttpRequest) -> HttpResponse {
     ReqwestTransport::new()
@@ -162,7 +141,7 @@ async fn post_raw(url: &str, body: Vec<u8>) -> HttpResponse {
 async fn approves_with_the_matching_number_by_pull_and_by_push_and_recognises_replays() {
     let world = World::start().await;
     let (phone, decisions) = tapped_phone(&world, "phone");
-    enroll(&world, &phone, &["alice"]).await;
+    world.enroll(&phone, &["alice"]).await;
     let asked_before = phone.user.pin_requests().len();
 
     // Pulled when the app opens.
@@ -282,7 +261,7 @@ async fn approves_with_the_matching_number_by_pull_and_by_push_and_recognises_re
 #[tokio::test]
 async fn deny_and_this_wasnt_me_refuse_and_mute_the_next_notifications() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
     let asked_before = phone.user.pin_requests().len();
 
     let denied = login(&world, "alice").await;
@@ -356,7 +335,7 @@ async fn deny_and_this_wasnt_me_refuse_and_mute_the_next_notifications() {
 #[tokio::test]
 async fn a_login_page_qr_code_is_scanned_and_approved_without_a_number() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
     let page = login(&world, "alice").await;
     let qr = page.qr_code().await.expect("a QR code");
     let png = scan::render_png(&qr.qr_payload, 4).expect("render");
@@ -381,7 +360,7 @@ async fn a_login_page_qr_code_is_scanned_and_approved_without_a_number() {
     assert_eq!(status(&page).await.state, LoginState::Approved);
 
     // A phone without alice cannot answer the page's code.
-    let stranger = phone_with(&world, "stranger", &["bob"]).await;
+    let stranger = world.phone_with_users("stranger", &["bob"]).await;
     let other = login(&world, "alice").await;
     let qr = other.qr_code().await.expect("a QR code");
     assert_eq!(
@@ -401,7 +380,7 @@ async fn a_login_page_qr_code_is_scanned_and_approved_without_a_number() {
 #[tokio::test]
 async fn expired_challenges_are_refused_by_the_server_and_on_the_device() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
 
     // Read in time, answered too late: the server refuses.
     let late = login(&world, "alice").await;
@@ -444,8 +423,8 @@ async fn expired_challenges_are_refused_by_the_server_and_on_the_device() {
 async fn forged_and_tampered_challenges_are_refused() {
     let world = World::start().await;
     let elsewhere = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice"]).await;
-    let _away = phone_with(&elsewhere, "away", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
+    let _away = elsewhere.phone_with_users("away", &["alice"]).await;
 
     let page = login(&world, "alice").await;
     let genuine = token_of(&last_push(&world, "alice"));
@@ -510,8 +489,8 @@ async fn forged_and_tampered_challenges_are_refused() {
 #[tokio::test]
 async fn a_challenge_for_another_device_is_refused() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice", "bob"]).await;
-    let tablet = phone_with(&world, "tablet", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice", "bob"]).await;
+    let tablet = world.phone_with_users("tablet", &["alice"]).await;
     login(&world, "alice").await;
     let pushes = ibkey_server::recorded_pushes(&world.dir.path().join("server")).expect("pushes");
     let tablet_id = tablet
@@ -541,7 +520,7 @@ async fn a_challenge_for_another_device_is_refused() {
 #[tokio::test]
 async fn three_wrong_numbers_refuse_the_login_and_tell_the_server() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
     let asked_before = phone.user.pin_requests().len();
     let page = login(&world, "alice").await;
     let number = page.started().number;
@@ -596,7 +575,7 @@ fn replace_dir(dir: &Path, with: &Path) {
 #[tokio::test]
 async fn a_store_restored_from_an_older_copy_is_caught_as_possibly_cloned() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
 
     let first = login(&world, "alice").await;
     let challenge = only_pending(&phone).await;
@@ -655,7 +634,7 @@ async fn a_phone_clock_five_minutes_ahead_or_behind_still_approves() {
         // Off from the start: activation learns the offset.
         let phone = world.phone(name);
         phone.clock.shift_wall(shift_ms);
-        enroll(&world, &phone, &[name]).await;
+        world.enroll(&phone, &[name]).await;
         let page = login(&world, name).await;
         let challenge = phone
             .auth
@@ -702,7 +681,7 @@ async fn a_phone_clock_five_minutes_ahead_or_behind_still_approves() {
 #[tokio::test]
 async fn push_tokens_are_registered_for_every_account_and_reach_the_pushes() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice", "bob"]).await;
+    let phone = world.phone_with_users("phone", &["alice", "bob"]).await;
     assert_eq!(
         phone
             .auth
@@ -734,7 +713,7 @@ async fn canary_no_nonce_signature_counter_or_token_in_the_logs() {
 
     let world = World::start().await;
     let (phone, decisions) = tapped_phone(&world, "phone");
-    enroll(&world, &phone, &["alice"]).await;
+    world.enroll(&phone, &["alice"]).await;
     // A counter no log line could show by chance.
     let account = phone.auth.account("alice").expect("store").expect("alice");
     let store = FileStore::open(&phone.store_dir).expect("store");

@@ -10,38 +10,17 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ibkey_core::activation::ActivationOutcome;
 use ibkey_core::platform::{
     FileStore, HttpHeader, HttpRequest, HttpResponse, HttpTransport, ReqwestTransport, SecureStore,
     TransportError,
 };
 use ibkey_core::{ApprovalError, CodesError, ErrorCode};
-use ibkey_e2e::{CapturedLogs, Phone, World};
+use ibkey_e2e::{CapturedLogs, World};
 use ibkey_protocol::approval::{LoginState, LoginStatus};
 use ibkey_protocol::offline;
 use ibkey_server::portal_client::PendingLogin;
 use ibkey_server::DEMO_PORTAL_PASSWORD;
 use serde_json::{json, Value};
-
-const PIN: &str = "4829";
-
-/// A phone with `users` enrolled (by QR code), its PIN chosen at the first.
-async fn phone_with(world: &World, name: &str, users: &[&str]) -> Phone {
-    let phone = world.phone(name);
-    enroll(world, &phone, users).await;
-    phone
-}
-
-async fn enroll(world: &World, phone: &Phone, users: &[&str]) {
-    phone.user.set_standing_pin(Some(PIN));
-    for user in users {
-        let ticket = world.ticket(user).await;
-        match phone.auth.activate_from_qr(&ticket.qr_payload).await {
-            Ok(ActivationOutcome::Activated { .. }) => {}
-            other => panic!("activation of {user}: {other:?}"),
-        }
-    }
-}
 
 /// `user` types the password on the login page.
 async fn login(world: &World, user: &str) -> PendingLogin {
@@ -146,7 +125,7 @@ fn with_typo(challenge: &str) -> String {
 #[tokio::test]
 async fn a_challenge_typed_into_the_phone_approves_the_login_once() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
     let page = login(&world, "alice").await;
     let challenge = page_challenge(&world, &page).await;
     // The page gives the same challenge again while the login waits.
@@ -180,7 +159,7 @@ async fn a_challenge_typed_into_the_phone_approves_the_login_once() {
 #[tokio::test]
 async fn a_response_to_another_users_challenge_is_refused() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice", "bob"]).await;
+    let phone = world.phone_with_users("phone", &["alice", "bob"]).await;
     let page = login(&world, "bob").await;
     let challenge = page_challenge(&world, &page).await;
     let alices = phone
@@ -200,7 +179,7 @@ async fn a_response_to_another_users_challenge_is_refused() {
 #[tokio::test]
 async fn a_mistyped_challenge_is_caught_on_the_phone_before_anything_else() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
     let page = login(&world, "alice").await;
     let challenge = page_challenge(&world, &page).await;
     let asked_before = phone.user.pin_requests().len();
@@ -241,7 +220,7 @@ async fn a_mistyped_challenge_is_caught_on_the_phone_before_anything_else() {
 #[tokio::test]
 async fn five_wrong_responses_stop_even_the_right_one() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
     let page = login(&world, "alice").await;
     let challenge = page_challenge(&world, &page).await;
     let right = phone
@@ -277,7 +256,7 @@ async fn five_wrong_responses_stop_even_the_right_one() {
 #[tokio::test]
 async fn a_time_code_approves_a_login_once() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
     let sent_before = phone.sent();
     let code = phone.auth.time_code("alice").await.expect("a code");
     assert_eq!(phone.sent(), sent_before, "computed without the network");
@@ -309,7 +288,7 @@ async fn phone_clocks_minutes_or_days_off_still_give_accepted_time_codes() {
         // Off from the start: activation learns the server's time from its receipt.
         let phone = world.phone(name);
         phone.clock.shift_wall(shift_secs * 1000);
-        enroll(&world, &phone, &[name]).await;
+        world.enroll(&phone, &[name]).await;
         let offset = phone
             .auth
             .clock_offset_secs()
@@ -333,7 +312,7 @@ async fn phone_clocks_minutes_or_days_off_still_give_accepted_time_codes() {
 #[tokio::test]
 async fn a_clock_set_far_off_after_activation_is_named_as_the_cause() {
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
     phone.clock.shift_wall(86_400 * 1000);
     login(&world, "alice").await;
     let err = phone.auth.pending_logins().await.expect_err("refused");
@@ -381,7 +360,7 @@ async fn offline_codes_need_no_network_on_the_phone() {
             }) as Arc<dyn HttpTransport>
         }),
     );
-    enroll(&world, &phone, &["alice"]).await;
+    world.enroll(&phone, &["alice"]).await;
     down.store(true, Ordering::SeqCst);
     // The app restarts without a network, too.
     let phone = phone.restart();
@@ -433,7 +412,7 @@ async fn an_account_activated_without_an_agreement_has_no_codes_and_says_so() {
         "phone",
         Arc::new(|inner| Arc::new(OlderApp { inner }) as Arc<dyn HttpTransport>),
     );
-    enroll(&world, &phone, &["alice"]).await;
+    world.enroll(&phone, &["alice"]).await;
     let unavailable = CodesError::Unavailable {
         username: "alice".into(),
     };
@@ -464,7 +443,7 @@ async fn canary_no_secret_response_or_code_in_the_logs() {
     let captured = CapturedLogs::install();
 
     let world = World::start().await;
-    let phone = phone_with(&world, "phone", &["alice"]).await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
     let mut canaries: Vec<(String, String)> = Vec::new();
 
     let page = login(&world, "alice").await;
