@@ -102,6 +102,23 @@ pub async fn run_server(
         server.url(),
         home.join("server").display()
     );
+    if let Some(made) = server.generated_secrets() {
+        println!("Listening beyond loopback: this server refuses the demo portal password and support token and uses its own, made now and shown only this once:");
+        if let Some(password) = made.portal_password {
+            println!(
+                "  portal password: {} (kept in {})",
+                password.value,
+                password.path.display()
+            );
+        }
+        if let Some(token) = made.support_token {
+            println!(
+                "  support token:   {} (kept in {})",
+                token.value,
+                token.path.display()
+            );
+        }
+    }
     server
         .run_until(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -50,6 +50,15 @@ pub enum ServerError {
         /// The key file.
         path: PathBuf,
     },
+    /// A per-installation secret file (portal password, support token) cannot be read or is
+    /// empty.
+    #[error("The secret file {path} cannot be used: {message}. Fix its permissions (it should be readable only by the server's user), or delete it to have a new secret made at the next start.")]
+    SecretFile {
+        /// The secret file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The database cannot be opened, is corrupt, or failed.
     #[error("The database {path} cannot be used: {message}. If the file is damaged, restore it from a backup or move it aside to start with an empty one (enrolled devices must then be activated again).")]
     Database {
@@ -135,6 +144,18 @@ impl ApiError {
             StatusCode::TOO_MANY_REQUESTS,
             codes::TOO_MANY_ATTEMPTS,
             format!("Too many wrong session IDs were tried. Wait {retry_after} seconds, then type the session ID again, or scan the QR code instead."),
+        );
+        error.retry_after = Some(retry_after);
+        error
+    }
+
+    /// 429 `too_many_attempts` for portal and login-page sign-in: too many wrong passwords
+    /// from this address or for this user.
+    pub fn too_many_sign_ins(retry_after: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            codes::TOO_MANY_ATTEMPTS,
+            format!("Too many wrong passwords were tried from this address or for this user. Wait {retry_after} seconds, then sign in again."),
         );
         error.retry_after = Some(retry_after);
         error

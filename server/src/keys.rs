@@ -43,42 +43,86 @@ pub(crate) fn load_or_create(dir: &Path, rng: &SystemRandom) -> Result<ServerKey
     Ok(ServerKey { pair, public, kid })
 }
 
-/// Makes a new key and stores it crash-safely: written in full to a temporary file, synced,
-/// then linked into place only if no key exists yet (two servers starting on one empty
-/// directory end up with the same key). Returns the PKCS#8 bytes that are now in `path`.
+/// Makes a new key and stores it crash-safely (see [`store_once`]). Returns the PKCS#8 bytes
+/// that are now in `path`.
 fn create(dir: &Path, path: &Path, rng: &SystemRandom) -> Result<Vec<u8>, ServerError> {
-    let not_writable = |source| ServerError::DataDirNotWritable {
-        path: dir.to_path_buf(),
-        source,
-    };
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, rng)
         .map_err(|_| ServerError::Random)?;
+    let stored = store_once(dir, KEY_FILE, pkcs8.as_ref(), rng).map_err(|e| match e {
+        StoreError::Unreadable(source) => ServerError::KeyFileUnreadable {
+            path: path.to_path_buf(),
+            source,
+        },
+        StoreError::Other(e) => e,
+    })?;
+    if stored.created {
+        tracing::info!(path = %path.display(), "made a new server key");
+    }
+    Ok(stored.bytes)
+}
+
+/// What [`store_once`] left in place.
+pub(crate) struct Stored {
+    /// The bytes now in the file.
+    pub bytes: Vec<u8>,
+    /// Whether this call made the file (false: another process stored its bytes first).
+    pub created: bool,
+}
+
+/// Why [`store_once`] failed.
+pub(crate) enum StoreError {
+    /// Another process stored the file first, but it cannot be read.
+    Unreadable(io::Error),
+    /// Randomness failed or the directory cannot be written.
+    Other(ServerError),
+}
+
+/// Stores `bytes` as `dir/name` crash-safely, readable only by the owner (mode 0600): written
+/// in full to a temporary file, synced, then linked into place only if no such file exists
+/// yet (two servers starting on one empty directory end up with the same file). Returns the
+/// bytes that are now in the file.
+pub(crate) fn store_once(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    rng: &SystemRandom,
+) -> Result<Stored, StoreError> {
+    let not_writable = |source| {
+        StoreError::Other(ServerError::DataDirNotWritable {
+            path: dir.to_path_buf(),
+            source,
+        })
+    };
+    let path = dir.join(name);
     let mut nonce = [0u8; 8];
-    rng.fill(&mut nonce).map_err(|_| ServerError::Random)?;
+    rng.fill(&mut nonce)
+        .map_err(|_| StoreError::Other(ServerError::Random))?;
     let temp: PathBuf = dir.join(format!(
-        ".{KEY_FILE}.{}.tmp",
+        ".{name}.{}.tmp",
         nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
     ));
-    let written = write_private(&temp, pkcs8.as_ref());
+    let written = write_private(&temp, bytes);
     if let Err(source) = written {
         let _ = fs::remove_file(&temp);
         return Err(not_writable(source));
     }
-    let linked = fs::hard_link(&temp, path);
+    let linked = fs::hard_link(&temp, &path);
     let _ = fs::remove_file(&temp);
     match linked {
         Ok(()) => {
             sync_dir(dir);
-            tracing::info!(path = %path.display(), "made a new server key");
-            Ok(pkcs8.as_ref().to_vec())
-        }
-        // Another process stored its key first: use that one.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            fs::read(path).map_err(|source| ServerError::KeyFileUnreadable {
-                path: path.to_path_buf(),
-                source,
+            Ok(Stored {
+                bytes: bytes.to_vec(),
+                created: true,
             })
         }
+        // Another process stored its file first: use that one.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => fs::read(&path)
+            .map(|bytes| Stored {
+                bytes,
+                created: false,
+            })
+            .map_err(StoreError::Unreadable),
         Err(source) => Err(not_writable(source)),
     }
 }
@@ -106,17 +150,22 @@ fn sync_dir(dir: &Path) {
 
 /// Logs a warning when the key file can be read by other users.
 fn warn_if_readable_by_others(path: &Path) {
+    warn_if_private_file_is_open(path, "the server key file");
+}
+
+/// Logs a warning when `path` (`what`, for the log) can be read by other users.
+pub(crate) fn warn_if_private_file_is_open(path: &Path, what: &str) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         if let Ok(meta) = fs::metadata(path) {
             if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(path = %path.display(), "the server key file is readable by other users; run chmod 600 on it");
+                tracing::warn!(path = %path.display(), "{what} is readable by other users; run chmod 600 on it");
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = path;
+    let _ = (path, what);
 }
 
 #[cfg(test)]

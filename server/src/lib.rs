@@ -20,7 +20,7 @@
 //! |---|---|---|
 //! | `GET /healthz` | → 200 `ok` (text) | |
 //! | `GET /v1/server-key` | → `ServerKeyResponse` | |
-//! | `POST /v1/portal/sign-in` | `SignInRequest` → `SignInResponse` | 401 `unauthorized` |
+//! | `POST /v1/portal/sign-in` | `SignInRequest` → `SignInResponse` | 401 `unauthorized`, 429 `too_many_attempts` |
 //! | `POST /v1/portal/activation-tickets` | bearer portal token → `TicketResponse` | 401 `unauthorized` |
 //! | `GET /v1/portal/devices` | bearer portal token → `[PortalDevice]` | 401 `unauthorized` |
 //! | `DELETE /v1/portal/devices/{credential_id}` | bearer portal token → 204 | 401, 404 `credential_unknown` |
@@ -29,7 +29,7 @@
 //! | `POST /v1/activation/lookup` | `LookupRequest` → `LookupResponse` | 404 `code_unknown`, 410 `code_used` / `code_expired`, 429 `too_many_attempts` |
 //! | `POST /v1/activation/complete` | `CompleteRequest` → `CompleteResponse` | 400 `bad_request` (agreement key), 400 `bad_signature`, 404 `code_unknown`, 410 `code_used` / `code_expired`, 409 `already_enrolled` |
 //! | `POST /v1/devices/revoke` | `RevokeRequest` → 204 | 404 `credential_unknown`, 400 `bad_request` (clock skew), 400 `bad_signature` |
-//! | `POST /v1/logins` | `LoginRequest` → `LoginStarted` | 401 `unauthorized`, 400 `bad_request`, 409 `no_devices` |
+//! | `POST /v1/logins` | `LoginRequest` → `LoginStarted` | 401 `unauthorized`, 400 `bad_request`, 409 `no_devices`, 429 `too_many_attempts` |
 //! | `GET /v1/logins/{login_id}?wait=N` | bearer login secret → `LoginStatus` | 404 `login_unknown`, 400 `bad_request` |
 //! | `POST /v1/logins/{login_id}/qr` | bearer login secret → `LoginQrResponse` | 404 `login_unknown`, 409 `challenge_used`, 410 `challenge_expired` |
 //! | `POST /v1/logins/{login_id}/offline` | bearer login secret → `OfflineChallenge` | 404 `login_unknown`, 409 `challenge_used` / `offline_unavailable`, 410 `challenge_expired` |
@@ -47,6 +47,15 @@
 //! **Sign-in.** Any user name matching `^[a-z0-9][a-z0-9._@-]{0,63}$` (after lower-casing)
 //! is a test user; the password is [`ServerConfig::portal_password`] for all of them. The
 //! portal token (32 random bytes, base64url) lasts 15 minutes; only its SHA-256 is stored.
+//! Wrong passwords (portal sign-in and the login page together) are limited to 10 per client
+//! address and 10 per user name in a sliding 15 minutes; beyond that every sign-in of that
+//! address or user, a right one too, is 429 `too_many_attempts` with `retry_after`.
+//!
+//! **Secrets off loopback.** A server listening beyond loopback never uses the shipped
+//! [`DEMO_PORTAL_PASSWORD`] or [`DEFAULT_SUPPORT_TOKEN`]: while the configuration keeps them,
+//! it uses per-installation ones from [`PORTAL_PASSWORD_FILE`] and [`SUPPORT_TOKEN_FILE`] in
+//! the data directory (mode 0600), made at first start ([`RunningServer::generated_secrets`]
+//! hands newly made ones out once). Explicitly configured values are used as given.
 //!
 //! **Tickets.** A fresh random session ID each time; the QR payload is a signed
 //! `TicketClaims` valid for [`ServerConfig::ticket_lifetime`]. The reply's `session_id` is
@@ -133,6 +142,7 @@ mod keys;
 pub mod portal_client;
 mod push;
 mod rate_limit;
+mod secrets;
 mod serve;
 mod state;
 
@@ -149,4 +159,8 @@ pub use handlers::diagnostics::MAX_CHUNK_BYTES;
 pub use handlers::portal::PORTAL_SESSION_SECONDS;
 pub use keys::KEY_FILE;
 pub use push::{recorded_pushes, PushError, PushMessage, PushSender, WebhookPushSender};
+pub use secrets::{
+    GeneratedSecret, GeneratedSecrets, GENERATED_SECRET_CHARS, PORTAL_PASSWORD_FILE,
+    SUPPORT_TOKEN_FILE,
+};
 pub use serve::{start, RunningServer};

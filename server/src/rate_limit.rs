@@ -20,6 +20,12 @@
 //! [`OFFLINE_WRONG_ATTEMPTS`] wrong ones in a sliding window of [`OFFLINE_WINDOW_SECONDS`].
 //! While a user's window is full, every response and code for the user is refused, a right
 //! one too, so the limiter reveals nothing.
+//!
+//! **Portal passwords.** Wrong passwords at portal sign-in and on the login page are limited
+//! per client (as for session IDs) and per user name: at most [`SIGN_IN_WRONG_ATTEMPTS`] in a
+//! sliding window of [`SIGN_IN_WINDOW_SECONDS`] for each ([`SignInLimiter`]). While either
+//! window is full, every sign-in of that client or user is refused, a right password too.
+//! Right passwords never count.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -30,6 +36,11 @@ pub const WINDOW_SECONDS: i64 = 60;
 pub const OFFLINE_WRONG_ATTEMPTS: usize = 5;
 /// The offline attempt window's length in seconds (15 minutes).
 pub const OFFLINE_WINDOW_SECONDS: i64 = 15 * 60;
+
+/// Wrong portal passwords allowed per client and per user per [`SIGN_IN_WINDOW_SECONDS`].
+pub const SIGN_IN_WRONG_ATTEMPTS: usize = 10;
+/// The sign-in window's length in seconds (15 minutes).
+pub const SIGN_IN_WINDOW_SECONDS: i64 = 15 * 60;
 
 /// What identifies a client: an IPv4 address or an IPv6 /64 prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -185,6 +196,82 @@ impl AttemptLimiter {
     }
 }
 
+/// Sliding windows of wrong portal passwords, per client and per user name.
+#[derive(Debug)]
+pub(crate) struct SignInLimiter {
+    /// Times of each client's wrong passwords in the window, oldest first.
+    clients: HashMap<ClientKey, VecDeque<i64>>,
+    /// Times of each (lower-cased) user name's wrong passwords in the window, oldest first.
+    users: HashMap<String, VecDeque<i64>>,
+    /// When idle entries were last dropped.
+    last_sweep: i64,
+}
+
+impl Default for SignInLimiter {
+    fn default() -> Self {
+        Self {
+            clients: HashMap::new(),
+            users: HashMap::new(),
+            last_sweep: i64::MIN,
+        }
+    }
+}
+
+impl SignInLimiter {
+    /// Whether a sign-in of `username` from `ip` may be checked now; `Err(seconds)` says how
+    /// long to wait.
+    pub fn check(&mut self, ip: IpAddr, username: &str, now: i64) -> Result<(), u64> {
+        self.sweep(now);
+        let (limit, window) = (SIGN_IN_WRONG_ATTEMPTS, SIGN_IN_WINDOW_SECONDS);
+        let client_wait = self
+            .clients
+            .get_mut(&ClientKey::from(ip))
+            .and_then(|times| wait_if_full(times, limit, window, now));
+        let user_wait = self
+            .users
+            .get_mut(username)
+            .and_then(|times| wait_if_full(times, limit, window, now));
+        match client_wait.max(user_wait) {
+            Some(wait) => Err(wait),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a wrong password from `ip`, and for `username` when it is a possible user.
+    pub fn record_wrong(&mut self, ip: IpAddr, username: Option<&str>, now: i64) {
+        let times = self.clients.entry(ClientKey::from(ip)).or_default();
+        times.push_back(now);
+        prune(times, SIGN_IN_WINDOW_SECONDS, now);
+        if let Some(username) = username {
+            let times = self.users.entry(username.to_string()).or_default();
+            times.push_back(now);
+            prune(times, SIGN_IN_WINDOW_SECONDS, now);
+        }
+    }
+
+    /// Drops clients and users with no wrong password left in the window, once a window.
+    fn sweep(&mut self, now: i64) {
+        if now.saturating_sub(self.last_sweep) < SIGN_IN_WINDOW_SECONDS {
+            return;
+        }
+        self.last_sweep = now;
+        self.clients.retain(|_, times| {
+            prune(times, SIGN_IN_WINDOW_SECONDS, now);
+            !times.is_empty()
+        });
+        self.users.retain(|_, times| {
+            prune(times, SIGN_IN_WINDOW_SECONDS, now);
+            !times.is_empty()
+        });
+    }
+
+    /// Number of clients and users being tracked (for tests).
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.clients.len() + self.users.len()
+    }
+}
+
 /// Drops attempts older than the window of `window` seconds.
 fn prune(times: &mut VecDeque<i64>, window: i64, now: i64) {
     while times
@@ -328,6 +415,29 @@ mod tests {
         assert_eq!(limiter.check("alice", t + 900), Err(60));
         assert_eq!(limiter.check("alice", t + 2_000), Ok(()));
         assert_eq!(limiter.tracked_users(), 0, "idle users are forgotten");
+    }
+
+    #[test]
+    fn ten_wrong_passwords_lock_the_client_and_the_user_for_15_minutes() {
+        let mut limiter = SignInLimiter::default();
+        let t = 10_000;
+        for i in 0..10 {
+            assert_eq!(limiter.check(ip(1), "alice", t + i), Ok(()));
+            limiter.record_wrong(ip(1), Some("alice"), t + i);
+        }
+        assert_eq!(limiter.check(ip(1), "alice", t + 10), Err(890));
+        assert_eq!(limiter.check(ip(1), "bob", t + 10), Err(890), "the client");
+        assert_eq!(limiter.check(ip(2), "alice", t + 10), Err(890), "the user");
+        assert_eq!(limiter.check(ip(2), "bob", t + 10), Ok(()), "others");
+        assert_eq!(limiter.check(ip(1), "alice", t + 900), Ok(()));
+        let mut limiter = SignInLimiter::default();
+        for i in 0..10 {
+            limiter.record_wrong(ip(3), None, t + i);
+        }
+        assert!(limiter.check(ip(3), "carol", t + 20).is_err());
+        assert!(limiter.check(ip(4), "carol", t + 20).is_ok());
+        assert_eq!(limiter.check(ip(4), "carol", t + 5_000), Ok(()));
+        assert_eq!(limiter.tracked(), 0, "idle entries are forgotten");
     }
 
     #[test]

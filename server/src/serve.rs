@@ -21,7 +21,8 @@ use crate::error::ServerError;
 use crate::handlers::router;
 use crate::keys;
 use crate::push::{PushSender, RecordingPushSender};
-use crate::rate_limit::{AttemptLimiter, GuessLimiter};
+use crate::rate_limit::{AttemptLimiter, GuessLimiter, SignInLimiter};
+use crate::secrets::{self, GeneratedSecrets};
 use crate::state::AppState;
 
 /// A server running on the current tokio runtime. Dropping it stops the server (without
@@ -38,6 +39,8 @@ pub struct RunningServer {
     public_key: Vec<u8>,
     /// Its key id.
     key_id: String,
+    /// The per-installation secrets made at this start, if any.
+    generated: Option<GeneratedSecrets>,
     /// Tells the server to stop.
     stop: Option<oneshot::Sender<()>>,
     /// The serving task.
@@ -68,6 +71,13 @@ impl RunningServer {
     /// The server key's id (`protocol::key_id` of [`RunningServer::public_key`]).
     pub fn key_id(&self) -> String {
         self.key_id.clone()
+    }
+
+    /// The portal password and support token made at this start (the server listens beyond
+    /// loopback and the configuration kept the shipped defaults), for the operator to see
+    /// once; `None` when nothing was made (loopback, configured values, or made before).
+    pub fn generated_secrets(&self) -> Option<GeneratedSecrets> {
+        self.generated.clone()
     }
 
     /// Stops accepting connections, lets requests in flight finish, and returns when the
@@ -121,6 +131,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
     let rng = SystemRandom::new();
     prepare_data_dir(&config.data_dir)?;
     let key = keys::load_or_create(&dir, &rng)?;
+    let secrets = secrets::effective(&config, addr.ip(), &dir, &rng)?;
     let db = Arc::new(Db::open(&dir)?);
     let bundles = BundleStore::open(&dir).map_err(|source| ServerError::DataDirNotWritable {
         path: dir.clone(),
@@ -166,10 +177,11 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
             config.guesses_per_minute_total,
         )),
         offline_limiter: Mutex::new(AttemptLimiter::default()),
+        sign_in_limiter: Mutex::new(SignInLimiter::default()),
         public_url: public_url.clone(),
         ticket_lifetime: seconds(config.ticket_lifetime),
-        password_sha256: sha256(config.portal_password.as_bytes()),
-        support_token_sha256: sha256(config.support_token.as_bytes()),
+        password_sha256: sha256(secrets.portal_password.as_bytes()),
+        support_token_sha256: sha256(secrets.support_token.as_bytes()),
         bundles,
         max_bundle_bytes: config.diagnostics_max_bundle_bytes,
         completing: Mutex::new(()),
@@ -195,6 +207,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         public_url,
         public_key,
         key_id,
+        generated: secrets.generated,
         stop: Some(stop),
         task: Some(task),
     })

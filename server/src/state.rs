@@ -1,5 +1,5 @@
 //! What every request handler shares: the store, the signing key, randomness, the clock, the
-//! guess limiter, the offline attempt limiter, the push sender, the wake-up of login status waiters, and the settings taken
+//! guess limiter, the offline attempt limiter, the sign-in limiter, the push sender, the wake-up of login status waiters, and the settings taken
 //! from [`crate::config::ServerConfig`] at start.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -13,7 +13,7 @@ use crate::clock::ServerClock;
 use crate::db::Db;
 use crate::keys::ServerKey;
 use crate::push::PushSender;
-use crate::rate_limit::{AttemptLimiter, GuessLimiter};
+use crate::rate_limit::{AttemptLimiter, GuessLimiter, SignInLimiter};
 
 /// Everything the handlers share.
 pub(crate) struct AppState {
@@ -29,6 +29,8 @@ pub(crate) struct AppState {
     pub limiter: Mutex<GuessLimiter>,
     /// The per-user limiter of wrong offline responses and codes.
     pub offline_limiter: Mutex<AttemptLimiter>,
+    /// The limiter of wrong portal passwords, per client and per user.
+    pub sign_in_limiter: Mutex<SignInLimiter>,
     /// Base URL put in tickets.
     pub public_url: String,
     /// Ticket lifetime, seconds.
@@ -63,6 +65,13 @@ impl AppState {
     /// over).
     pub fn offline_limiter(&self) -> MutexGuard<'_, AttemptLimiter> {
         self.offline_limiter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The sign-in limiter (a poisoned lock only means a panic mid-update; take it over).
+    pub fn sign_in_limiter(&self) -> MutexGuard<'_, SignInLimiter> {
+        self.sign_in_limiter
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }

@@ -48,7 +48,7 @@ pub(crate) async fn start(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginStarted>, ApiError> {
-    let username = password_user(&st, &req.username, &req.password, "login")?;
+    let username = password_user(&st, ip, &req.username, &req.password, "login")?;
     let application = application_name(req.application.as_deref())?;
     let credentials = st.db.approval_credentials(&username)?;
     let usable: Vec<&ApprovalCredential> =

@@ -3,6 +3,8 @@
 //! fraud reports. The password check and the making of a portal session are shared with the
 //! login page (`handlers::login`).
 
+use std::net::IpAddr;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -15,7 +17,7 @@ use crate::crypto::{random_b64, secret_matches, sha256};
 use crate::db::activation::PortalDevice;
 use crate::db::approval::{FraudReport, PortalLogin};
 use crate::error::ApiError;
-use crate::extract::{bearer_token, ApiJson};
+use crate::extract::{bearer_token, ApiJson, ClientIp};
 use crate::state::{AppState, Shared};
 
 /// How long a portal session lasts, seconds.
@@ -24,9 +26,10 @@ pub const PORTAL_SESSION_SECONDS: i64 = 15 * 60;
 /// `POST /v1/portal/sign-in`.
 pub(crate) async fn sign_in(
     State(st): Shared,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<SignInRequest>,
 ) -> Result<Json<SignInResponse>, ApiError> {
-    let username = password_user(&st, &req.username, &req.password, "portal sign-in")?;
+    let username = password_user(&st, ip, &req.username, &req.password, "portal sign-in")?;
     let now = st.clock.now();
     let (token, expires_at) = new_portal_token(&st, now)?;
     st.db
@@ -39,16 +42,30 @@ pub(crate) async fn sign_in(
 }
 
 /// The test user a user name and password sign in as (the name lower-cased), or why not: the
-/// check of portal sign-in and of the login page. `what` names the attempt in the log.
+/// check of portal sign-in and of the login page, from client address `ip`. `what` names the
+/// attempt in the log. Wrong passwords are limited per address and per user name (see
+/// `rate_limit`): while either is locked out, even the right password is refused (429).
 pub(crate) fn password_user(
     st: &AppState,
+    ip: IpAddr,
     username: &str,
     password: &str,
     what: &str,
 ) -> Result<String, ApiError> {
     let username = username.to_lowercase();
+    let now = st.clock.now();
+    let mut limiter = st.sign_in_limiter();
+    if let Err(wait) = limiter.check(ip, &username, now) {
+        tracing::info!(user = %username, %ip, "{what} refused: too many wrong passwords");
+        return Err(ApiError::too_many_sign_ins(wait));
+    }
     let password_ok = secret_matches(password, &st.password_sha256);
-    if !valid_username(&username) {
+    let username_ok = valid_username(&username);
+    if !password_ok {
+        limiter.record_wrong(ip, username_ok.then_some(username.as_str()), now);
+    }
+    drop(limiter);
+    if !username_ok {
         return Err(ApiError::unauthorized(
             "This user name cannot exist: user names are 1 to 64 letters, digits and . _ @ -, starting with a letter or digit.",
         ));
