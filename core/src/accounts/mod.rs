@@ -12,6 +12,7 @@ mod state;
 use serde::{Deserialize, Serialize};
 
 pub use book::AccountBook;
+pub(crate) use removal::RevokeFailure;
 
 use crate::error::{export_error_code, ErrorCode};
 use crate::gate::GateError;

@@ -1,5 +1,6 @@
 //! Removing a user from this device: the user confirms, the credential is revoked on the
-//! server, then the account and its key are deleted.
+//! server, then the account and its key are deleted. The signed revocation itself
+//! ([`Device::revoke_credential`]) also undoes an activation the phone could not save.
 
 use ibkey_protocol::activation::{self as protocol, codes};
 use ibkey_protocol::encoding::b64;
@@ -9,7 +10,56 @@ use crate::api::ApiError;
 use crate::device::Device;
 use crate::platform::KeyError;
 
+/// Why a credential could not be revoked on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RevokeFailure {
+    /// The device key could not sign the revocation.
+    Key(KeyError),
+    /// The server was not reached or did not accept the revocation.
+    Server(ApiError),
+}
+
+impl RevokeFailure {
+    /// What went wrong, for an error message.
+    pub(crate) fn detail(&self) -> String {
+        match self {
+            RevokeFailure::Key(error) => error.to_string(),
+            RevokeFailure::Server(error) => api_error_detail(error),
+        }
+    }
+}
+
 impl Device {
+    /// Revokes the credential `credential_id` on the server with a revocation signed by the
+    /// device key `key_alias`, dated `issued_at` (Unix seconds). A credential the server no
+    /// longer knows counts as revoked.
+    pub(crate) async fn revoke_credential(
+        &self,
+        credential_id: &str,
+        key_alias: &str,
+        issued_at: i64,
+    ) -> Result<(), RevokeFailure> {
+        let message = protocol::revoke_message(credential_id, issued_at);
+        let signature = self
+            .platform
+            .keys
+            .sign(key_alias.to_string(), message.into_bytes())
+            .map_err(RevokeFailure::Key)?;
+        let request = protocol::RevokeRequest {
+            credential_id: credential_id.to_string(),
+            issued_at,
+            signature: b64(&signature),
+        };
+        match self.api.revoke(&request).await {
+            Ok(()) => Ok(()),
+            Err(ApiError::Refused { code, .. }) if code == codes::CREDENTIAL_UNKNOWN => {
+                tracing::info!("credential already gone on the server");
+                Ok(())
+            }
+            Err(error) => Err(RevokeFailure::Server(error)),
+        }
+    }
+
     /// Removes `username` from this device once the user confirms (PIN or biometrics):
     /// revokes the credential on the server, then deletes the account and its key. When the
     /// server cannot be reached nothing changes.
@@ -25,40 +75,25 @@ impl Device {
             .verify_user(&format!("Remove {username} from this device"))
             .await?;
         self.gate.commit(verification)?;
-        let issued_at = self.now_secs();
-        let message = protocol::revoke_message(&account.credential_id, issued_at);
-        match self
-            .platform
-            .keys
-            .sign(account.key_alias.clone(), message.into_bytes())
-        {
-            Ok(signature) => {
-                let request = protocol::RevokeRequest {
-                    credential_id: account.credential_id.clone(),
-                    issued_at,
-                    signature: b64(&signature),
-                };
-                match self.api.revoke(&request).await {
-                    Ok(()) => {}
-                    Err(ApiError::Refused { code, .. }) if code == codes::CREDENTIAL_UNKNOWN => {
-                        tracing::info!("credential already gone on the server; removing locally");
-                    }
-                    Err(ApiError::Unreachable { reason }) => {
-                        return Err(AccountsError::ServerUnreachable { reason })
-                    }
-                    Err(other) => {
-                        return Err(AccountsError::ServerReply {
-                            detail: api_error_detail(&other),
-                        })
-                    }
-                }
-            }
-            Err(KeyError::NotFound | KeyError::Invalidated) => {
+        let revoked = self
+            .revoke_credential(&account.credential_id, &account.key_alias, self.now_secs())
+            .await;
+        match revoked {
+            Ok(()) => {}
+            Err(RevokeFailure::Key(KeyError::NotFound | KeyError::Invalidated)) => {
                 tracing::warn!(
                     "device key unusable; the server credential cannot be revoked from here"
                 );
             }
-            Err(error) => return Err(AccountsError::DeviceKey { error }),
+            Err(RevokeFailure::Key(error)) => return Err(AccountsError::DeviceKey { error }),
+            Err(RevokeFailure::Server(ApiError::Unreachable { reason })) => {
+                return Err(AccountsError::ServerUnreachable { reason })
+            }
+            Err(RevokeFailure::Server(other)) => {
+                return Err(AccountsError::ServerReply {
+                    detail: api_error_detail(&other),
+                })
+            }
         }
         self.book.remove(username)?;
         if let Err(e) = self.platform.keys.delete_key(account.key_alias.clone()) {

@@ -7,9 +7,11 @@ use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
 use super::{ActivationError, ActivationOutcome, ActivationRequest, FoundBy, SessionId};
+use crate::accounts::RevokeFailure;
 use crate::device::Device;
 use crate::error::ErrorCode;
-use crate::platform::KeyError;
+use crate::gate::{GateError, Verification};
+use crate::platform::{KeyError, StoreError};
 use crate::Account;
 use ibkey_protocol::activation::{self as protocol, ReceiptClaims, TicketClaims, TokenError};
 use ibkey_protocol::encoding::{b64, unb64};
@@ -182,7 +184,6 @@ impl Device {
             }
         };
 
-        self.gate.commit(verification)?;
         let account = Account {
             username: ticket.usr.clone(),
             server_url: ticket.srv.clone(),
@@ -190,27 +191,104 @@ impl Device {
             key_alias: alias.clone(),
             enrolled_at: self.now_secs(),
         };
-        // The account's record (with the offline codes' secret) first: an account never
-        // exists without it.
-        if let Some(secret) = &codes_secret {
-            self.book
-                .save_codes_secret(&account.credential_id, secret.as_ref())?;
+        // The server holds the credential now: from here on, any failure undoes it there and
+        // on the phone, so a retry starts from nothing (not "already enrolled").
+        let saved =
+            self.save_enrollment(verification, &account, codes_secret.as_deref(), code_hash);
+        match saved {
+            Ok(Ok(())) => {}
+            Ok(Err(existing)) => {
+                if let Err(failure) = self.undo_enrollment(&account, server_time).await {
+                    tracing::warn!(detail = %failure.detail(), "duplicate credential not revoked");
+                }
+                return Err(ActivationError::AlreadyEnrolled {
+                    username: existing.username,
+                    found_by: FoundBy::Device,
+                });
+            }
+            Err(error) => {
+                tracing::warn!(
+                    code = error.code(),
+                    "the new account could not be saved; undoing the enrollment"
+                );
+                return Err(match self.undo_enrollment(&account, server_time).await {
+                    Ok(()) => ActivationError::NotSaved { error },
+                    Err(failure) => ActivationError::NotSavedServerKeepsDevice {
+                        error,
+                        reason: failure.detail(),
+                    },
+                });
+            }
         }
-        if let Err(existing) = self.book.add(account.clone())? {
-            discard_key(keys.as_ref(), &alias);
-            self.book.forget_state(&account.credential_id);
-            return Err(ActivationError::AlreadyEnrolled {
-                username: existing.username,
-                found_by: FoundBy::Device,
-            });
-        }
-        self.book
-            .update_device(|d| d.last_activated_code = Some(code_hash))?;
         if let Err(e) = self.learn_server_time(server_time) {
             tracing::warn!(code = e.code(), "the server's clock could not be learned");
         }
         tracing::info!(user = %account.username, "activated");
         Ok(ActivationOutcome::Activated { account })
+    }
+
+    /// Saves what an enrollment the server accepted leaves on the phone: the new PIN (if one
+    /// was chosen), the account's approval record (with the offline codes' secret), the
+    /// account, and the code just used. Gives back the account already there for the user
+    /// instead when there is one.
+    fn save_enrollment(
+        &self,
+        verification: Verification,
+        account: &Account,
+        codes_secret: Option<&[u8; offline::SECRET_LEN]>,
+        code_hash: String,
+    ) -> Result<Result<(), Account>, StoreError> {
+        self.gate.commit(verification).map_err(|e| match e {
+            GateError::Store { error } => error,
+            other => StoreError::WriteFailed {
+                reason: other.to_string(),
+            },
+        })?;
+        // The account's record (with the offline codes' secret) first: an account never
+        // exists without it.
+        match codes_secret {
+            Some(secret) => self
+                .book
+                .save_codes_secret(&account.credential_id, secret.as_ref())?,
+            None => self
+                .book
+                .update_approval_state(&account.credential_id, |_| ())?,
+        }
+        if let Err(existing) = self.book.add(account.clone())? {
+            return Ok(Err(existing));
+        }
+        self.book
+            .update_device(|d| d.last_activated_code = Some(code_hash))?;
+        Ok(Ok(()))
+    }
+
+    /// Undoes an enrollment the phone could not keep: removes whatever of it was saved on the
+    /// phone, revokes the credential on the server (a revocation signed by its key, dated
+    /// `server_time`, the server's time from the receipt) and deletes the key. Fails when
+    /// the server could not be told; the phone side is undone all the same.
+    async fn undo_enrollment(
+        &self,
+        account: &Account,
+        server_time: i64,
+    ) -> Result<(), RevokeFailure> {
+        match self.book.by_credential(&account.credential_id) {
+            Ok(Some(saved)) => {
+                if let Err(e) = self.book.remove(&saved.username) {
+                    tracing::warn!(code = e.code(), "the unsaved account could not be removed");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(code = e.code(), "the account list could not be read"),
+        }
+        self.book.forget_state(&account.credential_id);
+        let revoked = self
+            .revoke_credential(&account.credential_id, &account.key_alias, server_time)
+            .await;
+        if let Err(failure) = &revoked {
+            tracing::warn!(detail = %failure.detail(), "the server credential could not be revoked");
+        }
+        discard_key(self.platform.keys.as_ref(), &account.key_alias);
+        revoked
     }
 
     /// Checks the server's enrollment receipt and returns what it says.

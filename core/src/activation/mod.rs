@@ -148,6 +148,23 @@ pub enum ActivationError {
         /// What the key vault reported.
         error: KeyError,
     },
+    /// The server enrolled the device but the phone could not save the account: the
+    /// enrollment was undone (credential revoked, key deleted), so nothing is enrolled.
+    #[error("The phone could not save the new account, so the enrollment was undone and nothing was enrolled. Get a fresh code from the portal and try again. ({error})")]
+    NotSaved {
+        /// Why saving failed.
+        error: StoreError,
+    },
+    /// The server enrolled the device, the phone could not save the account and could not
+    /// tell the server to undo it (the network dropped): nothing is enrolled on the phone,
+    /// but the portal lists the device until it is removed there.
+    #[error("The phone could not save the new account, so nothing was enrolled on this phone, and the server could not be told to undo the enrollment ({reason}): the portal may list this device until you remove it there. Remove it in the portal, then activate again with a fresh code. ({error})")]
+    NotSavedServerKeepsDevice {
+        /// Why saving failed.
+        error: StoreError,
+        /// Why the server was not told (network or server error).
+        reason: String,
+    },
     /// The user did not verify (PIN, biometrics, cancel, lockout).
     #[error(transparent)]
     Verification {
@@ -229,6 +246,8 @@ impl ErrorCode for ActivationError {
             ServerUnreachable { .. } => "ACT_SERVER_UNREACHABLE",
             ServerReply { .. } => "ACT_SERVER_REPLY",
             DeviceKey { .. } => "ACT_DEVICE_KEY",
+            NotSaved { .. } => "ACT_NOT_SAVED",
+            NotSavedServerKeepsDevice { .. } => "ACT_NOT_SAVED_SERVER_KEEPS_DEVICE",
             Verification { error } => error.code(),
             Store { error } => error.code(),
         }
