@@ -9,6 +9,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use ibkey_core::approval::{ApprovalOutcome, Decision, LoginChallenge};
+use ibkey_core::platform::{Clock, SystemClock};
 use ibkey_core::{scan, Authenticator};
 use ibkey_protocol::approval::{LoginState, LoginStatus};
 use ibkey_server::portal_client::PendingLogin;
@@ -143,8 +144,6 @@ pub struct ApproveArgs<'a> {
     pub qr: Option<&'a Path>,
     /// Only this user's logins.
     pub user: Option<&'a str>,
-    /// Read the number (and the PIN) from standard input instead of the terminal.
-    pub from_stdin: bool,
 }
 
 /// `ibkey approve`: lists the logins waiting (or reads the login QR), and decides the first.
@@ -181,7 +180,7 @@ pub async fn approve(authenticator: &Authenticator, args: ApproveArgs<'_>) -> Re
         let number = match (args.number, challenge.number_choices.is_empty()) {
             (_, true) => None,
             (Some(number), false) => Some(number),
-            (None, false) => Some(ask_number(&challenge, args.from_stdin)?),
+            (None, false) => Some(ask_number(&challenge)?),
         };
         authenticator.approve(&challenge, number).await?
     };
@@ -190,19 +189,14 @@ pub async fn approve(authenticator: &Authenticator, args: ApproveArgs<'_>) -> Re
 }
 
 /// Asks which of the challenge's numbers the login page shows.
-fn ask_number(challenge: &LoginChallenge, from_stdin: bool) -> Result<u8, Failure> {
+fn ask_number(challenge: &LoginChallenge) -> Result<u8, Failure> {
     let choices: Vec<String> = challenge.number_choices.iter().map(u8::to_string).collect();
     eprint!(
         "Which number does the login page show? {}: ",
         choices.join(" / ")
     );
     let mut line = String::new();
-    let read = if from_stdin {
-        std::io::stdin().lock().read_line(&mut line)
-    } else {
-        std::io::stdin().read_line(&mut line)
-    };
-    match read {
+    match std::io::stdin().lock().read_line(&mut line) {
         Ok(n) if n > 0 => line.trim().parse().map_err(|_| {
             Failure::cli(format!(
                 "\"{}\" is not a number: type one of {}",
@@ -268,11 +262,7 @@ pub async fn time_code(authenticator: &Authenticator, user: &str) -> Result<(), 
 
 /// `ibkey otp`: the code of an `otpauth://` URI at `time` (now when not given).
 pub fn otp(uri: &str, time: Option<i64>) -> Result<(), Failure> {
-    let now = time.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-    });
+    let now = time.unwrap_or_else(|| SystemClock.now_unix_ms().div_euclid(1000));
     let code = ibkey_core::codes::otp_code(uri, now)?;
     let who = match &code.issuer {
         Some(issuer) => format!("{issuer}: {}", code.account),

@@ -287,7 +287,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 number,
                 qr: qr.as_deref(),
                 user: user.as_deref(),
-                from_stdin: pin.pin_stdin,
             };
             login::approve(&authenticator, args).await
         }
