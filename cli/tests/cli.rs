@@ -11,17 +11,36 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use ibkey_server::{ServerConfig, SystemClock};
+use ibkey_server::{RunningServer, ServerConfig, SystemClock};
 
-fn ibkey(home: &Path, server: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ibkey"))
+/// `ibkey --data-dir <home> --server <server> <args>` with its standard streams piped.
+fn ibkey_command(home: &Path, server: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ibkey"));
+    command
         .arg("--data-dir")
         .arg(home)
         .args(["--server", server])
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// The reference server on a free loopback port, its data in `dir/server`.
+async fn start_server(dir: &Path) -> RunningServer {
+    let config = ServerConfig {
+        data_dir: dir.join("server"),
+        clock: std::sync::Arc::new(SystemClock),
+        ..ServerConfig::default()
+    };
+    let any_port: SocketAddr = ([127, 0, 0, 1], 0).into();
+    ibkey_server::start(config, any_port).await.expect("server")
+}
+
+/// Runs `ibkey` with `stdin` typed in, to the end.
+fn ibkey(home: &Path, server: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = ibkey_command(home, server, args)
         .spawn()
         .expect("ibkey runs");
     child
@@ -49,13 +68,7 @@ fn session_id_of(ticket_output: &Output) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_user_activates_lists_and_removes_from_the_command_line() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = ServerConfig {
-        data_dir: dir.path().join("server"),
-        clock: std::sync::Arc::new(SystemClock),
-        ..ServerConfig::default()
-    };
-    let any_port: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let server = ibkey_server::start(config, any_port).await.expect("server");
+    let server = start_server(dir.path()).await;
     let url = server.url();
     let home = dir.path().join("home");
     let qr = dir.path().join("alice.png");
@@ -212,14 +225,8 @@ struct LoginPage {
 
 impl LoginPage {
     fn start(home: &Path, server: &str, args: &[&str]) -> LoginPage {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ibkey"))
-            .arg("--data-dir")
-            .arg(home)
-            .args(["--server", server, "login"])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        let args: Vec<&str> = ["login"].iter().chain(args).copied().collect();
+        let mut child = ibkey_command(home, server, &args)
             .spawn()
             .expect("ibkey login runs");
         let stdout = child.stdout.take().expect("stdout");
@@ -257,13 +264,7 @@ impl LoginPage {
 #[tokio::test(flavor = "multi_thread")]
 async fn logins_go_through_by_approval_and_by_challenge_response_from_the_command_line() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = ServerConfig {
-        data_dir: dir.path().join("server"),
-        clock: std::sync::Arc::new(SystemClock),
-        ..ServerConfig::default()
-    };
-    let any_port: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let server = ibkey_server::start(config, any_port).await.expect("server");
+    let server = start_server(dir.path()).await;
     let url = server.url();
     let home = dir.path().join("home");
     tokio::task::spawn_blocking(move || {
