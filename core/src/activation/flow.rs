@@ -198,9 +198,9 @@ impl Device {
         match saved {
             Ok(Ok(())) => {}
             Ok(Err(existing)) => {
-                if let Err(failure) = self.undo_enrollment(&account, server_time).await {
-                    tracing::warn!(detail = %failure.detail(), "duplicate credential not revoked");
-                }
+                // A revocation that fails is logged by `undo_enrollment`; the user is enrolled
+                // here already, which is what they need to hear.
+                let _ = self.undo_enrollment(&account, server_time).await;
                 return Err(ActivationError::AlreadyEnrolled {
                     username: existing.username,
                     found_by: FoundBy::Device,
