@@ -6,39 +6,19 @@
 // Bench set-up fails fast, and criterion's macros generate undocumented items.
 #![allow(missing_docs, clippy::expect_used)]
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ibkey_core::activation::SessionId;
 use ibkey_core::gate::{Gate, PinPolicy};
 use ibkey_core::platform::{
-    KeyVault, ScriptedVerifier, SecureStore, SoftwareKeyVault, StoreError, SystemClock,
-    VerificationMethod,
+    KeyVault, MemoryStore, ScriptedVerifier, SoftwareKeyVault, SystemClock, VerificationMethod,
 };
 use ibkey_protocol::activation::{self as protocol, TicketClaims};
 use ibkey_protocol::approval::{self, ChallengeClaims, Decision, LoginContext};
 use ibkey_protocol::offline;
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-
-/// Keeps the PIN record in memory so the bench measures hashing, not the disk.
-#[derive(Default)]
-struct MemoryStore(Mutex<HashMap<String, Vec<u8>>>);
-
-impl SecureStore for MemoryStore {
-    fn load(&self, key: String) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.0.lock().expect("lock").get(&key).cloned())
-    }
-    fn save(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
-        self.0.lock().expect("lock").insert(key, value);
-        Ok(())
-    }
-    fn remove(&self, key: String) -> Result<(), StoreError> {
-        self.0.lock().expect("lock").remove(&key);
-        Ok(())
-    }
-}
 
 fn session_ids(c: &mut Criterion) {
     let id = SessionId::generate(&SystemRandom::new())
@@ -101,7 +81,7 @@ fn approval_crypto(c: &mut Criterion) {
         exp: 1_800_000_120,
     };
     let token = protocol::sign_token(&claims, &server, &rng).expect("sign");
-    let keys = SoftwareKeyVault::new(Arc::new(MemoryStore::default()));
+    let keys = SoftwareKeyVault::new(Arc::new(MemoryStore::new()));
     keys.create_key("account-bench".into()).expect("device key");
     c.bench_function("approval/verify_challenge_and_sign_decision", |b| {
         b.iter(|| {
@@ -140,7 +120,7 @@ fn offline_codes(c: &mut Criterion) {
 fn pin_check(c: &mut Criterion) {
     let verifier = Arc::new(ScriptedVerifier::always_pin("4829"));
     let gate = Gate::new(
-        Arc::new(MemoryStore::default()),
+        Arc::new(MemoryStore::new()),
         Arc::new(SystemClock),
         verifier,
         VerificationMethod::Pin,
@@ -156,7 +136,7 @@ fn pin_check(c: &mut Criterion) {
     let mut group = c.benchmark_group("pin");
     group.sample_size(20);
     group.bench_function("verify_default_policy", |b| {
-        b.iter(|| gate.verify_pin("4829"))
+        b.iter(|| gate.verify_pin(b"4829"))
     });
     group.finish();
 }

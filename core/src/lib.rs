@@ -21,6 +21,7 @@ mod device;
 pub mod diagnostics;
 pub mod error;
 pub mod gate;
+mod guarded;
 pub mod platform;
 pub mod scan;
 #[cfg(test)]

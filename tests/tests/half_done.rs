@@ -71,6 +71,22 @@ impl SecureStore for FlakyStore {
     fn remove(&self, key: String) -> Result<(), StoreError> {
         self.inner.remove(key)
     }
+
+    fn generation(&self) -> Result<u64, StoreError> {
+        self.inner.generation()
+    }
+
+    fn raise_generation(&self, generation: u64) -> Result<(), StoreError> {
+        self.inner.raise_generation(generation)
+    }
+
+    fn lock(&self) -> Result<(), StoreError> {
+        self.inner.lock()
+    }
+
+    fn unlock(&self) -> Result<(), StoreError> {
+        self.inner.unlock()
+    }
 }
 
 /// The real transport, except that revocations fail as if the network dropped while

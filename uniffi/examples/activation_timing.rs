@@ -15,54 +15,22 @@
 //! that binary's `server` as a separate process, as the Kotlin test does (build both sides
 //! against the same, release, binary to compare them).
 
-use std::collections::HashMap;
 use std::error::Error;
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ibkey_core::gate::PinPolicy;
 use ibkey_core::platform::{
-    HttpRequest, HttpTransport, Platform, ReqwestTransport, ScriptedVerifier, SecureStore,
-    SoftwareKeyVault, StoreError, SystemClock, VerificationMethod,
+    HttpRequest, HttpTransport, MemoryStore, Platform, ReqwestTransport, ScriptedVerifier,
+    SoftwareKeyVault, SystemClock, VerificationMethod,
 };
 use ibkey_core::{ActivationOutcome, Authenticator, AuthenticatorConfig};
 use ibkey_server::portal_client::PortalClient;
 use ibkey_server::ServerConfig;
 
 const ROUNDS: usize = 20;
-
-/// The phone's storage, in memory (as in the Kotlin timing).
-#[derive(Default)]
-struct MemoryStore(Mutex<HashMap<String, Vec<u8>>>);
-
-impl SecureStore for MemoryStore {
-    fn load(&self, key: String) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            .cloned())
-    }
-
-    fn save(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, value);
-        Ok(())
-    }
-
-    fn remove(&self, key: String) -> Result<(), StoreError> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&key);
-        Ok(())
-    }
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -83,7 +51,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
     };
 
-    let store = Arc::new(MemoryStore::default());
+    let store = Arc::new(MemoryStore::new());
     let platform = Platform {
         keys: Arc::new(SoftwareKeyVault::new(store.clone())),
         store,

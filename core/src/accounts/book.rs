@@ -1,7 +1,10 @@
 //! Reading and writing the account list, the device record and each account's approval
-//! record (with its offline codes' secret).
+//! record (with its offline codes' secret). The device and approval records are guarded
+//! (`crate::guarded`): deleting one or putting back an older copy is refused. Every
+//! read-modify-write runs under the store's lock, so authenticators in one process or in
+//! several never lose each other's updates.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -9,6 +12,7 @@ use zeroize::Zeroizing;
 
 use super::state::{state_key, ApprovalState, CodesState};
 use super::Account;
+use crate::guarded::{GuardedStore, Locked};
 use crate::platform::{SecureStore, StoreError};
 
 const ACCOUNTS_KEY: &str = "accounts";
@@ -37,27 +41,24 @@ pub(crate) struct DeviceRecord {
     pub clock_offset_secs: Option<i64>,
 }
 
-/// The persisted account list. Read-modify-write cycles are serialised by a lock.
+/// The persisted account list, device record and approval records.
 pub struct AccountBook {
-    store: Arc<dyn SecureStore>,
-    write_lock: Mutex<()>,
+    store: GuardedStore,
+    plain: Arc<dyn SecureStore>,
 }
 
 impl AccountBook {
     /// A book over `store`.
     pub fn new(store: Arc<dyn SecureStore>) -> Self {
         Self {
-            store,
-            write_lock: Mutex::new(()),
+            store: GuardedStore::new(store.clone()),
+            plain: store,
         }
     }
 
     /// All enrolled accounts, in enrollment order.
     pub fn list(&self) -> Result<Vec<Account>, StoreError> {
-        Ok(self
-            .load::<AccountsFile>(ACCOUNTS_KEY)?
-            .map(|f| f.accounts)
-            .unwrap_or_default())
+        read_accounts(&*self.plain)
     }
 
     /// The account of `username`, if enrolled.
@@ -67,13 +68,13 @@ impl AccountBook {
 
     /// Adds `account`; returns the existing one instead when the user is already there.
     pub(crate) fn add(&self, account: Account) -> Result<Result<(), Account>, StoreError> {
-        let _guard = self.lock();
-        let mut accounts = self.list()?;
+        let locked = self.store.lock()?;
+        let mut accounts = read_accounts(locked.store())?;
         if let Some(existing) = accounts.iter().find(|a| a.username == account.username) {
             return Ok(Err(existing.clone()));
         }
         accounts.push(account);
-        self.save_accounts(accounts)?;
+        save_accounts(locked.store(), accounts)?;
         Ok(Ok(()))
     }
 
@@ -89,15 +90,15 @@ impl AccountBook {
     /// Removes `username`'s account and its approval record; returns the account, or `None`
     /// when there was none.
     pub(crate) fn remove(&self, username: &str) -> Result<Option<Account>, StoreError> {
-        let _guard = self.lock();
-        let mut accounts = self.list()?;
+        let mut locked = self.store.lock()?;
+        let mut accounts = read_accounts(locked.store())?;
         let Some(index) = accounts.iter().position(|a| a.username == username) else {
             return Ok(None);
         };
         let removed = accounts.remove(index);
-        self.save_accounts(accounts)?;
+        save_accounts(locked.store(), accounts)?;
         // The account is gone already; a record left behind is never read again.
-        if let Err(e) = self.store.remove(state_key(&removed.credential_id)) {
+        if let Err(e) = locked.remove(&state_key(&removed.credential_id)) {
             tracing::warn!(code = %crate::error::ErrorCode::code(&e), "approval record not removed");
         }
         Ok(Some(removed))
@@ -106,9 +107,8 @@ impl AccountBook {
     /// The approval record of the credential `credential_id` (a fresh one when none is
     /// stored yet).
     pub(crate) fn approval_state(&self, credential_id: &str) -> Result<ApprovalState, StoreError> {
-        Ok(self
-            .load::<ApprovalState>(&state_key(credential_id))?
-            .unwrap_or_default())
+        let key = state_key(credential_id);
+        Ok(decode::<ApprovalState>(&key, self.store.load(&key)?)?.unwrap_or_default())
     }
 
     /// Changes the approval record of the credential `credential_id` and saves it before
@@ -118,10 +118,11 @@ impl AccountBook {
         credential_id: &str,
         change: impl FnOnce(&mut ApprovalState) -> R,
     ) -> Result<R, StoreError> {
-        let _guard = self.lock();
-        let mut state = self.approval_state(credential_id)?;
+        let key = state_key(credential_id);
+        let mut locked = self.store.lock()?;
+        let mut state = decode::<ApprovalState>(&key, locked.load(&key)?)?.unwrap_or_default();
         let result = change(&mut state);
-        self.save(&state_key(credential_id), &state)?;
+        save(&mut locked, &key, &state)?;
         Ok(result)
     }
 
@@ -157,29 +158,22 @@ impl AccountBook {
     /// Deletes the approval record of a credential no account holds (an activation that
     /// stopped after saving it).
     pub(crate) fn forget_state(&self, credential_id: &str) {
-        if let Err(e) = self.store.remove(state_key(credential_id)) {
+        let removed = self
+            .store
+            .lock()
+            .and_then(|mut locked| locked.remove(&state_key(credential_id)));
+        if let Err(e) = removed {
             tracing::warn!(code = %crate::error::ErrorCode::code(&e), "approval record not removed");
         }
     }
 
     /// The device record, created with a fresh device id on first use.
     pub(crate) fn device(&self) -> Result<DeviceRecord, StoreError> {
-        let _guard = self.lock();
-        if let Some(record) = self.load::<DeviceRecord>(DEVICE_KEY)? {
+        if let Some(record) = decode(DEVICE_KEY, self.store.load(DEVICE_KEY)?)? {
             return Ok(record);
         }
-        let mut id = [0u8; 16];
-        SystemRandom::new()
-            .fill(&mut id)
-            .map_err(|_| StoreError::WriteFailed {
-                reason: "no randomness for the device id".into(),
-            })?;
-        let record = DeviceRecord {
-            device_id: ibkey_protocol::encoding::b64(&id),
-            ..DeviceRecord::default()
-        };
-        self.save(DEVICE_KEY, &record)?;
-        Ok(record)
+        let mut locked = self.store.lock()?;
+        load_or_create_device(&mut locked)
     }
 
     /// Changes the device record.
@@ -187,45 +181,67 @@ impl AccountBook {
         &self,
         change: impl FnOnce(&mut DeviceRecord),
     ) -> Result<(), StoreError> {
-        let mut record = self.device()?;
-        let _guard = self.lock();
+        let mut locked = self.store.lock()?;
+        let mut record = load_or_create_device(&mut locked)?;
         change(&mut record);
-        self.save(DEVICE_KEY, &record)
+        save(&mut locked, DEVICE_KEY, &record)
     }
+}
 
-    fn save_accounts(&self, accounts: Vec<Account>) -> Result<(), StoreError> {
-        self.save(
-            ACCOUNTS_KEY,
-            &AccountsFile {
-                version: FORMAT_VERSION,
-                accounts,
-            },
-        )
+/// The device record, made (with a fresh device id) and saved when there is none.
+fn load_or_create_device(locked: &mut Locked<'_>) -> Result<DeviceRecord, StoreError> {
+    if let Some(record) = decode(DEVICE_KEY, locked.load(DEVICE_KEY)?)? {
+        return Ok(record);
     }
-
-    fn lock(&self) -> MutexGuard<'_, ()> {
-        self.write_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn load<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
-        match self.store.load(key.to_string())? {
-            None => Ok(None),
-            Some(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|_| StoreError::Corrupt {
-                        key: key.to_string(),
-                    })
-            }
-        }
-    }
-
-    fn save<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::WriteFailed {
-            reason: e.to_string(),
+    let mut id = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut id)
+        .map_err(|_| StoreError::WriteFailed {
+            reason: "no randomness for the device id".into(),
         })?;
-        self.store.save(key.to_string(), bytes)
-    }
+    let record = DeviceRecord {
+        device_id: ibkey_protocol::encoding::b64(&id),
+        ..DeviceRecord::default()
+    };
+    save(locked, DEVICE_KEY, &record)?;
+    Ok(record)
+}
+
+fn read_accounts(store: &dyn SecureStore) -> Result<Vec<Account>, StoreError> {
+    let bytes = store.load(ACCOUNTS_KEY.to_string())?.map(Zeroizing::new);
+    Ok(decode::<AccountsFile>(ACCOUNTS_KEY, bytes)?
+        .map(|f| f.accounts)
+        .unwrap_or_default())
+}
+
+fn save_accounts(store: &dyn SecureStore, accounts: Vec<Account>) -> Result<(), StoreError> {
+    let file = AccountsFile {
+        version: FORMAT_VERSION,
+        accounts,
+    };
+    store.save(ACCOUNTS_KEY.to_string(), encode(&file)?.to_vec())
+}
+
+fn decode<T: DeserializeOwned>(
+    key: &str,
+    bytes: Option<Zeroizing<Vec<u8>>>,
+) -> Result<Option<T>, StoreError> {
+    bytes
+        .map(|bytes| serde_json::from_slice(&bytes))
+        .transpose()
+        .map_err(|_| StoreError::Corrupt {
+            key: key.to_string(),
+        })
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    serde_json::to_vec(value)
+        .map(Zeroizing::new)
+        .map_err(|e| StoreError::WriteFailed {
+            reason: e.to_string(),
+        })
+}
+
+fn save<T: Serialize>(locked: &mut Locked<'_>, key: &str, value: &T) -> Result<(), StoreError> {
+    locked.save(key, &encode(value)?)
 }

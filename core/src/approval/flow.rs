@@ -13,7 +13,6 @@ use super::{
 };
 use crate::device::Device;
 use crate::error::ErrorCode;
-use ibkey_protocol::activation as protocol;
 use ibkey_protocol::approval::{
     decision_message, device_request_message, DecideRequest, DecisionReceiptClaims,
     PushTokenRequest, PUSH_TOKEN_PURPOSE,
@@ -67,13 +66,16 @@ impl Device {
             };
             pulled_any = true;
             for token in tokens {
-                match self.read_pulled(&token) {
+                match self.read_pulled(&token).await {
                     Ok(challenge) => {
                         if seen.insert(challenge.challenge_id.clone()) {
                             found.push(challenge);
                         }
                     }
                     Err(ApprovalError::AlreadyAnswered) => {}
+                    // A store that cannot be trusted or read is the user's problem to see,
+                    // not a challenge to skip.
+                    Err(e @ ApprovalError::Store { .. }) => return Err(e),
                     Err(e) => {
                         tracing::info!(user = %account.username, code = e.code(), "pulled challenge skipped");
                     }
@@ -98,7 +100,7 @@ impl Device {
         number: u8,
     ) -> Result<NumberCheck, ApprovalError> {
         let result = async {
-            let checked = self.check_challenge(&challenge.token)?;
+            let checked = self.check_challenge(&challenge.token).await?;
             self.check_unanswered(&checked)?;
             if checked.claims.num.is_none() {
                 return Ok(NumberCheck::Match);
@@ -122,7 +124,7 @@ impl Device {
         number: Option<u8>,
     ) -> Result<ApprovalOutcome, ApprovalError> {
         let result = async {
-            let checked = self.check_challenge(&challenge.token)?;
+            let checked = self.check_challenge(&challenge.token).await?;
             self.check_unanswered(&checked)?;
             self.check_current(&checked).await?;
             if checked.claims.num.is_some() {
@@ -154,7 +156,7 @@ impl Device {
         report_fraud: bool,
     ) -> Result<ApprovalOutcome, ApprovalError> {
         let result = async {
-            let checked = self.check_challenge(&challenge.token)?;
+            let checked = self.check_challenge(&challenge.token).await?;
             self.check_unanswered(&checked)?;
             self.check_current(&checked).await?;
             let decision = if report_fraud {
@@ -223,7 +225,7 @@ impl Device {
         token: &str,
         source: ChallengeSource,
     ) -> Result<LoginChallenge, ApprovalError> {
-        let checked = self.check_challenge(token)?;
+        let checked = self.check_challenge(token).await?;
         self.check_unanswered(&checked)?;
         self.check_current(&checked).await?;
         let challenge = self.challenge_record(&checked, token, source)?;
@@ -232,8 +234,8 @@ impl Device {
     }
 
     /// Reads a challenge just pulled (the server's time is fresh: no need to ask again).
-    fn read_pulled(&self, token: &str) -> Result<LoginChallenge, ApprovalError> {
-        let checked = self.check_challenge(token)?;
+    async fn read_pulled(&self, token: &str) -> Result<LoginChallenge, ApprovalError> {
+        let checked = self.check_challenge(token).await?;
         self.check_unanswered(&checked)?;
         self.check_current_locally(&checked)?;
         self.challenge_record(&checked, token, ChallengeSource::Pull)
@@ -293,11 +295,7 @@ impl Device {
         decision: Decision,
         number: Option<u8>,
     ) -> Result<ApprovalOutcome, ApprovalError> {
-        let Checked {
-            claims,
-            account,
-            server_key,
-        } = checked;
+        let Checked { claims, account } = checked;
         // Saved before signing: a signature is never made twice with one counter value.
         let counter = self
             .book
@@ -328,9 +326,11 @@ impl Device {
             .decide(&request)
             .await
             .map_err(|e| ApprovalError::from_api(e, &account.username))?;
-        let receipt: DecisionReceiptClaims = protocol::verify_token(&reply.receipt, server_key)
-            .map_err(|e| ApprovalError::ServerReply {
-                detail: format!("the decision receipt was refused: {e}"),
+        let receipt: DecisionReceiptClaims =
+            self.verify_server_token(&reply.receipt).await.map_err(|e| {
+                ApprovalError::from_server_token(e, |e| ApprovalError::ServerReply {
+                    detail: format!("the decision receipt was refused: {e}"),
+                })
             })?;
         if receipt.id != claims.id
             || receipt.cid != account.credential_id

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::*;
 use crate::device::{AuthenticatorConfig, Device};
 use crate::gate::PinPolicy;
+use crate::guarded::GuardedStore;
 use crate::platform::{
     FileStore, Platform, ScriptedVerifier, SoftwareKeyVault, VerificationMethod,
 };
@@ -208,14 +209,14 @@ async fn time_codes_run_on_the_servers_time_when_the_offset_is_known() {
 #[tokio::test]
 async fn a_damaged_secret_is_a_corrupt_record_not_a_wrong_code() {
     let world = World::new();
-    world
-        .device
-        .platform
-        .store
-        .save(
-            "approval.cred-alice".into(),
-            br#"{"version":1,"codes":{"secret":"not base64!"}}"#.to_vec(),
-        )
+    GuardedStore::new(world.device.platform.store.clone())
+        .lock()
+        .and_then(|mut locked| {
+            locked.save(
+                "approval.cred-alice",
+                br#"{"version":1,"codes":{"secret":"not base64!"}}"#,
+            )
+        })
         .expect("save");
     let err = world.device.time_code("alice").await.expect_err("corrupt");
     assert_eq!(err.code(), "STORE_CORRUPT");

@@ -50,6 +50,10 @@ pub enum GateError {
     /// The phone's biometrics changed, which invalidated the device keys.
     #[error("The fingerprints or faces registered on this phone changed. For your security, the accounts on this device must be activated again.")]
     KeysInvalidated,
+    /// [`MAX_WRONG_PINS`](super::MAX_WRONG_PINS) wrong PINs in a row: the accounts on this
+    /// device are disabled for good.
+    #[error("Too many wrong PINs were entered in a row, so the accounts on this phone are disabled for your security. Reset IB Key on this phone and activate your accounts again.")]
+    AttemptsExhausted,
     /// The PIN record could not be read or saved.
     #[error(transparent)]
     Store {
@@ -73,6 +77,7 @@ impl ErrorCode for GateError {
             GateError::BiometricUnavailable => "GATE_BIOMETRIC_UNAVAILABLE",
             GateError::BiometricLockedOut => "GATE_BIOMETRIC_LOCKED_OUT",
             GateError::KeysInvalidated => "GATE_KEYS_INVALIDATED",
+            GateError::AttemptsExhausted => "GATE_ATTEMPTS_EXHAUSTED",
             GateError::Store { error } => error.code(),
         }
     }

@@ -21,15 +21,22 @@ const TRIAL_ITERATIONS: u32 = 10_000;
 /// A ceiling so a mismeasured trial cannot make a PIN take minutes to check.
 const MAX_ITERATIONS: u32 = 20_000_000;
 
-/// A PIN typed by the user: wiped from memory when dropped, masked in `Debug`.
-pub(super) struct Pin(Zeroizing<String>);
+/// A PIN typed by the user, as the ASCII digits the shell handed over: wiped from memory
+/// when dropped, masked in `Debug`.
+pub(super) struct Pin(Zeroizing<Vec<u8>>);
 
 impl Pin {
-    pub(super) fn new(pin: String) -> Self {
+    pub(super) fn new(pin: Vec<u8>) -> Self {
         Pin(Zeroizing::new(pin))
     }
 
+    /// The PIN as text for the rules; bytes that are not UTF-8 read as a character the
+    /// rules refuse.
     pub(super) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("\u{fffd}")
+    }
+
+    pub(super) fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 }
@@ -68,7 +75,7 @@ impl PinHash {
             })?;
         let iterations = calibrate_iterations(policy);
         let mut hash = [0u8; HASH_LEN];
-        derive(iterations, &salt, pin.as_str(), &mut hash);
+        derive(iterations, &salt, pin.as_bytes(), &mut hash);
         Ok(PinHash {
             salt,
             iterations,
@@ -77,18 +84,11 @@ impl PinHash {
     }
 
     /// Whether `pin` is the PIN this hash was made from (constant-time comparison).
-    pub(super) fn matches(&self, pin: &str) -> bool {
+    pub(super) fn matches(&self, pin: &[u8]) -> bool {
         let Some(iterations) = NonZeroU32::new(self.iterations) else {
             return false;
         };
-        pbkdf2::verify(
-            ALGORITHM,
-            iterations,
-            &self.salt,
-            pin.as_bytes(),
-            &self.hash,
-        )
-        .is_ok()
+        pbkdf2::verify(ALGORITHM, iterations, &self.salt, pin, &self.hash).is_ok()
     }
 
     /// The PBKDF2 iteration count.
@@ -98,9 +98,9 @@ impl PinHash {
     }
 }
 
-fn derive(iterations: u32, salt: &[u8], pin: &str, out: &mut [u8]) {
+fn derive(iterations: u32, salt: &[u8], pin: &[u8], out: &mut [u8]) {
     let iterations = NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN);
-    pbkdf2::derive(ALGORITHM, iterations, salt, pin.as_bytes(), out);
+    pbkdf2::derive(ALGORITHM, iterations, salt, pin, out);
 }
 
 /// The iteration count for one hash to take about `policy.hash_target_ms` here: a timed trial
@@ -109,7 +109,7 @@ pub(super) fn calibrate_iterations(policy: &PinPolicy) -> u32 {
     let trial = policy.min_iterations.clamp(1, TRIAL_ITERATIONS);
     let mut out = [0u8; HASH_LEN];
     let start = Instant::now();
-    derive(trial, b"ibkey calibration salt", "000000", &mut out);
+    derive(trial, b"ibkey calibration salt", b"000000", &mut out);
     let elapsed_ns = start.elapsed().as_nanos().max(1);
     let scaled = u128::from(trial) * u128::from(policy.hash_target_ms) * 1_000_000 / elapsed_ns;
     let scaled = u32::try_from(scaled.min(u128::from(MAX_ITERATIONS))).unwrap_or(MAX_ITERATIONS);
@@ -169,9 +169,9 @@ mod tests {
         let policy = PinPolicy::fast_for_tests();
         let hash = PinHash::create(&Pin::new("2846".into()), &policy).expect("hash");
         assert!(hash.iterations() >= policy.min_iterations);
-        assert!(hash.matches("2846"));
-        assert!(!hash.matches("2847"));
-        assert!(!hash.matches(""));
+        assert!(hash.matches(b"2846"));
+        assert!(!hash.matches(b"2847"));
+        assert!(!hash.matches(b""));
         let json = serde_json::to_string(&hash).expect("json");
         assert!(!json.contains("2846"));
         let back: PinHash = serde_json::from_str(&json).expect("parse");

@@ -1,13 +1,16 @@
 //! User verification before anything is enrolled or approved: the app PIN (rules, slow
 //! salted hash, attempt counter, growing delays) or the platform's biometrics.
 //!
-//! A [`Gate`] asks through the shell's [`UserVerifier`] and keeps one record in the
-//! [`SecureStore`] under the key `gate`: the PIN's PBKDF2 hash, the count of wrong PINs in a
-//! row and when the last one was entered. Each PIN check loads the record, refuses at once
-//! while a delay runs, counts the attempt and saves it *before* comparing (so killing the
-//! app mid-check still counts it), and resets the count when the PIN matches. Delays (see
-//! [`lockout_delay_secs`]) run on the device's boot clock, so changing the phone's time does
-//! not shorten them, and a reboot restarts them.
+//! A [`Gate`] asks through the shell's [`UserVerifier`] and keeps one guarded record (see
+//! `crate::guarded`) in the [`SecureStore`] under the key `gate`: the PIN's PBKDF2 hash, the
+//! count of wrong PINs in a row and when the last one was entered. Each PIN check takes the
+//! store's lock (so gates on one store, in one process or several, count every attempt),
+//! loads the record, refuses at once while a delay runs, counts the attempt and saves it
+//! *before* comparing (so killing the app mid-check still counts it), and resets the count
+//! when the PIN matches. Delays (see [`lockout_delay_secs`]) run on the device's boot clock,
+//! so changing the phone's time does not shorten them, and a reboot restarts them. After
+//! [`MAX_WRONG_PINS`] wrong PINs in a row no PIN is compared again. A deleted record, or an
+//! older copy put back to reset the counter, is refused ([`StoreError::Tampered`]).
 //!
 //! A new PIN chosen during an activation is only saved by [`Gate::commit`], once the
 //! activation succeeded, so a failed activation leaves no PIN behind.
@@ -20,10 +23,11 @@ mod record;
 #[allow(clippy::expect_used)] // Tests may panic on a broken precondition.
 mod tests;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use crate::guarded::{GuardedStore, Locked};
 use crate::platform::{
     BiometricOutcome, Clock, PinEntry, PinPurpose, PinRequest, SecureStore, StoreError,
     UserVerifier, VerificationMethod,
@@ -40,6 +44,9 @@ use record::{tries_before_delay, GateRecord, Moment};
 const RECORD_KEY: &str = "gate";
 /// How many times a new PIN is asked for before giving up: once, and again up to 3 times.
 const CREATE_ASKS: usize = 4;
+/// Wrong PINs in a row after which the accounts are disabled instead of delayed (the cap of
+/// NIST SP 800-63B). With the delays, reaching it takes more than 15 days.
+pub const MAX_WRONG_PINS: u32 = 100;
 
 /// A running delay after too many wrong PINs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,15 +88,15 @@ impl std::fmt::Debug for Verification {
 
 /// Verifies the user with the app PIN or the platform's biometrics.
 ///
-/// Several `Gate`s may share one store (an app restart makes a new one): all state is in the
-/// store. Calls on one `Gate` from several threads are serialised around the record.
+/// Several `Gate`s may share one store (an app restart makes a new one, an app extension runs
+/// in a process of its own): all state is in the store, and every change of it is made under
+/// the store's lock.
 pub struct Gate {
-    store: Arc<dyn SecureStore>,
+    store: GuardedStore,
     clock: Arc<dyn Clock>,
     verifier: Arc<dyn UserVerifier>,
     method: VerificationMethod,
     policy: PinPolicy,
-    record_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -111,12 +118,11 @@ impl Gate {
         policy: PinPolicy,
     ) -> Self {
         Gate {
-            store,
+            store: GuardedStore::new(store),
             clock,
             verifier,
             method,
             policy,
-            record_lock: Mutex::new(()),
         }
     }
 
@@ -127,8 +133,7 @@ impl Gate {
 
     /// Whether a PIN has been chosen (and committed) on this device.
     pub fn has_pin(&self) -> Result<bool, GateError> {
-        let _guard = self.lock();
-        Ok(self.load_record()?.pin.is_some())
+        Ok(decode(self.store.load(RECORD_KEY)?)?.pin.is_some())
     }
 
     /// Asks the user to verify, showing `reason` on the biometric prompt.
@@ -163,12 +168,12 @@ impl Gate {
         let Some(new_pin) = verification.new_pin else {
             return Ok(());
         };
-        let _guard = self.lock();
-        let mut record = self.load_record()?;
+        let mut locked = self.store.lock()?;
+        let mut record = load_record(&locked)?;
         record.pin = Some(new_pin);
         record.failed_attempts = 0;
         record.last_failure = None;
-        self.save_record(&record)?;
+        save_record(&mut locked, &record)?;
         tracing::info!("app PIN set");
         Ok(())
     }
@@ -177,30 +182,38 @@ impl Gate {
     ///
     /// Fails with [`GateError::LockedOut`] while a delay runs (without comparing) or when
     /// this wrong PIN starts one, [`GateError::WrongPin`] otherwise on a mismatch, and
-    /// [`GateError::PinNotSet`] when no PIN was chosen.
-    pub fn verify_pin(&self, pin: &str) -> Result<(), GateError> {
-        let _guard = self.lock();
-        let mut record = self.load_record()?;
+    /// [`GateError::PinNotSet`] when no PIN was chosen, and [`GateError::AttemptsExhausted`]
+    /// (without comparing) once [`MAX_WRONG_PINS`] wrong PINs were entered in a row.
+    pub fn verify_pin(&self, pin: &[u8]) -> Result<(), GateError> {
+        let mut locked = self.store.lock()?;
+        let mut record = load_record(&locked)?;
         let Some(stored) = record.pin.clone() else {
             return Err(GateError::PinNotSet);
         };
+        if record.failed_attempts >= MAX_WRONG_PINS {
+            return Err(GateError::AttemptsExhausted);
+        }
         let now = self.now();
         if let (Some(lockout), restarted) = record.running_delay(now) {
             if restarted {
-                self.save_record(&record)?;
+                save_record(&mut locked, &record)?;
             }
             return Err(lockout.into());
         }
         // Count the attempt first: a process killed while comparing has still used it.
         record.failed_attempts = record.failed_attempts.saturating_add(1);
         record.last_failure = Some(now);
-        self.save_record(&record)?;
+        save_record(&mut locked, &record)?;
 
         if stored.matches(pin) {
             record.failed_attempts = 0;
             record.last_failure = None;
-            self.save_record(&record)?;
+            save_record(&mut locked, &record)?;
             return Ok(());
+        }
+        if record.failed_attempts >= MAX_WRONG_PINS {
+            tracing::warn!("too many wrong app PINs: the accounts are disabled");
+            return Err(GateError::AttemptsExhausted);
         }
         tracing::info!(failed_attempts = record.failed_attempts, "wrong app PIN");
         if let (Some(lockout), _) = record.running_delay(now) {
@@ -213,11 +226,14 @@ impl Gate {
 
     /// The delay running now after too many wrong PINs, if any.
     pub fn lockout(&self) -> Result<Option<PinLockout>, GateError> {
-        let _guard = self.lock();
-        let mut record = self.load_record()?;
+        let mut locked = self.store.lock()?;
+        let mut record = load_record(&locked)?;
+        if record.failed_attempts >= MAX_WRONG_PINS {
+            return Err(GateError::AttemptsExhausted);
+        }
         let (lockout, restarted) = record.running_delay(self.now());
         if restarted {
-            self.save_record(&record)?;
+            save_record(&mut locked, &record)?;
         }
         Ok(lockout)
     }
@@ -261,7 +277,7 @@ impl Gate {
             let pin = self
                 .ask_pin(PinPurpose::Confirm, retry_reason.take())
                 .await?;
-            match self.verify_pin(pin.as_str()) {
+            match self.verify_pin(pin.as_bytes()) {
                 Ok(()) => {
                     return Ok(Verification {
                         method: VerificationMethod::Pin,
@@ -322,32 +338,32 @@ impl Gate {
             uptime_ms: self.clock.uptime_ms(),
         }
     }
+}
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
-        // The guard protects no data of its own, so a panic elsewhere cannot leave it
-        // inconsistent.
-        self.record_lock
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
+/// The gate record as read (a fresh one when there is none).
+fn load_record(locked: &Locked<'_>) -> Result<GateRecord, GateError> {
+    decode(locked.load(RECORD_KEY)?)
+}
 
-    fn load_record(&self) -> Result<GateRecord, GateError> {
-        let Some(bytes) = self.store.load(RECORD_KEY.to_string())? else {
-            return Ok(GateRecord::default());
-        };
-        let bytes = Zeroizing::new(bytes);
-        serde_json::from_slice(&bytes).map_err(|_| GateError::Store {
-            error: StoreError::Corrupt {
-                key: RECORD_KEY.to_string(),
-            },
-        })
-    }
+/// Parses a stored gate record.
+fn decode(bytes: Option<Zeroizing<Vec<u8>>>) -> Result<GateRecord, GateError> {
+    let Some(bytes) = bytes else {
+        return Ok(GateRecord::default());
+    };
+    serde_json::from_slice(&bytes).map_err(|_| GateError::Store {
+        error: StoreError::Corrupt {
+            key: RECORD_KEY.to_string(),
+        },
+    })
+}
 
-    fn save_record(&self, record: &GateRecord) -> Result<(), GateError> {
-        let bytes = serde_json::to_vec(record).map_err(|e| StoreError::WriteFailed {
-            reason: format!("the PIN record could not be encoded: {e}"),
-        })?;
-        self.store.save(RECORD_KEY.to_string(), bytes)?;
-        Ok(())
-    }
+fn save_record(locked: &mut Locked<'_>, record: &GateRecord) -> Result<(), GateError> {
+    let bytes =
+        Zeroizing::new(
+            serde_json::to_vec(record).map_err(|e| StoreError::WriteFailed {
+                reason: format!("the PIN record could not be encoded: {e}"),
+            })?,
+        );
+    locked.save(RECORD_KEY, &bytes)?;
+    Ok(())
 }

@@ -92,8 +92,9 @@ impl PinPolicy {
                 "A PIN of consecutive digits (like 1234 or 4321) is too easy to guess.".to_string(),
             );
         }
-        let repeats_block = (2..=len / 2)
-            .any(|block| len % block == 0 && digits.chunks(block).all(|c| c == &digits[..block]));
+        let repeats_block = (2..=len / 2).any(|block| {
+            len.is_multiple_of(block) && digits.chunks(block).all(|c| c == &digits[..block])
+        });
         if repeats_block {
             return weak(
                 "A PIN that repeats a short pattern (like 1212 or 123123) is too easy to guess."

@@ -59,7 +59,7 @@ impl Script {
         let mut queue = self.pins.lock().expect("lock");
         for pin in pins {
             queue.push_back(PinEntry::Entered {
-                pin: pin.to_string(),
+                pin: pin.as_bytes().to_vec(),
             });
         }
     }
@@ -145,7 +145,8 @@ impl SecureStore for Recording {
             self.fail_after.store(left - 1, Ordering::SeqCst);
         }
         if key == RECORD_KEY {
-            let record: GateRecord = serde_json::from_slice(&value).expect("record");
+            // A guarded record: `IBG1`, the 8-byte generation, then the JSON.
+            let record: GateRecord = serde_json::from_slice(&value[12..]).expect("record");
             self.saved_counts
                 .lock()
                 .expect("lock")
@@ -155,6 +156,18 @@ impl SecureStore for Recording {
     }
     fn remove(&self, key: String) -> Result<(), StoreError> {
         self.inner.remove(key)
+    }
+    fn generation(&self) -> Result<u64, StoreError> {
+        self.inner.generation()
+    }
+    fn raise_generation(&self, generation: u64) -> Result<(), StoreError> {
+        self.inner.raise_generation(generation)
+    }
+    fn lock(&self) -> Result<(), StoreError> {
+        self.inner.lock()
+    }
+    fn unlock(&self) -> Result<(), StoreError> {
+        self.inner.unlock()
     }
 }
 
@@ -202,8 +215,11 @@ impl Fixture {
     /// A PIN gate with `pin` set.
     fn gate_with_pin(&self, pin: &str) -> Gate {
         let gate = self.gate(VerificationMethod::Pin);
-        let hash = PinHash::create(&Pin::new(pin.to_string()), &PinPolicy::fast_for_tests())
-            .expect("hash");
+        let hash = PinHash::create(
+            &Pin::new(pin.as_bytes().to_vec()),
+            &PinPolicy::fast_for_tests(),
+        )
+        .expect("hash");
         gate.commit(Verification {
             method: VerificationMethod::Pin,
             new_pin: Some(hash),
@@ -218,7 +234,8 @@ impl Fixture {
             .load(RECORD_KEY.into())
             .expect("load")
             .expect("record exists");
-        serde_json::from_slice(&bytes).expect("parse")
+        // A guarded record: `IBG1`, the 8-byte generation, then the JSON.
+        serde_json::from_slice(&bytes[12..]).expect("parse")
     }
 }
 
@@ -238,9 +255,9 @@ fn locked_secs(result: Result<(), GateError>) -> u64 {
 /// Five wrong PINs: the fifth starts the 30 s delay.
 fn five_wrong(gate: &Gate) {
     for tries in [4, 3, 2, 1] {
-        assert_eq!(gate.verify_pin("9999"), wrong(tries));
+        assert_eq!(gate.verify_pin(b"9999"), wrong(tries));
     }
-    assert_eq!(locked_secs(gate.verify_pin("9999")), 30);
+    assert_eq!(locked_secs(gate.verify_pin(b"9999")), 30);
 }
 
 #[test]
@@ -371,10 +388,10 @@ async fn create_pin_then_commit_then_confirm() {
         .expect("commit without new PIN is a no-op");
     assert_eq!(fx.record().failed_attempts, 0);
 
-    assert_eq!(gate.verify_pin("2846"), Ok(()));
-    assert_eq!(gate.verify_pin("2847"), wrong(4));
-    assert_eq!(gate.verify_pin("2847"), wrong(3));
-    assert_eq!(gate.verify_pin("2846"), Ok(()));
+    assert_eq!(gate.verify_pin(b"2846"), Ok(()));
+    assert_eq!(gate.verify_pin(b"2847"), wrong(4));
+    assert_eq!(gate.verify_pin(b"2847"), wrong(3));
+    assert_eq!(gate.verify_pin(b"2846"), Ok(()));
     assert_eq!(fx.record().failed_attempts, 0);
     assert_eq!(fx.record().last_failure, None);
 }
@@ -387,7 +404,7 @@ async fn an_uncommitted_pin_is_forgotten() {
     let verification = gate.verify_user("Activate alice").await.expect("verified");
     drop(verification); // the activation failed
     assert!(!gate.has_pin().expect("has_pin"));
-    assert_eq!(gate.verify_pin("2846"), Err(GateError::PinNotSet));
+    assert_eq!(gate.verify_pin(b"2846"), Err(GateError::PinNotSet));
     // The next activation asks to create a PIN again.
     fx.script.pins(&["5190"]);
     let verification = gate.verify_user("Activate alice").await.expect("verified");
@@ -439,12 +456,12 @@ fn lockout_after_five_wrong_pins_runs_on_the_boot_clock() {
     five_wrong(&gate);
 
     // The right PIN is refused while locked, and is not even counted.
-    assert_eq!(locked_secs(gate.verify_pin("2846")), 30);
+    assert_eq!(locked_secs(gate.verify_pin(b"2846")), 30);
     assert_eq!(fx.record().failed_attempts, 5);
     let lockout = gate.lockout().expect("lockout").expect("locked");
     assert_eq!(lockout.remaining_secs, 30);
     assert_eq!(lockout.until_unix_ms, WALL0 + 30_000);
-    match gate.verify_pin("2846") {
+    match gate.verify_pin(b"2846") {
         Err(e @ GateError::LockedOut { .. }) => {
             assert_eq!(
                 e.to_string(),
@@ -456,10 +473,10 @@ fn lockout_after_five_wrong_pins_runs_on_the_boot_clock() {
     }
 
     fx.clock.advance_uptime_secs(29);
-    assert_eq!(locked_secs(gate.verify_pin("2846")), 1);
+    assert_eq!(locked_secs(gate.verify_pin(b"2846")), 1);
     fx.clock.advance_uptime_secs(1);
     assert_eq!(gate.lockout().expect("lockout"), None);
-    assert_eq!(gate.verify_pin("2846"), Ok(()));
+    assert_eq!(gate.verify_pin(b"2846"), Ok(()));
     assert_eq!(fx.record().failed_attempts, 0);
 }
 
@@ -475,9 +492,9 @@ fn delays_grow_with_each_wrong_pin_after_the_fifth() {
             .expect("locked")
             .remaining_secs;
         fx.clock.advance_uptime_secs(current);
-        assert_eq!(locked_secs(gate.verify_pin("9999")), expected);
+        assert_eq!(locked_secs(gate.verify_pin(b"9999")), expected);
     }
-    match gate.verify_pin("2846") {
+    match gate.verify_pin(b"2846") {
         Err(e) => assert_eq!(e.to_string(), "Too many wrong PINs. Try again in 4 hours."),
         Ok(()) => panic!("accepted while locked"),
     }
@@ -497,34 +514,34 @@ fn changing_the_wall_clock_does_not_shorten_the_delay() {
         lockout.until_unix_ms,
         WALL0 + 24 * 3600 * 1000 + 10_000 + 20_000 - 10_000
     );
-    assert_eq!(locked_secs(gate.verify_pin("2846")), 20);
+    assert_eq!(locked_secs(gate.verify_pin(b"2846")), 20);
 
     fx.clock.shift_wall_secs(-48 * 3600);
-    assert_eq!(locked_secs(gate.verify_pin("2846")), 20);
+    assert_eq!(locked_secs(gate.verify_pin(b"2846")), 20);
 
     fx.clock.advance_uptime_secs(20);
-    assert_eq!(gate.verify_pin("2846"), Ok(()));
+    assert_eq!(gate.verify_pin(b"2846"), Ok(()));
 }
 
 #[test]
 fn a_restart_keeps_the_count_and_the_delay() {
     let fx = Fixture::new();
     let gate = fx.gate_with_pin("2846");
-    assert_eq!(gate.verify_pin("9999"), wrong(4));
-    assert_eq!(gate.verify_pin("9999"), wrong(3));
+    assert_eq!(gate.verify_pin(b"9999"), wrong(4));
+    assert_eq!(gate.verify_pin(b"9999"), wrong(3));
     drop(gate);
     let gate = fx.restarted_gate();
     assert!(gate.has_pin().expect("has_pin"));
-    assert_eq!(gate.verify_pin("9999"), wrong(2));
-    assert_eq!(gate.verify_pin("9999"), wrong(1));
-    assert_eq!(locked_secs(gate.verify_pin("9999")), 30);
+    assert_eq!(gate.verify_pin(b"9999"), wrong(2));
+    assert_eq!(gate.verify_pin(b"9999"), wrong(1));
+    assert_eq!(locked_secs(gate.verify_pin(b"9999")), 30);
     drop(gate);
 
     fx.clock.advance_uptime_secs(5);
     let gate = fx.restarted_gate();
-    assert_eq!(locked_secs(gate.verify_pin("2846")), 25);
+    assert_eq!(locked_secs(gate.verify_pin(b"2846")), 25);
     fx.clock.advance_uptime_secs(25);
-    assert_eq!(gate.verify_pin("2846"), Ok(()));
+    assert_eq!(gate.verify_pin(b"2846"), Ok(()));
 }
 
 #[test]
@@ -533,12 +550,12 @@ fn a_reboot_restarts_the_delay() {
     let gate = fx.gate_with_pin("2846");
     five_wrong(&gate);
     fx.clock.advance_uptime_secs(20);
-    assert_eq!(locked_secs(gate.verify_pin("2846")), 10);
+    assert_eq!(locked_secs(gate.verify_pin(b"2846")), 10);
 
     // Reboot: the boot clock starts again near zero.
     fx.clock.set_uptime_ms(4_000);
     let gate = fx.restarted_gate();
-    assert_eq!(locked_secs(gate.verify_pin("2846")), 30);
+    assert_eq!(locked_secs(gate.verify_pin(b"2846")), 30);
     let last = fx.record().last_failure.expect("last failure");
     assert_eq!(last.uptime_ms, 4_000);
     assert_eq!(fx.record().failed_attempts, 5);
@@ -549,7 +566,7 @@ fn a_reboot_restarts_the_delay() {
         Some(1)
     );
     fx.clock.advance_uptime_secs(1);
-    assert_eq!(gate.verify_pin("2846"), Ok(()));
+    assert_eq!(gate.verify_pin(b"2846"), Ok(()));
 }
 
 #[tokio::test]
@@ -611,21 +628,23 @@ fn the_attempt_is_saved_before_the_pin_is_compared() {
     .expect("commit");
 
     // A right PIN: counted (1) before the comparison, then reset (0).
-    assert_eq!(gate.verify_pin("2846"), Ok(()));
+    assert_eq!(gate.verify_pin(b"2846"), Ok(()));
     assert_eq!(recording.saved_counts(), [0, 1, 0]);
 
     // If the attempt cannot be saved, nothing is compared and the PIN is not accepted.
     recording.fail_saves_after(0);
     assert!(matches!(
-        gate.verify_pin("2846"),
+        gate.verify_pin(b"2846"),
         Err(GateError::Store {
             error: StoreError::WriteFailed { .. }
         })
     ));
 
     // A process killed after counting (here: the reset fails) has still used the attempt.
-    recording.fail_saves_after(1);
-    assert!(gate.verify_pin("2846").is_err());
+    // Each guarded write saves the manifest, then the record: the count takes two saves, the
+    // reset's manifest a third, and the reset's record fails.
+    recording.fail_saves_after(3);
+    assert!(gate.verify_pin(b"2846").is_err());
     assert_eq!(fx.record().failed_attempts, 1);
     assert_eq!(recording.saved_counts(), [0, 1, 0, 1]);
 }
@@ -643,7 +662,7 @@ fn a_damaged_record_is_reported_and_kept() {
         },
     };
     assert_eq!(gate.has_pin(), Err(corrupt.clone()));
-    assert_eq!(gate.verify_pin("2846"), Err(corrupt.clone()));
+    assert_eq!(gate.verify_pin(b"2846"), Err(corrupt.clone()));
     assert_eq!(corrupt.code(), "STORE_CORRUPT");
     assert_eq!(
         fx.store.load(RECORD_KEY.into()).expect("load"),

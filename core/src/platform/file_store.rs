@@ -8,6 +8,10 @@
 //! - `<name>.ibks`: one file a key. The name is the key with every byte outside
 //!   `[A-Za-z0-9._-]` (and a leading `.`) written as `%XX`, so two keys never share a file;
 //!   very long keys use a digest of the key instead.
+//! - `generation`: the store's generation, 8 bytes big-endian (mode 0600). With `master.key`
+//!   it stands for what a phone keeps in hardware: the tamper tests change value files only.
+//! - `.lock`: the file `flock`ed by [`SecureStore::lock`], so that processes sharing the
+//!   folder (and separate `FileStore`s in one process) take turns.
 //! - `.ibks-tmp-*`: a write in progress. One left behind by a crash is never read, and is
 //!   cleaned up by a later [`FileStore::open`] once it is an hour old.
 //!
@@ -20,6 +24,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
@@ -47,6 +52,11 @@ const MAX_ESCAPED_NAME: usize = 200;
 /// Temporary files older than this are left-overs of a crash and are removed by `open`.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(60 * 60);
 
+/// The generation file's name.
+const GENERATION_FILE: &str = "generation";
+/// The lock file's name.
+const LOCK_FILE: &str = ".lock";
+
 /// Makes temporary file names unique within this process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -58,6 +68,8 @@ pub struct FileStore {
     dir: PathBuf,
     key: LessSafeKey,
     rng: SystemRandom,
+    /// The open, locked lock file while this store holds the lock.
+    held_lock: Mutex<Option<File>>,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -90,12 +102,20 @@ impl FileStore {
             dir,
             key: LessSafeKey::new(unbound),
             rng,
+            held_lock: Mutex::new(None),
         })
     }
 
     /// The folder this store keeps its files in.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The lock file this store holds locked, if any.
+    fn held(&self) -> std::sync::MutexGuard<'_, Option<File>> {
+        self.held_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn value_path(&self, key: &str) -> PathBuf {
@@ -173,6 +193,52 @@ impl SecureStore for FileStore {
             Err(e) => return Err(write_failed(&format!("removing '{key}'"), &e)),
         }
         sync_dir(&self.dir).map_err(|e| write_failed(&format!("removing '{key}'"), &e))
+    }
+
+    fn generation(&self) -> Result<u64, StoreError> {
+        match fs::read(self.dir.join(GENERATION_FILE)) {
+            Ok(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt {
+                    key: GENERATION_FILE.to_string(),
+                }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(unreadable("reading the store's generation", &e)),
+        }
+    }
+
+    fn raise_generation(&self, generation: u64) -> Result<(), StoreError> {
+        let current = self.generation()?;
+        if generation < current {
+            return Err(write_failed_msg("the store's generation cannot go down"));
+        }
+        if generation == current {
+            return Ok(());
+        }
+        write_atomic(
+            &self.dir,
+            &self.dir.join(GENERATION_FILE),
+            &generation.to_be_bytes(),
+        )
+        .map_err(|e| write_failed("raising the store's generation", &e))
+    }
+
+    fn lock(&self) -> Result<(), StoreError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join(LOCK_FILE))
+            .and_then(|file| file.lock().map(|()| file))
+            .map_err(|e| unreadable("locking the store", &e))?;
+        *self.held() = Some(file);
+        Ok(())
+    }
+
+    fn unlock(&self) -> Result<(), StoreError> {
+        // Closing the file releases its lock.
+        drop(self.held().take());
+        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod clock;
 mod file_store;
+mod memory_store;
 #[cfg(feature = "desktop")]
 mod reqwest_transport;
 mod scripted_verifier;
@@ -17,6 +18,7 @@ use crate::error::{export_error_code, ErrorCode};
 
 pub use clock::SystemClock;
 pub use file_store::FileStore;
+pub use memory_store::MemoryStore;
 #[cfg(feature = "desktop")]
 pub use reqwest_transport::ReqwestTransport;
 pub use scripted_verifier::ScriptedVerifier;
@@ -44,6 +46,14 @@ pub enum StoreError {
         /// What the platform reported.
         reason: String,
     },
+    /// A record that guards the accounts was deleted or replaced by an older copy (a
+    /// restored backup, or someone trying to reset the PIN counter). The core refuses to use
+    /// the store rather than trust it.
+    #[error("The app's stored data '{key}' was deleted or replaced by an older copy, so the accounts on this phone are locked for safety. Remove IB Key's accounts from this phone (Reset in the app) and activate again.")]
+    Tampered {
+        /// Which entry.
+        key: String,
+    },
 }
 
 impl ErrorCode for StoreError {
@@ -52,6 +62,7 @@ impl ErrorCode for StoreError {
             StoreError::Unreadable { .. } => "STORE_UNREADABLE",
             StoreError::Corrupt { .. } => "STORE_CORRUPT",
             StoreError::WriteFailed { .. } => "STORE_WRITE_FAILED",
+            StoreError::Tampered { .. } => "STORE_TAMPERED",
         }
     }
 }
@@ -61,6 +72,19 @@ export_error_code!(StoreError);
 /// Small secret blobs kept by the platform: Keystore-wrapped files on Android, the Keychain
 /// on iOS, an encrypted folder on the desktop ([`FileStore`]). Every write must be atomic:
 /// after a crash, a key holds either its old or its new value.
+///
+/// Beside the values, a store keeps two things the core builds its tamper checks on:
+///
+/// - a **generation**: a number that only goes up, kept where the platform keeps its keys
+///   (an Android Keystore alias, an iOS Keychain item, the desktop store's key folder), so
+///   that whoever can only write the app's files cannot lower it or delete it. The core binds
+///   it into the records that guard the accounts, which makes a deleted or older record
+///   detectable.
+/// - a **lock** held by one thread of one process at a time (on Android a `FileLock` beside
+///   the files plus a process-wide lock, on iOS a `flock` in the container the app shares
+///   with its extensions, on the desktop a `flock`), so two authenticators or two processes
+///   on one store never lose each other's updates. The core always releases it on the thread
+///   that took it, never takes it twice, and holds it only for a few store operations.
 #[cfg_attr(feature = "uniffi", uniffi::export(foreign))]
 pub trait SecureStore: Send + Sync {
     /// The value under `key`, or `None` when there is none.
@@ -69,6 +93,15 @@ pub trait SecureStore: Send + Sync {
     fn save(&self, key: String, value: Vec<u8>) -> Result<(), StoreError>;
     /// Removes `key`; removing a missing key is not an error.
     fn remove(&self, key: String) -> Result<(), StoreError>;
+    /// The store's generation: 0 until first raised.
+    fn generation(&self) -> Result<u64, StoreError>;
+    /// Raises the generation to `generation`. A value lower than the current one must be
+    /// refused (with [`StoreError::WriteFailed`]) and change nothing.
+    fn raise_generation(&self, generation: u64) -> Result<(), StoreError>;
+    /// Takes the store's lock, waiting as long as another thread or process holds it.
+    fn lock(&self) -> Result<(), StoreError>;
+    /// Releases the lock taken by [`SecureStore::lock`] on this thread.
+    fn unlock(&self) -> Result<(), StoreError>;
 }
 
 /// Why a device key operation failed.
@@ -136,8 +169,10 @@ pub struct PinRequest {
 pub enum PinEntry {
     /// The user typed a PIN.
     Entered {
-        /// The PIN as typed; the core wipes its copy after use.
-        pin: String,
+        /// The PIN as typed, ASCII digits. A byte array rather than a string so that it can
+        /// be wiped: the core zeroes its copy after use, and the shell should fill its own
+        /// key-pad buffer with zeros once the entry is handed over.
+        pin: Vec<u8>,
     },
     /// The user backed out.
     Cancelled,

@@ -44,7 +44,7 @@ impl ScriptedVerifier {
     /// Queues one PIN entry.
     pub fn push_pin(&self, pin: &str) {
         self.script().pins.push_back(PinEntry::Entered {
-            pin: pin.to_string(),
+            pin: pin.as_bytes().to_vec(),
         });
     }
 
@@ -77,7 +77,9 @@ impl UserVerifier for ScriptedVerifier {
             return Ok(entry);
         }
         Ok(match &script.standing_pin {
-            Some(pin) => PinEntry::Entered { pin: pin.clone() },
+            Some(pin) => PinEntry::Entered {
+                pin: pin.as_bytes().to_vec(),
+            },
             None => PinEntry::Cancelled,
         })
     }
