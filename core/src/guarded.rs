@@ -280,3 +280,167 @@ fn check(
         key: key.to_string(),
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::expect_used)] // Tests may panic on a broken precondition.
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::platform::MemoryStore;
+
+    /// A memory store that fails one chosen operation once, as a crash there would leave it:
+    /// `save guard`, `save k`, `remove k` or `raise`.
+    #[derive(Default)]
+    struct CrashingStore {
+        inner: MemoryStore,
+        crash_at: Mutex<Option<&'static str>>,
+    }
+
+    impl CrashingStore {
+        fn crash(&self, op: &str) -> Result<(), StoreError> {
+            let mut at = self.crash_at.lock().expect("lock");
+            if at.is_some_and(|a| a == op) {
+                *at = None;
+                return Err(StoreError::WriteFailed {
+                    reason: "crash (test)".into(),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    impl SecureStore for CrashingStore {
+        fn load(&self, key: String) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.load(key)
+        }
+        fn save(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
+            self.crash(&format!("save {key}"))?;
+            self.inner.save(key, value)
+        }
+        fn remove(&self, key: String) -> Result<(), StoreError> {
+            self.crash(&format!("remove {key}"))?;
+            self.inner.remove(key)
+        }
+        fn generation(&self) -> Result<u64, StoreError> {
+            self.inner.generation()
+        }
+        fn raise_generation(&self, generation: u64) -> Result<(), StoreError> {
+            self.crash("raise")?;
+            self.inner.raise_generation(generation)
+        }
+        fn lock(&self) -> Result<(), StoreError> {
+            self.inner.lock()
+        }
+        fn unlock(&self) -> Result<(), StoreError> {
+            self.inner.unlock()
+        }
+    }
+
+    fn guarded() -> (Arc<CrashingStore>, GuardedStore) {
+        let store = Arc::new(CrashingStore::default());
+        (store.clone(), GuardedStore::new(store))
+    }
+
+    fn save(g: &GuardedStore, value: &[u8]) -> Result<(), StoreError> {
+        g.lock()?.save("k", value)
+    }
+
+    fn value(g: &GuardedStore) -> Result<Option<Vec<u8>>, StoreError> {
+        g.load("k").map(|v| v.map(|v| v.to_vec()))
+    }
+
+    fn tampered(key: &str) -> StoreError {
+        StoreError::Tampered { key: key.into() }
+    }
+
+    #[test]
+    fn rewound_deleted_and_foreign_records_are_refused() {
+        let (store, g) = guarded();
+        assert_eq!(value(&g), Ok(None));
+        save(&g, b"one").expect("save");
+        let old_record = store.load("k".into()).expect("load");
+        let old_manifest = store.load(MANIFEST_KEY.into()).expect("load");
+        save(&g, b"two").expect("save");
+        assert_eq!(value(&g), Ok(Some(b"two".to_vec())));
+
+        // An older copy of the record.
+        let new_record = store.load("k".into()).expect("load");
+        store
+            .inner
+            .save("k".into(), old_record.clone().expect("old"))
+            .expect("put back");
+        assert_eq!(value(&g), Err(tampered("k")));
+        // An older copy of record and manifest together.
+        store
+            .inner
+            .save(MANIFEST_KEY.into(), old_manifest.expect("old"))
+            .expect("put back");
+        assert_eq!(value(&g), Err(tampered(MANIFEST_KEY)));
+        assert!(g.lock().is_err(), "no write on a rewound store");
+        // No manifest at all.
+        store.inner.remove(MANIFEST_KEY.into()).expect("remove");
+        assert_eq!(value(&g), Err(tampered(MANIFEST_KEY)));
+
+        // A deleted record, and a guarded record the manifest does not list.
+        let (store, g) = guarded();
+        save(&g, b"one").expect("save");
+        store.inner.remove("k".into()).expect("remove");
+        assert_eq!(value(&g), Err(tampered("k")));
+        store
+            .inner
+            .save("other".into(), new_record.expect("record"))
+            .expect("save");
+        assert_eq!(g.load("other").map(|v| v.is_some()), Err(tampered("other")));
+    }
+
+    #[test]
+    fn records_from_before_guarding_are_adopted_until_rewritten() {
+        let (store, g) = guarded();
+        store
+            .inner
+            .save("k".into(), b"{\"legacy\":true}".to_vec())
+            .expect("save");
+        assert_eq!(value(&g), Ok(Some(b"{\"legacy\":true}".to_vec())));
+        save(&g, b"new").expect("save");
+        store
+            .inner
+            .save("k".into(), b"{\"legacy\":true}".to_vec())
+            .expect("save");
+        assert_eq!(value(&g), Err(tampered("k")));
+    }
+
+    #[test]
+    fn a_crash_at_any_step_of_a_write_leaves_the_old_or_the_new_value() {
+        for op in ["save guard", "save k", "raise"] {
+            let (store, g) = guarded();
+            save(&g, b"old").expect("save");
+            *store.crash_at.lock().expect("lock") = Some(op);
+            let crashed = save(&g, b"new");
+            assert!(crashed.is_err(), "{op}");
+            let seen = value(&g).expect(op).expect(op);
+            assert!(seen == b"old" || seen == b"new", "{op}: {seen:?}");
+            // The next write settles it, and later reads agree.
+            save(&g, b"after").expect(op);
+            assert_eq!(value(&g), Ok(Some(b"after".to_vec())), "{op}");
+            assert_eq!(store.generation().expect("generation"), {
+                let m: Manifest = serde_json::from_slice(
+                    &store
+                        .load(MANIFEST_KEY.into())
+                        .expect("load")
+                        .expect("manifest"),
+                )
+                .expect("manifest");
+                m.generation
+            });
+        }
+        // A removal interrupted before the record went keeps the record.
+        let (store, g) = guarded();
+        save(&g, b"old").expect("save");
+        *store.crash_at.lock().expect("lock") = Some("remove k");
+        assert!(g.lock().and_then(|mut l| l.remove("k")).is_err());
+        assert_eq!(value(&g), Ok(Some(b"old".to_vec())));
+        g.lock().and_then(|mut l| l.remove("k")).expect("remove");
+        assert_eq!(value(&g), Ok(None));
+    }
+}
