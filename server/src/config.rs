@@ -33,9 +33,15 @@ pub struct ServerConfig {
     pub ticket_lifetime: Duration,
     /// The password every test user signs in to the portal with.
     pub portal_password: String,
-    /// Wrong session-ID guesses answered per client address per minute (0 is taken as 1).
+    /// Wrong session-ID guesses answered per client (IPv4 address, IPv6 /64) per minute (0 is
+    /// taken as 1).
     pub guesses_per_minute_per_client: u32,
-    /// Wrong session-ID guesses answered per minute across all clients (0 is taken as 1).
+    /// Wrong session-ID guesses answered per minute to the clients of one network (IPv4 /24,
+    /// IPv6 /48) that already guessed wrong in the last minute (0 is taken as 1).
+    pub guesses_per_minute_per_network: u32,
+    /// Wrong session-ID guesses answered per minute to all clients that already guessed wrong
+    /// in the last minute (0 is taken as 1); a client without a wrong guess in the last minute
+    /// is always answered.
     pub guesses_per_minute_total: u32,
     /// The clock for expiry, sessions and the guess limiter.
     pub clock: Arc<dyn ServerClock>,
@@ -61,6 +67,7 @@ impl Default for ServerConfig {
             ticket_lifetime: Duration::from_secs(5 * 60),
             portal_password: DEMO_PORTAL_PASSWORD.to_string(),
             guesses_per_minute_per_client: 10,
+            guesses_per_minute_per_network: 30,
             guesses_per_minute_total: 60,
             clock: Arc::new(SystemClock),
             diagnostics_max_bundle_bytes: DEFAULT_DIAGNOSTICS_MAX_BUNDLE_BYTES,
@@ -82,6 +89,10 @@ impl fmt::Debug for ServerConfig {
             .field(
                 "guesses_per_minute_per_client",
                 &self.guesses_per_minute_per_client,
+            )
+            .field(
+                "guesses_per_minute_per_network",
+                &self.guesses_per_minute_per_network,
             )
             .field("guesses_per_minute_total", &self.guesses_per_minute_total)
             .field(

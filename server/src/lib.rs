@@ -62,15 +62,23 @@
 //! grouped (`K7QP-3MZX-9TWD`) for the portal page.
 //!
 //! **Lookup** trades a typed session ID for the ticket. An unknown or malformed session ID
-//! is a wrong guess. Wrong guesses are limited in sliding one-minute windows, per client
-//! address ([`ServerConfig::guesses_per_minute_per_client`]) and overall
-//! ([`ServerConfig::guesses_per_minute_total`]); while a window is full, every lookup of that
-//! client (even a correct one) is answered 429 with `retry_after` (body and `Retry-After`
-//! header), so the limiter reveals nothing. In any minute at most those many wrong guesses
-//! are answered.
+//! is a wrong guess; a right one never counts. Wrong guesses are counted in sliding one-minute
+//! windows per client (IPv4 address or IPv6 /64,
+//! [`ServerConfig::guesses_per_minute_per_client`]), per network (IPv4 /24 or IPv6 /48,
+//! [`ServerConfig::guesses_per_minute_per_network`]) and overall
+//! ([`ServerConfig::guesses_per_minute_total`]). A client with no wrong guess in the last
+//! minute is always answered; one with a wrong guess in it is refused while its own, its
+//! network's or the global window is full, so a crowd that spends the network and global
+//! budgets slows only itself, never a client whose lookups succeed. A refused lookup is 429
+//! `too_many_attempts` with `retry_after` (body and `Retry-After` header), a correct session
+//! ID too, so the limiter reveals nothing. In any minute at most `per_client` wrong guesses
+//! from one client, and `total` plus one per client from all of them, are answered (the
+//! figures are in the `rate_limit` module).
 //!
 //! **Complete** checks, in order: the ticket verifies with the server key (`bad_signature`),
-//! exists (`code_unknown`), is unused (`code_used`), unexpired (`code_expired`); the public
+//! exists (`code_unknown`), is the one the server's record holds for its session ID: the same
+//! user (`ticket_user_mismatch`), expiry (`ticket_expiry_mismatch`) and text
+//! (`ticket_mismatch`); it is unused (`code_used`), unexpired (`code_expired`); the public
 //! key is P-256 and the proof verifies over `activation_proof_message` (`bad_signature`);
 //! the user has no active credential on the device (`already_enrolled`; the ticket stays
 //! unused). Then, in one transaction, the ticket is marked used (only if nobody did first,

@@ -174,6 +174,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         clock: config.clock.clone(),
         limiter: Mutex::new(GuessLimiter::new(
             config.guesses_per_minute_per_client,
+            config.guesses_per_minute_per_network,
             config.guesses_per_minute_total,
         )),
         offline_limiter: Mutex::new(AttemptLimiter::default()),

@@ -21,20 +21,9 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::json;
 use support::{
-    config, harness, harness_with, localhost, read, ticket_claims_unverified, Device, Harness,
-    Reply, PASSWORD,
+    config, harness, harness_with, localhost, read, ticket_claims_unverified, unknown_session_id,
+    Device, Harness, PASSWORD,
 };
-
-impl Harness {
-    /// Looks up the ticket of `session_id`, as a phone does with a typed code.
-    async fn lookup(&self, session_id: &str) -> Reply {
-        self.post(
-            "/v1/activation/lookup",
-            &json!({ "session_id": session_id }),
-        )
-        .await
-    }
-}
 
 impl Device {
     /// The request that revokes `credential_id`, signed at `issued_at`.
@@ -50,13 +39,6 @@ impl Device {
 fn canonical(grouped: &str) -> String {
     SessionId::parse(grouped)
         .expect("valid session id")
-        .canonical()
-        .to_string()
-}
-
-fn unknown_session_id() -> String {
-    SessionId::generate(&SystemRandom::new())
-        .expect("random")
         .canonical()
         .to_string()
 }

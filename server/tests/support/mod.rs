@@ -8,7 +8,7 @@
 // of them leaves unused is not dead code.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ use ibkey_protocol::activation::{
 };
 use ibkey_protocol::encoding::{b64, unb64};
 use ibkey_protocol::offline::{derive_account_secret, AGREEMENT, SECRET_LEN};
+use ibkey_protocol::session_id::SessionId;
 use ibkey_server::{AdjustableClock, PortalDevice, RunningServer, ServerClock as _, ServerConfig};
 use reqwest::StatusCode;
 use ring::agreement::{agree_ephemeral, EphemeralPrivateKey, UnparsedPublicKey};
@@ -71,6 +72,23 @@ pub async fn harness_with(adjust: impl FnOnce(&mut ServerConfig)) -> Harness {
         http: reqwest::Client::new(),
         dir,
     }
+}
+
+/// An HTTP client whose connections come from `ip`, so the server sees another client: on
+/// Linux every address of 127.0.0.0/8 is on the loopback interface.
+pub fn client_from(ip: IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip)
+        .build()
+        .expect("HTTP client")
+}
+
+/// A well-formed session ID that no ticket has (a wrong guess), canonical.
+pub fn unknown_session_id() -> String {
+    SessionId::generate(&SystemRandom::new())
+        .expect("random")
+        .canonical()
+        .to_string()
 }
 
 /// A reply: status, `Retry-After` header, JSON body (Null when empty or not JSON).
@@ -159,6 +177,20 @@ impl Harness {
     pub async fn get_bearer(&self, path: &str, token: &str) -> Reply {
         self.send(self.http.get(self.url(path)).bearer_auth(token))
             .await
+    }
+
+    /// Looks up the ticket of `session_id`, as a phone does with a typed code.
+    pub async fn lookup(&self, session_id: &str) -> Reply {
+        self.lookup_with(&self.http, session_id).await
+    }
+
+    /// Looks up the ticket of `session_id` with the client `http` (see [`client_from`]).
+    pub async fn lookup_with(&self, http: &reqwest::Client, session_id: &str) -> Reply {
+        self.send(
+            http.post(self.url("/v1/activation/lookup"))
+                .json(&json!({ "session_id": session_id })),
+        )
+        .await
     }
 
     /// Signs `user` in to the portal; the portal token.
