@@ -278,6 +278,12 @@ pub mod codes {
     pub const CREDENTIAL_UNKNOWN: &str = "credential_unknown";
     /// The server failed; nothing was changed.
     pub const INTERNAL: &str = "internal";
+    /// The ticket presented is not the one the server issued for its session ID.
+    pub const TICKET_MISMATCH: &str = "ticket_mismatch";
+    /// The ticket presented names another user than the server's record of it.
+    pub const TICKET_USER_MISMATCH: &str = "ticket_user_mismatch";
+    /// The ticket presented has another expiry than the server's record of it.
+    pub const TICKET_EXPIRY_MISMATCH: &str = "ticket_expiry_mismatch";
 }
 
 /// The last four characters of a session ID, all that a `Debug` print shows of it.

@@ -1,6 +1,7 @@
-//! What a crowd of clients can do against the real server on loopback: a crowd of 1,000
-//! addresses guessing session IDs cannot stop an honest activation (and gets its guesses
-//! counted per address, per network and overall).
+//! What a crowd of clients or a holder of a signed ticket can do against the real server on
+//! loopback: a crowd of 1,000 addresses guessing session IDs cannot stop an honest activation
+//! (and gets its guesses counted per address, per network and overall), and a completion is
+//! checked against the server's record of its ticket.
 
 // Tests may `expect`: a failed expectation is a failed test.
 #![allow(clippy::expect_used)]
@@ -11,10 +12,16 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ibkey_protocol::activation::{CompleteResponse, LookupResponse};
-use ibkey_server::ServerConfig;
+use ibkey_protocol::activation::{
+    codes, sign_token, CompleteResponse, LookupResponse, TicketClaims,
+};
+use ibkey_server::{ServerConfig, KEY_FILE};
 use reqwest::StatusCode;
-use support::{client_from, harness, unknown_session_id, Device, Harness};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use support::{
+    client_from, harness, ticket_claims_unverified, unknown_session_id, Device, Harness,
+};
 use tokio::task::JoinSet;
 
 /// The attacking addresses: 127.10.n.h for 40 networks n (/24) of 25 hosts h each.
@@ -141,4 +148,59 @@ async fn a_crowd_of_1000_addresses_cannot_stop_an_honest_activation() {
         );
         assert!(fewest >= 1, "every address is answered while clean");
     }
+}
+
+#[tokio::test]
+async fn completion_checks_the_ticket_against_the_servers_record() {
+    let h = harness().await;
+    let ticket = h.ticket_for("alice").await;
+    let claims = ticket_claims_unverified(&ticket.qr_payload);
+    // Tickets signed with the server's own key (as another server sharing the key, or an
+    // older copy of the database, would issue) that this server's record does not back.
+    let rng = SystemRandom::new();
+    let pkcs8 = std::fs::read(h.dir.path().join(KEY_FILE)).expect("server key file");
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng)
+        .expect("server key");
+    let forged = [
+        (
+            TicketClaims {
+                usr: "mallory".into(),
+                ..claims.clone()
+            },
+            codes::TICKET_USER_MISMATCH,
+        ),
+        (
+            TicketClaims {
+                exp: claims.exp + 86_400,
+                ..claims.clone()
+            },
+            codes::TICKET_EXPIRY_MISMATCH,
+        ),
+        (
+            TicketClaims {
+                iat: claims.iat - 1,
+                ..claims.clone()
+            },
+            codes::TICKET_MISMATCH,
+        ),
+        (
+            TicketClaims {
+                srv: "http://elsewhere.example".into(),
+                ..claims.clone()
+            },
+            codes::TICKET_MISMATCH,
+        ),
+    ];
+    let phone = Device::new("install-1");
+    for (claims, code) in forged {
+        let presented = sign_token(&claims, &key, &rng).expect("sign");
+        h.complete(&phone, &presented)
+            .await
+            .refused(StatusCode::BAD_REQUEST, code);
+    }
+    // None of them enrolled anyone or used the ticket.
+    assert!(h.devices("mallory").await.is_empty());
+    let _: CompleteResponse = h.complete(&phone, &ticket.qr_payload).await.parse();
+    assert_eq!(h.devices("alice").await.len(), 1);
+    h.server.shutdown().await;
 }

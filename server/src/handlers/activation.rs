@@ -20,7 +20,7 @@ use ring::agreement::{agree_ephemeral, EphemeralPrivateKey, UnparsedPublicKey};
 use ring::rand::SystemRandom;
 
 use crate::crypto::{device_signature_ok, random_b64};
-use crate::db::activation::{CompleteOutcome, NewCredential};
+use crate::db::activation::{CompleteOutcome, NewCredential, TicketRow};
 use crate::error::{clock_skew_message, ApiError};
 use crate::extract::{ApiJson, ClientIp};
 use crate::state::Shared;
@@ -157,9 +157,12 @@ pub(crate) async fn complete(
             "This activation code was not issued by this server ({e}). Scan the QR code shown by this server's portal."
         ))
     })?;
-    let sid = claims.sid;
+    let sid = claims.sid.clone();
     let last_group = sid.get(sid.len().saturating_sub(4)..).unwrap_or("");
     let ticket = st.db.ticket(&sid)?.ok_or_else(ApiError::code_unknown)?;
+    check_against_record(&req.ticket, &claims, &ticket).inspect_err(|e| {
+        tracing::warn!(session = %last_group, code = e.code, "activation refused: the ticket presented differs from the server's record");
+    })?;
     if ticket.used_at.is_some() {
         tracing::info!(session = %last_group, "activation refused: ticket already used");
         return Err(ApiError::code_used());
@@ -239,6 +242,35 @@ pub(crate) async fn complete(
         }
         CompleteOutcome::AlreadyEnrolled => Err(already_enrolled()),
     }
+}
+
+/// Checks a presented ticket (its text and verified `claims`) against the server's `record`
+/// of its session ID: the same user (`ticket_user_mismatch`), the same expiry
+/// (`ticket_expiry_mismatch`) and the very text issued (`ticket_mismatch`). A signature alone
+/// is not enough: a ticket signed with this key elsewhere (another server sharing the key, an
+/// older database) must not enroll the user of this server's record.
+fn check_against_record(
+    presented: &str,
+    claims: &TicketClaims,
+    record: &TicketRow,
+) -> Result<(), ApiError> {
+    let refuse = |code, what: &str| {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            format!("This activation code does not match the one this server issued for its session ID ({what}), so it cannot be used. Log out of the portal and log in again for a new QR code, then scan it."),
+        ))
+    };
+    if claims.usr != record.username {
+        return refuse(codes::TICKET_USER_MISMATCH, "it names another user");
+    }
+    if claims.exp != record.expires_at {
+        return refuse(codes::TICKET_EXPIRY_MISMATCH, "it has another expiry time");
+    }
+    if presented.trim() != record.token {
+        return refuse(codes::TICKET_MISMATCH, "its text differs");
+    }
+    Ok(())
 }
 
 /// `POST /v1/devices/revoke`: a device revokes its credential with a signature of its key.
