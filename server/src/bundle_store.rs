@@ -1,34 +1,54 @@
 //! The diagnostics files, below the data directory:
 //!
 //! - `diagnostics/incoming/<bundle id>/<n>`: chunks received, until the bundle completes
-//!   (each written to a temporary file, then renamed).
+//!   (each written to a temporary file of its own, then renamed).
 //! - `diagnostics/bundles/<bundle id>.zip`: complete bundles, written (and synced) before
 //!   their database row.
 //!
-//! Uploads left untouched for a week are dropped when the server starts.
+//! What the files hold is accounted in the database (`db::diagnostics`): the handlers reserve
+//! room for a chunk there before writing it, and drop the folders of uploads that the
+//! database expired. At start, upload folders that the database does not know are dropped.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
-
-/// Uploads left incomplete this long are dropped when the server starts.
-const ABANDONED_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The folders of diagnostics uploads and bundles.
 pub(crate) struct BundleStore {
     /// `<data dir>/diagnostics`.
     dir: PathBuf,
+    /// Numbers the temporary files of chunks, so two writes of one chunk never share one.
+    writes: AtomicU64,
 }
 
 impl BundleStore {
-    /// Creates the folders below `data_dir` and drops abandoned uploads.
+    /// Creates the folders below `data_dir`.
     pub fn open(data_dir: &Path) -> io::Result<Self> {
         let dir = data_dir.join("diagnostics");
         fs::create_dir_all(dir.join("incoming"))?;
         fs::create_dir_all(dir.join("bundles"))?;
-        remove_abandoned_uploads(&dir.join("incoming"));
-        Ok(Self { dir })
+        Ok(Self {
+            dir,
+            writes: AtomicU64::new(0),
+        })
+    }
+
+    /// Best effort, at start (no chunk is being written): drops the folders of uploads that
+    /// are not in `known`, the uploads the database accounts for (the others were left by an
+    /// earlier version or by a failed write).
+    pub fn drop_unknown_uploads(&self, known: &[String]) {
+        let known: HashSet<&str> = known.iter().map(String::as_str).collect();
+        let Ok(entries) = fs::read_dir(self.dir.join("incoming")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if !name.to_str().is_some_and(|id| known.contains(id)) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
     }
 
     /// The folder of a bundle's chunks.
@@ -65,7 +85,8 @@ impl BundleStore {
     /// Stores chunk `n` of a started upload (replacing an earlier copy).
     pub fn write_chunk(&self, bundle_id: &str, n: u32, bytes: &[u8]) -> io::Result<()> {
         let dir = self.incoming(bundle_id);
-        let tmp = dir.join(format!(".tmp-{n}"));
+        let write = self.writes.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".tmp-{n}-{write}"));
         fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, dir.join(n.to_string())))
     }
 
@@ -94,25 +115,6 @@ impl BundleStore {
     }
 }
 
-/// Best effort, at start: drops the chunks of uploads not touched for [`ABANDONED_AFTER`].
-fn remove_abandoned_uploads(incoming: &Path) {
-    let Ok(entries) = fs::read_dir(incoming) else {
-        return;
-    };
-    let now = SystemTime::now();
-    for entry in entries.flatten() {
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|modified| now.duration_since(modified).ok())
-            .is_some_and(|age| age >= ABANDONED_AFTER);
-        if old {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +134,19 @@ mod tests {
         assert!(store.received_chunks("B").is_empty());
         store.write_bundle("B", b"zip").expect("bundle");
         assert_eq!(store.read_bundle("B").expect("read"), b"zip");
+    }
+
+    #[test]
+    fn uploads_the_database_does_not_know_are_dropped() {
+        let data = tempfile::tempdir().expect("tempdir");
+        let store = BundleStore::open(data.path()).expect("open");
+        for id in ["KNOWN", "STRAY"] {
+            store.start_upload(id).expect("start");
+            store.write_chunk(id, 0, b"x").expect("chunk");
+        }
+        store.drop_unknown_uploads(&["KNOWN".to_string()]);
+        assert_eq!(store.received_chunks("KNOWN"), vec![(0, 1)]);
+        assert!(store.received_chunks("STRAY").is_empty());
+        assert!(!data.path().join("diagnostics/incoming/STRAY").exists());
     }
 }

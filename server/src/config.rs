@@ -1,5 +1,5 @@
 //! How a server runs: [`ServerConfig`] and its defaults (the demo portal password, the
-//! default support token, the diagnostics size limit, login challenges' lifetime, the push
+//! default support token, the diagnostics size limits, login challenges' lifetime, the push
 //! mute after a fraud report, the recording push sender).
 
 use std::fmt;
@@ -20,6 +20,12 @@ pub const DEFAULT_SUPPORT_TOKEN: &str = "ibkey-support";
 pub const DEMO_PORTAL_PASSWORD: &str = "ibkey-demo";
 /// Default largest diagnostics bundle, bytes.
 pub const DEFAULT_DIAGNOSTICS_MAX_BUNDLE_BYTES: u64 = 25 * 1024 * 1024;
+/// Default most diagnostics bytes per device: four bundles of the default largest size.
+pub const DEFAULT_DIAGNOSTICS_MAX_DEVICE_BYTES: u64 = 4 * DEFAULT_DIAGNOSTICS_MAX_BUNDLE_BYTES;
+/// Default most diagnostics bytes on disk in all (2 GiB).
+pub const DEFAULT_DIAGNOSTICS_MAX_TOTAL_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// Default time an unfinished diagnostics upload is kept after its last chunk (a day).
+pub const DEFAULT_DIAGNOSTICS_UPLOAD_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 
 /// How the server runs.
 #[derive(Clone)]
@@ -47,6 +53,16 @@ pub struct ServerConfig {
     pub clock: Arc<dyn ServerClock>,
     /// Largest diagnostics bundle accepted, bytes.
     pub diagnostics_max_bundle_bytes: u64,
+    /// Most diagnostics bytes one device may have on the server: its unfinished uploads plus
+    /// the bundles it completed in the last 24 hours. The server knows a device that uploads
+    /// (perhaps before any activation) only by its address, so this is per client (IPv4
+    /// address or IPv6 /64), as for the guess limiter.
+    pub diagnostics_max_device_bytes: u64,
+    /// Most diagnostics bytes on disk in all: every unfinished upload and every stored bundle.
+    pub diagnostics_max_total_bytes: u64,
+    /// How long an unfinished diagnostics upload is kept after its last chunk; then its chunks
+    /// are deleted. Whole seconds.
+    pub diagnostics_upload_expiry: Duration,
     /// The bearer token support lists and fetches diagnostics bundles with.
     pub support_token: String,
     /// How long a login challenge (a push, a pulled challenge, the login page's QR code) is
@@ -71,6 +87,9 @@ impl Default for ServerConfig {
             guesses_per_minute_total: 60,
             clock: Arc::new(SystemClock),
             diagnostics_max_bundle_bytes: DEFAULT_DIAGNOSTICS_MAX_BUNDLE_BYTES,
+            diagnostics_max_device_bytes: DEFAULT_DIAGNOSTICS_MAX_DEVICE_BYTES,
+            diagnostics_max_total_bytes: DEFAULT_DIAGNOSTICS_MAX_TOTAL_BYTES,
+            diagnostics_upload_expiry: DEFAULT_DIAGNOSTICS_UPLOAD_EXPIRY,
             support_token: DEFAULT_SUPPORT_TOKEN.to_string(),
             challenge_lifetime: Duration::from_secs(DEFAULT_CHALLENGE_SECONDS.unsigned_abs()),
             fraud_mute: Duration::from_secs(DEFAULT_FRAUD_MUTE_SECONDS.unsigned_abs()),
@@ -99,6 +118,15 @@ impl fmt::Debug for ServerConfig {
                 "diagnostics_max_bundle_bytes",
                 &self.diagnostics_max_bundle_bytes,
             )
+            .field(
+                "diagnostics_max_device_bytes",
+                &self.diagnostics_max_device_bytes,
+            )
+            .field(
+                "diagnostics_max_total_bytes",
+                &self.diagnostics_max_total_bytes,
+            )
+            .field("diagnostics_upload_expiry", &self.diagnostics_upload_expiry)
             .field("support_token", &"<hidden>")
             .field("challenge_lifetime", &self.challenge_lifetime)
             .field("fraud_mute", &self.fraud_mute)

@@ -39,7 +39,7 @@
 //! | `POST /v1/challenges/decide` | `DecideRequest` → `DecideResponse` | 404 `challenge_unknown` / `credential_unknown`, 403 `possibly_cloned` / `pushes_muted`, 400 `bad_signature` / `context_mismatch` / `number_mismatch`, 409 `challenge_used`, 410 `challenge_expired` |
 //! | `POST /v1/devices/push-token` | `PushTokenRequest` → 204 | 404 `credential_unknown`, 400 `bad_request` / `clock_skew`, 400 `bad_signature` |
 //! | `GET /v1/diagnostics/bundles/{bundle_id}` | → `UploadStatus` | 400 `bad_request` |
-//! | `PUT /v1/diagnostics/bundles/{bundle_id}/chunks/{n}` | chunk bytes (≤ 1 MiB) → `ChunkReceipt` | 413 `diag_too_large` |
+//! | `PUT /v1/diagnostics/bundles/{bundle_id}/chunks/{n}` | chunk bytes (≤ 1 MiB) → `ChunkReceipt` | 413 `diag_too_large`, 429 `diag_quota`, 507 `diag_storage_full` |
 //! | `POST /v1/diagnostics/bundles/{bundle_id}/complete` | `CompleteBundleRequest` → `CompleteBundleResponse` | 409 `diag_incomplete` / `diag_conflict`, 400 `diag_checksum_mismatch`, 413 `diag_too_large`, 422 `diag_malformed` |
 //! | `GET /v1/support/diagnostics` | bearer support token → `[SupportBundleSummary]` | 401 `unauthorized` |
 //! | `GET /v1/support/diagnostics/{reference}` | bearer support token → the bundle (`application/zip`) | 401, 404 `diag_unknown` |
@@ -90,7 +90,13 @@
 //! whose files match its manifest, at most [`ServerConfig::diagnostics_max_bundle_bytes`]),
 //! stores it in `diagnostics/` of the data directory, and answers a reference such as
 //! `DIAG-7K3P9Q`. Completing a bundle id again answers the same reference, so retries never
-//! make two bundles. Support lists and fetches bundles with [`ServerConfig::support_token`]
+//! make two bundles. Uploads cannot fill the disk: a chunk is stored only within the bundle
+//! limit, the device's limit ([`ServerConfig::diagnostics_max_device_bytes`]: its unfinished
+//! uploads and the bundles it completed in the last day; the device is its client address,
+//! IPv4 or IPv6 /64; 429 `diag_quota` with `retry_after`) and the total
+//! ([`ServerConfig::diagnostics_max_total_bytes`], 507 `diag_storage_full`), all checked in
+//! one database transaction; an upload with no chunk for
+//! [`ServerConfig::diagnostics_upload_expiry`] is deleted. Support lists and fetches bundles with [`ServerConfig::support_token`]
 //! (default [`DEFAULT_SUPPORT_TOKEN`]). The details are in the `handlers::diagnostics` module.
 //!
 //! **Revoke**: the device signs `revoke_message` with its key; `issued_at` may be at most
@@ -156,7 +162,9 @@ mod state;
 
 pub use clock::{AdjustableClock, ServerClock, SystemClock};
 pub use config::{
-    ServerConfig, DEFAULT_DIAGNOSTICS_MAX_BUNDLE_BYTES, DEFAULT_SUPPORT_TOKEN, DEMO_PORTAL_PASSWORD,
+    ServerConfig, DEFAULT_DIAGNOSTICS_MAX_BUNDLE_BYTES, DEFAULT_DIAGNOSTICS_MAX_DEVICE_BYTES,
+    DEFAULT_DIAGNOSTICS_MAX_TOTAL_BYTES, DEFAULT_DIAGNOSTICS_UPLOAD_EXPIRY, DEFAULT_SUPPORT_TOKEN,
+    DEMO_PORTAL_PASSWORD,
 };
 pub use db::activation::PortalDevice;
 pub use db::approval::{FraudReport, PortalLogin, RecordedPush};

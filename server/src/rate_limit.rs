@@ -46,7 +46,8 @@
 //! Right passwords never count.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The window's length in seconds.
 pub const WINDOW_SECONDS: i64 = 60;
@@ -64,9 +65,10 @@ pub const SIGN_IN_WINDOW_SECONDS: i64 = 15 * 60;
 /// it refuses them too: more than the addresses of an IPv4 /24.
 pub const FRESH_CLIENTS_PER_NETWORK: usize = 256;
 
-/// What identifies a client: an IPv4 address or an IPv6 /64 prefix.
+/// What identifies a client: an IPv4 address or an IPv6 /64 prefix. Shown as the address or
+/// as `2001:db8:1:2::/64`, as the diagnostics quota records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum ClientKey {
+pub(crate) enum ClientKey {
     /// An IPv4 client (IPv4-mapped IPv6 included).
     V4([u8; 4]),
     /// The first 64 bits of an IPv6 client's address.
@@ -85,6 +87,19 @@ impl From<IpAddr> for ClientKey {
                     Self::V6(prefix)
                 }
             },
+        }
+    }
+}
+
+impl fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::V4(octets) => write!(f, "{}", Ipv4Addr::from(octets)),
+            Self::V6(prefix) => {
+                let mut octets = [0u8; 16];
+                octets[..8].copy_from_slice(&prefix);
+                write!(f, "{}/64", Ipv6Addr::from(octets))
+            }
         }
     }
 }
@@ -502,6 +517,13 @@ mod tests {
         }
         assert_eq!(limiter.check(client(1, fresh), 1), Err(59));
         assert_eq!(limiter.check(client(2, 0), 1), Ok(()), "another /48");
+    }
+
+    #[test]
+    fn clients_show_as_their_address_or_64_bit_prefix() {
+        assert_eq!(ClientKey::from(ip(7)).to_string(), "192.0.2.7");
+        let v6 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 3, 4, 5, 6));
+        assert_eq!(ClientKey::from(v6).to_string(), "2001:db8:1:2::/64");
     }
 
     #[test]

@@ -16,7 +16,8 @@ use tokio::task::JoinHandle;
 use crate::bundle_store::BundleStore;
 use crate::config::ServerConfig;
 use crate::crypto::sha256;
-use crate::db::Db;
+use crate::db::diagnostics::UploadLimits;
+use crate::db::{Db, DB_FILE};
 use crate::error::ServerError;
 use crate::handlers::router;
 use crate::keys;
@@ -137,6 +138,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         path: dir.clone(),
         source,
     })?;
+    drop_stale_uploads(&db, &bundles, &config)?;
 
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -184,7 +186,12 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         password_sha256: sha256(secrets.portal_password.as_bytes()),
         support_token_sha256: sha256(secrets.support_token.as_bytes()),
         bundles,
-        max_bundle_bytes: config.diagnostics_max_bundle_bytes,
+        upload_limits: UploadLimits {
+            bundle: config.diagnostics_max_bundle_bytes,
+            device: config.diagnostics_max_device_bytes,
+            total: config.diagnostics_max_total_bytes,
+            upload_expiry: seconds(config.diagnostics_upload_expiry),
+        },
         completing: Mutex::new(()),
         challenge_lifetime: seconds(config.challenge_lifetime),
         fraud_mute: seconds(config.fraud_mute),
@@ -212,6 +219,24 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         stop: Some(stop),
         task: Some(task),
     })
+}
+
+/// At start: drops the diagnostics uploads that expired while the server was down, and the
+/// upload folders the database does not account for.
+fn drop_stale_uploads(
+    db: &Db,
+    bundles: &BundleStore,
+    config: &ServerConfig,
+) -> Result<(), ServerError> {
+    let failed = |e: rusqlite::Error| ServerError::Database {
+        path: config.data_dir.join(DB_FILE),
+        message: e.to_string(),
+    };
+    let now = config.clock.now();
+    db.expire_uploads(now, seconds(config.diagnostics_upload_expiry))
+        .map_err(failed)?;
+    bundles.drop_unknown_uploads(&db.uploads().map_err(failed)?);
+    Ok(())
 }
 
 /// A configured duration in whole seconds, as the handlers count.

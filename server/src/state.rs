@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use crate::bundle_store::BundleStore;
 use crate::clock::ServerClock;
+use crate::db::diagnostics::UploadLimits;
 use crate::db::Db;
 use crate::keys::ServerKey;
 use crate::push::PushSender;
@@ -41,8 +42,8 @@ pub(crate) struct AppState {
     pub support_token_sha256: [u8; 32],
     /// The diagnostics uploads and bundles on disk.
     pub bundles: BundleStore,
-    /// Largest diagnostics bundle, bytes.
-    pub max_bundle_bytes: u64,
+    /// The limits of diagnostics on disk.
+    pub upload_limits: UploadLimits,
     /// Serialises diagnostics completions.
     pub completing: Mutex<()>,
     /// Login challenge lifetime, seconds.

@@ -4,8 +4,12 @@
 // Tests may `expect`: a failed expectation is a failed test.
 #![allow(clippy::expect_used)]
 
+mod support;
+
 use std::io::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
 
 use ibkey_protocol::diagnostics::wire::{
     chunk_path, codes, complete_path, status_path, support_fetch_path, ChunkReceipt,
@@ -15,41 +19,26 @@ use ibkey_protocol::diagnostics::{
     BundleFile, BundleManifest, FileKind, LogMode, BUNDLE_FORMAT, MANIFEST_NAME,
 };
 use ibkey_protocol::encoding::sha256_hex;
-use ibkey_server::{RunningServer, ServerConfig, DEFAULT_SUPPORT_TOKEN, MAX_CHUNK_BYTES};
+use ibkey_server::{DEFAULT_SUPPORT_TOKEN, MAX_CHUNK_BYTES};
 use rawzip::{CompressionMethod, ZipArchiveWriter};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::{client_from, harness_with, Harness};
 
 const BUNDLE_ID: &str = "01HZX3K7QP3MZX9TWD00000000";
 const OTHER_ID: &str = "01HZX3K7QP3MZX9TWD00000001";
 
-struct Server {
-    server: RunningServer,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
+/// A server whose bundles may be at most `max_bundle_bytes`.
+async fn start(max_bundle_bytes: u64) -> Harness {
+    harness_with(|c| c.diagnostics_max_bundle_bytes = max_bundle_bytes).await
 }
 
-impl Server {
-    async fn start(max_bundle_bytes: u64) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = ServerConfig {
-            data_dir: dir.path().to_path_buf(),
-            diagnostics_max_bundle_bytes: max_bundle_bytes,
-            ..ServerConfig::default()
-        };
-        let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
-        let server = ibkey_server::start(config, any_port).await.expect("start");
-        Self {
-            server,
-            http: reqwest::Client::new(),
-            _dir: dir,
-        }
-    }
+/// The bundle id number `n` (a valid one).
+fn bundle_id(n: u32) -> String {
+    format!("01HZX3K7QP3MZX9TWD{n:08}")
+}
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.url())
-    }
-
+impl Harness {
     async fn status(&self, bundle_id: &str) -> UploadStatus {
         self.http
             .get(self.url(&status_path(bundle_id)))
@@ -62,17 +51,50 @@ impl Server {
     }
 
     async fn put_chunk(&self, bundle_id: &str, n: u32, bytes: &[u8]) -> reqwest::Response {
-        self.http
-            .put(self.url(&chunk_path(bundle_id, n)))
+        self.put_chunk_from(&self.http, bundle_id, n, bytes).await
+    }
+
+    /// Sends a chunk with the client `http` (see [`client_from`]).
+    async fn put_chunk_from(
+        &self,
+        http: &reqwest::Client,
+        bundle_id: &str,
+        n: u32,
+        bytes: &[u8],
+    ) -> reqwest::Response {
+        http.put(self.url(&chunk_path(bundle_id, n)))
             .body(bytes.to_vec())
             .send()
             .await
             .expect("put chunk")
     }
 
-    async fn complete(&self, bundle_id: &str, chunks: u32, bytes: &[u8]) -> reqwest::Response {
-        self.complete_as(bundle_id, chunks, bytes.len() as u64, &sha256_hex(bytes))
+    async fn complete_bundle(
+        &self,
+        bundle_id: &str,
+        chunks: u32,
+        bytes: &[u8],
+    ) -> reqwest::Response {
+        self.complete_bundle_from(&self.http, bundle_id, chunks, bytes)
             .await
+    }
+
+    /// Completes a bundle with the client `http`.
+    async fn complete_bundle_from(
+        &self,
+        http: &reqwest::Client,
+        bundle_id: &str,
+        chunks: u32,
+        bytes: &[u8],
+    ) -> reqwest::Response {
+        self.complete_with(
+            http,
+            bundle_id,
+            chunks,
+            bytes.len() as u64,
+            &sha256_hex(bytes),
+        )
+        .await
     }
 
     async fn complete_as(
@@ -82,8 +104,19 @@ impl Server {
         size: u64,
         sha256: &str,
     ) -> reqwest::Response {
-        self.http
-            .post(self.url(&complete_path(bundle_id)))
+        self.complete_with(&self.http, bundle_id, chunks, size, sha256)
+            .await
+    }
+
+    async fn complete_with(
+        &self,
+        http: &reqwest::Client,
+        bundle_id: &str,
+        chunks: u32,
+        size: u64,
+        sha256: &str,
+    ) -> reqwest::Response {
+        http.post(self.url(&complete_path(bundle_id)))
             .json(&json!({"chunks": chunks, "size": size, "sha256": sha256}))
             .send()
             .await
@@ -108,6 +141,11 @@ impl Server {
             .send()
             .await
             .expect("support request")
+    }
+
+    /// The folder of an upload's chunks in the data directory.
+    fn incoming(&self, bundle_id: &str) -> std::path::PathBuf {
+        self.dir.path().join("diagnostics/incoming").join(bundle_id)
     }
 }
 
@@ -165,7 +203,7 @@ fn bundle(bundle_id: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_bundle_is_uploaded_in_chunks_completed_once_and_fetched_by_support() {
-    let s = Server::start(1024 * 1024).await;
+    let s = start(1024 * 1024).await;
     let bytes = bundle(BUNDLE_ID);
 
     let status = s.status(BUNDLE_ID).await;
@@ -180,7 +218,7 @@ async fn a_bundle_is_uploaded_in_chunks_completed_once_and_fetched_by_support() 
         .await
         .expect("receipt");
     assert_eq!(receipt.received_bytes, (bytes.len() - half) as u64);
-    let reply = s.complete(BUNDLE_ID, 2, &bytes).await;
+    let reply = s.complete_bundle(BUNDLE_ID, 2, &bytes).await;
     assert_eq!(
         code(reply).await,
         (StatusCode::CONFLICT, codes::DIAG_INCOMPLETE.to_string())
@@ -193,7 +231,7 @@ async fn a_bundle_is_uploaded_in_chunks_completed_once_and_fetched_by_support() 
     assert_eq!(status.chunks, vec![0, 1]);
 
     let done: CompleteBundleResponse = s
-        .complete(BUNDLE_ID, 2, &bytes)
+        .complete_bundle(BUNDLE_ID, 2, &bytes)
         .await
         .json()
         .await
@@ -205,7 +243,7 @@ async fn a_bundle_is_uploaded_in_chunks_completed_once_and_fetched_by_support() 
 
     // Completing again answers the same reference; other content is a conflict.
     let again: CompleteBundleResponse = s
-        .complete(BUNDLE_ID, 2, &bytes)
+        .complete_bundle(BUNDLE_ID, 2, &bytes)
         .await
         .json()
         .await
@@ -270,7 +308,7 @@ async fn a_bundle_is_uploaded_in_chunks_completed_once_and_fetched_by_support() 
 
 #[tokio::test]
 async fn uploads_that_are_not_good_bundles_are_refused_with_their_codes() {
-    let s = Server::start(4096).await;
+    let s = start(4096).await;
 
     let reply = s.put_chunk("not-a-bundle-id", 0, b"x").await;
     assert_eq!(
@@ -290,12 +328,14 @@ async fn uploads_that_are_not_good_bundles_are_refused_with_their_codes() {
             codes::DIAG_CHECKSUM_MISMATCH.to_string()
         )
     );
-    let reply = s.complete(BUNDLE_ID, 3, b"some bytes").await;
+    let reply = s.complete_bundle(BUNDLE_ID, 3, b"some bytes").await;
     assert_eq!(code(reply).await.1, codes::DIAG_INCOMPLETE);
 
     // Not a zip; a bundle whose manifest names another id.
     let chunks = s.upload(BUNDLE_ID, b"not a zip at all", 1024).await;
-    let reply = s.complete(BUNDLE_ID, chunks, b"not a zip at all").await;
+    let reply = s
+        .complete_bundle(BUNDLE_ID, chunks, b"not a zip at all")
+        .await;
     assert_eq!(
         code(reply).await,
         (
@@ -305,7 +345,7 @@ async fn uploads_that_are_not_good_bundles_are_refused_with_their_codes() {
     );
     let other = bundle(OTHER_ID);
     let chunks = s.upload(BUNDLE_ID, &other, 1024).await;
-    let reply = s.complete(BUNDLE_ID, chunks, &other).await;
+    let reply = s.complete_bundle(BUNDLE_ID, chunks, &other).await;
     assert_eq!(code(reply).await.1, codes::DIAG_MALFORMED);
 
     // Over the server's limit: announced, or sent.
@@ -339,5 +379,180 @@ async fn uploads_that_are_not_good_bundles_are_refused_with_their_codes() {
             codes::DIAG_TOO_LARGE.to_string()
         )
     );
+    s.server.shutdown().await;
+}
+
+/// The `retry_after` of a refused request's body.
+async fn retry_after(reply: reqwest::Response) -> (StatusCode, String, Option<u64>) {
+    let status = reply.status();
+    let body: Value = reply.json().await.expect("error body");
+    let code = body["error"]["code"].as_str().expect("code").to_string();
+    (status, code, body["error"]["retry_after"].as_u64())
+}
+
+/// A client from 127.20.`network`.`host`.
+fn device(network: u8, host: u8) -> reqwest::Client {
+    client_from(IpAddr::V4(Ipv4Addr::new(127, 20, network, host)))
+}
+
+#[tokio::test]
+async fn uploads_are_bounded_per_device_and_in_total() {
+    let s = harness_with(|c| {
+        c.diagnostics_max_bundle_bytes = 4000;
+        c.diagnostics_max_device_bytes = 6000;
+        c.diagnostics_max_total_bytes = 12_000;
+    })
+    .await;
+    let phone = device(0, 1);
+    let bytes = bundle(BUNDLE_ID);
+    let size = bytes.len();
+    assert!(size < 4000);
+
+    // A completed bundle counts against its device for a day, with its unfinished uploads.
+    let reply = s.put_chunk_from(&phone, BUNDLE_ID, 0, &bytes).await;
+    assert_eq!(reply.status(), StatusCode::OK);
+    let done = s.complete_bundle_from(&phone, BUNDLE_ID, 1, &bytes).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let filler = vec![7u8; 6000 - size];
+    let reply = s.put_chunk_from(&phone, &bundle_id(10), 0, &filler).await;
+    assert_eq!(reply.status(), StatusCode::OK);
+    let (status, error_code, wait) =
+        retry_after(s.put_chunk_from(&phone, &bundle_id(11), 0, b"x").await).await;
+    assert_eq!(
+        (status, error_code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, codes::DIAG_QUOTA)
+    );
+    assert!(wait.is_some_and(|w| (1..=86_400).contains(&w)), "{wait:?}");
+    // Another address, even on the same network, is another device.
+    let neighbour = device(0, 2);
+    let reply = s.put_chunk_from(&neighbour, &bundle_id(12), 0, b"x").await;
+    assert_eq!(reply.status(), StatusCode::OK);
+
+    // Everything together: 6,001 bytes so far, 12,000 at most.
+    let other = device(1, 1);
+    let reply = s
+        .put_chunk_from(&other, &bundle_id(20), 0, &[1; 4000])
+        .await;
+    assert_eq!(reply.status(), StatusCode::OK);
+    let reply = s
+        .put_chunk_from(&other, &bundle_id(21), 0, &[1; 2000])
+        .await;
+    assert_eq!(
+        code(reply).await,
+        (
+            StatusCode::INSUFFICIENT_STORAGE,
+            codes::DIAG_STORAGE_FULL.to_string()
+        )
+    );
+    let reply = s
+        .put_chunk_from(&other, &bundle_id(21), 0, &[1; 1999])
+        .await;
+    assert_eq!(reply.status(), StatusCode::OK);
+    // A chunk sent again replaces its earlier copy in the count.
+    let reply = s
+        .put_chunk_from(&other, &bundle_id(21), 0, &[2; 1999])
+        .await;
+    assert_eq!(reply.status(), StatusCode::OK);
+    s.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chunks_sent_at_once_cannot_together_pass_a_limit() {
+    let s = Arc::new(
+        harness_with(|c| {
+            c.diagnostics_max_bundle_bytes = 4096;
+            c.diagnostics_max_device_bytes = 9000;
+        })
+        .await,
+    );
+    // Eight chunks of 3,000 bytes at once, for one bundle of at most 4,096 bytes, or from
+    // one device of at most 9,000 bytes.
+    let at_once = |client: reqwest::Client, target: Box<dyn Fn(u32) -> (String, u32)>| {
+        let s = s.clone();
+        async move {
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..8 {
+                let (s, client, (bundle, n)) = (s.clone(), client.clone(), target(i));
+                tasks.spawn(async move {
+                    code_or_ok(s.put_chunk_from(&client, &bundle, n, &[3; 3000]).await).await
+                });
+            }
+            let mut outcomes = Vec::new();
+            while let Some(outcome) = tasks.join_next().await {
+                outcomes.push(outcome.expect("chunk task"));
+            }
+            outcomes.sort();
+            outcomes
+        }
+    };
+    for round in 0..10 {
+        let id = bundle_id(100 + round);
+        let target = id.clone();
+        let outcomes = at_once(
+            device(2, u8::try_from(round + 1).expect("host")),
+            Box::new(move |n| (target.clone(), n)),
+        )
+        .await;
+        let mut expected = vec![
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::DIAG_TOO_LARGE.to_string()
+            );
+            7
+        ];
+        expected.insert(0, (StatusCode::OK, String::new()));
+        assert_eq!(outcomes, expected, "round {round}");
+        assert_eq!(s.status(&id).await.chunks.len(), 1, "round {round}");
+    }
+    let outcomes = at_once(device(3, 1), Box::new(|i| (bundle_id(200 + i), 0))).await;
+    let ok = outcomes
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::OK)
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|(status, code)| {
+            *status == StatusCode::TOO_MANY_REQUESTS && code == codes::DIAG_QUOTA
+        })
+        .count();
+    assert_eq!((ok, refused), (3, 5), "{outcomes:?}");
+}
+
+/// `(200, "")`, or the status and error code of a refused request.
+async fn code_or_ok(reply: reqwest::Response) -> (StatusCode, String) {
+    if reply.status() == StatusCode::OK {
+        return (StatusCode::OK, String::new());
+    }
+    code(reply).await
+}
+
+#[tokio::test]
+async fn abandoned_uploads_expire_and_their_files_are_removed() {
+    let s = harness_with(|c| {
+        c.diagnostics_max_device_bytes = 5000;
+        c.diagnostics_upload_expiry = Duration::from_secs(3600);
+    })
+    .await;
+    assert_eq!(
+        s.put_chunk(BUNDLE_ID, 0, &[1; 4000]).await.status(),
+        StatusCode::OK
+    );
+    assert!(s.incoming(BUNDLE_ID).is_dir());
+    let (status, error_code, wait) = retry_after(s.put_chunk(OTHER_ID, 0, &[2; 2000]).await).await;
+    assert_eq!(
+        (status, error_code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, codes::DIAG_QUOTA)
+    );
+    assert!(wait.is_some_and(|w| (3590..=3600).contains(&w)), "{wait:?}");
+
+    // An hour after its last chunk, the unfinished upload is gone, and its room with it.
+    s.clock.advance(Duration::from_secs(3600));
+    assert_eq!(
+        s.put_chunk(OTHER_ID, 0, &[2; 2000]).await.status(),
+        StatusCode::OK
+    );
+    assert!(!s.incoming(BUNDLE_ID).exists());
+    assert!(s.status(BUNDLE_ID).await.chunks.is_empty());
+    assert_eq!(s.status(OTHER_ID).await.chunks, vec![0]);
     s.server.shutdown().await;
 }

@@ -7,7 +7,7 @@
 //! | method, path | request → reply | errors |
 //! |---|---|---|
 //! | `GET /v1/diagnostics/bundles/{bundle_id}` | → [`UploadStatus`] (unknown ids: nothing received) | 400 `bad_request` |
-//! | `PUT /v1/diagnostics/bundles/{bundle_id}/chunks/{n}` | the chunk's bytes → [`ChunkReceipt`] | 413 `diag_too_large` |
+//! | `PUT /v1/diagnostics/bundles/{bundle_id}/chunks/{n}` | the chunk's bytes → [`ChunkReceipt`] | 413 `diag_too_large`, 429 `diag_quota`, 507 `diag_storage_full` |
 //! | `POST /v1/diagnostics/bundles/{bundle_id}/complete` | [`CompleteBundleRequest`] → [`CompleteBundleResponse`] | 409 `diag_incomplete`, 400 `diag_checksum_mismatch`, 422 `diag_malformed`, 413 `diag_too_large`, 409 `diag_conflict` |
 //! | `GET /v1/support/diagnostics` | support token → `[`[`SupportBundleSummary`]`]` | 401 `unauthorized` |
 //! | `GET /v1/support/diagnostics/{reference}` | support token → the zip | 401, 404 `diag_unknown` |
@@ -32,6 +32,11 @@ pub mod codes {
     pub const DIAG_CONFLICT: &str = "diag_conflict";
     /// No bundle has this reference.
     pub const DIAG_UNKNOWN: &str = "diag_unknown";
+    /// This device (client address) holds as many diagnostics bytes as the server takes from
+    /// one device in a day; send again after `retry_after` seconds.
+    pub const DIAG_QUOTA: &str = "diag_quota";
+    /// The server's storage for diagnostics is full; send again later.
+    pub const DIAG_STORAGE_FULL: &str = "diag_storage_full";
 }
 
 /// The path of the upload status of a bundle.

@@ -3,7 +3,8 @@
 //! [`activation`] (portal sessions, activation tickets, device credentials), [`approval`]
 //! (logins, their challenges, per-credential counters and push tokens, the push outbox, fraud
 //! reports and push mutes), [`offline`] (the per-account secrets of offline codes and the
-//! login page's offline challenges) and [`diagnostics`] (received diagnostics bundles). rusqlite is
+//! login page's offline challenges) and [`diagnostics`] (received diagnostics bundles and the
+//! chunks of unfinished uploads). rusqlite is
 //! synchronous: the connection sits behind a std `Mutex`, held for short, await-free sections
 //! only.
 
@@ -66,8 +67,21 @@ CREATE TABLE IF NOT EXISTS diagnostic_bundles (
     os_version   TEXT NOT NULL,
     device_model TEXT NOT NULL,
     log_mode     TEXT NOT NULL,
-    files        INTEGER NOT NULL
+    files        INTEGER NOT NULL,
+    client       TEXT
 );
+-- The chunks of unfinished diagnostics uploads (files in diagnostics/incoming), one row a
+-- chunk: its size, the client that sent it (as the guess limiter tells clients apart) and
+-- when, for the per-device and total limits and the expiry of abandoned uploads.
+CREATE TABLE IF NOT EXISTS diagnostic_uploads (
+    bundle_id  TEXT NOT NULL,
+    chunk      INTEGER NOT NULL,
+    size       INTEGER NOT NULL,
+    client     TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (bundle_id, chunk)
+);
+CREATE INDEX IF NOT EXISTS diagnostic_uploads_by_client ON diagnostic_uploads(client);
 CREATE TABLE IF NOT EXISTS logins (
     login_id              TEXT PRIMARY KEY,
     secret_sha256         BLOB NOT NULL,
@@ -188,6 +202,7 @@ impl Db {
             });
         }
         conn.execute_batch(SCHEMA).map_err(fail)?;
+        migrate(&conn).map_err(fail)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -202,6 +217,21 @@ impl Db {
     }
 }
 
+/// Brings a database made by an earlier version up to [`SCHEMA`]: `diagnostic_bundles` gets
+/// the `client` column (NULL for bundles received before), and its index.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_client = conn
+        .prepare("SELECT 1 FROM pragma_table_info('diagnostic_bundles') WHERE name = 'client'")?
+        .exists([])?;
+    if !has_client {
+        conn.execute_batch("ALTER TABLE diagnostic_bundles ADD COLUMN client TEXT")?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS diagnostic_bundles_by_client
+           ON diagnostic_bundles(client, received_at)",
+    )
+}
+
 /// Path of the database file in a data directory.
 fn db_path(dir: &Path) -> PathBuf {
     dir.join(DB_FILE)
@@ -210,6 +240,28 @@ fn db_path(dir: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_of_an_earlier_version_gets_the_client_of_its_bundles() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let before = SCHEMA.replace(",\n    client       TEXT\n);", "\n);");
+        assert_ne!(before, SCHEMA);
+        Connection::open(db_path(dir.path()))
+            .and_then(|conn| conn.execute_batch(&before))
+            .expect("old database");
+        let db = Db::open(dir.path()).expect("migrated");
+        let columns: i64 = db
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('diagnostic_bundles') WHERE name = 'client'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("columns");
+        assert_eq!(columns, 1);
+        drop(db);
+        Db::open(dir.path()).expect("opened again");
+    }
 
     #[test]
     fn a_file_that_is_not_a_database_is_a_typed_error() {

@@ -4,6 +4,17 @@
 //! [`ibkey_protocol::diagnostics::wire`]; the files are kept by `bundle_store`, the rows by
 //! `db::diagnostics`.
 //!
+//! A chunk is stored only if the database first reserved room for it
+//! ([`crate::db::Db::reserve_chunk`], one transaction, so concurrent chunks cannot together
+//! overrun a limit): the bundle's chunks stay within
+//! [`crate::ServerConfig::diagnostics_max_bundle_bytes`] (413 `diag_too_large`), the device's
+//! (client address's) unfinished uploads and bundles of the last day within
+//! [`crate::ServerConfig::diagnostics_max_device_bytes`] (429 `diag_quota`, with
+//! `retry_after`), and everything on disk within
+//! [`crate::ServerConfig::diagnostics_max_total_bytes`] (507 `diag_storage_full`). Before
+//! that, uploads whose last chunk is older than
+//! [`crate::ServerConfig::diagnostics_upload_expiry`] are forgotten and their files deleted.
+//!
 //! Completing checks, in order: the id is a bundle id; a bundle with this id was already
 //! completed (same SHA-256: the same reference again; else `diag_conflict`); the announced
 //! size is within [`crate::ServerConfig::diagnostics_max_bundle_bytes`] (`diag_too_large`);
@@ -27,9 +38,10 @@ use ibkey_protocol::diagnostics::{is_bundle_id, verify_bundle, BundleManifest};
 use ibkey_protocol::encoding::sha256_hex;
 
 use crate::crypto::{new_reference, secret_matches};
-use crate::db::diagnostics::NewBundle;
+use crate::db::diagnostics::{ChunkClaim, NewBundle, Reservation};
 use crate::error::ApiError;
-use crate::extract::{bearer_token, ApiJson};
+use crate::extract::{bearer_token, ApiJson, ClientIp};
+use crate::rate_limit::ClientKey;
 use crate::state::{AppState, Shared};
 
 /// Largest chunk accepted, bytes.
@@ -96,9 +108,48 @@ pub(crate) async fn status(
     }))
 }
 
-/// `PUT /v1/diagnostics/bundles/{bundle_id}/chunks/{n}`: stores one chunk.
+/// 429 `diag_quota`: the device holds `limit` bytes; something of it frees after
+/// `retry_after` seconds.
+fn device_full(limit: u64, retry_after: u64) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        codes::DIAG_QUOTA,
+        format!("This device has sent as many diagnostics as this server takes from one device in a day ({limit} bytes, unfinished uploads included). The app keeps the bundle and sends it after {retry_after} seconds; if support needs it sooner, tell them."),
+    );
+    error.retry_after = Some(retry_after);
+    error
+}
+
+/// 507 `diag_storage_full`.
+fn storage_full() -> ApiError {
+    ApiError::new(
+        StatusCode::INSUFFICIENT_STORAGE,
+        codes::DIAG_STORAGE_FULL,
+        "The server's storage for diagnostics is full. The app keeps the bundle and sends it later; if support is waiting for it, tell them, so that the server's operator makes room.",
+    )
+}
+
+/// Forgets the uploads abandoned for the upload expiry and deletes their chunks.
+fn expire_abandoned_uploads(st: &AppState, now: i64) -> Result<(), ApiError> {
+    for bundle_id in st.db.expire_uploads(now, st.upload_limits.upload_expiry)? {
+        st.bundles.drop_upload(&bundle_id);
+        tracing::info!(bundle = %bundle_id, "abandoned diagnostics upload deleted");
+    }
+    Ok(())
+}
+
+/// Forgets an upload and deletes its chunks.
+fn drop_upload(st: &AppState, bundle_id: &str) -> Result<(), ApiError> {
+    st.db.forget_upload(bundle_id)?;
+    st.bundles.drop_upload(bundle_id);
+    Ok(())
+}
+
+/// `PUT /v1/diagnostics/bundles/{bundle_id}/chunks/{n}`: stores one chunk, if there is room
+/// for it.
 pub(crate) async fn put_chunk(
     State(st): Shared,
+    ClientIp(ip): ClientIp,
     Path((bundle_id, n)): Path<(String, u32)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ChunkReceipt>, ApiError> {
@@ -129,29 +180,44 @@ pub(crate) async fn put_chunk(
             received_bytes: done.size,
         }));
     }
-    st.bundles
-        .start_upload(&bundle_id)
-        .map_err(|e| ApiError::internal("creating a chunk folder", &e))?;
-    let others: u64 = st
+    let now = st.clock.now();
+    expire_abandoned_uploads(&st, now)?;
+    let client = ClientKey::from(ip).to_string();
+    let claim = ChunkClaim {
+        bundle_id: &bundle_id,
+        chunk: n,
+        size: body.len() as u64,
+        client: &client,
+        now,
+    };
+    let limits = st.upload_limits;
+    let bundle_bytes = match st.db.reserve_chunk(&claim, &limits)? {
+        Reservation::Reserved { bundle_bytes } => bundle_bytes,
+        Reservation::BundleTooLarge => {
+            tracing::info!(bundle = %bundle_id, "diagnostics chunk refused: the bundle would be too large");
+            return Err(too_large(limits.bundle));
+        }
+        Reservation::DeviceFull { retry_after } => {
+            tracing::info!(bundle = %bundle_id, %client, "diagnostics chunk refused: the device's quota is used up");
+            return Err(device_full(limits.device, retry_after));
+        }
+        Reservation::StorageFull => {
+            tracing::warn!(bundle = %bundle_id, limit = limits.total, "diagnostics chunk refused: the diagnostics storage is full; remove old bundles or raise the limit");
+            return Err(storage_full());
+        }
+    };
+    let stored = st
         .bundles
-        .received_chunks(&bundle_id)
-        .into_iter()
-        .filter(|(m, _)| *m != n)
-        .map(|(_, size)| size)
-        .sum();
-    let total = others + body.len() as u64;
-    if total > st.max_bundle_bytes {
-        st.bundles.drop_upload(&bundle_id);
-        tracing::info!(bundle = %bundle_id, total, "diagnostics upload refused: too large");
-        return Err(too_large(st.max_bundle_bytes));
+        .start_upload(&bundle_id)
+        .and_then(|()| st.bundles.write_chunk(&bundle_id, n, &body));
+    if let Err(e) = stored {
+        st.db.release_chunk(&bundle_id, n)?;
+        return Err(ApiError::internal("storing a chunk", &e));
     }
-    st.bundles
-        .write_chunk(&bundle_id, n, &body)
-        .map_err(|e| ApiError::internal("storing a chunk", &e))?;
     Ok(Json(ChunkReceipt {
         bundle_id,
         chunk: n,
-        received_bytes: total,
+        received_bytes: bundle_bytes,
     }))
 }
 
@@ -159,6 +225,7 @@ pub(crate) async fn put_chunk(
 /// it and answers its reference (the same one again for a repeated completion).
 pub(crate) async fn complete(
     State(st): Shared,
+    ClientIp(ip): ClientIp,
     Path(bundle_id): Path<String>,
     ApiJson(req): ApiJson<CompleteBundleRequest>,
 ) -> Result<Json<CompleteBundleResponse>, ApiError> {
@@ -180,8 +247,9 @@ pub(crate) async fn complete(
             format!("Bundle {bundle_id} was already received with other content (reference {}). Make a new bundle in the app.", done.reference),
         ));
     }
-    if req.size > st.max_bundle_bytes {
-        return Err(too_large(st.max_bundle_bytes));
+    let max_bundle_bytes = st.upload_limits.bundle;
+    if req.size > max_bundle_bytes {
+        return Err(too_large(max_bundle_bytes));
     }
     if req.chunks == 0 || req.chunks > MAX_CHUNK_INDEX + 1 {
         return Err(ApiError::bad_request("A bundle has 1 to 100001 chunks."));
@@ -214,14 +282,14 @@ pub(crate) async fn complete(
             .read_chunk(&bundle_id, n)
             .map_err(|e| ApiError::internal("reading a chunk", &e))?;
         bytes.extend_from_slice(&chunk);
-        if bytes.len() as u64 > st.max_bundle_bytes {
-            st.bundles.drop_upload(&bundle_id);
-            return Err(too_large(st.max_bundle_bytes));
+        if bytes.len() as u64 > max_bundle_bytes {
+            drop_upload(&st, &bundle_id)?;
+            return Err(too_large(max_bundle_bytes));
         }
     }
     let actual_sha = sha256_hex(&bytes);
     if bytes.len() as u64 != req.size || actual_sha != sha {
-        st.bundles.drop_upload(&bundle_id);
+        drop_upload(&st, &bundle_id)?;
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             codes::DIAG_CHECKSUM_MISMATCH,
@@ -231,23 +299,24 @@ pub(crate) async fn complete(
             ),
         ));
     }
-    let manifest = match verify_bundle(&bytes, st.max_bundle_bytes.saturating_mul(UNPACK_FACTOR)) {
+    let manifest = match verify_bundle(&bytes, max_bundle_bytes.saturating_mul(UNPACK_FACTOR)) {
         Ok(m) => m,
         Err(e) => {
-            st.bundles.drop_upload(&bundle_id);
+            drop_upload(&st, &bundle_id)?;
             tracing::info!(bundle = %bundle_id, error = %e, "diagnostics bundle refused: malformed");
             return Err(malformed(e));
         }
     };
     if manifest.bundle_id != bundle_id {
-        st.bundles.drop_upload(&bundle_id);
+        drop_upload(&st, &bundle_id)?;
         return Err(malformed("its manifest names another bundle id"));
     }
     st.bundles
         .write_bundle(&bundle_id, &bytes)
         .map_err(|e| ApiError::internal("storing a bundle", &e))?;
     let size = bytes.len() as u64;
-    let reference = record(&st, &bundle_id, &actual_sha, size, &manifest)?;
+    let client = ClientKey::from(ip).to_string();
+    let reference = record(&st, &bundle_id, &actual_sha, size, &manifest, &client)?;
     st.bundles.drop_upload(&bundle_id);
     tracing::info!(bundle = %bundle_id, %reference, size, "diagnostics bundle received");
     Ok(Json(CompleteBundleResponse {
@@ -258,13 +327,15 @@ pub(crate) async fn complete(
     }))
 }
 
-/// Records a stored bundle under a fresh reference; returns the reference.
+/// Records a stored bundle, completed by `client`, under a fresh reference (and forgets its
+/// upload's chunks); returns the reference.
 fn record(
     st: &AppState,
     bundle_id: &str,
     sha256: &str,
     size: u64,
     manifest: &BundleManifest,
+    client: &str,
 ) -> Result<String, ApiError> {
     for _ in 0..16 {
         let reference = new_reference(&st.rng)?;
@@ -275,6 +346,7 @@ fn record(
             sha256,
             received_at: st.clock.now(),
             manifest,
+            client,
         })?;
         if inserted {
             return Ok(reference);
