@@ -138,27 +138,33 @@ impl ApiError {
         )
     }
 
+    /// This error, telling the client to wait `seconds` before trying again.
+    pub fn retry_after(self, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..self
+        }
+    }
+
     /// 429 `too_many_attempts`.
     pub fn too_many_attempts(retry_after: u64) -> Self {
-        let mut error = Self::new(
+        Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             codes::TOO_MANY_ATTEMPTS,
             format!("Too many wrong session IDs were tried. Wait {retry_after} seconds, then type the session ID again, or scan the QR code instead."),
-        );
-        error.retry_after = Some(retry_after);
-        error
+        )
+        .retry_after(retry_after)
     }
 
     /// 429 `too_many_attempts` for portal and login-page sign-in: too many wrong passwords
     /// from this address or for this user.
     pub fn too_many_sign_ins(retry_after: u64) -> Self {
-        let mut error = Self::new(
+        Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             codes::TOO_MANY_ATTEMPTS,
             format!("Too many wrong passwords were tried from this address or for this user. Wait {retry_after} seconds, then sign in again."),
-        );
-        error.retry_after = Some(retry_after);
-        error
+        )
+        .retry_after(retry_after)
     }
 
     /// 400 `clock_skew`: a signed device request's `issued_at` is more than

@@ -97,17 +97,7 @@ impl Harness {
         .await
     }
 
-    async fn complete_as(
-        &self,
-        bundle_id: &str,
-        chunks: u32,
-        size: u64,
-        sha256: &str,
-    ) -> reqwest::Response {
-        self.complete_with(&self.http, bundle_id, chunks, size, sha256)
-            .await
-    }
-
+    /// Completes a bundle with the client `http`, announcing `size` and `sha256`.
     async fn complete_with(
         &self,
         http: &reqwest::Client,
@@ -251,7 +241,13 @@ async fn a_bundle_is_uploaded_in_chunks_completed_once_and_fetched_by_support() 
     assert!(again.already_received);
     assert_eq!(again.reference, done.reference);
     let reply = s
-        .complete_as(BUNDLE_ID, 2, bytes.len() as u64, &sha256_hex(b"other"))
+        .complete_with(
+            &s.http,
+            BUNDLE_ID,
+            2,
+            bytes.len() as u64,
+            &sha256_hex(b"other"),
+        )
         .await;
     assert_eq!(
         code(reply).await,
@@ -319,7 +315,7 @@ async fn uploads_that_are_not_good_bundles_are_refused_with_their_codes() {
     // Bytes that differ from what was announced are dropped.
     s.upload(BUNDLE_ID, b"some bytes", 4).await;
     let reply = s
-        .complete_as(BUNDLE_ID, 3, 10, &sha256_hex(b"other bytes"))
+        .complete_with(&s.http, BUNDLE_ID, 3, 10, &sha256_hex(b"other bytes"))
         .await;
     assert_eq!(
         code(reply).await,
@@ -349,7 +345,9 @@ async fn uploads_that_are_not_good_bundles_are_refused_with_their_codes() {
     assert_eq!(code(reply).await.1, codes::DIAG_MALFORMED);
 
     // Over the server's limit: announced, or sent.
-    let reply = s.complete_as(BUNDLE_ID, 1, 4097, &sha256_hex(b"")).await;
+    let reply = s
+        .complete_with(&s.http, BUNDLE_ID, 1, 4097, &sha256_hex(b""))
+        .await;
     assert_eq!(
         code(reply).await,
         (

@@ -111,13 +111,12 @@ pub(crate) async fn status(
 /// 429 `diag_quota`: the device holds `limit` bytes; something of it frees after
 /// `retry_after` seconds.
 fn device_full(limit: u64, retry_after: u64) -> ApiError {
-    let mut error = ApiError::new(
+    ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         codes::DIAG_QUOTA,
         format!("This device has sent as many diagnostics as this server takes from one device in a day ({limit} bytes, unfinished uploads included). The app keeps the bundle and sends it after {retry_after} seconds; if support needs it sooner, tell them."),
-    );
-    error.retry_after = Some(retry_after);
-    error
+    )
+    .retry_after(retry_after)
 }
 
 /// 507 `diag_storage_full`.

@@ -330,16 +330,15 @@ fn offline_unavailable(username: &str, any_blocked_with_codes: bool) -> ApiError
 
 /// 429 `too_many_attempts` for the user's offline responses and codes.
 fn too_many_attempts(username: &str, retry_after: u64) -> ApiError {
-    let mut error = ApiError::new(
+    ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         activation_codes::TOO_MANY_ATTEMPTS,
         format!(
             "Too many wrong responses or codes were typed for {username}. Wait {}, then try again with a new one from IB Key.",
             wait_text(retry_after)
         ),
-    );
-    error.retry_after = Some(retry_after);
-    error
+    )
+    .retry_after(retry_after)
 }
 
 /// A wait as the user reads it: seconds under a minute, else whole minutes rounded up.
