@@ -9,7 +9,7 @@
 use std::fmt;
 
 use ring::digest;
-use ring::signature::{self, EcdsaKeyPair, UnparsedPublicKey};
+use ring::signature::{self, EcdsaKeyPair, KeyPair as _, UnparsedPublicKey};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::encoding::{b64, hex, unb64};
@@ -40,13 +40,18 @@ pub enum TokenError {
     WrongType,
 }
 
-/// Signs claims into a token with the server's key.
+/// Signs claims into a token with the server's key. The claims carry that key's [`key_id`]
+/// as `kid` (set here, whatever they said), so a device knows which key to check the token
+/// with and notices a new key ([`crate::server_key`]).
 pub fn sign_token<C: Serialize>(
     claims: &C,
     key: &EcdsaKeyPair,
     rng: &dyn ring::rand::SecureRandom,
 ) -> Result<String, ring::error::Unspecified> {
-    let json = serde_json::to_vec(claims).map_err(|_| ring::error::Unspecified)?;
+    let mut claims = serde_json::to_value(claims).map_err(|_| ring::error::Unspecified)?;
+    let object = claims.as_object_mut().ok_or(ring::error::Unspecified)?;
+    object.insert("kid".into(), key_id(key.public_key().as_ref()).into());
+    let json = serde_json::to_vec(&claims).map_err(|_| ring::error::Unspecified)?;
     let input = format!("{TOKEN_PREFIX}.{}", b64(&json));
     let sig = key.sign(rng, input.as_bytes())?;
     Ok(format!("{input}.{}", b64(sig.as_ref())))
@@ -144,13 +149,19 @@ pub fn revoke_message(credential_id: &str, issued_at: i64) -> String {
     format!("ibkey-revoke:v1:{credential_id}:{issued_at}")
 }
 
-/// `GET /v1/server-key`: the server's signing key.
+/// `GET /v1/server-key`: the server's signing key, and how it came to be trusted
+/// ([`crate::server_key`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerKeyResponse {
     /// [`key_id`] of the key.
     pub key_id: String,
     /// SEC1 uncompressed P-256 public key, base64url.
     pub public_key: String,
+    /// The endorsements of each key the server had by the one before it (signed
+    /// [`crate::server_key::EndorsementClaims`]), oldest first, the last naming `public_key`;
+    /// empty while the server still has its first key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endorsements: Vec<String>,
 }
 
 /// `POST /v1/portal/sign-in`: a test user signs in to the portal.

@@ -5,6 +5,8 @@
 //!   login page's endpoints.
 //! - [`activation`]: the JSON bodies of the portal, activation and device endpoints, the
 //!   signed tokens (`IBK1.<claims>.<signature>`, ECDSA P-256) and the error codes.
+//! - [`server_key`]: which key signed a token, and the endorsements that carry a device's
+//!   trust from one server key to the next (key rotation).
 //! - [`session_id`]: the session ID printed under the activation QR (`K7QP-3MZX-9TWD`):
 //!   generation, forgiving parsing, a check character per group.
 //! - [`diagnostics`]: the support bundle's manifest and its check, the bundle id, and the
@@ -25,6 +27,7 @@ pub mod approval;
 pub mod diagnostics;
 pub mod encoding;
 pub mod offline;
+pub mod server_key;
 pub mod session_id;
 pub mod time;
 

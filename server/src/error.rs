@@ -50,6 +50,12 @@ pub enum ServerError {
         /// The key file.
         path: PathBuf,
     },
+    /// The file of earlier server keys and their endorsements is not what the server wrote.
+    #[error("The server key history {path} is corrupt. Restore it from a backup: without it, devices that pinned an earlier server key cannot follow to the current one and must be activated again.")]
+    KeyHistoryCorrupt {
+        /// The history file.
+        path: PathBuf,
+    },
     /// A per-installation secret file (portal password, support token) cannot be read or is
     /// empty.
     #[error("The secret file {path} cannot be used: {message}. Fix its permissions (it should be readable only by the server's user), or delete it to have a new secret made at the next start.")]

@@ -1,18 +1,32 @@
 //! The server's signing key: one P-256 key in `server-key.p8` (PKCS#8, mode 0600), made on
-//! first start and kept forever, since every device pins it.
+//! first start and kept until rotated ([`rotate_key`]), since every device pins it.
+//!
+//! A rotation makes a new key and has the current one endorse it (a signed
+//! `EndorsementClaims`), so devices that pinned the old key can follow to the new one. The
+//! previous public keys and their endorsements are kept in `server-key-history.json`; the
+//! current public key is published in `server-key.pub` (base64url SEC1, one line, not
+//! secret) for tools on the same machine that need to trust this server, such as the CLI.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use ibkey_protocol::activation::key_id;
+use ibkey_protocol::activation::{key_id, sign_token, verify_token};
+use ibkey_protocol::encoding::{b64, unb64};
+use ibkey_protocol::server_key::{EndorsementClaims, ENDORSEMENT_TYPE};
 use ring::rand::{SecureRandom as _, SystemRandom};
 use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
+use serde::{Deserialize, Serialize};
 
 use crate::error::ServerError;
 
 /// File name of the server key inside the data directory.
 pub const KEY_FILE: &str = "server-key.p8";
+/// File name of the published public key (base64url SEC1) inside the data directory.
+pub const PUBLIC_KEY_FILE: &str = "server-key.pub";
+/// File name of the earlier keys and their endorsements inside the data directory.
+pub const KEY_HISTORY_FILE: &str = "server-key-history.json";
 
 /// The loaded server key.
 pub(crate) struct ServerKey {
@@ -22,9 +36,32 @@ pub(crate) struct ServerKey {
     pub public: Vec<u8>,
     /// [`key_id`] of the public key.
     pub kid: String,
+    /// The endorsements leading from the first key to this one, oldest first.
+    pub endorsements: Vec<String>,
 }
 
-/// Loads the key from `dir`, or makes one and stores it if there is none yet.
+/// One earlier key and its endorsement of the key after it.
+#[derive(Serialize, Deserialize)]
+struct HistoryEntry {
+    /// The earlier public key, SEC1, base64url.
+    public_key: String,
+    /// Its signed endorsement of the next key.
+    endorsement: String,
+}
+
+/// What [`rotate_key`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRotation {
+    /// The id of the key replaced (it endorsed the new one).
+    pub previous_key_id: String,
+    /// The id of the new key.
+    pub key_id: String,
+    /// The new public key, SEC1 uncompressed, base64url (as in [`PUBLIC_KEY_FILE`]).
+    pub public_key: String,
+}
+
+/// Loads the key from `dir`, or makes one and stores it if there is none yet, with the
+/// endorsements that lead to it; publishes its public key in [`PUBLIC_KEY_FILE`].
 pub(crate) fn load_or_create(dir: &Path, rng: &SystemRandom) -> Result<ServerKey, ServerError> {
     let path = dir.join(KEY_FILE);
     let pkcs8 = match fs::read(&path) {
@@ -39,8 +76,139 @@ pub(crate) fn load_or_create(dir: &Path, rng: &SystemRandom) -> Result<ServerKey
         .map_err(|_| ServerError::KeyFileCorrupt { path: path.clone() })?;
     let public = pair.public_key().as_ref().to_vec();
     let kid = key_id(&public);
-    tracing::info!(key_id = %kid, "server key loaded");
-    Ok(ServerKey { pair, public, kid })
+    let endorsements = chain_to(&read_history(dir)?, &kid);
+    publish(dir, &public, rng)?;
+    tracing::info!(key_id = %kid, rotations = endorsements.len(), "server key loaded");
+    Ok(ServerKey {
+        pair,
+        public,
+        kid,
+        endorsements,
+    })
+}
+
+/// Replaces the server key in `dir` (made first if there is none) with a new one that the
+/// current key endorses, keeping the old public key and the endorsement in
+/// [`KEY_HISTORY_FILE`]. A running server keeps its key until restarted. Devices that pinned
+/// any earlier key follow to the new one; tickets and challenges issued before are refused.
+pub fn rotate_key(dir: &Path) -> Result<KeyRotation, ServerError> {
+    let rng = SystemRandom::new();
+    fs::create_dir_all(dir).map_err(|source| ServerError::DataDirNotWritable {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let current = load_or_create(dir, &rng)?;
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+        .map_err(|_| ServerError::Random)?;
+    let next = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        .map_err(|_| ServerError::Random)?;
+    let next_public = next.public_key().as_ref();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let claims = EndorsementClaims {
+        typ: ENDORSEMENT_TYPE.to_string(),
+        kid: current.kid.clone(),
+        pkey: b64(&current.public),
+        nkid: key_id(next_public),
+        key: b64(next_public),
+        iat: now,
+    };
+    let endorsement = sign_token(&claims, &current.pair, &rng).map_err(|_| ServerError::Random)?;
+    // The history first: a rotation cut short leaves an endorsement of a key never used,
+    // which nothing follows, and the current key in place.
+    let mut history = read_history(dir)?;
+    history.push(HistoryEntry {
+        public_key: b64(&current.public),
+        endorsement,
+    });
+    let json =
+        serde_json::to_vec_pretty(&history).map_err(|e| ServerError::DataDirNotWritable {
+            path: dir.to_path_buf(),
+            source: io::Error::other(e),
+        })?;
+    replace(dir, KEY_HISTORY_FILE, &json, &rng)?;
+    replace(dir, KEY_FILE, pkcs8.as_ref(), &rng)?;
+    publish(dir, next_public, &rng)?;
+    tracing::info!(previous = %current.kid, key_id = %claims.nkid, "server key rotated");
+    Ok(KeyRotation {
+        previous_key_id: current.kid,
+        key_id: claims.nkid,
+        public_key: claims.key,
+    })
+}
+
+/// The earlier keys and their endorsements kept in `dir` (none before the first rotation).
+fn read_history(dir: &Path) -> Result<Vec<HistoryEntry>, ServerError> {
+    let path = dir.join(KEY_HISTORY_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|_| ServerError::KeyHistoryCorrupt { path: path.clone() }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(ServerError::KeyFileUnreadable { path, source }),
+    }
+}
+
+/// The endorsements in `history` that lead to the key `kid`, oldest first: each verified
+/// with the earlier key it is stored with.
+fn chain_to(history: &[HistoryEntry], kid: &str) -> Vec<String> {
+    let mut chain = Vec::new();
+    let mut wanted = kid.to_string();
+    // Each step goes one key back; a history can hold no longer chain than itself.
+    for _ in 0..history.len() {
+        let step = history.iter().find_map(|entry| {
+            let claims: EndorsementClaims =
+                verify_token(&entry.endorsement, &unb64(&entry.public_key)?).ok()?;
+            (claims.nkid == wanted).then(|| (claims.kid, entry.endorsement.clone()))
+        });
+        let Some((previous, endorsement)) = step else {
+            break;
+        };
+        chain.push(endorsement);
+        wanted = previous;
+    }
+    chain.reverse();
+    chain
+}
+
+/// Writes the current public key to [`PUBLIC_KEY_FILE`] unless it is there already.
+fn publish(dir: &Path, public: &[u8], rng: &SystemRandom) -> Result<(), ServerError> {
+    let line = format!("{}\n", b64(public));
+    if fs::read(dir.join(PUBLIC_KEY_FILE)).is_ok_and(|old| old == line.as_bytes()) {
+        return Ok(());
+    }
+    replace(dir, PUBLIC_KEY_FILE, line.as_bytes(), rng)
+}
+
+/// Replaces `dir/name` with `bytes` crash-safely (a temporary file written in full, synced,
+/// then renamed over it), readable only by the owner.
+fn replace(dir: &Path, name: &str, bytes: &[u8], rng: &SystemRandom) -> Result<(), ServerError> {
+    let not_writable = |source| ServerError::DataDirNotWritable {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let temp = temp_path(dir, name, rng).map_err(|_| ServerError::Random)?;
+    let written = write_private(&temp, bytes).and_then(|()| fs::rename(&temp, dir.join(name)));
+    if let Err(source) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(not_writable(source));
+    }
+    sync_dir(dir);
+    Ok(())
+}
+
+/// A fresh temporary file name for `name` in `dir`.
+fn temp_path(
+    dir: &Path,
+    name: &str,
+    rng: &SystemRandom,
+) -> Result<PathBuf, ring::error::Unspecified> {
+    let mut nonce = [0u8; 8];
+    rng.fill(&mut nonce)?;
+    Ok(dir.join(format!(
+        ".{name}.{}.tmp",
+        nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )))
 }
 
 /// Makes a new key and stores it crash-safely (see [`store_once`]). Returns the PKCS#8 bytes
@@ -94,13 +262,7 @@ pub(crate) fn store_once(
         })
     };
     let path = dir.join(name);
-    let mut nonce = [0u8; 8];
-    rng.fill(&mut nonce)
-        .map_err(|_| StoreError::Other(ServerError::Random))?;
-    let temp: PathBuf = dir.join(format!(
-        ".{name}.{}.tmp",
-        nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ));
+    let temp = temp_path(dir, name, rng).map_err(|_| StoreError::Other(ServerError::Random))?;
     let written = write_private(&temp, bytes);
     if let Err(source) = written {
         let _ = fs::remove_file(&temp);
@@ -196,6 +358,36 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn a_rotation_is_endorsed_by_the_key_before_and_published() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rng = SystemRandom::new();
+        let first = load_or_create(dir.path(), &rng).expect("create");
+        let published = || fs::read_to_string(dir.path().join(PUBLIC_KEY_FILE)).expect("pub");
+        assert_eq!(published().trim(), b64(&first.public));
+        let rotations = [
+            rotate_key(dir.path()).expect("rotate"),
+            rotate_key(dir.path()).expect("rotate again"),
+        ];
+        assert_eq!(rotations[0].previous_key_id, first.kid);
+        assert_eq!(rotations[1].previous_key_id, rotations[0].key_id);
+        let current = load_or_create(dir.path(), &rng).expect("load");
+        assert_eq!(current.kid, rotations[1].key_id);
+        assert_eq!(published().trim(), rotations[1].public_key);
+        assert_eq!(current.endorsements.len(), 2);
+        let reply = ibkey_protocol::activation::ServerKeyResponse {
+            key_id: current.kid.clone(),
+            public_key: b64(&current.public),
+            endorsements: current.endorsements.clone(),
+        };
+        assert_eq!(reply.endorsed_by(&first.public), Ok(current.public.clone()));
+        fs::write(dir.path().join(KEY_HISTORY_FILE), b"[").expect("write");
+        assert!(matches!(
+            load_or_create(dir.path(), &rng),
+            Err(ServerError::KeyHistoryCorrupt { .. })
+        ));
     }
 
     #[test]

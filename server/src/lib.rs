@@ -8,7 +8,16 @@
 //! State lives in a data directory: `ibkey-server.sqlite3` (portal sessions, tickets,
 //! credentials and their offline secrets, logins and their challenges, counters, pushes, fraud
 //! reports) and `server-key.p8` (the signing key every device pins; PKCS#8, mode 0600,
-//! made on first start). Restarting on the same directory keeps both.
+//! made on first start). Restarting on the same directory keeps both. The current public key
+//! is published in `server-key.pub` (base64url SEC1, one line) for tools on the same machine
+//! to configure their trust with.
+//!
+//! **Key rotation.** [`rotate_key`] (the CLI: `ibkey server --rotate-key`) replaces the key
+//! with a new one the old one endorses (a signed `ibkey_protocol::server_key::EndorsementClaims`);
+//! earlier public keys and their endorsements are kept in `server-key-history.json`. Every
+//! token names its signing key (`kid`), and `GET /v1/server-key` answers the current key with
+//! the endorsements leading to it, oldest first, so a device that pinned any earlier key
+//! follows to the new one, and refuses a key no pinned key endorsed.
 //!
 //! # Endpoints
 //!
@@ -173,7 +182,7 @@ pub use error::{ApiError, ServerError};
 pub use extract::MAX_BODY_BYTES;
 pub use handlers::diagnostics::MAX_CHUNK_BYTES;
 pub use handlers::portal::PORTAL_SESSION_SECONDS;
-pub use keys::KEY_FILE;
+pub use keys::{rotate_key, KeyRotation, KEY_FILE, KEY_HISTORY_FILE, PUBLIC_KEY_FILE};
 pub use push::{recorded_pushes, PushError, PushMessage, PushSender, WebhookPushSender};
 pub use secrets::{
     GeneratedSecret, GeneratedSecrets, GENERATED_SECRET_CHARS, PORTAL_PASSWORD_FILE,

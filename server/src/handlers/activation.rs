@@ -39,6 +39,7 @@ pub(crate) async fn server_key(State(st): Shared) -> Json<ServerKeyResponse> {
     Json(ServerKeyResponse {
         key_id: st.key.kid.clone(),
         public_key: b64(&st.key.public),
+        endorsements: st.key.endorsements.clone(),
     })
 }
 
