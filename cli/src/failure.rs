@@ -29,9 +29,12 @@ impl fmt::Display for Failure {
 
 impl<E: ErrorCode + fmt::Display> From<E> for Failure {
     fn from(error: E) -> Self {
-        Self {
-            code: error.code(),
-            message: error.to_string(),
+        let code = error.code();
+        let mut message = error.to_string();
+        // On the desktop, the user is the app's publisher too.
+        if code.ends_with("_SERVER_KEY_NOT_CONFIGURED") {
+            message.push_str(" On this computer: pass --server-key with the server's key (its server-key.pub), or use the --data-dir of the reference server.");
         }
+        Self { code, message }
     }
 }

@@ -67,16 +67,18 @@ pub fn desktop_platform(
     })
 }
 
-/// An authenticator named `device_name` over `platform`, enrolling with `server_url`, PIN
-/// verified.
+/// An authenticator named `device_name` over `platform`, enrolling with `server_url` whose
+/// key is `server_key` (base64url SEC1 or its SHA-256 hex), PIN verified.
 pub fn authenticator(
     platform: Platform,
     server_url: &str,
+    server_key: Option<String>,
     device_name: &str,
 ) -> Result<Authenticator, Failure> {
     let config = AuthenticatorConfig {
         server_url: server_url.to_string(),
-        server_public_key: None,
+        server_public_key: server_key,
+        trust_on_first_use: false,
         device_name: device_name.to_string(),
         verification: VerificationMethod::Pin,
         pin_policy: PinPolicy::default(),
@@ -84,14 +86,27 @@ pub fn authenticator(
     Ok(Authenticator::new(config, platform)?)
 }
 
-/// The authenticator of this desktop "device", with the PIN read from the terminal or stdin.
-pub fn open(home: &Path, server_url: &str, pin_stdin: bool) -> Result<Authenticator, Failure> {
+/// The authenticator of this desktop "device", with the PIN read from the terminal or stdin,
+/// trusting `server_key` (`--server-key`), else the key published by a reference server that
+/// keeps its data in this data folder (`ibkey server`: `<home>/server/server-key.pub`).
+pub fn open(
+    home: &Path,
+    server_url: &str,
+    server_key: Option<&str>,
+    pin_stdin: bool,
+) -> Result<Authenticator, Failure> {
     let platform = desktop_platform(
         &home.join("device"),
         Arc::new(TerminalVerifier::new(pin_stdin)),
         DIAGNOSTICS.get(),
     )?;
-    authenticator(platform, server_url, "ibkey desktop")
+    let published = home.join("server").join(ibkey_server::PUBLIC_KEY_FILE);
+    let server_key = server_key.map(str::to_string).or_else(|| {
+        std::fs::read_to_string(published)
+            .ok()
+            .map(|key| key.trim().to_string())
+    });
+    authenticator(platform, server_url, server_key, "ibkey desktop")
 }
 
 /// Waits with tokio's timer.

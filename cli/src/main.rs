@@ -34,6 +34,11 @@ struct Cli {
     /// Base URL of the server the device and portal talk to.
     #[arg(long, global = true, env = "IBKEY_SERVER", default_value = portal::DEFAULT_SERVER_URL)]
     server: String,
+    /// The server's signing key the device trusts: base64url SEC1, or its SHA-256 in hex.
+    /// Default: the key a reference server keeping its data in this data folder publishes
+    /// (`<data dir>/server/server-key.pub`).
+    #[arg(long, global = true, env = "IBKEY_SERVER_KEY", value_name = "KEY")]
+    server_key: Option<String>,
     /// Print debug logs on stderr.
     #[arg(long, global = true)]
     verbose: bool,
@@ -61,6 +66,10 @@ enum Command {
         /// instead of recording them in the server's database.
         #[arg(long, value_name = "URL")]
         push_webhook: Option<String>,
+        /// Before starting, replace the server's signing key with a new one the current key
+        /// endorses: devices that trust the old key follow to the new one.
+        #[arg(long)]
+        rotate_key: bool,
     },
     /// As a signed-in portal user: get an activation ticket (session ID and QR code).
     Ticket {
@@ -224,12 +233,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             challenge_lifetime,
             fraud_mute,
             push_webhook,
+            rotate_key,
         } => {
             let lifetimes = portal::Lifetimes {
                 ticket: Duration::from_secs(ticket_lifetime),
                 challenge: Duration::from_secs(challenge_lifetime),
                 fraud_mute: Duration::from_secs(fraud_mute),
             };
+            if rotate_key {
+                portal::rotate_key(&home)?;
+            }
             portal::run_server(&home, listen, lifetimes, push_webhook.as_deref()).await
         }
         Command::Ticket {
@@ -264,11 +277,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             challenge,
             pin,
         } => {
-            let authenticator = home::open(&home, &cli.server, pin.pin_stdin)?;
+            let authenticator =
+                home::open(&home, &cli.server, cli.server_key.as_deref(), pin.pin_stdin)?;
             login::respond(&authenticator, &user, &challenge).await
         }
         Command::Code { user, pin } => {
-            let authenticator = home::open(&home, &cli.server, pin.pin_stdin)?;
+            let authenticator =
+                home::open(&home, &cli.server, cli.server_key.as_deref(), pin.pin_stdin)?;
             login::time_code(&authenticator, &user).await
         }
         Command::Otp { uri, time } => login::otp(&uri, time),
@@ -280,7 +295,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             user,
             pin,
         } => {
-            let authenticator = home::open(&home, &cli.server, pin.pin_stdin)?;
+            let authenticator =
+                home::open(&home, &cli.server, cli.server_key.as_deref(), pin.pin_stdin)?;
             let args = login::ApproveArgs {
                 deny,
                 report_fraud,
@@ -291,7 +307,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             login::approve(&authenticator, args).await
         }
         Command::Activate { code, pin } => {
-            let authenticator = home::open(&home, &cli.server, pin.pin_stdin)?;
+            let authenticator =
+                home::open(&home, &cli.server, cli.server_key.as_deref(), pin.pin_stdin)?;
             accounts::activate(
                 &authenticator,
                 code.qr.as_deref(),
@@ -299,9 +316,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )
             .await
         }
-        Command::Users => accounts::users(&home::open(&home, &cli.server, false)?),
+        Command::Users => accounts::users(&home::open(
+            &home,
+            &cli.server,
+            cli.server_key.as_deref(),
+            false,
+        )?),
         Command::Remove { user, pin } => {
-            accounts::remove(&home::open(&home, &cli.server, pin.pin_stdin)?, &user).await
+            accounts::remove(
+                &home::open(&home, &cli.server, cli.server_key.as_deref(), pin.pin_stdin)?,
+                &user,
+            )
+            .await
         }
         Command::Demo => demo::run().await,
         Command::Diagnostics { command } => diagnostics::run(&home, &cli.server, command).await,

@@ -64,6 +64,18 @@ pub async fn start_server(
         .map_err(|e| Failure::cli(e.to_string()))
 }
 
+/// `ibkey server --rotate-key`: a new server key in `home`'s server folder, endorsed by the
+/// current one.
+pub fn rotate_key(home: &Path) -> Result<(), Failure> {
+    let rotation =
+        ibkey_server::rotate_key(&home.join("server")).map_err(|e| Failure::cli(e.to_string()))?;
+    println!(
+        "Server key {} replaced by {}, which it endorsed; devices that trust the old key follow to the new one.",
+        rotation.previous_key_id, rotation.key_id
+    );
+    Ok(())
+}
+
 /// How long the server's codes and mutes last.
 pub struct Lifetimes {
     /// An activation ticket.

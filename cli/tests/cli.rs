@@ -68,9 +68,11 @@ fn session_id_of(ticket_output: &Output) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_user_activates_lists_and_removes_from_the_command_line() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = start_server(dir.path()).await;
-    let url = server.url();
     let home = dir.path().join("home");
+    // The server keeps its data in the CLI's data folder (as `ibkey server` does): the device
+    // trusts the key it publishes there, with no flag.
+    let server = start_server(&home).await;
+    let url = server.url();
     let qr = dir.path().join("alice.png");
 
     let run = |args: Vec<String>, stdin: String| {
@@ -266,14 +268,25 @@ async fn logins_go_through_by_approval_and_by_challenge_response_from_the_comman
     let dir = tempfile::tempdir().expect("temp dir");
     let server = start_server(dir.path()).await;
     let url = server.url();
+    // The server's data is elsewhere: its key is given with --server-key.
+    let key = ibkey_protocol::encoding::b64(&server.public_key());
     let home = dir.path().join("home");
     tokio::task::spawn_blocking(move || {
         let ticket = ibkey(&home, &url, &["ticket", "--user", "alice"], "");
         let session_id = session_id_of(&ticket);
+        let activate = ["activate", "--session-id", &session_id, "--pin-stdin"];
+        let unchecked = ibkey(&home, &url, &activate, "4829\n");
+        assert_eq!(unchecked.status.code(), Some(1));
+        let stderr = text(&unchecked.stderr);
+        assert!(
+            stderr.contains("error [ACT_SERVER_KEY_NOT_CONFIGURED]")
+                && stderr.contains("--server-key"),
+            "{stderr}"
+        );
         let activated = ibkey(
             &home,
             &url,
-            &["activate", "--session-id", &session_id, "--pin-stdin"],
+            &[&activate[..], &["--server-key", &key]].concat(),
             "4829\n",
         );
         assert!(activated.status.success(), "{}", text(&activated.stderr));
@@ -287,7 +300,14 @@ async fn logins_go_through_by_approval_and_by_challenge_response_from_the_comman
         let approved = ibkey(
             &home,
             &url,
-            &["approve", "--number", &number, "--pin-stdin"],
+            &[
+                "approve",
+                "--number",
+                &number,
+                "--pin-stdin",
+                "--server-key",
+                &key,
+            ],
             "4829\n",
         );
         assert!(approved.status.success(), "{}", text(&approved.stderr));

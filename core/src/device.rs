@@ -18,10 +18,18 @@ const OFFSET_JITTER_SECS: i64 = 2;
 pub struct AuthenticatorConfig {
     /// The server's base URL (`https://…`; plain `http://` only to loopback).
     pub server_url: String,
-    /// The server's signing key (SEC1 uncompressed P-256, base64url) as shipped with the app.
-    /// When `None`, the key is fetched and pinned at first contact.
+    /// The server's signing key as shipped with the app: the key (SEC1 uncompressed P-256,
+    /// base64url), or its SHA-256 (64 hex digits; the key is then fetched and checked against
+    /// it). The device follows the server's key rotations from it (each new key endorsed by
+    /// the one before). When `None`, nothing the server signs can be checked, and every flow
+    /// that needs the key fails with `ServerKeyNotConfigured`, unless `trust_on_first_use`.
     #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub server_public_key: Option<String>,
+    /// Development only, never in a released app: with no `server_public_key`, trust the key
+    /// the server presents at first contact and pin it (whoever sits between the phone and
+    /// the server at that moment would be trusted instead).
+    #[cfg_attr(feature = "uniffi", uniffi(default = false))]
+    pub trust_on_first_use: bool,
     /// A name for this device the user recognises in the portal.
     pub device_name: String,
     /// PIN (Android style) or platform biometrics (iOS style).

@@ -6,7 +6,7 @@
 #![allow(clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,6 +20,7 @@ use ibkey_core::platform::{
 };
 use ibkey_core::{Authenticator, AuthenticatorConfig};
 use ibkey_protocol::activation::TicketResponse;
+use ibkey_protocol::encoding::b64;
 use ibkey_server::portal_client::PortalClient;
 use ibkey_server::{AdjustableClock, RunningServer, ServerConfig};
 use tempfile::TempDir;
@@ -117,7 +118,7 @@ impl World {
     fn phone_with_policy(&self, name: &str, pin_policy: PinPolicy) -> Phone {
         Phone::open(
             self.dir.path().join(name),
-            self.url(),
+            self.trust(),
             Arc::new(ManualClock::now()),
             Arc::new(ScriptedVerifier::new()),
             pin_policy,
@@ -125,18 +126,72 @@ impl World {
         )
     }
 
+    /// A new phone (fast PIN hash) whose app ships `trust` instead of the server's key, and
+    /// whose HTTP transport is wrapped by `wrap`, if any.
+    pub fn phone_with_trust(&self, name: &str, trust: Trust, wrap: Option<HttpWrap>) -> Phone {
+        Phone::open(
+            self.dir.path().join(name),
+            trust,
+            Arc::new(ManualClock::now()),
+            Arc::new(ScriptedVerifier::new()),
+            PinPolicy::fast_for_tests(),
+            wrap,
+        )
+    }
+
+    /// What the phones of this world trust: the server's current key, as an app ships it.
+    pub fn trust(&self) -> Trust {
+        Trust {
+            server_url: self.url(),
+            server_key: Some(b64(&self.server.public_key())),
+            trust_on_first_use: false,
+        }
+    }
+
+    /// Stops the server and starts it again on the same address, data folder and clock,
+    /// after `between` ran on the data folder (to rotate or replace its key, say).
+    pub async fn restart_server(&mut self, between: impl FnOnce(&Path)) {
+        let addr = self.server.addr();
+        let data_dir = self.dir.path().join("server");
+        let stand_in = Self::start_with(|_| {}).await.server;
+        std::mem::replace(&mut self.server, stand_in)
+            .shutdown()
+            .await;
+        between(&data_dir);
+        let config = ServerConfig {
+            data_dir,
+            clock: self.server_clock.clone(),
+            ..ServerConfig::default()
+        };
+        let server = ibkey_server::start(config, addr)
+            .await
+            .expect("server restarts");
+        std::mem::replace(&mut self.server, server).shutdown().await;
+    }
+
     /// A phone (fast PIN hash) whose HTTP transport is wrapped by `wrap`, e.g. in a
     /// diagnostics recorder; a restart keeps the wrapper.
     pub fn phone_with_http(&self, name: &str, wrap: HttpWrap) -> Phone {
         Phone::open(
             self.dir.path().join(name),
-            self.url(),
+            self.trust(),
             Arc::new(ManualClock::now()),
             Arc::new(ScriptedVerifier::new()),
             PinPolicy::fast_for_tests(),
             Some(wrap),
         )
     }
+}
+
+/// The server a phone's app is configured with, and how it trusts the server's key.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    /// The server's base URL.
+    pub server_url: String,
+    /// The server key the app ships (base64url SEC1 or its SHA-256 hex), if any.
+    pub server_key: Option<String>,
+    /// Whether the app trusts the key the server first presents (development only).
+    pub trust_on_first_use: bool,
 }
 
 /// Wraps a phone's HTTP transport (see [`World::phone_with_http`]).
@@ -154,7 +209,7 @@ pub struct Phone {
     pub requests: Arc<AtomicUsize>,
     /// The folder of the phone's secure store.
     pub store_dir: PathBuf,
-    server_url: String,
+    trust: Trust,
     pin_policy: PinPolicy,
     wrap: Option<HttpWrap>,
 }
@@ -162,7 +217,7 @@ pub struct Phone {
 impl Phone {
     fn open(
         store_dir: PathBuf,
-        server_url: String,
+        trust: Trust,
         clock: Arc<ManualClock>,
         user: Arc<ScriptedVerifier>,
         pin_policy: PinPolicy,
@@ -186,8 +241,9 @@ impl Phone {
             clock: clock.clone(),
         };
         let config = AuthenticatorConfig {
-            server_url: server_url.clone(),
-            server_public_key: None,
+            server_url: trust.server_url.clone(),
+            server_public_key: trust.server_key.clone(),
+            trust_on_first_use: trust.trust_on_first_use,
             device_name: "test phone".into(),
             verification: VerificationMethod::Pin,
             pin_policy: pin_policy.clone(),
@@ -198,7 +254,7 @@ impl Phone {
             clock,
             requests,
             store_dir,
-            server_url,
+            trust,
             pin_policy,
             wrap,
         }
@@ -209,14 +265,14 @@ impl Phone {
     pub fn restart(self) -> Phone {
         let Phone {
             store_dir,
-            server_url,
+            trust,
             clock,
             user,
             pin_policy,
             wrap,
             ..
         } = self;
-        Phone::open(store_dir, server_url, clock, user, pin_policy, wrap)
+        Phone::open(store_dir, trust, clock, user, pin_policy, wrap)
     }
 
     /// How many HTTP requests the phone has sent so far.

@@ -140,7 +140,8 @@ fn flaky_phone(world: &World, name: &str) -> FlakyPhone {
     };
     let config = AuthenticatorConfig {
         server_url: world.url(),
-        server_public_key: None,
+        server_public_key: world.trust().server_key,
+        trust_on_first_use: false,
         device_name: "flaky phone".into(),
         verification: VerificationMethod::Pin,
         pin_policy: PinPolicy::fast_for_tests(),

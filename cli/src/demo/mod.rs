@@ -17,6 +17,7 @@ use ibkey_core::diagnostics::{BundleRequest, Diagnostics, LogMode, SendOutcome};
 use ibkey_core::platform::{Clock, ScriptedVerifier, SystemClock};
 use ibkey_core::{scan, ErrorCode};
 use ibkey_protocol::activation::TicketResponse;
+use ibkey_protocol::encoding::b64;
 use ibkey_server::{AdjustableClock, ServerConfig, DEMO_PORTAL_PASSWORD};
 
 use crate::accounts::{describe_outcome, read_qr_image};
@@ -125,7 +126,8 @@ pub async fn run() -> Result<(), Failure> {
     platform.http = tap.clone();
     platform.clock = Arc::new(DemoTime(clock.clone()));
     let _phone_log = diagnostics.set_thread_default();
-    let phone = home::authenticator(platform, &url, "ibkey demo phone")?;
+    let server_key = Some(b64(&server.public_key()));
+    let phone = home::authenticator(platform, &url, server_key.clone(), "ibkey demo phone")?;
     let mut steps = Steps {
         number: 0,
         unexpected: 0,
@@ -200,7 +202,12 @@ pub async fn run() -> Result<(), Failure> {
     let open_copy = |dir: &Path| {
         let mut platform = home::desktop_platform(dir, user.clone(), None)?;
         platform.clock = Arc::new(DemoTime(clock.clone()));
-        home::authenticator(platform, &url, "ibkey demo phone (restored copy)")
+        home::authenticator(
+            platform,
+            &url,
+            server_key.clone(),
+            "ibkey demo phone (restored copy)",
+        )
     };
     let advance_clock = |by: Duration| clock.advance(by);
     let scene = approval::LoginScene {

@@ -94,11 +94,16 @@ impl Device {
                 found: claimed.srv,
             });
         }
-        let key = self.server_key().await?;
-        protocol::verify_token::<TicketClaims>(token, &key).map_err(|e| match e {
-            TokenError::BadSignature => ActivationError::ServerKeyMismatch,
-            TokenError::Malformed | TokenError::WrongType => ActivationError::NotAnActivationCode,
-        })
+        self.verify_server_token::<TicketClaims>(token)
+            .await
+            .map_err(|e| {
+                ActivationError::from_server_token(e, |e| match e {
+                    TokenError::BadSignature => ActivationError::ServerKeyMismatch,
+                    TokenError::Malformed | TokenError::WrongType => {
+                        ActivationError::NotAnActivationCode
+                    }
+                })
+            })
     }
 
     /// The checks that need nothing but the device: already enrolled, expired (on the clock
@@ -299,11 +304,11 @@ impl Device {
         device_id: &str,
         public_key: &[u8],
     ) -> Result<ReceiptClaims, ActivationError> {
-        let key = self.server_key().await?;
-        let claims: ReceiptClaims =
-            protocol::verify_token(receipt, &key).map_err(|e| ActivationError::ServerReply {
+        let claims: ReceiptClaims = self.verify_server_token(receipt).await.map_err(|e| {
+            ActivationError::from_server_token(e, |e| ActivationError::ServerReply {
                 detail: format!("enrollment receipt refused: {e}"),
-            })?;
+            })
+        })?;
         if claims.usr != ticket.usr
             || claims.dev != device_id
             || claims.pkid != protocol::key_id(public_key)
@@ -313,36 +318,6 @@ impl Device {
             });
         }
         Ok(claims)
-    }
-
-    /// The server's public key: from the config, else pinned earlier, else fetched now and
-    /// pinned (trust on first use).
-    async fn server_key(&self) -> Result<Vec<u8>, ActivationError> {
-        let configured = self.config.server_public_key.clone();
-        let pinned = match configured {
-            Some(key) => Some(key),
-            None => self.book.device()?.server_key,
-        };
-        if let Some(key) = pinned {
-            return unb64(&key).ok_or(ActivationError::ServerKeyMismatch);
-        }
-        let reply = self
-            .api
-            .server_key()
-            .await
-            .map_err(|e| ActivationError::from_api(e, ""))?;
-        let key = unb64(&reply.public_key).ok_or_else(|| ActivationError::ServerReply {
-            detail: "server key is not base64url".into(),
-        })?;
-        if key.len() != 65 || protocol::key_id(&key) != reply.key_id {
-            return Err(ActivationError::ServerReply {
-                detail: "server key is not a P-256 public key matching its id".into(),
-            });
-        }
-        tracing::info!(key_id = %reply.key_id, "pinned the server's signing key");
-        self.book
-            .update_device(|d| d.server_key = Some(reply.public_key.clone()))?;
-        Ok(key)
     }
 }
 

@@ -7,10 +7,14 @@
 //! key, registers it and stores the account.
 
 mod flow;
+mod server_key;
+
+pub(crate) use server_key::ServerTokenError;
 
 pub use ibkey_protocol::session_id::{SessionId, SessionIdError};
 
-use ibkey_protocol::activation::codes;
+use ibkey_protocol::activation::{codes, TokenError};
+use ibkey_protocol::server_key::KeyChainError;
 
 use crate::api::ApiError;
 use crate::error::{export_error_code, ErrorCode};
@@ -121,9 +125,14 @@ pub enum ActivationError {
         /// The server the code names.
         found: String,
     },
-    /// The code is not signed by the server's pinned key: forged, or the server changed.
+    /// The code is not signed by the server's pinned key, or the server presents a key the
+    /// trusted one did not endorse: forged, or someone is intercepting the connection.
     #[error("This activation code was not signed by your provider's server, so it was not used. Scan the code from your provider's portal; if this persists, contact support.")]
     ServerKeyMismatch,
+    /// The app is configured with no server key (nor a usable one), none is pinned, and
+    /// trust on first use is off: nothing the server sends can be checked.
+    #[error("This app is not configured with its server's key, so it cannot check that it is talking to the real server, and nothing was done. Contact the app's publisher.")]
+    ServerKeyNotConfigured,
     /// The server's address is plain HTTP to another machine.
     #[error("The server address {url} is not secure (plain HTTP is only allowed to this device itself). Use an https:// address.")]
     InsecureServer {
@@ -225,6 +234,30 @@ impl ActivationError {
     }
 }
 
+impl ActivationError {
+    /// What a server token that could not be checked means for an activation; `token` says
+    /// what a token that does not verify or read means where it was met.
+    pub(crate) fn from_server_token(
+        error: ServerTokenError,
+        token: impl FnOnce(TokenError) -> ActivationError,
+    ) -> ActivationError {
+        match error {
+            ServerTokenError::NotConfigured => ActivationError::ServerKeyNotConfigured,
+            ServerTokenError::Untrusted(KeyChainError::NotEndorsed) => {
+                ActivationError::ServerKeyMismatch
+            }
+            ServerTokenError::Untrusted(e @ KeyChainError::Malformed) => {
+                ActivationError::ServerReply {
+                    detail: e.to_string(),
+                }
+            }
+            ServerTokenError::Token(e) => token(e),
+            ServerTokenError::Api(e) => ActivationError::from_api(e, ""),
+            ServerTokenError::Store(error) => ActivationError::Store { error },
+        }
+    }
+}
+
 export_error_code!(ActivationError);
 
 impl ErrorCode for ActivationError {
@@ -242,6 +275,7 @@ impl ErrorCode for ActivationError {
             NotAnActivationCode => "ACT_NOT_AN_ACTIVATION_CODE",
             WrongServer { .. } => "ACT_WRONG_SERVER",
             ServerKeyMismatch => "ACT_SERVER_KEY_MISMATCH",
+            ServerKeyNotConfigured => "ACT_SERVER_KEY_NOT_CONFIGURED",
             InsecureServer { .. } => "ACT_INSECURE_SERVER",
             ServerUnreachable { .. } => "ACT_SERVER_UNREACHABLE",
             ServerReply { .. } => "ACT_SERVER_REPLY",

@@ -326,8 +326,10 @@ impl Device {
             .decide(&request)
             .await
             .map_err(|e| ApprovalError::from_api(e, &account.username))?;
-        let receipt: DecisionReceiptClaims =
-            self.verify_server_token(&reply.receipt).await.map_err(|e| {
+        let receipt: DecisionReceiptClaims = self
+            .verify_server_token(&reply.receipt)
+            .await
+            .map_err(|e| {
                 ApprovalError::from_server_token(e, |e| ApprovalError::ServerReply {
                     detail: format!("the decision receipt was refused: {e}"),
                 })

@@ -20,9 +20,11 @@ use std::fmt;
 
 pub use ibkey_protocol::approval::{Decision, LoginContext};
 
-use ibkey_protocol::activation::codes as activation_codes;
+use ibkey_protocol::activation::{codes as activation_codes, TokenError};
 use ibkey_protocol::approval::codes;
+use ibkey_protocol::server_key::KeyChainError;
 
+use crate::activation::ServerTokenError;
 use crate::api::ApiError;
 use crate::error::{export_error_code, ErrorCode};
 use crate::gate::GateError;
@@ -132,6 +134,14 @@ pub enum ApprovalError {
     /// changed on the way).
     #[error("This login request is not signed by your server: do not approve it. If you did not start a login, someone may be trying to trick you; if this keeps happening, contact support.")]
     ForgedChallenge,
+    /// The server presents a signing key that the key this device trusts did not endorse:
+    /// nothing it sent was used.
+    #[error("The server answered with a key your app does not trust, so nothing it sent was used: someone may be intercepting the connection. Do not approve logins over this network; try another one, and if this persists, contact support.")]
+    ServerKeyMismatch,
+    /// The app is configured with no server key (nor a usable one), none is pinned, and
+    /// trust on first use is off: nothing the server sends can be checked.
+    #[error("This app is not configured with its server's key, so it cannot check that login requests come from the real server, and nothing was done. Contact the app's publisher.")]
+    ServerKeyNotConfigured,
     /// The challenge expired.
     #[error("This login request has expired. Ask for a new login on the page.")]
     ChallengeExpired,
@@ -283,6 +293,30 @@ impl ApprovalError {
     }
 }
 
+impl ApprovalError {
+    /// What a server token that could not be checked means for a login; `token` says what a
+    /// token that does not verify or read means where it was met.
+    pub(crate) fn from_server_token(
+        error: ServerTokenError,
+        token: impl FnOnce(TokenError) -> ApprovalError,
+    ) -> ApprovalError {
+        match error {
+            ServerTokenError::NotConfigured => ApprovalError::ServerKeyNotConfigured,
+            ServerTokenError::Untrusted(KeyChainError::NotEndorsed) => {
+                ApprovalError::ServerKeyMismatch
+            }
+            ServerTokenError::Untrusted(e @ KeyChainError::Malformed) => {
+                ApprovalError::ServerReply {
+                    detail: e.to_string(),
+                }
+            }
+            ServerTokenError::Token(e) => token(e),
+            ServerTokenError::Api(e) => ApprovalError::from_api(e, ""),
+            ServerTokenError::Store(error) => ApprovalError::Store { error },
+        }
+    }
+}
+
 export_error_code!(ApprovalError);
 
 impl ErrorCode for ApprovalError {
@@ -292,6 +326,8 @@ impl ErrorCode for ApprovalError {
             NotALoginCode => "APR_NOT_A_LOGIN_CODE",
             WrongServer { .. } => "APR_WRONG_SERVER",
             ForgedChallenge => "APR_FORGED_CHALLENGE",
+            ServerKeyMismatch => "APR_SERVER_KEY_MISMATCH",
+            ServerKeyNotConfigured => "APR_SERVER_KEY_NOT_CONFIGURED",
             ChallengeExpired => "APR_CHALLENGE_EXPIRED",
             ClockWrong { .. } => "APR_CLOCK_WRONG",
             UnknownAccount { .. } => "APR_UNKNOWN_ACCOUNT",

@@ -24,15 +24,12 @@ pub(super) const EXPIRY_LEEWAY_SECS: i64 = 30;
 /// clock is wrong.
 pub(super) const FUTURE_TOLERANCE_SECS: i64 = 5 * 60;
 
-/// A challenge whose form, server and signature checked out, with the account answering it
-/// and the server key that signed it.
+/// A challenge whose form, server and signature checked out, with the account answering it.
 pub(super) struct Checked {
     /// What the challenge says.
     pub claims: ChallengeClaims,
     /// The account of this device it is for.
     pub account: Account,
-    /// The server's public key (SEC1).
-    pub server_key: Vec<u8>,
 }
 
 /// Where a challenge stands against the corrected device clock.
@@ -49,9 +46,6 @@ enum Timing {
 struct Unverified {
     typ: String,
     srv: String,
-    usr: String,
-    #[serde(default)]
-    cid: Option<String>,
 }
 
 fn unverified_claims(token: &str) -> Option<Unverified> {
@@ -68,7 +62,7 @@ fn unverified_claims(token: &str) -> Option<Unverified> {
 impl Device {
     /// Reads a challenge token and checks its form, server and signature, and finds the
     /// account of this device that answers it.
-    pub(super) fn check_challenge(&self, token: &str) -> Result<Checked, ApprovalError> {
+    pub(super) async fn check_challenge(&self, token: &str) -> Result<Checked, ApprovalError> {
         let token = token.trim();
         let claimed = unverified_claims(token).ok_or(ApprovalError::NotALoginCode)?;
         let ours = self.config.server_url.trim_end_matches('/');
@@ -78,28 +72,14 @@ impl Device {
                 found: claimed.srv,
             });
         }
-        let Some(server_key) = self.pinned_server_key()? else {
-            // No key pinned: no account was activated here, which says best what is wrong.
-            return Err(
-                match self.account_for(&claimed.usr, claimed.cid.as_deref()) {
-                    Ok(_) => ApprovalError::ServerReply {
-                        detail: "no server key is pinned on this device".into(),
-                    },
-                    Err(e) => e,
-                },
-            );
-        };
-        let claims: ChallengeClaims =
-            protocol::verify_token(token, &server_key).map_err(|e| match e {
+        let claims: ChallengeClaims = self.verify_server_token(token).await.map_err(|e| {
+            ApprovalError::from_server_token(e, |e| match e {
                 TokenError::BadSignature => ApprovalError::ForgedChallenge,
                 TokenError::Malformed | TokenError::WrongType => ApprovalError::NotALoginCode,
-            })?;
+            })
+        })?;
         let account = self.account_for(&claims.usr, claims.cid.as_deref())?;
-        Ok(Checked {
-            claims,
-            account,
-            server_key,
-        })
+        Ok(Checked { claims, account })
     }
 
     /// The account answering a challenge for `username` sent to the credential `cid` (any
@@ -117,24 +97,6 @@ impl Device {
                 username: username.to_string(),
             }),
         }
-    }
-
-    /// The server key from the configuration or pinned at activation, if any.
-    fn pinned_server_key(&self) -> Result<Option<Vec<u8>>, ApprovalError> {
-        let key = match &self.config.server_public_key {
-            Some(key) => Some(key.clone()),
-            None => self.book.device()?.server_key,
-        };
-        key.map(|k| unb64(&k).ok_or(ApprovalError::ForgedChallenge))
-            .transpose()
-    }
-
-    /// The server key; an account exists, so it was pinned.
-    pub(super) fn required_server_key(&self) -> Result<Vec<u8>, ApprovalError> {
-        self.pinned_server_key()?
-            .ok_or_else(|| ApprovalError::ServerReply {
-                detail: "no server key is pinned on this device".into(),
-            })
     }
 
     /// Where the challenge stands on the corrected device clock.
@@ -203,10 +165,11 @@ impl Device {
             .pending(&request)
             .await
             .map_err(|e| ApprovalError::from_api(e, &account.username))?;
-        let time: TimeClaims = protocol::verify_token(&reply.time, &self.required_server_key()?)
-            .map_err(|e| ApprovalError::ServerReply {
+        let time: TimeClaims = self.verify_server_token(&reply.time).await.map_err(|e| {
+            ApprovalError::from_server_token(e, |e| ApprovalError::ServerReply {
                 detail: format!("the server's time reading was refused: {e}"),
-            })?;
+            })
+        })?;
         if time.cid != account.credential_id || time.req != issued_at {
             return Err(ApprovalError::ServerReply {
                 detail: "the server's time reading is for another request".into(),

@@ -45,6 +45,7 @@ impl World {
         let config = AuthenticatorConfig {
             server_url: "http://127.0.0.1:9".into(),
             server_public_key: None,
+            trust_on_first_use: false,
             device_name: "test".into(),
             verification: VerificationMethod::Pin,
             pin_policy: PinPolicy::fast_for_tests(),
