@@ -26,11 +26,11 @@
 //!
 //! Measured on the real server (`tests/abuse.rs`, default limits of 10 per client, 30 per
 //! network and 60 in total): a crowd of 1,000 addresses in 40 /24 networks, each guessing
-//! until refused every 20 seconds, had about 1,000 wrong guesses a minute answered in total,
-//! one per address; honest phones activated by session ID meanwhile, one of them on a
-//! network of the crowd. With 1,000 tickets alive at any time, a guess hits one with a chance
-//! of 1,000 in 2^45, so 1,060 guesses a minute hit one after 2^45 / (1,000 × 1,060) minutes,
-//! about 63 years, on average.
+//! until refused three times a minute, had 1,000 to about 1,010 wrong guesses a minute
+//! answered in total, one or two per address; honest phones activated by session ID
+//! meanwhile, one of them on a network of the crowd. With 1,000 tickets alive at any time, a
+//! guess hits one with a chance of 1,000 in 2^45, so 1,060 guesses a minute hit one after
+//! 2^45 / (1,000 × 1,060) minutes, about 63 years, on average.
 //!
 //! **Offline responses and codes.** An 8-digit response or a 6-digit code is guessed with a
 //! chance of one in 10^8 or about 3 in 10^6 (three time steps) per try, so tries are limited
