@@ -169,6 +169,8 @@ async fn a_rotation_endorsed_by_the_pinned_key_is_followed() {
         ..shipped.clone()
     };
 
+    let first_key_file = fs::read(world.dir.path().join("server").join(KEY_FILE)).expect("key");
+
     // Two rotations while the phone was away: it follows both endorsements.
     world.restart_server(rotate).await;
     world.restart_server(rotate).await;
@@ -181,6 +183,19 @@ async fn a_rotation_endorsed_by_the_pinned_key_is_followed() {
     enrolled(&world, "old app", shipped, "bob").await;
     let hashed = enrolled(&world, "hashed", by_hash, "carol").await;
     log_in_and_approve(&world, &hashed, "carol").await;
+
+    // Whoever holds the first key (rotated away from, perhaps because it leaked) cannot speak
+    // for the server to a phone that followed, though its app still ships that key.
+    world
+        .restart_server(|dir| fs::write(dir.join(KEY_FILE), &first_key_file).expect("old key"))
+        .await;
+    PendingLogin::start(&world.url(), "alice", DEMO_PORTAL_PASSWORD, None)
+        .await
+        .expect("a started login");
+    assert_eq!(
+        phone.auth.pending_logins().await,
+        Err(ApprovalError::ServerKeyMismatch)
+    );
 }
 
 #[tokio::test]

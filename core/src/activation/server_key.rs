@@ -1,10 +1,10 @@
 //! The server key this device trusts, and checking the server's tokens with it.
 //!
 //! Trust starts from the key the app ships in its configuration (the key itself, or its
-//! SHA-256), or from a key pinned earlier; only with `trust_on_first_use` (development) from
-//! whatever the server first presents. Each token names the key that signed it; a key this
-//! device does not know is trusted only when the server's endorsements lead to it from the
-//! trusted key ([`ServerKeyResponse::endorsed_by`](ibkey_protocol::activation::ServerKeyResponse)),
+//! SHA-256); only with `trust_on_first_use` (development) from whatever the server first
+//! presents. A key pinned later (a rotation followed) takes the shipped key's place. Each token
+//! names the key that signed it; a key this device does not know is trusted only when the
+//! server's endorsements lead to it from the trusted key ([`ServerKeyResponse::endorsed_by`](ibkey_protocol::activation::ServerKeyResponse)),
 //! and is then pinned in the device record.
 
 use serde::de::DeserializeOwned;
@@ -72,8 +72,9 @@ impl Device {
     }
 
     /// The server key to check a token signed by the key `kid` with (`None`: the token names
-    /// none): the pinned or configured key it names, else the server's current key once the
-    /// endorsements lead to it from the trusted key (pinned from then on).
+    /// none): the trusted key (pinned, else configured) when the token names it, else the
+    /// server's current key once the endorsements lead to it from the trusted key (pinned from
+    /// then on, so a key rotated away from is never trusted again).
     async fn server_key_for(&self, kid: Option<&str>) -> Result<Vec<u8>, ServerTokenError> {
         let pinned = match self.book.device()?.server_key {
             Some(key) => Some(unb64(&key).ok_or_else(|| StoreError::Corrupt {
@@ -81,19 +82,15 @@ impl Device {
             })?),
             None => None,
         };
-        let configured = configured_anchor(self.config.server_public_key.as_deref())?;
-        let configured_key = match &configured {
-            Some(Anchor::Key(key)) => Some(key),
-            _ => None,
-        };
-        let mut known = pinned.iter().chain(configured_key);
-        if let Some(key) = known.find(|key| kid.is_none_or(|kid| kid == key_id(key))) {
-            return Ok(key.clone());
-        }
         let anchor = match pinned.clone() {
             Some(key) => Some(Anchor::Key(key)),
-            None => configured,
+            None => configured_anchor(self.config.server_public_key.as_deref())?,
         };
+        if let Some(Anchor::Key(key)) = &anchor {
+            if kid.is_none_or(|kid| kid == key_id(key)) {
+                return Ok(key.clone());
+            }
+        }
         if anchor.is_none() && !self.config.trust_on_first_use {
             return Err(ServerTokenError::NotConfigured);
         }
