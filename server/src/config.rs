@@ -56,7 +56,8 @@ pub struct ServerConfig {
     /// Most diagnostics bytes one device may have on the server: its unfinished uploads plus
     /// the bundles it completed in the last 24 hours. The server knows a device that uploads
     /// (perhaps before any activation) only by its address, so this is per client (IPv4
-    /// address or IPv6 /64), as for the guess limiter.
+    /// address or IPv6 /64), as for the guess limiter; behind a reverse proxy every device
+    /// shares the proxy's address, and so this limit.
     pub diagnostics_max_device_bytes: u64,
     /// Most diagnostics bytes on disk in all: every unfinished upload and every stored bundle.
     pub diagnostics_max_total_bytes: u64,
