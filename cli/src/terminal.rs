@@ -56,7 +56,9 @@ impl TerminalVerifier {
 impl UserVerifier for TerminalVerifier {
     async fn request_pin(&self, request: PinRequest) -> Result<PinEntry, VerifierError> {
         Ok(match self.ask(&request) {
-            Some(pin) => PinEntry::Entered { pin },
+            Some(pin) => PinEntry::Entered {
+                pin: pin.into_bytes(),
+            },
             None => PinEntry::Cancelled,
         })
     }

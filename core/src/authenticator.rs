@@ -73,6 +73,14 @@ impl Authenticator {
         self.device.remove_account(username).await
     }
 
+    /// Resets this device when its store was found tampered with (`STORE_TAMPERED`) or the
+    /// PIN attempts are used up (`GATE_ATTEMPTS_EXHAUSTED`): revokes what it can on the
+    /// server, deletes the keys and forgets every account and the PIN. Returns the users
+    /// removed, who activate again afterwards.
+    pub async fn reset(&self) -> Result<Vec<String>, AccountsError> {
+        self.device.reset().await
+    }
+
     /// Reads a login notification's data: the JSON push payload, or the bare `IBK1.` token
     /// (FCM data values arrive as strings). Checks the challenge (signature, server, expiry,
     /// account on this device, not answered yet) without answering it.

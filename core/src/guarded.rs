@@ -95,6 +95,40 @@ impl GuardedStore {
         Ok(locked)
     }
 
+    /// Starts over: removes every guarded record the manifest lists and the records `keys`,
+    /// then writes an empty manifest at a generation above any seen, so that no record or
+    /// manifest from before is accepted again. Works on a store found tampered with: this is
+    /// how a device gets out of that state (its accounts are gone, so there is nothing left
+    /// to protect).
+    pub(crate) fn reset(&self, keys: &[String]) -> Result<(), StoreError> {
+        self.store.lock()?;
+        let locked = Locked {
+            store: &*self.store,
+            manifest: Manifest::default(),
+        };
+        let listed = self
+            .store
+            .load(MANIFEST_KEY.to_string())
+            .ok()
+            .flatten()
+            .and_then(|bytes| serde_json::from_slice::<Manifest>(&bytes).ok())
+            .unwrap_or_default();
+        for key in listed.records.keys().chain(keys) {
+            self.store.remove(key.clone())?;
+        }
+        let generation = self
+            .store
+            .generation()?
+            .max(listed.generation)
+            .saturating_add(1);
+        let fresh = Manifest {
+            generation,
+            ..Manifest::default()
+        };
+        save_manifest(locked.store, &fresh)?;
+        self.store.raise_generation(generation)
+    }
+
     /// The manifest, and whether its last write was confirmed (`false`: a crash interrupted
     /// it).
     fn manifest(&self) -> Result<(Manifest, bool), StoreError> {

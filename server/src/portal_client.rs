@@ -79,6 +79,17 @@ impl PortalClient {
             .await;
         read(reply, &self.base_url).await
     }
+
+    /// The user's active devices, as the portal's devices page lists them.
+    pub async fn devices(&self) -> Result<Vec<crate::PortalDevice>, PortalError> {
+        let reply = self
+            .http
+            .get(format!("{}/v1/portal/devices", self.base_url))
+            .bearer_auth(&self.token)
+            .send()
+            .await;
+        read(reply, &self.base_url).await
+    }
 }
 
 /// A login on the login page, after the password was accepted: it waits for a device.

@@ -110,6 +110,37 @@ async fn a_deleted_pin_record_locks_the_accounts_instead_of_offering_a_new_pin()
 }
 
 #[tokio::test]
+async fn a_reset_after_tampering_revokes_forgets_and_lets_the_user_activate_again() {
+    let world = World::start().await;
+    let phone = world.phone_with_users("phone", &["alice"]).await;
+    fs::remove_file(value_file(&phone, "gate")).expect("delete the PIN record");
+    let phone = phone.restart();
+    assert!(phone.auth.has_pin().is_err());
+
+    assert_eq!(phone.auth.reset().await.expect("reset"), ["alice"]);
+    assert!(phone.auth.accounts().expect("accounts").is_empty());
+    assert_eq!(phone.auth.has_pin(), Ok(false));
+    // The old credential is revoked on the server: the portal shows no device for alice.
+    let portal = ibkey_server::portal_client::PortalClient::sign_in(
+        &world.url(),
+        "alice",
+        DEMO_PORTAL_PASSWORD,
+    )
+    .await
+    .expect("portal sign-in");
+    assert!(portal.devices().await.expect("devices").is_empty());
+
+    // A fresh activation works and asks for a new PIN.
+    world.enroll(&phone, &["alice"]).await;
+    assert!(phone
+        .user
+        .pin_requests()
+        .iter()
+        .any(|r| r.purpose == PinPurpose::Create));
+    assert_eq!(phone.auth.accounts().expect("accounts").len(), 1);
+}
+
+#[tokio::test]
 async fn an_older_pin_record_put_back_does_not_reset_the_wrong_pin_count() {
     let world = World::start().await;
     let phone = world.phone_with_users("phone", &["alice"]).await;

@@ -51,6 +51,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
     };
 
+    // The key the app would ship: what the server publishes in its data folder.
+    let server_key = std::fs::read_to_string(
+        dir.path()
+            .join("server")
+            .join(ibkey_server::PUBLIC_KEY_FILE),
+    )?;
     let store = Arc::new(MemoryStore::new());
     let platform = Platform {
         keys: Arc::new(SoftwareKeyVault::new(store.clone())),
@@ -62,7 +68,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let phone = Authenticator::new(
         AuthenticatorConfig {
             server_url: url.clone(),
-            server_public_key: None,
+            server_public_key: Some(server_key.trim().to_string()),
+            trust_on_first_use: false,
             device_name: "timing".into(),
             verification: VerificationMethod::Pin,
             pin_policy: PinPolicy {

@@ -95,6 +95,13 @@ impl Authenticator {
         self.core.remove_account(&username).await
     }
 
+    /// Resets this device after `STORE_TAMPERED` or `GATE_ATTEMPTS_EXHAUSTED`: revokes what it
+    /// can on the server, deletes the keys, forgets every account and the PIN; returns the
+    /// users removed, who activate again.
+    pub async fn reset(&self) -> Result<Vec<String>, AccountsError> {
+        self.core.reset().await
+    }
+
     /// Reads a login notification's data (the JSON payload, or the bare signed challenge):
     /// checks the server's signature, the expiry and that the login is for a user of this
     /// device, and gives what to show.

@@ -167,6 +167,17 @@ impl AccountBook {
         }
     }
 
+    /// Forgets every account, approval record, the PIN record and the device record (a new
+    /// device id comes with the next activation), whatever state the store was found in.
+    pub(crate) fn forget_everything(&self, accounts: &[Account]) -> Result<(), StoreError> {
+        let mut keys: Vec<String> = accounts
+            .iter()
+            .map(|a| state_key(&a.credential_id))
+            .collect();
+        keys.extend([ACCOUNTS_KEY, DEVICE_KEY, crate::gate::RECORD_KEY].map(String::from));
+        self.store.reset(&keys)
+    }
+
     /// The device record, created with a fresh device id on first use.
     pub(crate) fn device(&self) -> Result<DeviceRecord, StoreError> {
         if let Some(record) = decode(DEVICE_KEY, self.store.load(DEVICE_KEY)?)? {

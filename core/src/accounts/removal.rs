@@ -103,6 +103,34 @@ impl Device {
     }
 }
 
+impl Device {
+    /// Resets this device: revokes each account's credential on the server where it can
+    /// (signed by the account's device key; no PIN is asked, since nothing here helps someone
+    /// holding the phone), deletes the device keys, and forgets every account, the PIN and
+    /// the device record. The way out when the store was found tampered with or the PIN
+    /// attempts are used up; afterwards the user activates again. Returns the users removed.
+    pub(crate) async fn reset(&self) -> Result<Vec<String>, AccountsError> {
+        let accounts = self.book.list().unwrap_or_else(|e| {
+            tracing::warn!(code = %crate::error::ErrorCode::code(&e), "account list unreadable; resetting anyway");
+            Vec::new()
+        });
+        for account in &accounts {
+            let revoked = self
+                .revoke_credential(&account.credential_id, &account.key_alias, self.now_secs())
+                .await;
+            if let Err(failure) = revoked {
+                tracing::warn!(detail = %failure.detail(), "credential not revoked at reset; the portal can revoke it");
+            }
+            if let Err(e) = self.platform.keys.delete_key(account.key_alias.clone()) {
+                tracing::warn!(error = %e, "device key could not be deleted");
+            }
+        }
+        self.book.forget_everything(&accounts)?;
+        tracing::info!(accounts = accounts.len(), "device reset");
+        Ok(accounts.into_iter().map(|a| a.username).collect())
+    }
+}
+
 fn api_error_detail(error: &ApiError) -> String {
     match error {
         ApiError::Unreachable { reason } => reason.clone(),

@@ -41,7 +41,7 @@ use hash::{Pin, PinHash};
 use record::{tries_before_delay, GateRecord, Moment};
 
 /// The store key of the gate record.
-const RECORD_KEY: &str = "gate";
+pub(crate) const RECORD_KEY: &str = "gate";
 /// How many times a new PIN is asked for before giving up: once, and again up to 3 times.
 const CREATE_ASKS: usize = 4;
 /// Wrong PINs in a row after which the accounts are disabled instead of delayed (the cap of

@@ -184,6 +184,13 @@ public final class IbKey: Sendable {
         try await authenticator.removeAccount(username: username)
     }
 
+    /// Resets this device after an error coded `STORE_TAMPERED` or `GATE_ATTEMPTS_EXHAUSTED`:
+    /// revokes what it can on the server and forgets every account and the PIN. Returns the
+    /// users removed, who activate again.
+    public func reset() async throws -> [String] {
+        try await authenticator.reset()
+    }
+
     /// The running PIN lockout, if any.
     public func pinLockout() async throws -> PinLockout? {
         try authenticator.pinLockout()

@@ -497,12 +497,14 @@ struct PlatformFailure: Error, CustomStringConvertible {
     let description: String
 }
 
-/// The phone's secure storage, in memory: the stand-in for the Keychain. `failWrites` makes
-/// every write throw, as a full or broken disk would.
+/// The phone's secure storage, in memory: the stand-in for the Keychain, with its generation
+/// and its lock. `failWrites` makes every write throw, as a full or broken disk would.
 final class InMemorySecureStore: SecureStore, @unchecked Sendable {
-    private let lock = NSLock()
+    private let stateLock = NSLock()
+    private let storeLock = NSLock()
     private var values: [String: Data] = [:]
     private var failing = false
+    private var currentGeneration: UInt64 = 0
 
     var failWrites: Bool {
         get { locked { failing } }
@@ -527,9 +529,30 @@ final class InMemorySecureStore: SecureStore, @unchecked Sendable {
         locked { values[key] = nil }
     }
 
+    func generation() throws -> UInt64 {
+        locked { currentGeneration }
+    }
+
+    func raiseGeneration(generation: UInt64) throws {
+        try locked {
+            if generation < currentGeneration {
+                throw StoreError.WriteFailed(reason: "the store's generation cannot go down")
+            }
+            currentGeneration = generation
+        }
+    }
+
+    func lock() throws {
+        storeLock.lock()
+    }
+
+    func unlock() throws {
+        storeLock.unlock()
+    }
+
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
+        stateLock.lock()
+        defer { stateLock.unlock() }
         return try body()
     }
 }
@@ -569,8 +592,8 @@ final class ScriptedVerifier: UserVerifier, @unchecked Sendable {
     func requestPin(request: PinRequest) async throws -> PinEntry {
         locked { () -> PinEntry in
             requests.append(request)
-            if !pins.isEmpty { return .entered(pin: pins.removeFirst()) }
-            if let standing = self.standing { return .entered(pin: standing) }
+            if !pins.isEmpty { return .entered(pin: Data(pins.removeFirst().utf8)) }
+            if let standing = self.standing { return .entered(pin: Data(standing.utf8)) }
             return .cancelled
         }
     }

@@ -35,6 +35,13 @@ class ReferenceServer private constructor(
 ) : AutoCloseable {
 
     /** [user] signs in to the portal and asks for an activation ticket. */
+    /**
+     * The server's signing key (base64url SEC1) as it publishes it in its data folder: what an
+     * app ships in its configuration.
+     */
+    val publicKey: String
+        get() = dataDir.resolve("server").resolve("server-key.pub").toFile().readText().trim()
+
     fun ticket(user: String): Ticket {
         val ticket = post("/v1/portal/activation-tickets", "", bearer = signIn(user))
         return Ticket(

@@ -10,10 +10,14 @@ import java.io.File
 import java.io.FileNotFoundException
 import java.io.FileOutputStream
 import java.io.IOException
+import java.io.RandomAccessFile
+import java.nio.channels.FileLock
 import java.security.GeneralSecurityException
 import java.security.KeyStore
 import java.security.MessageDigest
 import java.security.ProviderException
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.locks.ReentrantLock
 import javax.crypto.AEADBadTagException
 import javax.crypto.Cipher
 import javax.crypto.KeyGenerator
@@ -30,8 +34,17 @@ import javax.crypto.spec.GCMParameterSpec
  * file, fsync, rename), so a process killed at any moment leaves the old or the new value.
  * A file that does not open is reported as [StoreException.Corrupt] and left as it is.
  *
+ * The store's generation lives in the Keystore, not in the files: it is the number in the alias
+ * of a small key `<keyAlias>.generation.<n>`; raising it makes the key of the new number, then
+ * deletes the older ones. Whoever can only write the app's files can neither lower it nor
+ * remove it, which is what lets the core detect a deleted or rewound record.
+ *
+ * The store's lock is a lock shared by every instance on [directory] in this process plus a
+ * [java.nio.channels.FileLock] on `.lock` in [directory], so the app's other processes take
+ * turns too.
+ *
  * [directory] defaults to `noBackupFilesDir/ibkey`: a backup restored on another phone could
- * not be opened without this phone's Keystore key. Use one instance per directory.
+ * not be opened without this phone's Keystore key.
  */
 class KeystoreSecureStore(
     private val directory: File,
@@ -44,6 +57,10 @@ class KeystoreSecureStore(
 
     @Volatile
     private var cachedKey: SecretKey? = null
+
+    /** The lock file's lock while this instance holds the store's lock. */
+    @Volatile
+    private var heldFileLock: FileLock? = null
 
     override fun load(key: String): ByteArray? = synchronized(lock) {
         val sealed = try {
@@ -86,6 +103,76 @@ class KeystoreSecureStore(
             throw StoreException.WriteFailed("cannot delete ${file.baseFile.path}")
         }
     }
+
+    override fun generation(): ULong = try {
+        generationAliases().maxOfOrNull { it.second }?.toULong() ?: 0uL
+    } catch (e: GeneralSecurityException) {
+        throw StoreException.Unreadable(describe(e))
+    } catch (e: IOException) {
+        throw StoreException.Unreadable(describe(e))
+    }
+
+    override fun raiseGeneration(generation: ULong) {
+        val current = generation()
+        if (generation < current) throw StoreException.WriteFailed("the store's generation cannot go down")
+        if (generation == current) return
+        try {
+            // The new number first, then the old ones go: a crash in between leaves the
+            // highest number standing, which is the one that counts.
+            val spec = KeyGenParameterSpec.Builder("$keyAlias$GENERATION_INFIX$generation", KeyProperties.PURPOSE_ENCRYPT)
+                .setBlockModes(KeyProperties.BLOCK_MODE_GCM)
+                .setEncryptionPaddings(KeyProperties.ENCRYPTION_PADDING_NONE)
+                .setKeySize(128)
+                .build()
+            KeyGenerator.getInstance(KeyProperties.KEY_ALGORITHM_AES, ANDROID_KEYSTORE).apply { init(spec) }.generateKey()
+            val keyStore = keyStore()
+            generationAliases().filter { it.second < generation.toLong() }.forEach { keyStore.deleteEntry(it.first) }
+        } catch (e: GeneralSecurityException) {
+            throw StoreException.WriteFailed(describe(e))
+        } catch (e: ProviderException) {
+            throw StoreException.WriteFailed(describe(e))
+        } catch (e: IOException) {
+            throw StoreException.WriteFailed(describe(e))
+        }
+    }
+
+    override fun lock() {
+        val shared = processLocks.computeIfAbsent(directory.absolutePath) { ReentrantLock() }
+        shared.lock()
+        try {
+            if (!directory.isDirectory && !directory.mkdirs()) throw IOException("cannot create ${directory.path}")
+            val channel = RandomAccessFile(File(directory, LOCK_FILE), "rw").channel
+            heldFileLock = try {
+                channel.lock()
+            } catch (e: IOException) {
+                channel.close()
+                throw e
+            }
+        } catch (e: IOException) {
+            shared.unlock()
+            throw StoreException.Unreadable(describe(e))
+        }
+    }
+
+    override fun unlock() {
+        val held = heldFileLock
+        heldFileLock = null
+        try {
+            held?.channel()?.close() // closing the channel releases its lock
+        } finally {
+            processLocks[directory.absolutePath]?.unlock()
+        }
+    }
+
+    /** The generation keys in the Keystore: alias and number. */
+    private fun generationAliases(): List<Pair<String, Long>> {
+        val prefix = "$keyAlias$GENERATION_INFIX"
+        return keyStore().aliases().toList()
+            .filter { it.startsWith(prefix) }
+            .mapNotNull { alias -> alias.removePrefix(prefix).toLongOrNull()?.let { alias to it } }
+    }
+
+    private fun keyStore(): KeyStore = KeyStore.getInstance(ANDROID_KEYSTORE).apply { load(null) }
 
     private fun fileOf(key: String): AtomicFile {
         val digest = MessageDigest.getInstance("SHA-256").digest(key.toByteArray(Charsets.UTF_8))
@@ -158,6 +245,11 @@ class KeystoreSecureStore(
         const val NONCE_BYTES = 12
         const val HEADER_BYTES = 1 + NONCE_BYTES
         const val TAG_BITS = 128
+        const val GENERATION_INFIX = ".generation."
+        const val LOCK_FILE = ".lock"
+
+        /** One lock per store directory, shared by every instance in this process. */
+        val processLocks = ConcurrentHashMap<String, ReentrantLock>()
 
         fun describe(e: Exception): String = "${e.javaClass.simpleName}: ${e.message ?: "no detail"}"
     }

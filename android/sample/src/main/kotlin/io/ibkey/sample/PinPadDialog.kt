@@ -34,8 +34,11 @@ object PinPadDialog : PinPad {
                 .setMessage(request.retryReason ?: explanation)
                 .setView(field)
                 .setPositiveButton("OK") { _, _ ->
-                    finish(PinEntry.Entered(field.text.toString()))
-                    field.text.clear()
+                    // Digits straight from the field into bytes the core wipes: no String of
+                    // the PIN is made, and the field is cleared at once.
+                    val typed = field.text
+                    finish(PinEntry.Entered(ByteArray(typed.length) { typed[it].code.toByte() }))
+                    typed.clear()
                 }
                 .setNegativeButton("Cancel") { _, _ -> finish(PinEntry.Cancelled) }
                 // Back or a tap outside; after OK or Cancel this finds the entry already given.

@@ -24,6 +24,11 @@ class SampleApplication : Application() {
         super.onCreate()
         val config = AuthenticatorConfig(
             serverUrl = SERVER_URL,
+            // A released app ships its server's key here (serverPublicKey, from the server's
+            // server-key.pub). The sample talks to whichever reference server runs on the
+            // development computer, so it trusts that server's key at first contact instead:
+            // development only.
+            trustOnFirstUse = true,
             deviceName = IbKeyAndroid.deviceName(),
             // Android style: an app PIN, kept by the core. BIOMETRIC would use BiometricPrompt.
             verification = VerificationMethod.PIN,

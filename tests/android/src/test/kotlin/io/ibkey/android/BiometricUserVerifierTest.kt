@@ -11,6 +11,7 @@ import io.ibkey.core.PinRequest
 import io.ibkey.core.VerifierException
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
+import kotlin.test.assertIs
 import kotlin.test.assertSame
 import kotlin.test.assertTrue
 import org.junit.Test
@@ -127,11 +128,11 @@ class BiometricUserVerifierTest {
         val shown = mutableListOf<Pair<FragmentActivity, Boolean>>()
         val verifier = BiometricUserVerifier(context, { activity }, pinPad = { over, _ ->
             shown += over to (android.os.Looper.myLooper() == android.os.Looper.getMainLooper())
-            PinEntry.Entered("730419")
+            PinEntry.Entered("730419".toByteArray())
         })
         val entry = awaitWithMainLooper { verifier.requestPin(PinRequest(PinPurpose.CREATE, null)) }
 
-        assertEquals(PinEntry.Entered("730419"), entry)
+        assertEquals("730419", assertIs<PinEntry.Entered>(entry).pin.decodeToString())
         assertEquals(1, shown.size)
         assertSame(activity, shown.single().first)
         assertTrue(shown.single().second, "the PIN pad was not called on the main thread")

@@ -47,7 +47,7 @@ class IbKeyAndroidTest {
         val shown = mutableListOf<Triple<FragmentActivity, PinRequest, Boolean>>()
         override suspend fun requestPin(activity: FragmentActivity, request: PinRequest): PinEntry {
             shown += Triple(activity, request, Looper.myLooper() == Looper.getMainLooper())
-            return PinEntry.Entered(pin)
+            return PinEntry.Entered(pin.toByteArray())
         }
     }
 
@@ -69,9 +69,10 @@ class IbKeyAndroidTest {
         app.noBackupFilesDir.deleteRecursively()
     }
 
-    private fun create(pinPad: PinPad, serverUrl: String = "http://127.0.0.1:9"): IbKey {
+    private fun create(pinPad: PinPad, server: ReferenceServer? = null): IbKey {
         val config = AuthenticatorConfig(
-            serverUrl = serverUrl,
+            serverUrl = server?.url ?: "http://127.0.0.1:9",
+            serverPublicKey = server?.publicKey,
             deviceName = IbKeyAndroid.deviceName(),
             verification = VerificationMethod.PIN,
         )
@@ -113,7 +114,7 @@ class IbKeyAndroidTest {
     fun `activation by session ID on the phone, PIN pad over the activity in front, key and accounts kept`() {
         ReferenceServer.start().use { server ->
             val pinPad = ScriptedPinPad("730419")
-            val ibkey = create(pinPad, server.url)
+            val ibkey = create(pinPad, server)
             val activity = Robolectric.buildActivity(FragmentActivity::class.java).setup().get()
             val sessionId = server.ticket("alice").sessionId
 
@@ -126,9 +127,11 @@ class IbKeyAndroidTest {
             assertSame(activity, shownOver)
             assertEquals(PinPurpose.CREATE, request.purpose)
             assertTrue(onMain)
-            // The device key is in the Keystore; the store's files in noBackupFilesDir/ibkey, sealed.
+            // The device key and the store's generation are in the Keystore; the store's files
+            // in noBackupFilesDir/ibkey, sealed, beside the store's lock file.
             assertTrue(TestAndroidKeyStore.entries.keys.any { it.startsWith("io.ibkey.device.") })
-            val files = File(app.noBackupFilesDir, "ibkey").listFiles().orEmpty()
+            assertTrue(TestAndroidKeyStore.entries.keys.any { it.startsWith("io.ibkey.store.v1.generation.") })
+            val files = File(app.noBackupFilesDir, "ibkey").listFiles().orEmpty().filter { it.name != ".lock" }
             assertTrue(
                 files.isNotEmpty() && files.all { it.name.endsWith(".bin") },
                 "store files in noBackupFilesDir/ibkey: ${files.map { it.name }}",
@@ -144,7 +147,7 @@ class IbKeyAndroidTest {
             ibkey.diagnostics?.close()
             ibkey.close()
             opened.clear()
-            val restarted = create(ScriptedPinPad("730419"), server.url)
+            val restarted = create(ScriptedPinPad("730419"), server)
             assertEquals(listOf("alice"), awaitWithMainLooper { restarted.accounts() }.map { it.username })
             assertTrue(awaitWithMainLooper { restarted.hasPin() })
         }
@@ -154,7 +157,7 @@ class IbKeyAndroidTest {
     fun `an activation while the app is in the background asks no PIN and enrolls no one, back in front it works`() {
         ReferenceServer.start().use { server ->
             val pinPad = ScriptedPinPad("730419")
-            val ibkey = create(pinPad, server.url)
+            val ibkey = create(pinPad, server)
             val controller = Robolectric.buildActivity(FragmentActivity::class.java).setup()
             controller.pause().stop()
             val sessionId = server.ticket("bob").sessionId

@@ -4,7 +4,10 @@ import android.content.Context
 import io.ibkey.core.StoreException
 import java.io.File
 import java.security.MessageDigest
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
 import javax.crypto.SecretKey
+import kotlin.concurrent.thread
 import kotlin.test.assertContentEquals
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
@@ -58,6 +61,42 @@ class KeystoreSecureStoreTest {
         assertEquals(256, spec.keySize)
         assertContentEquals(arrayOf("GCM"), spec.blockModes)
         assertEquals(256, (TestAndroidKeyStore.entries["io.ibkey.store.v1"] as SecretKey).encoded.size * 8)
+    }
+
+    @Test
+    fun `the generation lives in the Keystore, only goes up, and survives the files being wiped`() {
+        val store = KeystoreSecureStore(context)
+        assertEquals(0uL, store.generation())
+        store.raiseGeneration(3uL)
+        store.raiseGeneration(5uL)
+        assertEquals(5uL, KeystoreSecureStore(context).generation())
+        // One Keystore entry holds it; the older numbers are gone.
+        assertEquals(
+            listOf("io.ibkey.store.v1.generation.5"),
+            TestAndroidKeyStore.entries.keys.filter { ".generation." in it },
+        )
+        assertFailsWith<StoreException.WriteFailed> { store.raiseGeneration(4uL) }
+        assertEquals(5uL, store.generation())
+        // Wiping the app's files does not reset it.
+        dir.deleteRecursively()
+        assertEquals(5uL, KeystoreSecureStore(context).generation())
+    }
+
+    @Test
+    fun `two instances on one directory take turns at the store's lock`() {
+        val first = KeystoreSecureStore(context)
+        val second = KeystoreSecureStore(context)
+        first.lock()
+        val acquired = CountDownLatch(1)
+        val other = thread {
+            second.lock()
+            acquired.countDown()
+            second.unlock()
+        }
+        assertFalse(acquired.await(200, TimeUnit.MILLISECONDS), "the lock was taken twice")
+        first.unlock()
+        assertTrue(acquired.await(10, TimeUnit.SECONDS), "the lock was never released")
+        other.join()
     }
 
     @Test

@@ -43,7 +43,7 @@ class LoginNotificationsTest {
 
     private object TypedPin : PinPad {
         override suspend fun requestPin(activity: FragmentActivity, request: PinRequest): PinEntry =
-            PinEntry.Entered("730419")
+            PinEntry.Entered("730419".toByteArray())
     }
 
     @Before
@@ -53,6 +53,7 @@ class LoginNotificationsTest {
         server = ReferenceServer.start(pushWebhook = pushes.url)
         val config = AuthenticatorConfig(
             serverUrl = server.url,
+            serverPublicKey = server.publicKey,
             deviceName = "Robolectric phone",
             verification = VerificationMethod.PIN,
         )

@@ -35,7 +35,7 @@ class ActivationTest {
 
     @Test
     fun `activates from a QR image then adds a second user by session ID`() = runBlocking<Unit> {
-        Phone(server.url).use { phone ->
+        Phone(server.url, server.publicKey).use { phone ->
             val payload = decodeQrImage(server.ticketQrPng("alice"))
             val request = phone.ibkey.inspectQr(payload)
             assertEquals("alice", request.username)
@@ -61,7 +61,7 @@ class ActivationTest {
     @Test
     fun `the same QR again is recognised and a fresh one for an enrolled user says already enrolled`() =
         runBlocking<Unit> {
-            Phone(server.url).use { phone ->
+            Phone(server.url, server.publicKey).use { phone ->
                 val first = server.ticket("carol")
                 phone.ibkey.activateFromQr(first.qrPayload).activatedUser()
 
@@ -86,8 +86,8 @@ class ActivationTest {
 
     @Test
     fun `a used code says so, by QR and by session ID`() = runBlocking<Unit> {
-        Phone(server.url).use { first ->
-            Phone(server.url).use { second ->
+        Phone(server.url, server.publicKey).use { first ->
+            Phone(server.url, server.publicKey).use { second ->
                 val ticket = server.ticket("dave")
                 first.ibkey.activateFromQr(ticket.qrPayload).activatedUser()
 
@@ -114,7 +114,7 @@ class ActivationTest {
     @Test
     fun `an expired code says so`() = runBlocking<Unit> {
         ReferenceServer.start(ticketLifetimeSecs = 1).use { shortLived ->
-            Phone(shortLived.url).use { phone ->
+            Phone(shortLived.url, shortLived.publicKey).use { phone ->
                 val ticket = shortLived.ticket("erin")
                 Thread.sleep(2_200)
                 val e = assertFailsWith<ActivationException.CodeExpired> {
@@ -133,7 +133,7 @@ class ActivationTest {
 
     @Test
     fun `a mistyped session ID is caught on the device with the group to check`() = runBlocking<Unit> {
-        Phone(server.url).use { phone ->
+        Phone(server.url, server.publicKey).use { phone ->
             val sessionId = server.ticket("frank").sessionId
             val chars = sessionId.toCharArray()
             chars[5] = if (chars[5] == 'Z') 'Y' else 'Z'
@@ -165,7 +165,7 @@ class ActivationTest {
     @Test
     fun `a plain HTTP server elsewhere is refused when the authenticator is made`() {
         val e = assertFailsWith<ActivationException.InsecureServer> {
-            Phone("http://example.com").close()
+            Phone("http://example.com", null).close()
         }
         assertEquals("http://example.com", e.url)
         assertEquals("ACT_INSECURE_SERVER", e.code())

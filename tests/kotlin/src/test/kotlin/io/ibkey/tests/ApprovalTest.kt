@@ -43,7 +43,7 @@ class ApprovalTest {
 
     /** A phone with [user] enrolled. */
     private suspend fun enrolledPhone(user: String, on: ReferenceServer = server): Phone {
-        val phone = Phone(on.url)
+        val phone = Phone(on.url, on.publicKey)
         phone.ibkey.activateWithSessionId(on.ticket(user).sessionId)
         return phone
     }
@@ -144,7 +144,7 @@ class ApprovalTest {
     @Test
     fun `a login for a user who is not on this phone is refused`() = runBlocking<Unit> {
         enrolledPhone("piet").use { other ->
-            Phone(server.url).use { empty ->
+            Phone(server.url, server.publicKey).use { empty ->
                 server.startLogin("piet")
                 val data = pushes.next("piet")
                 val e = assertFailsWith<ApprovalException> { empty.ibkey.readPush(data) }

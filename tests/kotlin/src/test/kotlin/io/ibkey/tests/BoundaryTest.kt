@@ -53,7 +53,7 @@ class BoundaryTest {
 
     @Test
     fun `an exception thrown by the shell's store becomes a typed error`() = runBlocking<Unit> {
-        Phone(server.url).use { phone ->
+        Phone(server.url, server.publicKey).use { phone ->
             phone.store.failWrites = true
             val e = assertFailsWith<ActivationException> {
                 phone.ibkey.activateFromQr(server.ticket("oscar").qrPayload)
@@ -74,7 +74,7 @@ class BoundaryTest {
         val broken = object : HttpTransport {
             override suspend fun send(request: HttpRequest): HttpResponse = throw IllegalStateException("no network stack")
         }
-        Phone(server.url, http = broken).use { phone ->
+        Phone(server.url, server.publicKey, http = broken).use { phone ->
             val e = assertFailsWith<ActivationException.ServerUnreachable> {
                 phone.ibkey.activateFromQr(server.ticket("peggy").qrPayload)
             }
@@ -89,7 +89,7 @@ class BoundaryTest {
             override suspend fun requestPin(request: PinRequest): PinEntry = throw IllegalStateException("no activity")
             override suspend fun verifyBiometric(reason: String): BiometricOutcome = throw IllegalStateException("no activity")
         }
-        Phone(server.url, verifier = broken).use { phone ->
+        Phone(server.url, server.publicKey, verifier = broken).use { phone ->
             val e = assertFailsWith<ActivationException.Verification> {
                 phone.ibkey.activateFromQr(server.ticket("trent").qrPayload)
             }
@@ -100,8 +100,10 @@ class BoundaryTest {
 
     @Test
     fun `a server that is down is unreachable through the real transport`() = runBlocking<Unit> {
-        val down = ReferenceServer.start().also { it.close() }
-        Phone(down.url).use { phone ->
+        val down = ReferenceServer.start()
+        val downKey = down.publicKey
+        down.close()
+        Phone(down.url, downKey).use { phone ->
             val e = assertFailsWith<ActivationException.ServerUnreachable> {
                 phone.ibkey.activateWithSessionId(server.ticket("rupert").sessionId)
             }
@@ -117,7 +119,7 @@ class BoundaryTest {
             val config = DiagnosticsConfig(dir.toString(), server.url, AppInfo("tests", "1.0", "jvm", "", ""))
             IbKeyDiagnostics(config).use { diagnostics ->
                 diagnostics.setLogSink(sink, LogLevel.DEBUG)
-                Phone(server.url, diagnostics = diagnostics).use { phone ->
+                Phone(server.url, server.publicKey, diagnostics = diagnostics).use { phone ->
                     val ticket = server.ticket("sybil")
                     phone.ibkey.activateWithSessionId(ticket.sessionId)
 

@@ -51,7 +51,7 @@ class DiagnosticsTest {
                 diagnostics.setLogSink(sink, LogLevel.DEBUG)
                 diagnostics.setLogMode(LogMode.EXTENDED)
                 val ticket = server.ticket("ursula")
-                Phone(server.url, diagnostics = diagnostics).use { phone ->
+                Phone(server.url, server.publicKey, diagnostics = diagnostics).use { phone ->
                     phone.ibkey.activateWithSessionId(ticket.sessionId)
                 }
                 val screenshot = pngScreenshot(width = 360, height = 640)

@@ -37,7 +37,7 @@ class GateAndAccountsTest {
 
     @Test
     fun `wrong PINs lock the PIN pad and the lockout is reported`() = runBlocking<Unit> {
-        Phone(server.url).use { phone ->
+        Phone(server.url, server.publicKey).use { phone ->
             assertIs<ActivationOutcome.Activated>(phone.ibkey.activateFromQr(server.ticket("grace").qrPayload))
             assertNull(phone.ibkey.pinLockout())
 
@@ -89,8 +89,30 @@ class GateAndAccountsTest {
     }
 
     @Test
+    fun `a deleted PIN record locks the accounts instead of offering a new PIN`() = runBlocking<Unit> {
+        Phone(server.url, server.publicKey).use { phone ->
+            assertIs<ActivationOutcome.Activated>(phone.ibkey.activateFromQr(server.ticket("ivan").qrPayload))
+            // Someone with the app's files deletes the PIN record to choose a PIN of their own.
+            phone.store.remove("gate")
+            val asked = phone.user.pinRequests.size
+            val e = assertFailsWith<ActivationException> {
+                phone.ibkey.activateFromQr(server.ticket("judy").qrPayload)
+            }
+            assertEquals("STORE_TAMPERED", e.code())
+            assertTrue(phone.user.pinRequests.drop(asked).none { it.purpose == PinPurpose.CREATE })
+            assertEquals(listOf("ivan"), phone.ibkey.accounts().map { it.username })
+
+            // The way out: reset, then activate again with a new PIN.
+            assertEquals(listOf("ivan"), phone.ibkey.reset())
+            assertEquals(emptyList(), phone.ibkey.accounts())
+            assertIs<ActivationOutcome.Activated>(phone.ibkey.activateFromQr(server.ticket("ivan").qrPayload))
+            assertEquals(PinPurpose.CREATE, phone.user.pinRequests.last().purpose)
+        }
+    }
+
+    @Test
     fun `biometric verification outcomes become typed errors, then it activates`() = runBlocking<Unit> {
-        Phone(server.url, method = VerificationMethod.BIOMETRIC).use { phone ->
+        Phone(server.url, server.publicKey, method = VerificationMethod.BIOMETRIC).use { phone ->
             val ticket = server.ticket("ivan")
             phone.user.answerBiometric(BiometricOutcome.FAILED, BiometricOutcome.CANCELLED, BiometricOutcome.VERIFIED)
 
@@ -114,7 +136,7 @@ class GateAndAccountsTest {
 
     @Test
     fun `removing a user revokes it on the server and forgets it on the device`() = runBlocking<Unit> {
-        Phone(server.url).use { phone ->
+        Phone(server.url, server.publicKey).use { phone ->
             phone.ibkey.activateFromQr(server.ticket("judy").qrPayload)
             phone.ibkey.activateWithSessionId(server.ticket("mallory").sessionId)
             val judy = assertNotNull(phone.ibkey.account("judy"))

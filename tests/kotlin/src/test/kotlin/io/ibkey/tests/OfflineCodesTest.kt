@@ -34,7 +34,7 @@ class OfflineCodesTest {
     fun stopServer() = server.close()
 
     private suspend fun enrolledPhone(user: String): Phone {
-        val phone = Phone(server.url)
+        val phone = Phone(server.url, server.publicKey)
         phone.ibkey.activateWithSessionId(server.ticket(user).sessionId)
         return phone
     }

@@ -11,6 +11,7 @@ import io.ibkey.core.PinEntry
 import io.ibkey.core.PinPolicy
 import io.ibkey.core.PinRequest
 import io.ibkey.core.SecureStore
+import io.ibkey.core.StoreException
 import io.ibkey.core.UserVerifier
 import io.ibkey.core.VerificationMethod
 import io.ibkey.ffi.LogSink
@@ -18,16 +19,21 @@ import io.ibkey.ffi.softwareKeyVault
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.ConcurrentLinkedQueue
 import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.atomic.AtomicLong
+import java.util.concurrent.locks.ReentrantLock
 
 /** A PIN that passes the core's rules. */
 const val PIN = "4829"
 
 /**
  * The phone's secure storage, in memory: the stand-in for Keystore-wrapped files or the
- * Keychain. [failWrites] makes every write throw, as a full or broken disk would.
+ * Keychain, with its generation (kept apart from the values, as a phone keeps it in hardware)
+ * and its lock. [failWrites] makes every write throw, as a full or broken disk would.
  */
 class InMemorySecureStore : SecureStore {
     private val values = ConcurrentHashMap<String, ByteArray>()
+    private val generation = AtomicLong(0)
+    private val storeLock = ReentrantLock()
 
     @Volatile
     var failWrites = false
@@ -42,6 +48,20 @@ class InMemorySecureStore : SecureStore {
     override fun remove(key: String) {
         values.remove(key)
     }
+
+    override fun generation(): ULong = generation.get().toULong()
+
+    override fun raiseGeneration(generation: ULong) {
+        val wanted = generation.toLong()
+        this.generation.getAndUpdate { current ->
+            if (wanted < current) throw StoreException.WriteFailed("the store's generation cannot go down")
+            wanted
+        }
+    }
+
+    override fun lock() = storeLock.lock()
+
+    override fun unlock() = storeLock.unlock()
 
     /** The keys stored so far. */
     fun keys(): Set<String> = values.keys.toSet()
@@ -59,14 +79,14 @@ class ScriptedVerifier(@Volatile var standingPin: String? = PIN) : UserVerifier 
     val pinRequests: MutableList<PinRequest> = CopyOnWriteArrayList()
 
     /** Queues PINs to type, in order. */
-    fun type(vararg pins: String) = pins.forEach { this.pins += PinEntry.Entered(it) }
+    fun type(vararg pins: String) = pins.forEach { this.pins += PinEntry.Entered(it.toByteArray()) }
 
     /** Queues outcomes of the biometric prompt, in order. */
     fun answerBiometric(vararg outcomes: BiometricOutcome) = outcomes.forEach { biometrics += it }
 
     override suspend fun requestPin(request: PinRequest): PinEntry {
         pinRequests += request
-        return pins.poll() ?: standingPin?.let { PinEntry.Entered(it) } ?: PinEntry.Cancelled
+        return pins.poll() ?: standingPin?.let { PinEntry.Entered(it.toByteArray()) } ?: PinEntry.Cancelled
     }
 
     override suspend fun verifyBiometric(reason: String): BiometricOutcome =
@@ -86,11 +106,12 @@ class CollectingLogSink : LogSink {
 /**
  * A phone: the real core through the Kotlin bindings and the shell's [IbKey] facade, with real
  * HTTP ([HttpUrlConnectionTransport]) and real software keys; only storage and the person are
- * stand-ins. [verifier] replaces the scripted [user] when a test needs another one; with
+ * stand-ins. [serverKey] is the server's key the app ships with. [verifier] replaces the scripted [user] when a test needs another one; with
  * [diagnostics], its logs and network trace are recorded there.
  */
 class Phone(
     serverUrl: String,
+    serverKey: String?,
     val store: InMemorySecureStore = InMemorySecureStore(),
     val user: ScriptedVerifier = ScriptedVerifier(),
     method: VerificationMethod = VerificationMethod.PIN,
@@ -101,6 +122,7 @@ class Phone(
     val ibkey = IbKey(
         config = AuthenticatorConfig(
             serverUrl = serverUrl,
+            serverPublicKey = serverKey,
             deviceName = "JVM test phone",
             verification = method,
             pinPolicy = PinPolicy(hashTargetMs = 5u),

@@ -93,7 +93,7 @@ class ScannerTest {
             assertEquals(FrameResult.Payload(payload), Scanner().use { it.scanImage(png) })
             assertEquals(payload, decodeQrImage(png))
 
-            Phone(server.url).use { phone ->
+            Phone(server.url, server.publicKey).use { phone ->
                 val request = phone.ibkey.inspectQr(payload)
                 assertEquals("grace", request.username)
                 assertEquals(server.url, request.serverUrl)

@@ -28,7 +28,7 @@ class TimingTest {
     @Test
     fun `print the time of one activation through Kotlin`() = runBlocking<Unit> {
         ReferenceServer.start().use { server ->
-            Phone(server.url).use { phone ->
+            Phone(server.url, server.publicKey).use { phone ->
                 // Warm up the JIT and JNA; the first activation also chooses the PIN.
                 repeat(5) {
                     assertIs<ActivationOutcome.Activated>(phone.ibkey.activateWithSessionId(server.ticket("warmup-$it").sessionId))
@@ -52,7 +52,7 @@ class TimingTest {
     fun `print the time of one login approval through Kotlin`() = runBlocking<Unit> {
         PushInbox().use { pushes ->
             ReferenceServer.start(pushWebhook = pushes.url).use { server ->
-                Phone(server.url).use { phone ->
+                Phone(server.url, server.publicKey).use { phone ->
                     phone.ibkey.activateWithSessionId(server.ticket("alice").sessionId)
                     // The login page's password step, the push through the webhook gateway, the
                     // phone reading it, the number matched, the PIN (cheap hash), the signed
@@ -114,7 +114,7 @@ class TimingTest {
             ReferenceServer.start().use { server ->
                 IbKeyDiagnostics(diagnosticsConfig(dir, server.url)).use { diagnostics ->
                     diagnostics.setLogMode(LogMode.EXTENDED)
-                    Phone(server.url, diagnostics = diagnostics).use { phone ->
+                    Phone(server.url, server.publicKey, diagnostics = diagnostics).use { phone ->
                         repeat(10) { phone.ibkey.activateWithSessionId(server.ticket("logged-$it").sessionId) }
                     }
                     val request = BundleRequest(

@@ -123,6 +123,13 @@ class IbKey(
     suspend fun removeAccount(username: String): Account =
         onDispatcher { authenticator.removeAccount(username) }
 
+    /**
+     * Resets this device after an error coded `STORE_TAMPERED` or `GATE_ATTEMPTS_EXHAUSTED`:
+     * revokes what it can on the server and forgets every account and the PIN. Returns the
+     * users removed, who activate again.
+     */
+    suspend fun reset(): List<String> = onDispatcher { authenticator.reset() }
+
     /** The running PIN lockout, if any. */
     suspend fun pinLockout(): PinLockout? = onDispatcher { authenticator.pinLockout() }
 
