@@ -5,14 +5,18 @@
 //! (`K7QP-3MZX-9TWD`). Each group is three random characters and one check character, so
 //! an ID carries 45 bits of randomness and a typo is caught on the device, group by group,
 //! before any network call. Reading is forgiving: case, spaces and dashes do not matter, and
-//! the look-alikes `O` → `0` and `I`/`L` → `1` are folded.
+//! the look-alikes `O` → `0` and `I`/`L` → `1` are folded. That grammar is public
+//! ([`ALPHABET`], [`LOOK_ALIKES`], [`fold`], [`is_separator`], [`group_passes`]), so whatever
+//! must recognise what a person typed (the diagnostics redactor, its tests) reads the same.
 
 use std::fmt;
 
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::encoding::{crockford_value, CROCKFORD as ALPHABET};
+use crate::encoding::crockford_value;
+/// The characters of a session ID: Crockford's base 32.
+pub use crate::encoding::CROCKFORD as ALPHABET;
 
 /// Number of groups in a session ID.
 pub const GROUPS: usize = 3;
@@ -22,6 +26,42 @@ pub const GROUP_LEN: usize = 4;
 pub const LEN: usize = GROUPS * GROUP_LEN;
 /// Bits of randomness in a session ID.
 pub const RANDOM_BITS: u32 = (GROUPS * (GROUP_LEN - 1) * 5) as u32;
+/// The look-alike letters a reader folds, after upper-casing: each typed letter and the
+/// character of [`ALPHABET`] it is read as.
+pub const LOOK_ALIKES: [(char, u8); 3] = [('O', b'0'), ('I', b'1'), ('L', b'1')];
+
+/// Whether a typed character only separates (and is skipped): a dash or any white space,
+/// tabs and non-breaking spaces included, anywhere and repeated.
+pub fn is_separator(c: char) -> bool {
+    c == '-' || c.is_whitespace()
+}
+
+/// The character of [`ALPHABET`] a typed character is read as (any case, look-alikes
+/// folded); `None` for one that never appears in a session ID.
+pub fn fold(c: char) -> Option<u8> {
+    let upper = c.to_ascii_uppercase();
+    let read = LOOK_ALIKES
+        .iter()
+        .find(|(typed, _)| *typed == upper)
+        .map_or(u8::try_from(upper).ok(), |&(_, read)| Some(read))?;
+    ALPHABET.contains(&read).then_some(read)
+}
+
+/// Whether four characters of [`ALPHABET`] end in the check character of group `group`
+/// (0-based); anything else (other characters, another length) does not.
+pub fn group_passes(group: usize, chars: &[u8]) -> bool {
+    let mut values = [0u8; GROUP_LEN];
+    if chars.len() != GROUP_LEN {
+        return false;
+    }
+    for (value, &c) in values.iter_mut().zip(chars) {
+        match crockford_value(c) {
+            Some(v) => *value = v,
+            None => return false,
+        }
+    }
+    check_value(group, &values[..GROUP_LEN - 1]) == values[GROUP_LEN - 1]
+}
 
 /// Why a typed session ID was refused before anything was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,20 +119,12 @@ impl SessionId {
     pub fn parse(typed: &str) -> Result<Self, SessionIdError> {
         let mut canonical = String::with_capacity(LEN);
         let mut bad_char: Option<(usize, char)> = None;
-        for c in typed.chars() {
-            if c == '-' || c.is_whitespace() {
-                continue;
-            }
-            let folded = match c.to_ascii_uppercase() {
-                'O' => '0',
-                'I' | 'L' => '1',
-                other => other,
-            };
-            if bad_char.is_none() && !ALPHABET.contains(&(folded as u32).try_into().unwrap_or(b'!'))
-            {
+        for c in typed.chars().filter(|&c| !is_separator(c)) {
+            let folded = fold(c);
+            if bad_char.is_none() && folded.is_none() {
                 bad_char = Some((canonical.chars().count(), c));
             }
-            canonical.push(folded);
+            canonical.push(folded.map_or(c, char::from));
         }
         let found = canonical.chars().count();
         if let Some((position, character)) = bad_char {
@@ -109,9 +141,8 @@ impl SessionId {
                 expected: LEN as u32,
             });
         }
-        let values: Vec<u8> = canonical.bytes().map(alphabet_value).collect();
-        for (group, chunk) in values.chunks(GROUP_LEN).enumerate() {
-            if check_value(group, &chunk[..GROUP_LEN - 1]) != chunk[GROUP_LEN - 1] {
+        for (group, chars) in canonical.as_bytes().chunks(GROUP_LEN).enumerate() {
+            if !group_passes(group, chars) {
                 return Err(SessionIdError::Mistyped {
                     group: (group + 1) as u32,
                 });
@@ -151,24 +182,19 @@ impl fmt::Display for SessionId {
     }
 }
 
-/// The value (0..32) of a canonical character; callers only pass alphabet characters.
-fn alphabet_value(c: u8) -> u8 {
-    crockford_value(c).unwrap_or(0)
-}
-
 /// Luhn mod 32 check value over the group's position and its three data values: catches
 /// every single-character typo, most swaps of neighbours, and a group typed in the wrong place.
 fn check_value(group: usize, data: &[u8]) -> u8 {
     const N: u32 = 32;
-    let mut factor = 2;
-    let mut sum = 0u32;
     let sequence = std::iter::once(group as u8 + 1).chain(data.iter().copied());
-    let sequence: Vec<u8> = sequence.collect();
-    for &value in sequence.iter().rev() {
-        let addend = factor * u32::from(value);
-        sum += addend / N + addend % N;
-        factor = if factor == 2 { 1 } else { 2 };
-    }
+    let sum: u32 = sequence
+        .rev()
+        .enumerate()
+        .map(|(i, value)| {
+            let addend = (2 - i as u32 % 2) * u32::from(value);
+            addend / N + addend % N
+        })
+        .sum();
     ((N - sum % N) % N) as u8
 }
 

@@ -91,8 +91,9 @@ pub enum DiagnosticsError {
         /// Why it was not saved.
         save_reason: String,
     },
-    /// No bundle with this id waits in the outbox.
-    #[error("No diagnostics bundle {bundle_id} waits to be sent; it was already sent or removed.")]
+    /// No bundle with this id waits in the outbox: it went, or the id is not one the outbox
+    /// makes (such ids, paths among them, are refused before any file is touched).
+    #[error("No diagnostics bundle {bundle_id:?} waits to be sent: it was already sent or removed, or this is not an id from the outbox list. Take the id from the outbox list.")]
     UnknownBundle {
         /// The id asked for.
         bundle_id: String,

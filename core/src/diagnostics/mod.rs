@@ -455,7 +455,8 @@ impl Diagnostics {
             .map_err(|e| DiagnosticsError::storage("reading the outbox", &e))
     }
 
-    /// Deletes a waiting bundle without sending it.
+    /// Deletes a waiting bundle without sending it. An id the outbox never made (a path,
+    /// say) is [`DiagnosticsError::UnknownBundle`], and no file is touched.
     pub fn remove_from_outbox(&self, bundle_id: &str) -> Result<(), DiagnosticsError> {
         match self.shared.outbox.remove(bundle_id) {
             Ok(true) => Ok(()),

@@ -72,7 +72,8 @@ impl Outbox {
             let name = entry.file_name().to_string_lossy().into_owned();
             let orphan = name
                 .strip_suffix(ABOUT_EXT)
-                .is_some_and(|id| is_bundle_id(id) && !outbox.path(id).exists());
+                .and_then(|id| outbox.files(id))
+                .is_some_and(|(bundle, _)| !bundle.exists());
             if name.starts_with(TEMP_PREFIX) || orphan {
                 let _ = fs::remove_file(entry.path());
             }
@@ -80,47 +81,61 @@ impl Outbox {
         Ok(outbox)
     }
 
-    fn path(&self, bundle_id: &str) -> PathBuf {
-        self.dir.join(format!("{bundle_id}{BUNDLE_EXT}"))
-    }
-
-    fn about_path(&self, bundle_id: &str) -> PathBuf {
-        self.dir.join(format!("{bundle_id}{ABOUT_EXT}"))
+    /// A bundle's file and the file of its list details; `None` unless `bundle_id` has the
+    /// form the outbox gives its bundles, so no id (`..`, `/`, `\`, NUL, an absolute path)
+    /// reaches a file outside the folder.
+    fn files(&self, bundle_id: &str) -> Option<(PathBuf, PathBuf)> {
+        let file = |ext: &str| self.dir.join(format!("{bundle_id}{ext}"));
+        is_bundle_id(bundle_id).then(|| (file(BUNDLE_EXT), file(ABOUT_EXT)))
     }
 
     /// Keeps a bundle until it is sent. The bundle is written first; its list details are
     /// best effort: without them (a crash or a failed write in between) it still waits and
-    /// is sent, only listed without its comment.
+    /// is sent, only listed without its comment. An id the outbox never makes is refused
+    /// (`InvalidInput`).
     pub(crate) fn save(
         &self,
         bundle_id: &str,
         bytes: &[u8],
         about: &BundleAbout,
     ) -> io::Result<()> {
-        util::write_atomic(&self.dir, &self.path(bundle_id), bytes)?;
+        let Some((bundle, details)) = self.files(bundle_id) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a bundle id of the outbox",
+            ));
+        };
+        util::write_atomic(&self.dir, &bundle, bytes)?;
         let written = serde_json::to_vec(about)
             .map_err(io::Error::other)
-            .and_then(|json| util::write_atomic(&self.dir, &self.about_path(bundle_id), &json));
+            .and_then(|json| util::write_atomic(&self.dir, &details, &json));
         if let Err(e) = written {
             tracing::warn!(bundle = %bundle_id, error = %e, "the outbox list details of a bundle could not be written");
         }
         Ok(())
     }
 
-    /// A waiting bundle's bytes.
+    /// A waiting bundle's bytes; `None` when there is none (or the id is none of the
+    /// outbox's).
     pub(crate) fn load(&self, bundle_id: &str) -> io::Result<Option<Vec<u8>>> {
-        match fs::read(self.path(bundle_id)) {
+        let Some((bundle, _)) = self.files(bundle_id) else {
+            return Ok(None);
+        };
+        match fs::read(bundle) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// Deletes a bundle; `false` when there was none.
+    /// Deletes a bundle; `false` when there was none (or the id is none of the outbox's).
     pub(crate) fn remove(&self, bundle_id: &str) -> io::Result<bool> {
-        match fs::remove_file(self.path(bundle_id)) {
+        let Some((bundle, details)) = self.files(bundle_id) else {
+            return Ok(false);
+        };
+        match fs::remove_file(bundle) {
             Ok(()) => {
-                let _ = fs::remove_file(self.about_path(bundle_id));
+                let _ = fs::remove_file(details);
                 util::sync_dir(&self.dir)?;
                 Ok(true)
             }
@@ -147,12 +162,15 @@ impl Outbox {
     pub(crate) fn entries(&self) -> io::Result<Vec<OutboxEntry>> {
         let mut entries = Vec::new();
         for id in self.ids()? {
-            let size = match fs::metadata(self.path(&id)) {
+            let Some((bundle, details)) = self.files(&id) else {
+                continue;
+            };
+            let size = match fs::metadata(bundle) {
                 Ok(meta) => meta.len(),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            let about: BundleAbout = fs::read(self.about_path(&id))
+            let about: BundleAbout = fs::read(details)
                 .ok()
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
                 .unwrap_or_default();
@@ -210,7 +228,8 @@ mod tests {
             .save(&second, b"zip two!", &about("second"))
             .expect("save");
         // As if the process died between the bundle and its details.
-        fs::remove_file(outbox.about_path(&second)).expect("remove");
+        let details = |outbox: &Outbox, id: &str| outbox.files(id).expect("an id").1;
+        fs::remove_file(details(&outbox, &second)).expect("remove");
 
         let entries = outbox.entries().expect("entries");
         assert_eq!(entries.len(), 2);
@@ -220,16 +239,34 @@ mod tests {
         assert_eq!(entries[1].created_at, util::rfc3339_ms(made + 1000));
 
         assert!(outbox.remove(&first).expect("remove"));
-        assert!(
-            !outbox.about_path(&first).exists(),
-            "its details go with it"
-        );
-        fs::write(outbox.about_path(&first), b"{}").expect("orphan");
+        assert!(!details(&outbox, &first).exists(), "its details go with it");
+        fs::write(details(&outbox, &first), b"{}").expect("orphan");
         let reopened = Outbox::open(dir.path().join("outbox")).expect("reopen");
         assert!(
-            !reopened.about_path(&first).exists(),
+            !details(&reopened, &first).exists(),
             "orphaned details are cleaned"
         );
         assert_eq!(reopened.ids().expect("ids"), vec![second]);
+    }
+
+    #[test]
+    fn ids_the_outbox_never_makes_reach_no_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outbox = Outbox::open(dir.path().join("outbox")).expect("open");
+        let victim = dir.path().join("victim.zip");
+        fs::write(&victim, b"not a bundle").expect("bait");
+        let absolute = dir.path().join("victim").display().to_string();
+        for id in ["../victim", "..\\victim", "victim\0", &absolute, "", "sent"] {
+            assert!(!outbox.remove(id).expect("remove"), "{id:?}");
+            assert_eq!(outbox.load(id).expect("load"), None, "{id:?}");
+            let saved = outbox.save(id, b"x", &BundleAbout::default());
+            assert_eq!(
+                saved.map_err(|e| e.kind()),
+                Err(io::ErrorKind::InvalidInput),
+                "{id:?}"
+            );
+        }
+        assert_eq!(fs::read(&victim).expect("still there"), b"not a bundle");
+        assert!(outbox.ids().expect("ids").is_empty());
     }
 }

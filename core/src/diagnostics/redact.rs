@@ -12,20 +12,34 @@
 //! 1. **Signed tokens**: `IBK1.` followed by its base64url parts → `IBK1.[redacted]`.
 //! 2. **Authorization schemes**: `Bearer`/`Basic` followed by a credential of 12 or more
 //!    characters → `Bearer [redacted]`.
-//! 3. **Secret fields**: a value after `name=`, `name: `, `"name":` (quoted or not) where the
-//!    name is one of [`SECRET_FIELDS`] or ends in `_token`, `_secret`, `_password`, `_pin`,
-//!    `_key`, `_signature` or `_proof` → `[redacted]`; for `session_id`/`sid`, a valid
-//!    session ID keeps its last group (`****-****-9TWD`).
-//! 4. **E-mail addresses**: the local part is cut to its first character
-//!    (`b***@example.com`).
-//! 5. **Session IDs**: 12 characters, with or without dashes or spaces between the groups
-//!    of four, in any case, that pass the session ID check characters → `****-****-9TWD`.
-//! 6. **Long random-looking runs**: 24 or more base64/base64url characters mixing digits,
+//! 3. **Long random-looking runs**: 24 or more base64/base64url characters mixing digits,
 //!    upper- and lower-case letters, or 32 or more hex digits → `[redacted:N]` (N the
 //!    length), which covers keys, signatures, hashes and tokens of any kind.
+//! 4. **Secret fields**: a value after `name=`, `name: `, `"name":` (quoted or not, any white
+//!    space around) where the name, in any case and naming style (`newPin`, `new_pin`,
+//!    `NEW-PIN`), is one of [`SECRET_FIELDS`] or ends in a word of [`SECRET_SUFFIXES`] →
+//!    `[redacted]`; in free text (`PIN 1234`, `my pin is 1234`: the name, at most one short
+//!    word, then a value), a value holding a digit → `[redacted]` (with all of a session ID
+//!    that runs through the name into the value). A value that starts with a session ID
+//!    takes it whole, spaces and all. For `session_id`/`sid`, a session ID keeps its last
+//!    group (`****-****-9TWD`).
+//! 5. **Session IDs**: whatever the session ID reader would accept, found with its own
+//!    grammar ([`ibkey_protocol::session_id::fold`], [`is_separator`], [`group_passes`]):
+//!    twelve characters of its alphabet in any case, look-alikes included, with any
+//!    separators (dashes, any white space, repeated) anywhere between them, glued to other
+//!    text or not, that pass the check characters → `****-****-9TWD`. Then, where it stands
+//!    as a word with separators only between its groups, one with a single group failing its
+//!    check (a typo of one character) → the same mask.
+//! 6. **E-mail addresses**: the local part is cut to its first character
+//!    (`b***@example.com`).
 //!
-//! Not caught, and so never written by the core: a short secret in free text (a PIN typed
-//! into the user's comment, say). Screenshots are images and are not scrubbed; their
+//! False positives, the price of rule 5: any twelve letters and digits in a row (spaces and
+//! dashes between them included) pass the check characters by chance once in 32,768, and a
+//! word of twelve (or groups of four) fails only one group once in about 340; those are
+//! masked too.
+//!
+//! Not caught, and so never written by the core: a secret in free text that holds no digit
+//! (a password of letters only). Screenshots are images and are not scrubbed; their
 //! metadata is stripped (see [`super::Screenshot`]).
 
 use std::fmt;
@@ -33,14 +47,15 @@ use std::fmt;
 use serde_json::Value;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use ibkey_protocol::session_id::SessionId;
+use ibkey_protocol::session_id::{fold, group_passes, is_separator, SessionId, GROUP_LEN, LEN};
 
 /// The version of the redaction rules, written into every bundle's manifest.
-pub const RULES_VERSION: &str = "ibkey-redact/2";
+pub const RULES_VERSION: &str = "ibkey-redact/3";
 /// What a masked value is replaced with.
 pub const REDACTED: &str = "[redacted]";
 
-/// Field names (lower case, `-` read as `_`) whose values are always masked.
+/// Field names whose values are always masked, in lower case with `_` between words; they
+/// match in any case and naming style ([`is_secret_field`]).
 pub const SECRET_FIELDS: &[&str] = &[
     "pin",
     "new_pin",
@@ -62,7 +77,6 @@ pub const SECRET_FIELDS: &[&str] = &[
     "counter",
     "nonce",
     "session_id",
-    "sessionid",
     "sid",
     "authorization",
     "proxy_authorization",
@@ -70,8 +84,8 @@ pub const SECRET_FIELDS: &[&str] = &[
     "set_cookie",
 ];
 
-/// Name endings that make a field secret.
-const SECRET_SUFFIXES: &[&str] = &[
+/// Name endings that make a field secret (`accessToken`, `x-api-key`, `new_pin`).
+pub const SECRET_SUFFIXES: &[&str] = &[
     "_token",
     "_secret",
     "_password",
@@ -82,7 +96,7 @@ const SECRET_SUFFIXES: &[&str] = &[
 ];
 
 /// Fields that hold a session ID: a valid one keeps its last group.
-const SESSION_FIELDS: &[&str] = &["session_id", "sessionid", "sid"];
+const SESSION_FIELDS: &[&str] = &["session_id", "sid"];
 
 /// A secret text: its `Debug` and `Display` print `[redacted]`, and it is wiped from memory
 /// when dropped. Use it for any secret that has no masked type of its own.
@@ -113,22 +127,53 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Whether a field of this name holds a secret.
+/// Whether a field of this name holds a secret. Names are compared in lower case without
+/// `_`, `-` or other punctuation, so `newPin`, `new_pin`, `NEW-PIN` and `nEwPiN` are one name;
+/// an ending of [`SECRET_SUFFIXES`] counts after `_`, `-` or as a camel-case word
+/// (`portal_token`, `x-api-key`, `accessToken`), not inside a word (`monkey`).
 pub fn is_secret_field(name: &str) -> bool {
-    let name = normalize(name);
-    SECRET_FIELDS.contains(&name.as_str()) || SECRET_SUFFIXES.iter().any(|s| name.ends_with(s))
+    let normalized = normalize(name);
+    let name = name.as_bytes();
+    SECRET_FIELDS.iter().any(|f| same_name(f, &normalized))
+        || SECRET_SUFFIXES.iter().any(|s| {
+            let word = s.trim_start_matches('_').as_bytes();
+            let Some(at) = name.len().checked_sub(word.len()).filter(|&at| at > 0) else {
+                return false;
+            };
+            let (before, first) = (name[at - 1], name[at]);
+            // A camel-case word: `accessToken`, `APIKey`, not `PKEY`.
+            let camel = first.is_ascii_uppercase()
+                && (!before.is_ascii_uppercase()
+                    || name.get(at + 1).is_some_and(u8::is_ascii_lowercase));
+            name[at..].eq_ignore_ascii_case(word) && (matches!(before, b'_' | b'-') || camel)
+        })
 }
 
+/// A field name as compared: its ASCII letters and digits, in lower case.
 fn normalize(name: &str) -> String {
-    name.trim().to_ascii_lowercase().replace('-', "_")
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
-/// The masked form of a secret field's value.
+/// Whether a listed name (lower case, words joined by `_`) is this normalized one.
+fn same_name(listed: &str, normalized: &str) -> bool {
+    listed.bytes().filter(|&b| b != b'_').eq(normalized.bytes())
+}
+
+/// The masked form of a secret field's value. A value already masked stays; for a session
+/// ID field, so do a valid session ID's last group and its mask.
 fn mask_value(name: &str, value: &str) -> String {
-    if is_masked(value) {
+    let name = normalize(name);
+    let session = SESSION_FIELDS.iter().any(|f| same_name(f, &name));
+    if value.contains("[redacted")
+        || value.bytes().all(|b| b == b'*')
+        || session && value.starts_with("****-****-")
+    {
         return value.to_string();
     }
-    if SESSION_FIELDS.contains(&normalize(name).as_str()) {
+    if session {
         if let Ok(id) = SessionId::parse(value) {
             return id.to_string();
         }
@@ -136,19 +181,14 @@ fn mask_value(name: &str, value: &str) -> String {
     REDACTED.to_string()
 }
 
-/// Whether a value is already a mask.
-fn is_masked(value: &str) -> bool {
-    value.contains("[redacted") || value.starts_with("****")
-}
-
 /// Applies every rule of the module documentation to `text`.
 pub fn scrub(text: &str) -> String {
     let text = mask_tokens(text);
     let text = mask_auth_schemes(&text);
+    let text = mask_long_runs(&text);
     let text = mask_fields(&text);
-    let text = mask_emails(&text);
     let text = mask_session_ids(&text);
-    mask_long_runs(&text)
+    mask_emails(&text)
 }
 
 fn is_token_byte(b: u8) -> bool {
@@ -223,7 +263,7 @@ fn mask_auth_schemes(text: &str) -> String {
     out
 }
 
-/// Rule 3: values of secret fields.
+/// Rule 4: values of secret fields, assigned or in free text.
 fn mask_fields(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
@@ -247,23 +287,39 @@ fn mask_fields(text: &str) -> String {
         }
         let quoted_name =
             i > 0 && matches!(bytes[i - 1], b'"' | b'\'') && bytes.get(end) == Some(&bytes[i - 1]);
-        let mut j = if quoted_name { end + 1 } else { end };
-        while j < bytes.len() && bytes[j] == b' ' {
-            j += 1;
-        }
-        if j >= bytes.len() || !matches!(bytes[j], b':' | b'=') {
+        let skip_space = |mut j: usize| {
+            while bytes.get(j).is_some_and(u8::is_ascii_whitespace) {
+                j += 1;
+            }
+            j
+        };
+        let after = if quoted_name { end + 1 } else { end };
+        let mut j = skip_space(after);
+        let assigned = matches!(bytes.get(j), Some(b':' | b'='));
+        let mut around = None;
+        if assigned {
+            j = skip_space(j + 1);
+        } else if quoted_name || j == after {
             i = end;
             continue;
-        }
-        j += 1;
-        while j < bytes.len() && bytes[j] == b' ' {
-            j += 1;
+        } else {
+            // Free text ("PIN 1234", "pin is 1234"): one short word may come between.
+            let word = bytes[j..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphabetic())
+                .count();
+            if word <= 4 && bytes.get(j + word).is_some_and(u8::is_ascii_whitespace) {
+                j = skip_space(j + word);
+            }
+            // Name and value may be parts of one session ID: then the mask covers both.
+            around = session_id_around(text, i).filter(|&(_, id_end)| id_end > j);
         }
         let Some(&first) = bytes.get(j) else {
             i = end;
             continue;
         };
-        let (value_start, value_end, resume, quoted_value) = if first == b'"' || first == b'\'' {
+        let quote = assigned && (first == b'"' || first == b'\'');
+        let (value_start, value_end, resume, quoted_value) = if quote {
             let mut k = j + 1;
             while k < bytes.len() && bytes[k] != first {
                 if bytes[k] == b'\\' {
@@ -274,20 +330,31 @@ fn mask_fields(text: &str) -> String {
             let k = k.min(bytes.len());
             (j + 1, k, (k + 1).min(bytes.len()), true)
         } else {
-            let mut k = j;
+            let id = [false, true]
+                .into_iter()
+                .find_map(|near| session_id_at(text, j, near));
+            let mut k = j + id.map_or(0, |(len, _)| len);
             while k < bytes.len()
                 && !bytes[k].is_ascii_whitespace()
                 && !b",;&)}]\"'".contains(&bytes[k])
             {
                 k += 1;
             }
-            (j, k, k, false)
+            let (start, k) =
+                around.map_or((j, k), |(start, id_end)| (start.max(copied), k.max(id_end)));
+            (start, k, k, false)
         };
         if value_end <= value_start {
             i = end;
             continue;
         }
         let value = &text[value_start..value_end];
+        // In free text, only what holds a digit and is no `name=value` of its own.
+        let digits = value.bytes().any(|b| b.is_ascii_digit());
+        if !assigned && (!digits || value.contains('=')) {
+            i = end;
+            continue;
+        }
         let masked = mask_value(name, value);
         out.push_str(&text[copied..value_start]);
         if quoted_name && !quoted_value && masked != value {
@@ -305,7 +372,7 @@ fn mask_fields(text: &str) -> String {
     out
 }
 
-/// Rule 4: e-mail addresses keep the first character of the local part and the domain.
+/// Rule 6: e-mail addresses keep the first character of the local part and the domain.
 fn mask_emails(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
@@ -349,69 +416,89 @@ fn memchr_all(bytes: &[u8], needle: u8) -> Vec<usize> {
         .collect()
 }
 
-/// Rule 5: session IDs, grouped or not.
+/// Rule 5: what the session ID reader would take for a session ID anywhere, and what it
+/// would call mistyped where it stands as a word.
 fn mask_session_ids(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let at_start =
-            bytes[i].is_ascii_alphanumeric() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric());
-        if !at_start {
-            i += 1;
+    let mut text = text.to_string();
+    for near in [false, true] {
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        for (start, _) in text.char_indices() {
+            if start < copied {
+                continue;
+            }
+            if let Some((len, last)) = session_id_at(&text, start, near) {
+                out.push_str(&text[copied..start]);
+                out.push_str("****-****-");
+                out.extend(last.iter().map(|&b| char::from(b)));
+                copied = start + len;
+            }
+        }
+        out.push_str(&text[copied..]);
+        text = out;
+    }
+    text
+}
+
+/// The length and last group of a session ID at byte `at` of `text`: twelve characters the
+/// reader folds into the alphabet, any separators between them, every group passing its
+/// check; or, when `near`, at the start of a word, one group not passing, the separators
+/// only between groups and no letter or digit right after.
+fn session_id_at(text: &str, at: usize, near: bool) -> Option<(usize, [u8; GROUP_LEN])> {
+    if near && text[..at].ends_with(char::is_alphanumeric) {
+        return None;
+    }
+    let text = &text[at..];
+    let mut chars = [0u8; LEN];
+    let (mut found, mut wrong, mut len) = (0, 0, 0);
+    for (i, c) in text.char_indices() {
+        if is_separator(c) {
+            if found == 0 || near && found % GROUP_LEN != 0 {
+                return None;
+            }
             continue;
         }
-        match session_id_at(bytes, i) {
-            Some((end, id)) => {
-                out.push_str(&text[copied..i]);
-                out.push_str(&id.to_string());
-                copied = end;
-                i = end;
+        chars[found] = fold(c)?;
+        found += 1;
+        if found % GROUP_LEN == 0 {
+            // Checked group by group: most text fails its first group, and goes no further.
+            wrong += usize::from(!group_passes(
+                found / GROUP_LEN - 1,
+                &chars[found - GROUP_LEN..found],
+            ));
+            if wrong > usize::from(near) {
+                return None;
             }
-            None => {
-                while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
-                    i += 1;
-                }
+            if found == LEN {
+                len = i + c.len_utf8();
+                break;
             }
         }
     }
-    out.push_str(&text[copied..]);
-    out
+    let ends_word = !text[len..].starts_with(char::is_alphanumeric);
+    let mut last = [0u8; GROUP_LEN];
+    last.copy_from_slice(&chars[LEN - GROUP_LEN..]);
+    (found == LEN && (wrong == 0 || ends_word)).then_some((len, last))
 }
 
-/// A valid session ID starting at `i` (a word start), grouped by `-`/space or not, and the
-/// end of its text.
-fn session_id_at(bytes: &[u8], i: usize) -> Option<(usize, SessionId)> {
-    let alnum_run = |from: usize| {
-        let mut end = from;
-        while end < bytes.len() && bytes[end].is_ascii_alphanumeric() {
-            end += 1;
-        }
-        end - from
-    };
-    let first = alnum_run(i);
-    let (end, candidate) = if first == 12 {
-        (i + 12, bytes.get(i..i + 12)?.to_vec())
-    } else if first == 4 {
-        let mut candidate = bytes.get(i..i + 4)?.to_vec();
-        let mut pos = i + 4;
-        for _ in 0..2 {
-            if !matches!(bytes.get(pos), Some(b'-' | b' ')) || alnum_run(pos + 1) != 4 {
-                return None;
-            }
-            candidate.extend_from_slice(bytes.get(pos + 1..pos + 5)?);
-            pos += 5;
-        }
-        (pos, candidate)
-    } else {
-        return None;
-    };
-    let candidate = String::from_utf8(candidate).ok()?;
-    SessionId::parse(&candidate).ok().map(|id| (end, id))
+/// A session ID (rule 5) that runs through byte `at` of `text`: its start and end.
+fn session_id_around(text: &str, at: usize) -> Option<(usize, usize)> {
+    let before = text[..at]
+        .char_indices()
+        .rev()
+        .filter(|&(_, c)| !is_separator(c))
+        .take_while(|&(_, c)| fold(c).is_some())
+        .take(LEN - 1)
+        .map(|(start, _)| start);
+    std::iter::once(at).chain(before).find_map(|start| {
+        let (len, _) = [false, true]
+            .into_iter()
+            .find_map(|near| session_id_at(text, start, near))?;
+        (start + len > at).then_some((start, start + len))
+    })
 }
 
-/// Rule 6: long random-looking runs.
+/// Rule 3: long random-looking runs.
 fn mask_long_runs(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
@@ -452,22 +539,23 @@ fn mask_long_runs(text: &str) -> String {
     out
 }
 
-/// Masks the values of secret fields anywhere in a JSON value, and scrubs every other string.
+/// Masks the values of secret fields anywhere in a JSON value, and scrubs every other string
+/// and every key.
 pub fn redact_json(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            for (name, v) in map.iter_mut() {
-                if is_secret_field(name) {
-                    let masked = match v {
-                        Value::String(s) => mask_value(name, s),
-                        Value::Null => continue,
-                        _ => REDACTED.to_string(),
-                    };
-                    *v = Value::String(masked);
-                } else {
-                    redact_json(v);
-                }
-            }
+            *map = std::mem::take(map)
+                .into_iter()
+                .map(|(name, mut v)| {
+                    match &v {
+                        _ if !is_secret_field(&name) => redact_json(&mut v),
+                        Value::Null => {}
+                        Value::String(s) => v = Value::String(mask_value(&name, s)),
+                        _ => v = Value::String(REDACTED.to_string()),
+                    }
+                    (scrub(&name), v)
+                })
+                .collect();
         }
         Value::Array(items) => items.iter_mut().for_each(redact_json),
         Value::String(s) => *s = scrub(s),
@@ -480,12 +568,9 @@ pub fn redact_json(value: &mut Value) {
 pub fn redact_header(name: &str, value: &str) -> String {
     let lower = normalize(name);
     let secret = is_secret_field(&lower)
-        || lower.contains("token")
-        || lower.contains("secret")
-        || lower.contains("session")
-        || lower.contains("auth")
-        || lower.contains("cookie")
-        || lower.contains("api_key");
+        || ["token", "secret", "session", "auth", "cookie", "apikey"]
+            .iter()
+            .any(|part| lower.contains(part));
     if secret {
         REDACTED.to_string()
     } else {
@@ -497,6 +582,7 @@ pub fn redact_header(name: &str, value: &str) -> String {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
     use ring::rand::SystemRandom;
 
     fn session_id() -> SessionId {
@@ -582,6 +668,10 @@ mod tests {
             "bundle 01HZX3K9QW7M2B5N8R4T6V0Y1C queued",
             "/home/user/.local/share/ibkey/diagnostics/logs",
             "key_id=0123456789abcdef",
+            // A secret's name in prose, with no value after it.
+            "wrong app PIN failed_attempts=3",
+            "The PIN must have 4 to 12 digits",
+            "the token was refused",
         ] {
             assert_eq!(scrub(plain), plain);
         }
@@ -637,6 +727,109 @@ mod tests {
             "****-****-",
         ] {
             let _ = scrub(text);
+        }
+    }
+
+    #[test]
+    fn names_match_in_any_case_and_naming_style() {
+        for name in [
+            "newPin",
+            "NEW_PIN",
+            "new-pin",
+            "nEwPiN",
+            "sessionId",
+            "SessionID",
+            "accessToken",
+            "X-Api-Key",
+            "qrPayload",
+            "clientSecret",
+            "APIKey",
+            "AToken",
+        ] {
+            assert!(is_secret_field(name), "{name}");
+        }
+        for name in [
+            "key_id",
+            "device_id",
+            "challenge_id",
+            "code",
+            "key",
+            "message",
+            "monkey",
+            "PKEY",
+        ] {
+            assert!(!is_secret_field(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_secret_in_free_text_is_masked() {
+        for (text, kept) in [
+            ("my PIN 1234 failed", "my PIN [redacted] failed"),
+            ("the pin is 99887766.", "the pin is [redacted]"),
+            ("password was hunter2!", "password was [redacted]"),
+            ("otp\t123456", "otp\t[redacted]"),
+        ] {
+            assert_eq!(scrub(text), kept, "{text}");
+        }
+        // A session ID as the value, spaced: taken whole.
+        let sid = session_id();
+        let spaced = sid.grouped().replace('-', " ");
+        assert_eq!(
+            scrub(&format!("sid: {spaced}, ok")),
+            format!("sid: ****-****-{}, ok", sid.last_group())
+        );
+        let out = scrub(&format!("pin is {spaced}"));
+        // `[redacted]` as a PIN, or the ID's mask when it has no digit.
+        let as_id = format!("pin is ****-****-{}", sid.last_group());
+        assert!(out == "pin is [redacted]" || out == as_id, "{out}");
+    }
+
+    #[test]
+    fn a_session_id_is_masked_in_any_spacing_glued_or_one_character_off() {
+        let sid = session_id();
+        let c = sid.canonical();
+        let masked = format!("****-****-{}", sid.last_group());
+        let spread = format!("{}\t{} \u{a0}-{}  {}", &c[..2], &c[2..7], &c[7..8], &c[8..]);
+        for typed in [spread, c.to_lowercase().replace('0', "o").replace('1', "L")] {
+            assert_eq!(scrub(&format!("id:{typed}.")), format!("id:{masked}."));
+            // Glued to letters; `u` is never part of an ID, so no other match can overlap.
+            assert_eq!(scrub(&format!("u{typed}u")), format!("u{masked}u"));
+        }
+        // One character off, in each group.
+        for at in [1, 6, 11] {
+            let mut typo: Vec<u8> = sid.grouped().into_bytes();
+            let at = at + at / GROUP_LEN;
+            typo[at] = if typo[at] == b'7' { b'8' } else { b'7' };
+            let typo = String::from_utf8(typo).expect("ascii");
+            assert!(SessionId::parse(&typo).is_err());
+            let out = scrub(&format!("u {typo} u"));
+            assert!(out.starts_with("u ****-****-"), "{typo} -> {out}");
+            assert!(out.ends_with(" u"), "{typo} -> {out}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scrub_never_panics_on_secret_like_text(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(vec![
+                        "pin", "newPin", " ", "\t", "\u{a0}", ":", "=", "\"", "'", "-", "is",
+                        "@", "IBK1.", "Bearer ", "{", "}", "\\", "****-****-",
+                    ])
+                    .prop_map(str::to_string),
+                    "[0-9A-Za-z]{1,12}",
+                    proptest::arbitrary::any::<String>(),
+                ],
+                0..12,
+            ),
+        ) {
+            let text = parts.concat();
+            let once = scrub(&text);
+            let _ = scrub(&once);
+            let mut json = serde_json::json!({ text.clone(): [text.clone(), { "pin": text }] });
+            redact_json(&mut json);
         }
     }
 }
