@@ -16,7 +16,7 @@ use ibkey_core::activation::ActivationOutcome;
 use ibkey_core::gate::PinPolicy;
 use ibkey_core::platform::{
     Clock, FileStore, HttpRequest, HttpResponse, HttpTransport, Platform, ReqwestTransport,
-    ScriptedVerifier, SoftwareKeyVault, TransportError, VerificationMethod,
+    ScriptedVerifier, SecureStore, SoftwareKeyVault, TransportError, VerificationMethod,
 };
 use ibkey_core::{Authenticator, AuthenticatorConfig};
 use ibkey_protocol::activation::TicketResponse;
@@ -338,6 +338,27 @@ impl Clock for ManualClock {
     fn uptime_ms(&self) -> u64 {
         self.uptime_ms.load(Ordering::SeqCst)
     }
+}
+
+/// The JSON of the guarded record `key` in the store at `store_dir` (the PIN, device and
+/// approval records): the store value without its `IBG1` and generation header.
+pub fn read_guarded_record(store_dir: &Path, key: &str) -> serde_json::Value {
+    let store = FileStore::open(store_dir).expect("store");
+    let bytes = store.load(key.to_string()).expect("load").expect("record");
+    assert!(bytes.starts_with(b"IBG1"), "{key} is not a guarded record");
+    serde_json::from_slice(&bytes[12..]).expect("JSON")
+}
+
+/// Replaces the JSON of the guarded record `key` with `json`, keeping the generation the
+/// store's manifest expects: what only a process holding the store's key can do. Tests use it
+/// to plant values they can recognise later (in logs, bundles).
+pub fn plant_guarded_record(store_dir: &Path, key: &str, json: &[u8]) {
+    let store = FileStore::open(store_dir).expect("store");
+    let old = store.load(key.to_string()).expect("load").expect("record");
+    assert!(old.starts_with(b"IBG1"), "{key} is not a guarded record");
+    let mut planted = old[..12].to_vec();
+    planted.extend_from_slice(json);
+    store.save(key.to_string(), planted).expect("save");
 }
 
 /// `n` bytes that deflate cannot shrink (xorshift64*), like a photo's pixels.

@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ibkey_core::platform::{
-    FileStore, HttpHeader, HttpRequest, HttpResponse, HttpTransport, PinPurpose, ReqwestTransport,
-    SecureStore, TransportError,
+    HttpHeader, HttpRequest, HttpResponse, HttpTransport, PinPurpose, ReqwestTransport,
+    TransportError,
 };
 use ibkey_core::scan::{self, FrameResult, Scanner};
 use ibkey_core::{
     ApprovalError, ChallengeSource, Decision, ErrorCode, LoginChallenge, NumberCheck,
 };
-use ibkey_e2e::{CapturedLogs, Phone, World};
+use ibkey_e2e::{plant_guarded_record, read_guarded_record, CapturedLogs, Phone, World};
 use ibkey_protocol::approval::{LoginState, LoginStatus};
 use ibkey_protocol::encoding::{b64, unb64};
 use ibkey_server::portal_client::PendingLogin;
@@ -716,14 +716,12 @@ async fn canary_no_nonce_signature_counter_or_token_in_the_logs() {
     world.enroll(&phone, &["alice"]).await;
     // A counter no log line could show by chance.
     let account = phone.auth.account("alice").expect("store").expect("alice");
-    let store = FileStore::open(&phone.store_dir).expect("store");
     let key = format!("approval.{}", account.credential_id);
-    store
-        .save(
-            key.clone(),
-            br#"{"version":1,"counter":7340012345}"#.to_vec(),
-        )
-        .expect("save");
+    plant_guarded_record(
+        &phone.store_dir,
+        &key,
+        br#"{"version":1,"counter":7340012345}"#,
+    );
 
     let mut tokens = Vec::new();
     // Pull and approve; push, a wrong pick, approve; deny; report; three wrong; a QR login;
@@ -799,8 +797,7 @@ async fn canary_no_nonce_signature_counter_or_token_in_the_logs() {
         canaries.push((format!("counter {i}"), v["counter"].to_string()));
         assert!(v["counter"].as_u64().expect("counter") > 7_340_012_345);
     }
-    let state: Value =
-        serde_json::from_slice(&store.load(key).expect("load").expect("record")).expect("JSON");
+    let state = read_guarded_record(&phone.store_dir, &key);
     assert!(state["counter"].as_u64().expect("counter") >= 7_340_012_345 + sent.len() as u64);
 
     let logs = captured.text();

@@ -11,11 +11,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ibkey_core::platform::{
-    FileStore, HttpHeader, HttpRequest, HttpResponse, HttpTransport, ReqwestTransport, SecureStore,
-    TransportError,
+    HttpHeader, HttpRequest, HttpResponse, HttpTransport, ReqwestTransport, TransportError,
 };
 use ibkey_core::{ApprovalError, CodesError, ErrorCode};
-use ibkey_e2e::{CapturedLogs, World};
+use ibkey_e2e::{read_guarded_record, CapturedLogs, World};
 use ibkey_protocol::approval::{LoginState, LoginStatus};
 use ibkey_protocol::offline;
 use ibkey_server::portal_client::PendingLogin;
@@ -467,14 +466,10 @@ async fn canary_no_secret_response_or_code_in_the_logs() {
 
     // The secret as stored, and its bytes as hex.
     let account = phone.auth.account("alice").expect("store").expect("alice");
-    let store = FileStore::open(&phone.store_dir).expect("store");
-    let record: Value = serde_json::from_slice(
-        &store
-            .load(format!("approval.{}", account.credential_id))
-            .expect("load")
-            .expect("record"),
-    )
-    .expect("JSON");
+    let record = read_guarded_record(
+        &phone.store_dir,
+        &format!("approval.{}", account.credential_id),
+    );
     let secret = record["codes"]["secret"]
         .as_str()
         .expect("secret")
