@@ -11,12 +11,15 @@
 # The bindings are generated from an unstripped host `release` build (uniffi-bindgen reads
 # them from the library's metadata, which the `mobile` profile strips) of the same crate with
 # the same features, so they match the shipped library. Usage: ios/build-xcframework.sh
+# For the XCTest suite, build with the test hooks (software keys, the clock skew hook):
+# IBKEY_FEATURES=test-hooks ios/build-xcframework.sh. Never ship that build.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 build="$here/build"
 profile=mobile
+features=${IBKEY_FEATURES:-}
 ios_targets="aarch64-apple-ios"
 simulator_targets="aarch64-apple-ios-sim x86_64-apple-ios"
 macos_targets="aarch64-apple-darwin x86_64-apple-darwin"
@@ -53,11 +56,11 @@ mkdir -p "$build"
 
 for target in $ios_targets $simulator_targets $macos_targets; do
     echo "==> ibkey-ffi, profile $profile, $target"
-    cargo build --manifest-path "$root/Cargo.toml" -p ibkey-ffi --profile "$profile" --target "$target"
+    cargo build --manifest-path "$root/Cargo.toml" -p ibkey-ffi --profile "$profile" --target "$target" ${features:+--features "$features"}
 done
 
 echo "==> Swift bindings (from the unstripped host release build)"
-cargo build --manifest-path "$root/Cargo.toml" -p ibkey-ffi --release
+cargo build --manifest-path "$root/Cargo.toml" -p ibkey-ffi --release ${features:+--features "$features"}
 CARGO_TARGET_DIR="$target_dir" bash "$root/uniffi/generate-bindings.sh" swift "$build/swift"
 
 # Three Swift files (the core's types, the protocol's, the objects) that compile into the one

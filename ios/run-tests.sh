@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the IbKey XCTest suite against the real reference server:
 #
-#   ios/run-tests.sh                 swift test (macOS), after ios/build-xcframework.sh
+#   ios/run-tests.sh                 swift test (macOS), after
+#                                    IBKEY_FEATURES=test-hooks ios/build-xcframework.sh
 #   ios/run-tests.sh COMMAND...      any other test command, such as xcodebuild for a simulator
 #
 # Starts two reference servers on free loopback ports with temporary data folders (one with

@@ -103,7 +103,7 @@ fn approval_crypto(c: &mut Criterion) {
 }
 
 /// The offline codes as the phone computes them once the PIN is checked: a time-based code
-/// (RFC 6238 through totp-rs, SHA-256), and a challenge read and answered.
+/// (RFC 6238 over ring HMAC-SHA256), and a challenge read and answered.
 fn offline_codes(c: &mut Criterion) {
     let secret = [0x5au8; offline::SECRET_LEN];
     c.bench_function("offline/time_code", |b| {

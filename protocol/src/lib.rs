@@ -27,6 +27,7 @@ pub mod approval;
 pub mod diagnostics;
 pub mod encoding;
 pub mod offline;
+pub mod otp;
 pub mod server_key;
 pub mod session_id;
 pub mod time;

@@ -10,13 +10,13 @@
 //!   Damm check digit, so most typing mistakes are caught on the phone); the phone answers an
 //!   8-digit [`response`], an HMAC-SHA256 of the user and the challenge, truncated as HOTP does;
 //! - **time-based codes**: RFC 6238 with SHA-256, 6 digits, 30-second steps ([`time_code`]),
-//!   keyed with a sub-key of the secret, computed with `totp-rs`.
+//!   keyed with a sub-key of the secret ([`crate::otp::totp`]).
 
 use std::fmt;
 
+use crate::otp::{self, OtpAlgorithm};
 use ring::{hkdf, hmac};
 use serde::{Deserialize, Serialize};
-use totp_rs::{Algorithm, Builder};
 use zeroize::Zeroizing;
 
 /// The key agreement both ends use at activation.
@@ -157,29 +157,19 @@ pub fn response(secret: &[u8], username: &str, challenge: &str) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, &sub_key(secret, RESPONSE_LABEL));
     let message =
         serde_json::to_vec(&("ibkey-response/v1", username, challenge)).unwrap_or_default();
-    let tag = hmac::sign(&key, &message);
-    let bytes = tag.as_ref();
-    let offset = usize::from(bytes[bytes.len() - 1] & 0x0f);
-    let value = u32::from_be_bytes([
-        bytes[offset] & 0x7f,
-        bytes[offset + 1],
-        bytes[offset + 2],
-        bytes[offset + 3],
-    ]);
-    format!("{:08}", value % 100_000_000)
+    otp::truncate(hmac::sign(&key, &message).as_ref(), RESPONSE_DIGITS as u32)
 }
 
 /// The account's time-based code at `unix_secs` (RFC 6238: SHA-256, 6 digits, 30 s), keyed
 /// with the time-code key of the account secret.
 pub fn time_code(secret: &[u8], unix_secs: u64) -> String {
-    let totp = Builder::new()
-        .with_algorithm(Algorithm::SHA256)
-        .with_digits(TIME_CODE_DIGITS)
-        .with_step_duration(TIME_CODE_PERIOD)
-        .with_skew(0)
-        .with_secret(sub_key(secret, TIME_CODE_LABEL).to_vec())
-        .build_noncompliant();
-    totp.generate(unix_secs).to_string()
+    otp::totp(
+        OtpAlgorithm::Sha256,
+        &sub_key(secret, TIME_CODE_LABEL),
+        unix_secs,
+        TIME_CODE_PERIOD,
+        u32::from(TIME_CODE_DIGITS),
+    )
 }
 
 /// `POST /v1/logins/{id}/offline` (bearer login secret): the login page's challenge.

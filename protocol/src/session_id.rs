@@ -186,15 +186,14 @@ impl fmt::Display for SessionId {
 /// every single-character typo, most swaps of neighbours, and a group typed in the wrong place.
 fn check_value(group: usize, data: &[u8]) -> u8 {
     const N: u32 = 32;
-    let sequence = std::iter::once(group as u8 + 1).chain(data.iter().copied());
-    let sum: u32 = sequence
-        .rev()
-        .enumerate()
-        .map(|(i, value)| {
-            let addend = (2 - i as u32 % 2) * u32::from(value);
-            addend / N + addend % N
-        })
-        .sum();
+    let (mut factor, mut sum) = (2, 0u32);
+    let mut add = |value: u8| {
+        let addend = factor * u32::from(value);
+        sum += addend / N + addend % N;
+        factor = 3 - factor;
+    };
+    data.iter().rev().for_each(|&value| add(value));
+    add(group as u8 + 1);
     ((N - sum % N) % N) as u8
 }
 

@@ -13,9 +13,9 @@
 //!   [`diagnostics::UploadProgress`] and [`diagnostics::Sleeper`].
 //! - [`Scanner`] and [`scan::decode_qr_image`]: activation QR codes from camera frames (the
 //!   luma plane, passed without a copy) and pictures.
-//! - [`platform`]: the core's software key vault for hosts without secure hardware. The
-//!   shell implements the core's `SecureStore`, `KeyVault`, `UserVerifier` and
-//!   `HttpTransport` directly.
+//! - The shell implements the core's `SecureStore`, `KeyVault`, `UserVerifier` and
+//!   `HttpTransport` directly; test builds (feature `test-hooks`) add `software_key_vault`,
+//!   the core's software P-256 keys, for the foreign test suites.
 //! - [`logging`]: the platform logger as the core's log sink.
 //! - [`callback::CallbackError`]: what the shell's own callbacks (`LogSink`, `UploadProgress`,
 //!   `Sleeper`) may throw.
@@ -32,7 +32,6 @@ mod authenticator;
 pub mod callback;
 pub mod diagnostics;
 pub mod logging;
-pub mod platform;
 pub mod scan;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;

@@ -1,8 +1,16 @@
 //! Hooks for the foreign test suites, compiled only with the `test-hooks` feature.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
-use ibkey_core::platform::{Clock, SystemClock};
+use ibkey_core::platform::{Clock, KeyVault, SecureStore, SoftwareKeyVault, SystemClock};
+
+/// The core's software ECDSA P-256 key vault, keeping its keys in `store` (under
+/// `key/<alias>`): the stand-in for the Keystore or the Keychain in the foreign test suites.
+#[uniffi::export]
+pub fn software_key_vault(store: Arc<dyn SecureStore>) -> Arc<dyn KeyVault> {
+    Arc::new(SoftwareKeyVault::new(store))
+}
 
 /// Panics with `message`, so a test can check that a Rust panic reaches Kotlin or Swift as a
 /// catchable exception (it needs `panic = "unwind"`).

@@ -1,20 +1,18 @@
 //! The code of any `otpauth://` link (the Key URI format of authenticator apps): TOTP (RFC
 //! 6238) and HOTP (RFC 4226), SHA-1, SHA-256 or SHA-512, 6 to 8 digits, computed with
-//! `totp-rs`.
+//! [`ibkey_protocol::otp`] (ring's HMAC).
 //!
 //! The link is read here, strictly and without panics: `otpauth://TYPE/LABEL?PARAMETERS`, the
 //! label percent-decoded into `issuer:account`, the parameters `secret` (base32, padding
 //! optional, any case), `algorithm`, `digits`, `period` (TOTP), `counter` (HOTP, required) and
 //! `issuer`; other parameters (`image`, …) are ignored, a parameter given twice is refused.
-//! Everything `totp-rs` would panic on (a zero period, ten digits) is refused first, and the
-//! computation runs inside `catch_unwind` all the same. Neither the link nor its secret ever
-//! appears in an error or a log line.
+//! A zero period or a digit count outside 6 to 8 is refused. Neither the link nor its secret
+//! ever appears in an error or a log line.
 
 use std::fmt;
 use std::ops::RangeInclusive;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use totp_rs::{Algorithm, Builder};
+use ibkey_protocol::otp::{self, OtpAlgorithm};
 use zeroize::Zeroizing;
 
 use crate::error::{export_error_code, ErrorCode};
@@ -128,9 +126,6 @@ pub enum OtpError {
     /// The time asked for is before 1970.
     #[error("The time for this code is before 1970. Set the phone's date and time to automatic, then try again.")]
     TimeBeforeEpoch,
-    /// The code could not be computed (a fault in this app, not in the link).
-    #[error("The code could not be computed because of a fault in this app. Update the app; if this persists, contact support.")]
-    Internal,
 }
 
 export_error_code!(OtpError);
@@ -151,7 +146,6 @@ impl ErrorCode for OtpError {
             OtpError::InvalidCounter => "OTP_INVALID_COUNTER",
             OtpError::DuplicateParameter { .. } => "OTP_DUPLICATE_PARAMETER",
             OtpError::TimeBeforeEpoch => "OTP_TIME_BEFORE_1970",
-            OtpError::Internal => "OTP_INTERNAL",
         }
     }
 }
@@ -171,7 +165,7 @@ struct Link {
     issuer: Option<String>,
     account: String,
     secret: Zeroizing<Vec<u8>>,
-    algorithm: Algorithm,
+    algorithm: OtpAlgorithm,
     digits: u8,
     /// TOTP: seconds a code lasts; HOTP: the counter.
     moving_factor: u64,
@@ -261,10 +255,10 @@ impl Link {
             return Err(OtpError::SecretTooShort { bits });
         }
         let algorithm = match params.algorithm.as_deref() {
-            None => Algorithm::SHA1,
-            Some(a) if a.eq_ignore_ascii_case("SHA1") => Algorithm::SHA1,
-            Some(a) if a.eq_ignore_ascii_case("SHA256") => Algorithm::SHA256,
-            Some(a) if a.eq_ignore_ascii_case("SHA512") => Algorithm::SHA512,
+            None => OtpAlgorithm::Sha1,
+            Some(a) if a.eq_ignore_ascii_case("SHA1") => OtpAlgorithm::Sha1,
+            Some(a) if a.eq_ignore_ascii_case("SHA256") => OtpAlgorithm::Sha256,
+            Some(a) if a.eq_ignore_ascii_case("SHA512") => OtpAlgorithm::Sha512,
             Some(_) => return Err(OtpError::UnsupportedAlgorithm),
         };
         let digits = match params.digits.as_deref() {
@@ -308,23 +302,15 @@ impl Link {
             // HOTP is TOTP with one-second steps at the counter's "time".
             OtpKind::Hotp => (1, self.moving_factor),
         };
-        // Checked while parsing; checked again because totp-rs panics on both.
-        if step == 0 || !DIGITS.contains(&self.digits) {
-            return Err(OtpError::Internal);
-        }
-        let builder = Builder::new()
-            .with_algorithm(self.algorithm)
-            .with_digits(self.digits)
-            .with_step_duration(step)
-            .with_skew(0)
-            .with_secret(self.secret.to_vec());
-        let code = catch_unwind(AssertUnwindSafe(|| {
-            builder.build_noncompliant().generate(at).to_string()
-        }))
-        .map_err(|_| {
-            tracing::warn!("a one-time code computation panicked");
-            OtpError::Internal
-        })?;
+        // Parsing refused a zero period; `max` keeps the arithmetic total all the same.
+        let step = step.max(1);
+        let code = otp::totp(
+            self.algorithm,
+            &self.secret,
+            at,
+            step,
+            u32::from(self.digits),
+        );
         Ok(match self.kind {
             OtpKind::Totp => OtpCode {
                 code,
@@ -746,7 +732,6 @@ mod tests {
                 name: "secret".into(),
             },
             OtpError::TimeBeforeEpoch,
-            OtpError::Internal,
         ];
         let codes: std::collections::HashSet<&str> = errors.iter().map(|e| e.code()).collect();
         assert_eq!(codes.len(), errors.len());
