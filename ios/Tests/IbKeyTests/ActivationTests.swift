@@ -18,7 +18,7 @@ final class ActivationTests: XCTestCase {
         #if canImport(CoreImage)
         let alice = uniqueUser("alice")
         let bob = uniqueUser("bob")
-        let phone = try Phone(serverUrl: server.url)
+        let phone = try Phone(serverUrl: server.url, serverKey: server.publicKey)
         let ticket = try await server.ticket(for: alice)
         let payload = try decodeQrImage(image: qrCodePNG(ticket.qrPayload))
         XCTAssertEqual(payload, ticket.qrPayload)
@@ -48,7 +48,7 @@ final class ActivationTests: XCTestCase {
 
     func testTheSameQrAgainIsRecognisedAndAFreshOneForAnEnrolledUserSaysAlreadyEnrolled() async throws {
         let carol = uniqueUser("carol")
-        let phone = try Phone(serverUrl: server.url)
+        let phone = try Phone(serverUrl: server.url, serverKey: server.publicKey)
         let first = try await server.ticket(for: carol)
         let activated = try await phone.ibkey.activateFromQr(first.qrPayload)
         XCTAssertEqual(activated.activatedUser(), carol)
@@ -78,8 +78,8 @@ final class ActivationTests: XCTestCase {
 
     func testAUsedCodeSaysSoByQrAndBySessionId() async throws {
         let dave = uniqueUser("dave")
-        let first = try Phone(serverUrl: server.url)
-        let second = try Phone(serverUrl: server.url)
+        let first = try Phone(serverUrl: server.url, serverKey: server.publicKey)
+        let second = try Phone(serverUrl: server.url, serverKey: server.publicKey)
         let ticket = try await server.ticket(for: dave)
         let activated = try await first.ibkey.activateFromQr(ticket.qrPayload)
         XCTAssertEqual(activated.activatedUser(), dave)
@@ -106,7 +106,7 @@ final class ActivationTests: XCTestCase {
     func testAnExpiredCodeSaysSo() async throws {
         // A server started with --ticket-lifetime 2 (ios/run-tests.sh starts one).
         let shortLived = try TestServer.fromEnvironment("IBKEY_TEST_SERVER_SHORT_TICKETS")
-        let phone = try Phone(serverUrl: shortLived.url)
+        let phone = try Phone(serverUrl: shortLived.url, serverKey: shortLived.publicKey)
         let ticket = try await shortLived.ticket(for: uniqueUser("erin"))
         try await Task.sleep(nanoseconds: 3_200_000_000)
 
@@ -124,7 +124,7 @@ final class ActivationTests: XCTestCase {
     }
 
     func testAMistypedSessionIdIsCaughtOnTheDeviceWithTheGroupToCheck() async throws {
-        let phone = try Phone(serverUrl: server.url)
+        let phone = try Phone(serverUrl: server.url, serverKey: server.publicKey)
         let sessionId = try await server.ticket(for: uniqueUser("frank")).sessionId
         var characters = Array(sessionId) // K7QP-3MZX-9TWD: index 5 is group 2's first
         characters[5] = characters[5] == "Z" ? "Y" : "Z"
@@ -157,7 +157,7 @@ final class ActivationTests: XCTestCase {
     }
 
     func testAPlainHttpServerElsewhereIsRefusedWhenTheAuthenticatorIsMade() throws {
-        XCTAssertThrowsError(try Phone(serverUrl: "http://example.com")) { error in
+        XCTAssertThrowsError(try Phone(serverUrl: "http://example.com", serverKey: nil)) { error in
             XCTAssertEqual(error as? ActivationError, .InsecureServer(url: "http://example.com"))
             XCTAssertEqual(error.ibkeyCode, "ACT_INSECURE_SERVER")
             XCTAssertTrue(error.localizedDescription.contains("Use an https:// address"), error.localizedDescription)

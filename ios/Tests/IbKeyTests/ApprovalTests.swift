@@ -32,7 +32,7 @@ final class ApprovalTests: XCTestCase {
     /// A phone with `user` enrolled on `server` (this test's server when nil).
     private func enrolledPhone(_ user: String, on server: TestServer? = nil) async throws -> Phone {
         let portal = server ?? self.server!
-        let phone = try Phone(serverUrl: portal.url)
+        let phone = try Phone(serverUrl: portal.url, serverKey: portal.publicKey)
         let ticket = try await portal.ticket(for: user)
         let outcome = try await phone.ibkey.activateWithSessionId(ticket.sessionId)
         XCTAssertEqual(outcome.activatedUser(), user)
@@ -150,7 +150,7 @@ final class ApprovalTests: XCTestCase {
     func testALoginForAUserWhoIsNotOnThisPhoneIsRefused() async throws {
         let piet = uniqueUser("piet")
         let other = try await enrolledPhone(piet)
-        let empty = try Phone(serverUrl: server.url)
+        let empty = try Phone(serverUrl: server.url, serverKey: server.publicKey)
         _ = try await server.startLogin(piet)
         let data = try pushes.next(user: piet)
 

@@ -21,7 +21,7 @@ final class BoundaryTests: XCTestCase {
     func testAnErrorThrownByTheShellsStoreBecomesATypedError() async throws {
         let server = try TestServer.fromEnvironment()
         let oscar = uniqueUser("oscar")
-        let phone = try Phone(serverUrl: server.url)
+        let phone = try Phone(serverUrl: server.url, serverKey: server.publicKey)
         phone.store.failWrites = true
         let ticket = try await server.ticket(for: oscar)
         let error = await expectError(ActivationError.self) {
@@ -42,7 +42,7 @@ final class BoundaryTests: XCTestCase {
 
     func testAnErrorThrownByTheShellsHttpTransportMeansTheServerIsUnreachable() async throws {
         let server = try TestServer.fromEnvironment()
-        let phone = try Phone(serverUrl: server.url, http: BrokenTransport())
+        let phone = try Phone(serverUrl: server.url, serverKey: server.publicKey, http: BrokenTransport())
         let ticket = try await server.ticket(for: uniqueUser("peggy"))
         let error = await expectError(ActivationError.self) {
             try await phone.ibkey.activateFromQr(ticket.qrPayload)
@@ -57,7 +57,7 @@ final class BoundaryTests: XCTestCase {
     func testAServerThatIsDownIsUnreachableThroughTheRealTransport() async throws {
         let server = try TestServer.fromEnvironment()
         // Nothing listens on port 1 of this machine.
-        let phone = try Phone(serverUrl: "http://127.0.0.1:1")
+        let phone = try Phone(serverUrl: "http://127.0.0.1:1", serverKey: nil)
         let ticket = try await server.ticket(for: uniqueUser("rupert"))
         let error = await expectError(ActivationError.self) {
             try await phone.ibkey.activateWithSessionId(ticket.sessionId)
@@ -78,7 +78,7 @@ final class BoundaryTests: XCTestCase {
         diagnostics.setLogSink(sink: sink, level: .debug)
         defer { diagnostics.setLogSink(sink: nil, level: .error) }
 
-        let phone = try Phone(serverUrl: server.url, diagnostics: diagnostics)
+        let phone = try Phone(serverUrl: server.url, serverKey: server.publicKey, diagnostics: diagnostics)
         let ticket = try await server.ticket(for: uniqueUser("sybil"))
         _ = try await phone.ibkey.activateWithSessionId(ticket.sessionId)
 

@@ -11,7 +11,7 @@ final class DiagnosticsTests: XCTestCase {
         let server = try TestServer.fromEnvironment()
         let diagnostics = try makeDiagnostics(serverUrl: server.url)
         try diagnostics.setLogMode(mode: .extended)
-        let phone = try Phone(serverUrl: server.url, diagnostics: diagnostics)
+        let phone = try Phone(serverUrl: server.url, serverKey: server.publicKey, diagnostics: diagnostics)
         let ticket = try await server.ticket(for: uniqueUser("ursula"))
         _ = try await phone.ibkey.activateWithSessionId(ticket.sessionId)
         let screenshot = try pngScreenshot(width: 360, height: 640)

@@ -13,7 +13,7 @@ final class GateAndAccountsTests: XCTestCase {
 
     func testWrongPinsLockThePinPadAndTheLockoutIsReported() async throws {
         let grace = uniqueUser("grace")
-        let phone = try Phone(serverUrl: server.url)
+        let phone = try Phone(serverUrl: server.url, serverKey: server.publicKey)
         let first = try await phone.ibkey.activateFromQr(server.ticket(for: grace).qrPayload)
         XCTAssertEqual(first.activatedUser(), grace)
         let before = try await phone.ibkey.pinLockout()
@@ -65,7 +65,7 @@ final class GateAndAccountsTests: XCTestCase {
     }
 
     func testBiometricVerificationOutcomesBecomeTypedErrorsThenItActivates() async throws {
-        let phone = try Phone(serverUrl: server.url, method: .biometric)
+        let phone = try Phone(serverUrl: server.url, serverKey: server.publicKey, method: .biometric)
         let ticket = try await server.ticket(for: uniqueUser("ivan"))
         phone.user.answerBiometric(.failed, .cancelled, .verified)
 
@@ -94,7 +94,7 @@ final class GateAndAccountsTests: XCTestCase {
     func testRemovingAUserRevokesItOnTheServerAndForgetsItOnTheDevice() async throws {
         let judy = uniqueUser("judy")
         let mallory = uniqueUser("mallory")
-        let phone = try Phone(serverUrl: server.url)
+        let phone = try Phone(serverUrl: server.url, serverKey: server.publicKey)
         _ = try await phone.ibkey.activateFromQr(server.ticket(for: judy).qrPayload)
         _ = try await phone.ibkey.activateWithSessionId(server.ticket(for: mallory).sessionId)
         let account = try await phone.ibkey.account(judy)

@@ -12,7 +12,7 @@ import XCTest
 final class OfflineCodesTests: XCTestCase {
     /// A phone with `user` enrolled on `server`.
     private func enrolledPhone(_ user: String, on server: TestServer) async throws -> Phone {
-        let phone = try Phone(serverUrl: server.url)
+        let phone = try Phone(serverUrl: server.url, serverKey: server.publicKey)
         let ticket = try await server.ticket(for: user)
         let outcome = try await phone.ibkey.activateWithSessionId(ticket.sessionId)
         XCTAssertEqual(outcome.activatedUser(), user)

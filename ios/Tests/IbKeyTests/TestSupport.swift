@@ -20,12 +20,16 @@ import XCTest
 struct TestServer {
     let url: String
     let portalPassword: String
+    /// The server's signing key (base64url SEC1) as it publishes it in its data folder: what
+    /// an app ships in its configuration.
+    let publicKey: String?
     /// The server process when this test process started it (`start`); nil for a shared one.
     private let owned: OwnedServer?
 
-    init(url: String, portalPassword: String, owned: OwnedServer? = nil) {
+    init(url: String, portalPassword: String, publicKey: String?, owned: OwnedServer? = nil) {
         self.url = url
         self.portalPassword = portalPassword
+        self.publicKey = publicKey
         self.owned = owned
     }
 
@@ -35,7 +39,14 @@ struct TestServer {
             throw XCTSkip("\(variable) is not set; see ios/README.md (ios/run-tests.sh sets it)")
         }
         while url.hasSuffix("/") { url.removeLast() }
-        return TestServer(url: url, portalPassword: environment["IBKEY_TEST_PORTAL_PASSWORD"] ?? "ibkey-demo")
+        // ios/run-tests.sh exports each server's key beside its URL, as IBKEY_TEST_SERVER_KEY
+        // for IBKEY_TEST_SERVER (and so on).
+        let key = environment[variable.replacingOccurrences(of: "IBKEY_TEST_SERVER", with: "IBKEY_TEST_SERVER_KEY")]
+        return TestServer(
+            url: url,
+            portalPassword: environment["IBKEY_TEST_PORTAL_PASSWORD"] ?? "ibkey-demo",
+            publicKey: key
+        )
     }
 
     /// Starts a reference server (`ibkey server`) of this test's own on a free loopback port,
@@ -82,7 +93,10 @@ struct TestServer {
         while Date() < deadline {
             let printed = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
             if let url = listeningUrl(in: printed) {
-                let server = TestServer(url: url, portalPassword: password, owned: owned)
+                let published = dataDir.appendingPathComponent("server").appendingPathComponent("server-key.pub")
+                let key = (try? String(contentsOf: published, encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                let server = TestServer(url: url, portalPassword: password, publicKey: key, owned: owned)
                 if await server.isHealthy() { return server }
             }
             guard process.isRunning else {
@@ -643,6 +657,7 @@ final class Phone {
 
     init(
         serverUrl: String,
+        serverKey: String?,
         store: InMemorySecureStore = InMemorySecureStore(),
         user: ScriptedVerifier = ScriptedVerifier(),
         method: VerificationMethod = .pin,
@@ -654,6 +669,7 @@ final class Phone {
         ibkey = try IbKey(
             config: AuthenticatorConfig(
                 serverUrl: serverUrl,
+                serverPublicKey: serverKey,
                 deviceName: "XCTest phone",
                 verification: method,
                 pinPolicy: PinPolicy(hashTargetMs: 5)
