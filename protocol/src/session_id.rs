@@ -54,10 +54,10 @@ pub fn group_passes(group: usize, chars: &[u8]) -> bool {
     if chars.len() != GROUP_LEN {
         return false;
     }
-    for (value, &c) in values.iter_mut().zip(chars) {
-        match crockford_value(c) {
-            Some(v) => *value = v,
-            None => return false,
+    for (i, &c) in chars.iter().enumerate() {
+        match (values.get_mut(i), crockford_value(c)) {
+            (Some(value), Some(v)) => *value = v,
+            _ => return false,
         }
     }
     check_value(group, &values[..GROUP_LEN - 1]) == values[GROUP_LEN - 1]

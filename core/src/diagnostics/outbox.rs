@@ -72,8 +72,7 @@ impl Outbox {
             let name = entry.file_name().to_string_lossy().into_owned();
             let orphan = name
                 .strip_suffix(ABOUT_EXT)
-                .and_then(|id| outbox.files(id))
-                .is_some_and(|(bundle, _)| !bundle.exists());
+                .is_some_and(|id| is_bundle_id(id) && !outbox.path(id).exists());
             if name.starts_with(TEMP_PREFIX) || orphan {
                 let _ = fs::remove_file(entry.path());
             }
@@ -81,12 +80,15 @@ impl Outbox {
         Ok(outbox)
     }
 
-    /// A bundle's file and the file of its list details; `None` unless `bundle_id` has the
-    /// form the outbox gives its bundles, so no id (`..`, `/`, `\`, NUL, an absolute path)
-    /// reaches a file outside the folder.
-    fn files(&self, bundle_id: &str) -> Option<(PathBuf, PathBuf)> {
-        let file = |ext: &str| self.dir.join(format!("{bundle_id}{ext}"));
-        is_bundle_id(bundle_id).then(|| (file(BUNDLE_EXT), file(ABOUT_EXT)))
+    /// The bundle's file. Only for ids of the form the outbox makes ([`is_bundle_id`]): every
+    /// operation checks first, so no id (`..`, `/`, `\`, NUL, an absolute path) reaches a
+    /// file outside the folder.
+    fn path(&self, bundle_id: &str) -> PathBuf {
+        self.dir.join(format!("{bundle_id}{BUNDLE_EXT}"))
+    }
+
+    fn about_path(&self, bundle_id: &str) -> PathBuf {
+        self.dir.join(format!("{bundle_id}{ABOUT_EXT}"))
     }
 
     /// Keeps a bundle until it is sent. The bundle is written first; its list details are
@@ -99,16 +101,13 @@ impl Outbox {
         bytes: &[u8],
         about: &BundleAbout,
     ) -> io::Result<()> {
-        let Some((bundle, details)) = self.files(bundle_id) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a bundle id of the outbox",
-            ));
-        };
-        util::write_atomic(&self.dir, &bundle, bytes)?;
+        if !is_bundle_id(bundle_id) {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
+        util::write_atomic(&self.dir, &self.path(bundle_id), bytes)?;
         let written = serde_json::to_vec(about)
             .map_err(io::Error::other)
-            .and_then(|json| util::write_atomic(&self.dir, &details, &json));
+            .and_then(|json| util::write_atomic(&self.dir, &self.about_path(bundle_id), &json));
         if let Err(e) = written {
             tracing::warn!(bundle = %bundle_id, error = %e, "the outbox list details of a bundle could not be written");
         }
@@ -118,10 +117,10 @@ impl Outbox {
     /// A waiting bundle's bytes; `None` when there is none (or the id is none of the
     /// outbox's).
     pub(crate) fn load(&self, bundle_id: &str) -> io::Result<Option<Vec<u8>>> {
-        let Some((bundle, _)) = self.files(bundle_id) else {
+        if !is_bundle_id(bundle_id) {
             return Ok(None);
-        };
-        match fs::read(bundle) {
+        }
+        match fs::read(self.path(bundle_id)) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -130,12 +129,12 @@ impl Outbox {
 
     /// Deletes a bundle; `false` when there was none (or the id is none of the outbox's).
     pub(crate) fn remove(&self, bundle_id: &str) -> io::Result<bool> {
-        let Some((bundle, details)) = self.files(bundle_id) else {
+        if !is_bundle_id(bundle_id) {
             return Ok(false);
-        };
-        match fs::remove_file(bundle) {
+        }
+        match fs::remove_file(self.path(bundle_id)) {
             Ok(()) => {
-                let _ = fs::remove_file(details);
+                let _ = fs::remove_file(self.about_path(bundle_id));
                 util::sync_dir(&self.dir)?;
                 Ok(true)
             }
@@ -162,15 +161,12 @@ impl Outbox {
     pub(crate) fn entries(&self) -> io::Result<Vec<OutboxEntry>> {
         let mut entries = Vec::new();
         for id in self.ids()? {
-            let Some((bundle, details)) = self.files(&id) else {
-                continue;
-            };
-            let size = match fs::metadata(bundle) {
+            let size = match fs::metadata(self.path(&id)) {
                 Ok(meta) => meta.len(),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            let about: BundleAbout = fs::read(details)
+            let about: BundleAbout = fs::read(self.about_path(&id))
                 .ok()
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
                 .unwrap_or_default();
@@ -228,8 +224,7 @@ mod tests {
             .save(&second, b"zip two!", &about("second"))
             .expect("save");
         // As if the process died between the bundle and its details.
-        let details = |outbox: &Outbox, id: &str| outbox.files(id).expect("an id").1;
-        fs::remove_file(details(&outbox, &second)).expect("remove");
+        fs::remove_file(outbox.about_path(&second)).expect("remove");
 
         let entries = outbox.entries().expect("entries");
         assert_eq!(entries.len(), 2);
@@ -239,11 +234,14 @@ mod tests {
         assert_eq!(entries[1].created_at, util::rfc3339_ms(made + 1000));
 
         assert!(outbox.remove(&first).expect("remove"));
-        assert!(!details(&outbox, &first).exists(), "its details go with it");
-        fs::write(details(&outbox, &first), b"{}").expect("orphan");
+        assert!(
+            !outbox.about_path(&first).exists(),
+            "its details go with it"
+        );
+        fs::write(outbox.about_path(&first), b"{}").expect("orphan");
         let reopened = Outbox::open(dir.path().join("outbox")).expect("reopen");
         assert!(
-            !details(&reopened, &first).exists(),
+            !reopened.about_path(&first).exists(),
             "orphaned details are cleaned"
         );
         assert_eq!(reopened.ids().expect("ids"), vec![second]);

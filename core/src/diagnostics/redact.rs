@@ -129,44 +129,45 @@ impl fmt::Display for Secret {
 
 /// Whether a field of this name holds a secret. Names are compared in lower case without
 /// `_`, `-` or other punctuation, so `newPin`, `new_pin`, `NEW-PIN` and `nEwPiN` are one name;
-/// an ending of [`SECRET_SUFFIXES`] counts after `_`, `-` or as a camel-case word
+/// an ending of [`SECRET_SUFFIXES`] counts after `_` or `-` or with a capital
 /// (`portal_token`, `x-api-key`, `accessToken`), not inside a word (`monkey`).
 pub fn is_secret_field(name: &str) -> bool {
-    let normalized = normalize(name);
-    let name = name.as_bytes();
-    SECRET_FIELDS.iter().any(|f| same_name(f, &normalized))
+    let bytes = name.as_bytes();
+    SECRET_FIELDS.iter().any(|f| same_name(f, name))
         || SECRET_SUFFIXES.iter().any(|s| {
             let word = s.trim_start_matches('_').as_bytes();
-            let Some(at) = name.len().checked_sub(word.len()).filter(|&at| at > 0) else {
+            let Some(at) = bytes.len().checked_sub(word.len()).filter(|&at| at > 0) else {
                 return false;
             };
-            let (before, first) = (name[at - 1], name[at]);
-            // A camel-case word: `accessToken`, `APIKey`, not `PKEY`.
-            let camel = first.is_ascii_uppercase()
-                && (!before.is_ascii_uppercase()
-                    || name.get(at + 1).is_some_and(u8::is_ascii_lowercase));
-            name[at..].eq_ignore_ascii_case(word) && (matches!(before, b'_' | b'-') || camel)
+            bytes[at..].eq_ignore_ascii_case(word)
+                && (matches!(bytes[at - 1], b'_' | b'-') || bytes[at].is_ascii_uppercase())
         })
 }
 
-/// A field name as compared: its ASCII letters and digits, in lower case.
-fn normalize(name: &str) -> String {
-    name.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
-}
-
-/// Whether a listed name (lower case, words joined by `_`) is this normalized one.
-fn same_name(listed: &str, normalized: &str) -> bool {
-    listed.bytes().filter(|&b| b != b'_').eq(normalized.bytes())
+/// Whether a name is a listed one in any case and naming style: the same ASCII letters and
+/// digits, case aside (`newPin`, `NEW-PIN` and `new_pin` are one name).
+fn same_name(listed: &str, name: &str) -> bool {
+    let (listed, name) = (listed.as_bytes(), name.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    loop {
+        while listed.get(i) == Some(&b'_') {
+            i += 1;
+        }
+        while name.get(j).is_some_and(|b| !b.is_ascii_alphanumeric()) {
+            j += 1;
+        }
+        match (listed.get(i), name.get(j)) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => (i, j) = (i + 1, j + 1),
+            _ => return false,
+        }
+    }
 }
 
 /// The masked form of a secret field's value. A value already masked stays; for a session
 /// ID field, so do a valid session ID's last group and its mask.
 fn mask_value(name: &str, value: &str) -> String {
-    let name = normalize(name);
-    let session = SESSION_FIELDS.iter().any(|f| same_name(f, &name));
+    let session = SESSION_FIELDS.iter().any(|f| same_name(f, name));
     if value.contains("[redacted")
         || value.bytes().all(|b| b == b'*')
         || session && value.starts_with("****-****-")
@@ -330,10 +331,7 @@ fn mask_fields(text: &str) -> String {
             let k = k.min(bytes.len());
             (j + 1, k, (k + 1).min(bytes.len()), true)
         } else {
-            let id = [false, true]
-                .into_iter()
-                .find_map(|near| session_id_at(text, j, near));
-            let mut k = j + id.map_or(0, |(len, _)| len);
+            let mut k = j + any_session_id_at(text, j).unwrap_or(0);
             while k < bytes.len()
                 && !bytes[k].is_ascii_whitespace()
                 && !b",;&)}]\"'".contains(&bytes[k])
@@ -427,10 +425,11 @@ fn mask_session_ids(text: &str) -> String {
             if start < copied {
                 continue;
             }
-            if let Some((len, last)) = session_id_at(&text, start, near) {
+            if let Some((len, chars)) = session_id_at(&text, start, near) {
                 out.push_str(&text[copied..start]);
                 out.push_str("****-****-");
-                out.extend(last.iter().map(|&b| char::from(b)));
+                let last = chars.get(LEN - GROUP_LEN..).unwrap_or_default();
+                out.push_str(std::str::from_utf8(last).unwrap_or_default());
                 copied = start + len;
             }
         }
@@ -440,17 +439,18 @@ fn mask_session_ids(text: &str) -> String {
     text
 }
 
-/// The length and last group of a session ID at byte `at` of `text`: twelve characters the
-/// reader folds into the alphabet, any separators between them, every group passing its
-/// check; or, when `near`, at the start of a word, one group not passing, the separators
-/// only between groups and no letter or digit right after.
-fn session_id_at(text: &str, at: usize, near: bool) -> Option<(usize, [u8; GROUP_LEN])> {
-    if near && text[..at].ends_with(char::is_alphanumeric) {
+/// The length and the folded characters of a session ID at byte `at` of `text`: twelve
+/// characters the reader folds into the alphabet, any separators between them, every group
+/// passing its check; or, when `near`, at the start of a word, one group not passing, the
+/// separators only between groups and no letter or digit right after.
+fn session_id_at(text: &str, at: usize, near: bool) -> Option<(usize, [u8; LEN])> {
+    let before = text[..at].chars().next_back();
+    if near && before.is_some_and(char::is_alphanumeric) {
         return None;
     }
     let text = &text[at..];
     let mut chars = [0u8; LEN];
-    let (mut found, mut wrong, mut len) = (0, 0, 0);
+    let (mut found, mut wrong) = (0, 0);
     for (i, c) in text.char_indices() {
         if is_separator(c) {
             if found == 0 || near && found % GROUP_LEN != 0 {
@@ -458,44 +458,52 @@ fn session_id_at(text: &str, at: usize, near: bool) -> Option<(usize, [u8; GROUP
             }
             continue;
         }
-        chars[found] = fold(c)?;
+        *chars.get_mut(found)? = fold(c)?;
         found += 1;
         if found % GROUP_LEN == 0 {
             // Checked group by group: most text fails its first group, and goes no further.
-            wrong += usize::from(!group_passes(
-                found / GROUP_LEN - 1,
-                &chars[found - GROUP_LEN..found],
-            ));
+            let group = chars.get(found - GROUP_LEN..found)?;
+            wrong += usize::from(!group_passes(found / GROUP_LEN - 1, group));
             if wrong > usize::from(near) {
                 return None;
             }
             if found == LEN {
-                len = i + c.len_utf8();
-                break;
+                let len = i + c.len_utf8();
+                let ends_word = !text[len..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphanumeric);
+                return (wrong == 0 || ends_word).then_some((len, chars));
             }
         }
     }
-    let ends_word = !text[len..].starts_with(char::is_alphanumeric);
-    let mut last = [0u8; GROUP_LEN];
-    last.copy_from_slice(&chars[LEN - GROUP_LEN..]);
-    (found == LEN && (wrong == 0 || ends_word)).then_some((len, last))
+    None
+}
+
+/// The length of a session ID, or of a near miss, at byte `at` of `text` (rule 5).
+fn any_session_id_at(text: &str, at: usize) -> Option<usize> {
+    let (len, _) = session_id_at(text, at, false).or_else(|| session_id_at(text, at, true))?;
+    Some(len)
 }
 
 /// A session ID (rule 5) that runs through byte `at` of `text`: its start and end.
 fn session_id_around(text: &str, at: usize) -> Option<(usize, usize)> {
-    let before = text[..at]
-        .char_indices()
-        .rev()
-        .filter(|&(_, c)| !is_separator(c))
-        .take_while(|&(_, c)| fold(c).is_some())
-        .take(LEN - 1)
-        .map(|(start, _)| start);
-    std::iter::once(at).chain(before).find_map(|start| {
-        let (len, _) = [false, true]
-            .into_iter()
-            .find_map(|near| session_id_at(text, start, near))?;
-        (start + len > at).then_some((start, start + len))
-    })
+    let mut earlier = text[..at].char_indices().rev();
+    let mut start = at;
+    for _ in 0..LEN {
+        if let Some(len) = any_session_id_at(text, start).filter(|len| start + len > at) {
+            return Some((start, start + len));
+        }
+        // The reader's character before: an ID through `at` starts at most 11 of them back.
+        start = loop {
+            let (i, c) = earlier.next()?;
+            if !is_separator(c) {
+                fold(c)?;
+                break i;
+            }
+        };
+    }
+    None
 }
 
 /// Rule 3: long random-looking runs.
@@ -539,23 +547,22 @@ fn mask_long_runs(text: &str) -> String {
     out
 }
 
-/// Masks the values of secret fields anywhere in a JSON value, and scrubs every other string
-/// and every key.
+/// Masks the values of secret fields anywhere in a JSON value, and scrubs every other string.
 pub fn redact_json(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            *map = std::mem::take(map)
-                .into_iter()
-                .map(|(name, mut v)| {
-                    match &v {
-                        _ if !is_secret_field(&name) => redact_json(&mut v),
-                        Value::Null => {}
-                        Value::String(s) => v = Value::String(mask_value(&name, s)),
-                        _ => v = Value::String(REDACTED.to_string()),
-                    }
-                    (scrub(&name), v)
-                })
-                .collect();
+            for (name, v) in map.iter_mut() {
+                if is_secret_field(name) {
+                    let masked = match v {
+                        Value::String(s) => mask_value(name, s),
+                        Value::Null => continue,
+                        _ => REDACTED.to_string(),
+                    };
+                    *v = Value::String(masked);
+                } else {
+                    redact_json(v);
+                }
+            }
         }
         Value::Array(items) => items.iter_mut().for_each(redact_json),
         Value::String(s) => *s = scrub(s),
@@ -566,11 +573,14 @@ pub fn redact_json(value: &mut Value) {
 /// The value of a header as a trace may show it: credentials and cookies masked, the rest
 /// scrubbed.
 pub fn redact_header(name: &str, value: &str) -> String {
-    let lower = normalize(name);
-    let secret = is_secret_field(&lower)
-        || ["token", "secret", "session", "auth", "cookie", "apikey"]
-            .iter()
-            .any(|part| lower.contains(part));
+    let lower = name.to_ascii_lowercase().replace('-', "_");
+    let secret = is_secret_field(name)
+        || lower.contains("token")
+        || lower.contains("secret")
+        || lower.contains("session")
+        || lower.contains("auth")
+        || lower.contains("cookie")
+        || lower.contains("api_key");
     if secret {
         REDACTED.to_string()
     } else {
@@ -756,7 +766,7 @@ mod tests {
             "key",
             "message",
             "monkey",
-            "PKEY",
+            "hotkey",
         ] {
             assert!(!is_secret_field(name), "{name}");
         }
