@@ -321,59 +321,39 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::platform::MemoryStore;
+    use crate::platform::{HookedStore, MemoryStore, StoreOp};
 
-    /// A memory store that fails one chosen operation once, as a crash there would leave it:
-    /// `save guard`, `save k`, `remove k` or `raise`.
-    #[derive(Default)]
-    struct CrashingStore {
-        inner: MemoryStore,
-        crash_at: Mutex<Option<&'static str>>,
+    /// A memory store behind a hook that fails one chosen operation once, as a crash there
+    /// would leave it: `save guard`, `save k`, `remove k` or `raise`.
+    struct Crashing {
+        crash_at: Arc<Mutex<Option<String>>>,
+        memory: Arc<MemoryStore>,
     }
 
-    impl CrashingStore {
-        fn crash(&self, op: &str) -> Result<(), StoreError> {
-            let mut at = self.crash_at.lock().expect("lock");
-            if at.is_some_and(|a| a == op) {
+    fn guarded() -> (Crashing, GuardedStore) {
+        let memory = Arc::new(MemoryStore::new());
+        let crash_at: Arc<Mutex<Option<String>>> = Arc::default();
+        let at = crash_at.clone();
+        let hooked = HookedStore::new(memory.clone(), move |op| {
+            let name = match op {
+                StoreOp::Save(key, _) => format!("save {key}"),
+                StoreOp::Remove(key) => format!("remove {key}"),
+                StoreOp::RaiseGeneration(_) => "raise".to_string(),
+                StoreOp::Load(_) => return Ok(()),
+            };
+            let mut at = at.lock().expect("lock");
+            if at.as_deref() == Some(name.as_str()) {
                 *at = None;
                 return Err(StoreError::WriteFailed {
                     reason: "crash (test)".into(),
                 });
             }
             Ok(())
-        }
-    }
-
-    impl SecureStore for CrashingStore {
-        fn load(&self, key: String) -> Result<Option<Vec<u8>>, StoreError> {
-            self.inner.load(key)
-        }
-        fn save(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
-            self.crash(&format!("save {key}"))?;
-            self.inner.save(key, value)
-        }
-        fn remove(&self, key: String) -> Result<(), StoreError> {
-            self.crash(&format!("remove {key}"))?;
-            self.inner.remove(key)
-        }
-        fn generation(&self) -> Result<u64, StoreError> {
-            self.inner.generation()
-        }
-        fn raise_generation(&self, generation: u64) -> Result<(), StoreError> {
-            self.crash("raise")?;
-            self.inner.raise_generation(generation)
-        }
-        fn lock(&self) -> Result<(), StoreError> {
-            self.inner.lock()
-        }
-        fn unlock(&self) -> Result<(), StoreError> {
-            self.inner.unlock()
-        }
-    }
-
-    fn guarded() -> (Arc<CrashingStore>, GuardedStore) {
-        let store = Arc::new(CrashingStore::default());
-        (store.clone(), GuardedStore::new(store))
+        });
+        (
+            Crashing { crash_at, memory },
+            GuardedStore::new(Arc::new(hooked)),
+        )
     }
 
     fn save(g: &GuardedStore, value: &[u8]) -> Result<(), StoreError> {
@@ -393,36 +373,36 @@ mod tests {
         let (store, g) = guarded();
         assert_eq!(value(&g), Ok(None));
         save(&g, b"one").expect("save");
-        let old_record = store.load("k".into()).expect("load");
-        let old_manifest = store.load(MANIFEST_KEY.into()).expect("load");
+        let old_record = store.memory.load("k".into()).expect("load");
+        let old_manifest = store.memory.load(MANIFEST_KEY.into()).expect("load");
         save(&g, b"two").expect("save");
         assert_eq!(value(&g), Ok(Some(b"two".to_vec())));
 
         // An older copy of the record.
-        let new_record = store.load("k".into()).expect("load");
+        let new_record = store.memory.load("k".into()).expect("load");
         store
-            .inner
+            .memory
             .save("k".into(), old_record.clone().expect("old"))
             .expect("put back");
         assert_eq!(value(&g), Err(tampered("k")));
         // An older copy of record and manifest together.
         store
-            .inner
+            .memory
             .save(MANIFEST_KEY.into(), old_manifest.expect("old"))
             .expect("put back");
         assert_eq!(value(&g), Err(tampered(MANIFEST_KEY)));
         assert!(g.lock().is_err(), "no write on a rewound store");
         // No manifest at all.
-        store.inner.remove(MANIFEST_KEY.into()).expect("remove");
+        store.memory.remove(MANIFEST_KEY.into()).expect("remove");
         assert_eq!(value(&g), Err(tampered(MANIFEST_KEY)));
 
         // A deleted record, and a guarded record the manifest does not list.
         let (store, g) = guarded();
         save(&g, b"one").expect("save");
-        store.inner.remove("k".into()).expect("remove");
+        store.memory.remove("k".into()).expect("remove");
         assert_eq!(value(&g), Err(tampered("k")));
         store
-            .inner
+            .memory
             .save("other".into(), new_record.expect("record"))
             .expect("save");
         assert_eq!(g.load("other").map(|v| v.is_some()), Err(tampered("other")));
@@ -432,13 +412,13 @@ mod tests {
     fn records_from_before_guarding_are_adopted_until_rewritten() {
         let (store, g) = guarded();
         store
-            .inner
+            .memory
             .save("k".into(), b"{\"legacy\":true}".to_vec())
             .expect("save");
         assert_eq!(value(&g), Ok(Some(b"{\"legacy\":true}".to_vec())));
         save(&g, b"new").expect("save");
         store
-            .inner
+            .memory
             .save("k".into(), b"{\"legacy\":true}".to_vec())
             .expect("save");
         assert_eq!(value(&g), Err(tampered("k")));
@@ -449,7 +429,7 @@ mod tests {
         for op in ["save guard", "save k", "raise"] {
             let (store, g) = guarded();
             save(&g, b"old").expect("save");
-            *store.crash_at.lock().expect("lock") = Some(op);
+            *store.crash_at.lock().expect("lock") = Some(op.to_string());
             let crashed = save(&g, b"new");
             assert!(crashed.is_err(), "{op}");
             let seen = value(&g).expect(op).expect(op);
@@ -457,9 +437,10 @@ mod tests {
             // The next write settles it, and later reads agree.
             save(&g, b"after").expect(op);
             assert_eq!(value(&g), Ok(Some(b"after".to_vec())), "{op}");
-            assert_eq!(store.generation().expect("generation"), {
+            assert_eq!(store.memory.generation().expect("generation"), {
                 let m: Manifest = serde_json::from_slice(
                     &store
+                        .memory
                         .load(MANIFEST_KEY.into())
                         .expect("load")
                         .expect("manifest"),
@@ -471,7 +452,7 @@ mod tests {
         // A removal interrupted before the record went keeps the record.
         let (store, g) = guarded();
         save(&g, b"old").expect("save");
-        *store.crash_at.lock().expect("lock") = Some("remove k");
+        *store.crash_at.lock().expect("lock") = Some("remove k".to_string());
         assert!(g.lock().and_then(|mut l| l.remove("k")).is_err());
         assert_eq!(value(&g), Ok(Some(b"old".to_vec())));
         g.lock().and_then(|mut l| l.remove("k")).expect("remove");

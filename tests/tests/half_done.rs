@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use ibkey_core::activation::{ActivationError, ActivationOutcome};
 use ibkey_core::gate::PinPolicy;
 use ibkey_core::platform::{
-    FileStore, HttpHeader, HttpRequest, HttpResponse, HttpTransport, Platform, ReqwestTransport,
-    ScriptedVerifier, SecureStore, SoftwareKeyVault, StoreError, TransportError,
+    FileStore, HookedStore, HttpHeader, HttpRequest, HttpResponse, HttpTransport, Platform,
+    ReqwestTransport, ScriptedVerifier, SoftwareKeyVault, StoreError, StoreOp, TransportError,
     VerificationMethod,
 };
 use ibkey_core::{Authenticator, AuthenticatorConfig, ErrorCode};
@@ -21,15 +21,43 @@ use ibkey_e2e::{ManualClock, World, TEST_PIN};
 use ibkey_protocol::activation::{SignInRequest, SignInResponse};
 use ibkey_server::{PortalDevice, DEMO_PORTAL_PASSWORD};
 
-/// A file store that fails the next `save` of chosen keys, and remembers the device keys
-/// (`key/...`) ever written through it.
+/// A file store behind a hook that fails the next `save` of chosen keys and remembers the
+/// device keys (`key/...`) ever written through it.
 struct FlakyStore {
-    inner: FileStore,
-    fail_next_save_of: Mutex<Vec<String>>,
-    device_keys: Mutex<BTreeSet<String>>,
+    store: Arc<HookedStore>,
+    fail_next_save_of: Arc<Mutex<Vec<String>>>,
+    device_keys: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl FlakyStore {
+    fn open(dir: &std::path::Path) -> FlakyStore {
+        let fail_next_save_of: Arc<Mutex<Vec<String>>> = Arc::default();
+        let device_keys: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let (failing, written) = (fail_next_save_of.clone(), device_keys.clone());
+        let inner = Arc::new(FileStore::open(dir).expect("store"));
+        let store = HookedStore::new(inner, move |op| {
+            let StoreOp::Save(key, _) = op else {
+                return Ok(());
+            };
+            let mut failing = failing.lock().expect("lock");
+            if let Some(at) = failing.iter().position(|k| k == key) {
+                failing.remove(at);
+                return Err(StoreError::WriteFailed {
+                    reason: "disk full (test)".into(),
+                });
+            }
+            if key.starts_with("key/") {
+                written.lock().expect("lock").insert(key.to_string());
+            }
+            Ok(())
+        });
+        FlakyStore {
+            store: Arc::new(store),
+            fail_next_save_of,
+            device_keys,
+        }
+    }
+
     fn fail_next_save(&self, key: &str) {
         self.fail_next_save_of
             .lock()
@@ -42,50 +70,8 @@ impl FlakyStore {
         let written = self.device_keys.lock().expect("lock").clone();
         written
             .into_iter()
-            .filter(|k| self.inner.load(k.clone()).expect("load").is_some())
+            .filter(|k| self.store.inner().load(k.clone()).expect("load").is_some())
             .collect()
-    }
-}
-
-impl SecureStore for FlakyStore {
-    fn load(&self, key: String) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.load(key)
-    }
-
-    fn save(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
-        {
-            let mut failing = self.fail_next_save_of.lock().expect("lock");
-            if let Some(at) = failing.iter().position(|k| *k == key) {
-                failing.remove(at);
-                return Err(StoreError::WriteFailed {
-                    reason: "disk full (test)".into(),
-                });
-            }
-        }
-        if key.starts_with("key/") {
-            self.device_keys.lock().expect("lock").insert(key.clone());
-        }
-        self.inner.save(key, value)
-    }
-
-    fn remove(&self, key: String) -> Result<(), StoreError> {
-        self.inner.remove(key)
-    }
-
-    fn generation(&self) -> Result<u64, StoreError> {
-        self.inner.generation()
-    }
-
-    fn raise_generation(&self, generation: u64) -> Result<(), StoreError> {
-        self.inner.raise_generation(generation)
-    }
-
-    fn lock(&self) -> Result<(), StoreError> {
-        self.inner.lock()
-    }
-
-    fn unlock(&self) -> Result<(), StoreError> {
-        self.inner.unlock()
     }
 }
 
@@ -114,16 +100,12 @@ impl HttpTransport for DroppingTransport {
 
 struct FlakyPhone {
     auth: Authenticator,
-    store: Arc<FlakyStore>,
+    store: FlakyStore,
     http: Arc<DroppingTransport>,
 }
 
 fn flaky_phone(world: &World, name: &str) -> FlakyPhone {
-    let store = Arc::new(FlakyStore {
-        inner: FileStore::open(world.dir.path().join(name)).expect("store"),
-        fail_next_save_of: Mutex::new(Vec::new()),
-        device_keys: Mutex::new(BTreeSet::new()),
-    });
+    let store = FlakyStore::open(&world.dir.path().join(name));
     let http = Arc::new(DroppingTransport {
         inner: ReqwestTransport::new().expect("http"),
         drop_revocations: AtomicBool::new(false),
@@ -132,8 +114,8 @@ fn flaky_phone(world: &World, name: &str) -> FlakyPhone {
     let verifier = Arc::new(ScriptedVerifier::new());
     verifier.set_standing_pin(Some(TEST_PIN));
     let platform = Platform {
-        keys: Arc::new(SoftwareKeyVault::new(store.clone())),
-        store: store.clone(),
+        keys: Arc::new(SoftwareKeyVault::new(store.store.clone())),
+        store: store.store.clone(),
         verifier,
         http: http.clone(),
         clock: Arc::new(ManualClock::now()),

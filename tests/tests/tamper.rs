@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use ibkey_core::gate::{Gate, GateError, PinPolicy, MAX_WRONG_PINS};
 use ibkey_core::platform::{
-    FileStore, PinPurpose, ScriptedVerifier, SecureStore, StoreError, VerificationMethod,
+    FileStore, HookedStore, PinPurpose, ScriptedVerifier, StoreOp, VerificationMethod,
 };
 use ibkey_core::ErrorCode;
 use ibkey_e2e::{ManualClock, Phone, World, TEST_PIN};
@@ -272,41 +272,18 @@ async fn a_hundred_wrong_pins_in_a_row_disable_the_accounts() {
 /// A file store whose reads of the PIN record wait (up to a bound) until another reader
 /// arrives: two gates that read the record without excluding each other both read it before
 /// either writes, which is the race that let parallel wrong PINs count once.
-struct RendezvousStore {
-    inner: FileStore,
-    arrived: Arc<AtomicUsize>,
-}
-
-impl SecureStore for RendezvousStore {
-    fn load(&self, key: String) -> Result<Option<Vec<u8>>, StoreError> {
-        let value = self.inner.load(key.clone());
-        if key == "gate" {
-            self.arrived.fetch_add(1, Ordering::SeqCst);
+fn rendezvous_store(dir: &Path, arrived: Arc<AtomicUsize>) -> HookedStore {
+    let inner = Arc::new(FileStore::open(dir).expect("store"));
+    HookedStore::new(inner, move |op| {
+        if op == StoreOp::Load("gate") {
+            arrived.fetch_add(1, Ordering::SeqCst);
             let deadline = Instant::now() + Duration::from_millis(300);
-            while self.arrived.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
+            while arrived.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
-        value
-    }
-    fn save(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
-        self.inner.save(key, value)
-    }
-    fn remove(&self, key: String) -> Result<(), StoreError> {
-        self.inner.remove(key)
-    }
-    fn generation(&self) -> Result<u64, StoreError> {
-        self.inner.generation()
-    }
-    fn raise_generation(&self, generation: u64) -> Result<(), StoreError> {
-        self.inner.raise_generation(generation)
-    }
-    fn lock(&self) -> Result<(), StoreError> {
-        self.inner.lock()
-    }
-    fn unlock(&self) -> Result<(), StoreError> {
-        self.inner.unlock()
-    }
+        Ok(())
+    })
 }
 
 #[tokio::test]
@@ -317,12 +294,8 @@ async fn parallel_wrong_pins_from_two_apps_on_one_store_all_count() {
     // Two gates over the same folder through separate store objects: what two processes (an
     // app and its extension, or two copies of the CLI) see.
     let gate = |arrived: &Arc<AtomicUsize>| {
-        let store = RendezvousStore {
-            inner: FileStore::open(&phone.store_dir).expect("store"),
-            arrived: arrived.clone(),
-        };
         Gate::new(
-            Arc::new(store),
+            Arc::new(rendezvous_store(&phone.store_dir, arrived.clone())),
             Arc::new(ManualClock::now()),
             Arc::new(ScriptedVerifier::new()),
             VerificationMethod::Pin,

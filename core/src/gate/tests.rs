@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::error::ErrorCode;
-use crate::platform::{FileStore, VerifierError};
+use crate::platform::{FileStore, HookedStore, StoreOp, VerifierError};
 
 const WALL0: i64 = 1_750_000_000_000;
 const UPTIME0: u64 = 3_600_000;
@@ -102,23 +102,44 @@ impl UserVerifier for Script {
     }
 }
 
-/// Wraps a store: records the attempt counter of every saved gate record, and can be told
-/// to fail saves after a number of successful ones.
+/// What a recording store saw and is told: the attempt counter of every saved gate record,
+/// and, once `failing`, how many more saves to let through before failing every save.
+#[derive(Default)]
 struct Recording {
-    inner: Arc<dyn SecureStore>,
     saved_counts: Mutex<Vec<u32>>,
     fail_after: AtomicUsize,
     failing: AtomicBool,
 }
 
 impl Recording {
-    fn new(inner: Arc<dyn SecureStore>) -> Arc<Self> {
-        Arc::new(Recording {
-            inner,
-            saved_counts: Mutex::new(Vec::new()),
-            fail_after: AtomicUsize::new(0),
-            failing: AtomicBool::new(false),
-        })
+    /// `inner` behind a hook that records into, and fails as told by, the returned log.
+    fn over(inner: Arc<dyn SecureStore>) -> (Arc<Recording>, Arc<dyn SecureStore>) {
+        let log = Arc::new(Recording::default());
+        let seen = log.clone();
+        let store = HookedStore::new(inner, move |op| {
+            let StoreOp::Save(key, value) = op else {
+                return Ok(());
+            };
+            if seen.failing.load(Ordering::SeqCst) {
+                let left = seen.fail_after.load(Ordering::SeqCst);
+                if left == 0 {
+                    return Err(StoreError::WriteFailed {
+                        reason: "disk full".into(),
+                    });
+                }
+                seen.fail_after.store(left - 1, Ordering::SeqCst);
+            }
+            if key == RECORD_KEY {
+                // A guarded record: `IBG1`, the 8-byte generation, then the JSON.
+                let record: GateRecord = serde_json::from_slice(&value[12..]).expect("record");
+                seen.saved_counts
+                    .lock()
+                    .expect("lock")
+                    .push(record.failed_attempts);
+            }
+            Ok(())
+        });
+        (log, Arc::new(store))
     }
     /// From now on, let `n` saves through, then fail every save.
     fn fail_saves_after(&self, n: usize) {
@@ -127,47 +148,6 @@ impl Recording {
     }
     fn saved_counts(&self) -> Vec<u32> {
         self.saved_counts.lock().expect("lock").clone()
-    }
-}
-
-impl SecureStore for Recording {
-    fn load(&self, key: String) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.load(key)
-    }
-    fn save(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
-        if self.failing.load(Ordering::SeqCst) {
-            let left = self.fail_after.load(Ordering::SeqCst);
-            if left == 0 {
-                return Err(StoreError::WriteFailed {
-                    reason: "disk full".into(),
-                });
-            }
-            self.fail_after.store(left - 1, Ordering::SeqCst);
-        }
-        if key == RECORD_KEY {
-            // A guarded record: `IBG1`, the 8-byte generation, then the JSON.
-            let record: GateRecord = serde_json::from_slice(&value[12..]).expect("record");
-            self.saved_counts
-                .lock()
-                .expect("lock")
-                .push(record.failed_attempts);
-        }
-        self.inner.save(key, value)
-    }
-    fn remove(&self, key: String) -> Result<(), StoreError> {
-        self.inner.remove(key)
-    }
-    fn generation(&self) -> Result<u64, StoreError> {
-        self.inner.generation()
-    }
-    fn raise_generation(&self, generation: u64) -> Result<(), StoreError> {
-        self.inner.raise_generation(generation)
-    }
-    fn lock(&self) -> Result<(), StoreError> {
-        self.inner.lock()
-    }
-    fn unlock(&self) -> Result<(), StoreError> {
-        self.inner.unlock()
     }
 }
 
@@ -611,9 +591,9 @@ async fn verify_user_stops_at_a_lockout_and_then_does_not_ask() {
 #[test]
 fn the_attempt_is_saved_before_the_pin_is_compared() {
     let fx = Fixture::new();
-    let recording = Recording::new(fx.store.clone());
+    let (recording, store) = Recording::over(fx.store.clone());
     let gate = Gate::new(
-        recording.clone(),
+        store,
         fx.clock.clone(),
         fx.script.clone(),
         VerificationMethod::Pin,

@@ -4,6 +4,7 @@
 
 mod clock;
 mod file_store;
+mod hooked_store;
 mod memory_store;
 #[cfg(feature = "desktop")]
 mod reqwest_transport;
@@ -18,6 +19,7 @@ use crate::error::{export_error_code, ErrorCode};
 
 pub use clock::SystemClock;
 pub use file_store::FileStore;
+pub use hooked_store::{HookedStore, StoreHook, StoreOp};
 pub use memory_store::MemoryStore;
 #[cfg(feature = "desktop")]
 pub use reqwest_transport::ReqwestTransport;
