@@ -295,6 +295,18 @@ pub mod codes {
     pub const TICKET_USER_MISMATCH: &str = "ticket_user_mismatch";
     /// The ticket presented has another expiry than the server's record of it.
     pub const TICKET_EXPIRY_MISMATCH: &str = "ticket_expiry_mismatch";
+    /// The ticket presented at completion was not signed by this server.
+    pub const TICKET_NOT_OURS: &str = "ticket_not_ours";
+    /// The device id sent at completion is empty, too long or not printable ASCII.
+    pub const DEVICE_ID_INVALID: &str = "device_id_invalid";
+    /// The device name sent at completion is too long or holds control characters.
+    pub const DEVICE_NAME_INVALID: &str = "device_name_invalid";
+    /// The device's public key is not an uncompressed P-256 key in base64url.
+    pub const DEVICE_KEY_INVALID: &str = "device_key_invalid";
+    /// The device's proof of key is not base64url or does not verify.
+    pub const PROOF_INVALID: &str = "proof_invalid";
+    /// The device's agreement key is not a usable X25519 public key.
+    pub const AGREEMENT_KEY_INVALID: &str = "agreement_key_invalid";
 }
 
 /// The last four characters of a session ID, all that a `Debug` print shows of it.

@@ -318,7 +318,7 @@ async fn forged_tickets_and_bad_proofs_are_bad_signatures() {
         request.ticket = bad_ticket.to_string();
         let reply = h.post("/v1/activation/complete", &request).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad_ticket}");
-        assert_eq!(reply.code(), codes::BAD_SIGNATURE);
+        assert_eq!(reply.code(), codes::TICKET_NOT_OURS);
     }
 
     // A proof by another key, a proof over another session, a key that is not P-256.
@@ -334,10 +334,24 @@ async fn forged_tickets_and_bad_proofs_are_bad_signatures() {
     not_a_key.public_key = b64(&[4u8; 65]);
     let mut not_base64 = phone.complete_request(&ticket.qr_payload);
     not_base64.proof = "***".into();
-    for bad in [request, wrong_session, not_a_key, not_base64] {
+    let mut short_key = phone.complete_request(&ticket.qr_payload);
+    short_key.public_key = b64(&[4u8; 33]);
+    let mut no_id = phone.complete_request(&ticket.qr_payload);
+    no_id.device_id = String::new();
+    let mut control_name = phone.complete_request(&ticket.qr_payload);
+    control_name.device_name = "phone\u{7}".into();
+    for (bad, code) in [
+        (request, codes::PROOF_INVALID),
+        (wrong_session, codes::PROOF_INVALID),
+        (not_a_key, codes::PROOF_INVALID),
+        (not_base64, codes::PROOF_INVALID),
+        (short_key, codes::DEVICE_KEY_INVALID),
+        (no_id, codes::DEVICE_ID_INVALID),
+        (control_name, codes::DEVICE_NAME_INVALID),
+    ] {
         let reply = h.post("/v1/activation/complete", &bad).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-        assert_eq!(reply.code(), codes::BAD_SIGNATURE);
+        assert_eq!(reply.code(), code);
     }
     // None of that used the ticket.
     let _: CompleteResponse = h.complete(&phone, &ticket.qr_payload).await.parse();

@@ -448,7 +448,10 @@ async fn a_malformed_agreement_key_is_refused_and_leaves_the_ticket_unused() {
         let mut bad = request.clone();
         bad.agreement_key = Some(key.clone());
         let refused = h.post("/v1/activation/complete", &bad).await;
-        refused.refused(StatusCode::BAD_REQUEST, activation_codes::BAD_REQUEST);
+        refused.refused(
+            StatusCode::BAD_REQUEST,
+            activation_codes::AGREEMENT_KEY_INVALID,
+        );
         assert!(
             refused.message().contains("agreement key"),
             "{key}: {}",

@@ -82,19 +82,26 @@ pub(crate) async fn lookup(
     }))
 }
 
+/// A 400 refusal of an activation completion with its own `code`.
+fn refused(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
 /// Checks the device id and name a device sent; returns the name to store.
 fn check_device_fields(req: &CompleteRequest) -> Result<String, ApiError> {
     let id = &req.device_id;
     if id.is_empty() || id.len() > MAX_DEVICE_ID_LEN || !id.bytes().all(|c| c.is_ascii_graphic()) {
-        return Err(ApiError::bad_request(format!(
-            "The device id must be 1 to {MAX_DEVICE_ID_LEN} printable ASCII characters without spaces."
-        )));
+        return Err(refused(
+            codes::DEVICE_ID_INVALID,
+            format!("The device id must be 1 to {MAX_DEVICE_ID_LEN} printable ASCII characters without spaces."),
+        ));
     }
     let name = req.device_name.trim();
     if name.chars().count() > MAX_DEVICE_NAME_LEN || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(format!(
-            "The device name must be at most {MAX_DEVICE_NAME_LEN} characters, without control characters."
-        )));
+        return Err(refused(
+            codes::DEVICE_NAME_INVALID,
+            format!("The device name must be at most {MAX_DEVICE_NAME_LEN} characters, without control characters."),
+        ));
     }
     Ok(if name.is_empty() {
         "unnamed device".to_string()
@@ -112,9 +119,10 @@ fn agreement_key(req: &CompleteRequest) -> Result<Option<Vec<u8>>, ApiError> {
         .filter(|key| key.len() == AGREEMENT_KEY_LEN)
         .map(Some)
         .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "The device's agreement key must be an X25519 public key: {AGREEMENT_KEY_LEN} bytes in base64url. Update IB Key, then activate again."
-            ))
+            refused(
+                codes::AGREEMENT_KEY_INVALID,
+                format!("The device's agreement key must be an X25519 public key: {AGREEMENT_KEY_LEN} bytes in base64url. Update IB Key, then activate again."),
+            )
         })
 }
 
@@ -137,7 +145,8 @@ fn agree(
         |shared| derive_account_secret(shared, credential_id),
     )
     .map_err(|_| {
-        ApiError::bad_request(
+        refused(
+            codes::AGREEMENT_KEY_INVALID,
             "The device's agreement key is not a usable X25519 public key (a point of small order). Update IB Key, then activate again.",
         )
     })?;
@@ -154,9 +163,10 @@ pub(crate) async fn complete(
     let device_name = check_device_fields(&req)?;
     let device_agreement_key = agreement_key(&req)?;
     let claims: TicketClaims = verify_token(&req.ticket, &st.key.public).map_err(|e| {
-        ApiError::bad_signature(format!(
-            "This activation code was not issued by this server ({e}). Scan the QR code shown by this server's portal."
-        ))
+        refused(
+            codes::TICKET_NOT_OURS,
+            format!("This activation code was not issued by this server ({e}). Scan the QR code shown by this server's portal."),
+        )
     })?;
     let sid = claims.sid.clone();
     let last_group = sid.get(sid.len().saturating_sub(4)..).unwrap_or("");
@@ -176,15 +186,17 @@ pub(crate) async fn complete(
     let public_key = unb64(&req.public_key)
         .filter(|k| k.len() == 65 && k.first() == Some(&4))
         .ok_or_else(|| {
-            ApiError::bad_signature(
+            refused(
+                codes::DEVICE_KEY_INVALID,
                 "The device's public key is not an uncompressed P-256 key in base64url.",
             )
         })?;
     let proof = unb64(&req.proof)
-        .ok_or_else(|| ApiError::bad_signature("The proof of key is not base64url."))?;
+        .ok_or_else(|| refused(codes::PROOF_INVALID, "The proof of key is not base64url."))?;
     let message = activation_proof_message(&sid, &req.device_id, &req.public_key);
     if !device_signature_ok(&public_key, &message, &proof) {
-        return Err(ApiError::bad_signature(
+        return Err(refused(
+            codes::PROOF_INVALID,
             "The device's proof of key does not verify: it was not signed by the key sent with it, or over another activation.",
         ));
     }
