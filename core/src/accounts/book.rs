@@ -256,3 +256,89 @@ fn encode<T: Serialize>(value: &T) -> Result<Zeroizing<Vec<u8>>, StoreError> {
 fn save<T: Serialize>(locked: &mut Locked<'_>, key: &str, value: &T) -> Result<(), StoreError> {
     locked.save(key, &encode(value)?)
 }
+
+#[cfg(test)]
+#[allow(clippy::expect_used)] // Tests may panic on a broken precondition.
+mod tests {
+    use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::platform::{FileStore, HookedStore, StoreOp};
+
+    /// A book over its own store object on the folder `dir`, whose reads of `key` wait (a
+    /// bounded time) for a second reader: two books that do not exclude each other then both
+    /// read before either writes, and one update is lost.
+    fn racing_book(dir: &Path, key: &'static str, arrived: &Arc<AtomicUsize>) -> AccountBook {
+        let arrived = arrived.clone();
+        let store = HookedStore::new(Arc::new(FileStore::open(dir).expect("store")), move |op| {
+            if op == StoreOp::Load(key) {
+                arrived.fetch_add(1, Ordering::SeqCst);
+                let deadline = Instant::now() + Duration::from_millis(300);
+                while arrived.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            Ok(())
+        });
+        AccountBook::new(Arc::new(store))
+    }
+
+    fn account(username: &str) -> Account {
+        Account {
+            username: username.into(),
+            server_url: "https://auth.example.com".into(),
+            credential_id: format!("cred-{username}"),
+            key_alias: format!("key-{username}"),
+            enrolled_at: 1_767_225_600,
+        }
+    }
+
+    #[test]
+    fn two_books_on_one_store_lose_no_account_and_no_device_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        AccountBook::new(Arc::new(FileStore::open(dir.path()).expect("store")))
+            .device()
+            .expect("device record");
+
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let (first, second) = (
+            racing_book(dir.path(), ACCOUNTS_KEY, &arrived),
+            racing_book(dir.path(), ACCOUNTS_KEY, &arrived),
+        );
+        std::thread::scope(|s| {
+            s.spawn(|| first.add(account("alice")).expect("add").expect("new"));
+            s.spawn(|| second.add(account("bob")).expect("add").expect("new"));
+        });
+        let mut names: Vec<String> = first
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|a| a.username)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["alice", "bob"]);
+
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let (first, second) = (
+            racing_book(dir.path(), DEVICE_KEY, &arrived),
+            racing_book(dir.path(), DEVICE_KEY, &arrived),
+        );
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                first
+                    .update_device(|d| d.clock_offset_secs = Some(42))
+                    .expect("update")
+            });
+            s.spawn(|| {
+                second
+                    .update_device(|d| d.last_activated_code = Some("abc".into()))
+                    .expect("update")
+            });
+        });
+        let device = first.device().expect("device");
+        assert_eq!(device.clock_offset_secs, Some(42));
+        assert_eq!(device.last_activated_code.as_deref(), Some("abc"));
+    }
+}
