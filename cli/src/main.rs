@@ -167,7 +167,16 @@ enum Command {
         pin: PinSource,
     },
     /// Walk through the whole activation journey against an embedded server.
-    Demo,
+    Demo {
+        /// After the walk-through, keep serving the portal (on real time, with the demo's
+        /// data) for a person with a browser and a phone, until Ctrl-C.
+        #[arg(long)]
+        serve: bool,
+        /// Where the portal listens with --serve (a phone on USB reaches it through
+        /// `adb reverse tcp:8780 tcp:8780`).
+        #[arg(long, default_value = "127.0.0.1:8780", requires = "serve")]
+        listen: SocketAddr,
+    },
     /// Support diagnostics: preview or upload a bundle, the outbox, the log mode.
     Diagnostics {
         #[command(subcommand)]
@@ -329,7 +338,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )
             .await
         }
-        Command::Demo => demo::run().await,
+        Command::Demo { serve, listen } => demo::run(serve.then_some(listen)).await,
         Command::Diagnostics { command } => diagnostics::run(&home, &cli.server, command).await,
         Command::Scan { files, json } => scan::run(&files, json),
     }

@@ -199,6 +199,66 @@ fn the_demo_walks_the_whole_journey_and_succeeds() {
 }
 
 #[test]
+fn the_demo_with_serve_keeps_the_portal_up_until_stopped() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::time::{Duration, Instant};
+
+    let home = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = ibkey_command(
+        home.path(),
+        "http://127.0.0.1:9",
+        &["demo", "--serve", "--listen", &listen],
+    )
+    .spawn()
+    .expect("ibkey runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut printed = String::new();
+    while !printed.contains("/portal/sign-in") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match seen.recv_timeout(left) {
+            Ok(line) => printed.push_str(&(line + "\n")),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no portal URL printed: {printed}");
+            }
+        }
+    }
+    assert!(printed.contains("behaved as expected"), "{printed}");
+    assert!(
+        printed.contains(&format!("http://{listen}/portal/sign-in")),
+        "{printed}"
+    );
+
+    // Still serving after the walk-through.
+    let mut stream = std::net::TcpStream::connect(&listen).expect("the portal is up");
+    stream
+        .write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .expect("request");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("reply");
+    assert!(
+        reply.starts_with("HTTP/1.0 200") || reply.starts_with("HTTP/1.1 200"),
+        "{reply}"
+    );
+    child.kill().expect("stop the demo");
+    let _ = child.wait();
+}
+
+#[test]
 fn activating_without_a_server_says_it_is_unreachable() {
     let home = tempfile::tempdir().expect("temp dir");
     let id = ibkey_core::activation::SessionId::generate(&ring::rand::SystemRandom::new())

@@ -92,7 +92,7 @@ impl Steps {
 }
 
 /// Runs the demo; fails when any step did not come out as expected.
-pub async fn run() -> Result<(), Failure> {
+pub async fn run(serve_on: Option<SocketAddr>) -> Result<(), Failure> {
     let folder =
         tempfile::tempdir().map_err(|e| Failure::cli(format!("no temporary folder: {e}")))?;
     let clock = Arc::new(AdjustableClock::new());
@@ -243,6 +243,33 @@ pub async fn run() -> Result<(), Failure> {
         "\nDemo finished: all {} steps behaved as expected.",
         steps.number
     );
+    match serve_on {
+        Some(listen) => serve(&folder.path().join("server"), listen).await,
+        None => Ok(()),
+    }
+}
+
+/// Serves the portal on the demo's data, on real time (the walk-through moved its own clock
+/// forward to expire codes), until Ctrl-C.
+async fn serve(data_dir: &std::path::Path, listen: SocketAddr) -> Result<(), Failure> {
+    let config = ServerConfig {
+        data_dir: data_dir.to_path_buf(),
+        ..ServerConfig::default()
+    };
+    let server = start_server(config, listen).await?;
+    let url = server.url();
+    println!("\nServing the portal until Ctrl-C:");
+    println!("   sign in   {url}/portal/sign-in  (any user name, password {DEMO_PORTAL_PASSWORD})");
+    println!(
+        "   a phone   on USB: adb reverse tcp:{port} tcp:{port}; the app's server key is {key}",
+        port = listen.port(),
+        key = b64(&server.public_key())
+    );
+    server
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
     Ok(())
 }
 
