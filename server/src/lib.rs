@@ -153,6 +153,7 @@
 // Tests may `expect`: a failed expectation is a failed test.
 #![cfg_attr(test, allow(clippy::expect_used))]
 
+mod activation_watch;
 mod bundle_store;
 mod clock;
 mod config;
@@ -162,6 +163,7 @@ mod error;
 mod extract;
 mod handlers;
 mod keys;
+mod pages;
 pub mod portal_client;
 mod push;
 mod rate_limit;

@@ -9,10 +9,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ring::hmac;
 use ring::rand::SystemRandom;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
+use crate::activation_watch::ActivationWatch;
 use crate::bundle_store::BundleStore;
 use crate::config::ServerConfig;
 use crate::crypto::sha256;
@@ -165,6 +167,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
 
     let public_key = key.public.clone();
     let key_id = key.kid.clone();
+    let csrf_key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).map_err(|_| ServerError::Random)?;
     let push: Arc<dyn PushSender> = match &config.push_sender {
         Some(sender) => sender.clone(),
         None => Arc::new(RecordingPushSender::new(db.clone(), config.clock.clone())),
@@ -197,6 +200,9 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         fraud_mute: seconds(config.fraud_mute),
         push,
         logins_changed: Notify::new(),
+        activation_watch: ActivationWatch::default(),
+        csrf_key,
+        secure_cookies: !bound.ip().is_loopback(),
     });
     let app = router(state);
     let (stop, stopped) = oneshot::channel::<()>();

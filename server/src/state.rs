@@ -1,13 +1,16 @@
 //! What every request handler shares: the store, the signing key, randomness, the clock, the
-//! guess limiter, the offline attempt limiter, the sign-in limiter, the push sender, the wake-up of login status waiters, and the settings taken
-//! from [`crate::config::ServerConfig`] at start.
+//! guess limiter, the offline attempt limiter, the sign-in limiter, the push sender, the
+//! wake-ups of login status waiters and of the activation page, the portal pages' CSRF key,
+//! and the settings taken from [`crate::config::ServerConfig`] at start.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::State;
+use ring::hmac;
 use ring::rand::SystemRandom;
 use tokio::sync::Notify;
 
+use crate::activation_watch::ActivationWatch;
 use crate::bundle_store::BundleStore;
 use crate::clock::ServerClock;
 use crate::db::diagnostics::UploadLimits;
@@ -54,6 +57,12 @@ pub(crate) struct AppState {
     pub push: Arc<dyn PushSender>,
     /// Woken (all waiters) whenever a login is decided, so status long-polls re-read it.
     pub logins_changed: Notify,
+    /// Activation outcomes the portal's activation page waits for.
+    pub activation_watch: ActivationWatch,
+    /// The key the portal pages' CSRF tokens are made with (random at each start).
+    pub csrf_key: hmac::Key,
+    /// Whether the portal's cookies are marked `Secure` (the server listens off loopback).
+    pub secure_cookies: bool,
 }
 
 impl AppState {

@@ -19,6 +19,22 @@ pub(crate) struct TicketRow {
     pub used_at: Option<i64>,
 }
 
+/// A user's ticket as the portal's activation page watches it: expiry, use, and the device
+/// enrolled with it.
+#[derive(Debug, Clone)]
+pub(crate) struct WatchedTicket {
+    /// The canonical session ID.
+    pub session_id: String,
+    /// Expiry, Unix seconds.
+    pub expires_at: i64,
+    /// Whether it was used.
+    pub used: bool,
+    /// The name of the device enrolled with it, if one was.
+    pub device_name: Option<String>,
+    /// Whether that device's credential is still active (not removed or revoked).
+    pub device_active: bool,
+}
+
 /// An active credential, as the revoke endpoint needs it.
 #[derive(Debug, Clone)]
 pub(crate) struct CredentialRow {
@@ -134,6 +150,34 @@ impl Db {
                         token: r.get(1)?,
                         expires_at: r.get(2)?,
                         used_at: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+    }
+
+    /// The newest of `username`'s tickets whose session ID ends in `last_group` (canonical),
+    /// with the device enrolled with it.
+    pub fn watched_ticket(
+        &self,
+        username: &str,
+        last_group: &str,
+    ) -> rusqlite::Result<Option<WatchedTicket>> {
+        self.conn()
+            .query_row(
+                "SELECT t.session_id, t.expires_at, t.used_at IS NOT NULL, c.device_name,
+                        c.credential_id IS NOT NULL AND c.revoked_at IS NULL
+                 FROM tickets t LEFT JOIN credentials c ON c.session_id = t.session_id
+                 WHERE t.username = ?1 AND substr(t.session_id, -4) = ?2
+                 ORDER BY t.issued_at DESC, t.rowid DESC LIMIT 1",
+                params![username, last_group],
+                |r| {
+                    Ok(WatchedTicket {
+                        session_id: r.get(0)?,
+                        expires_at: r.get(1)?,
+                        used: r.get(2)?,
+                        device_name: r.get(3)?,
+                        device_active: r.get(4)?,
                     })
                 },
             )

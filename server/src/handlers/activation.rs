@@ -201,8 +201,11 @@ pub(crate) async fn complete(
         ));
     }
     let user = ticket.username;
+    let expires_at = ticket.expires_at;
     let already_enrolled = || {
         tracing::info!(%user, session = %last_group, "activation refused: already enrolled on this device");
+        st.activation_watch
+            .refused_as_enrolled(&sid, expires_at, now);
         ApiError::new(
             StatusCode::CONFLICT,
             codes::ALREADY_ENROLLED,
@@ -243,6 +246,7 @@ pub(crate) async fn complete(
     )?;
     match outcome {
         CompleteOutcome::Enrolled => {
+            st.activation_watch.activated();
             tracing::info!(%user, session = %last_group, %credential_id, offline_codes = agreement.is_some(), "device enrolled");
             Ok(Json(CompleteResponse {
                 receipt,

@@ -3,7 +3,8 @@
 //! [`activation`] (the device's activation endpoints), [`login`] (the login page: start a
 //! login, its status, its QR code), [`offline`] (the login page's offline challenge, response
 //! and time code), [`challenges`] (the device's side of login approval) and
-//! [`diagnostics`] (bundle uploads and the support endpoints). Handlers hold the database or
+//! [`diagnostics`] (bundle uploads and the support endpoints); the portal's web pages
+//! (`crate::pages`) are merged in. Handlers hold the database or
 //! limiter lock only for short, await-free sections.
 
 pub(crate) mod activation;
@@ -23,6 +24,7 @@ use ibkey_protocol::activation::codes;
 
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
+use crate::pages;
 use crate::state::AppState;
 
 /// The application's routes.
@@ -66,6 +68,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             "/v1/diagnostics/bundles/{bundle_id}/complete",
             post(diagnostics::complete),
         )
+        .merge(pages::routes())
         .route("/v1/support/diagnostics", get(diagnostics::support_list))
         .route(
             "/v1/support/diagnostics/{reference}",

@@ -30,15 +30,25 @@ pub(crate) async fn sign_in(
     ApiJson(req): ApiJson<SignInRequest>,
 ) -> Result<Json<SignInResponse>, ApiError> {
     let username = password_user(&st, ip, &req.username, &req.password, "portal sign-in")?;
-    let now = st.clock.now();
-    let (token, expires_at) = new_portal_token(&st, now)?;
-    st.db
-        .create_portal_session(&sha256(token.as_bytes()), &username, now, expires_at)?;
+    let (token, expires_at) = open_portal_session(&st, &username)?;
     tracing::info!(user = %username, "portal sign-in");
     Ok(Json(SignInResponse {
         portal_token: token,
         expires_at,
     }))
+}
+
+/// Opens a portal session for `username` (signed in): its token and when it ends. Only the
+/// token's SHA-256 is stored.
+pub(crate) fn open_portal_session(
+    st: &AppState,
+    username: &str,
+) -> Result<(String, i64), ApiError> {
+    let now = st.clock.now();
+    let (token, expires_at) = new_portal_token(st, now)?;
+    st.db
+        .create_portal_session(&sha256(token.as_bytes()), username, now, expires_at)?;
+    Ok((token, expires_at))
 }
 
 /// The test user a user name and password sign in as (the name lower-cased), or why not: the
@@ -91,6 +101,12 @@ pub(crate) async fn issue_ticket(
     headers: HeaderMap,
 ) -> Result<Json<TicketResponse>, ApiError> {
     let user = portal_user(&st, &headers)?;
+    Ok(Json(new_ticket(&st, &user)?))
+}
+
+/// Issues a fresh activation ticket for `user` (signed in): a new random session ID and the
+/// signed ticket, valid for the ticket lifetime.
+pub(crate) fn new_ticket(st: &AppState, user: &str) -> Result<TicketResponse, ApiError> {
     let now = st.clock.now();
     let exp = now + st.ticket_lifetime;
     // 45 random bits: a collision with a stored ticket is rare; draw again if it happens.
@@ -102,7 +118,7 @@ pub(crate) async fn issue_ticket(
             srv: st.public_url.clone(),
             kid: st.key.kid.clone(),
             sid: sid.canonical().to_string(),
-            usr: user.clone(),
+            usr: user.to_string(),
             iat: now,
             exp,
         };
@@ -110,14 +126,14 @@ pub(crate) async fn issue_ticket(
             .map_err(|_| ApiError::internal("ticket signing", &"sign failed"))?;
         if st
             .db
-            .insert_ticket(sid.canonical(), &user, &token, now, exp)?
+            .insert_ticket(sid.canonical(), user, &token, now, exp)?
         {
             tracing::info!(%user, session = %sid.last_group(), "activation ticket issued");
-            return Ok(Json(TicketResponse {
+            return Ok(TicketResponse {
                 session_id: sid.grouped(),
                 qr_payload: token,
                 expires_at: exp,
-            }));
+            });
         }
     }
     Err(ApiError::internal(
@@ -174,13 +190,19 @@ fn portal_user(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
             "Sign in to the portal first: this request needs the portal token (Authorization: Bearer ...).",
         ));
     };
-    st.db
-        .portal_user(&sha256(token.as_bytes()), st.clock.now())?
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "Your portal session has ended or is not valid. Sign in to the portal again.",
-            )
-        })
+    session_user(st, token)?.ok_or_else(|| {
+        ApiError::unauthorized(
+            "Your portal session has ended or is not valid. Sign in to the portal again.",
+        )
+    })
+}
+
+/// The user of the unexpired portal session `token` (a bearer token or the portal pages'
+/// session cookie), if there is one.
+pub(crate) fn session_user(st: &AppState, token: &str) -> Result<Option<String>, ApiError> {
+    Ok(st
+        .db
+        .portal_user(&sha256(token.as_bytes()), st.clock.now())?)
 }
 
 /// Whether a (lower-cased) name is a test user: `^[a-z0-9][a-z0-9._@-]{0,63}$`.

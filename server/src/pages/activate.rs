@@ -1,0 +1,327 @@
+//! The activation page: `GET /portal/activate` issues a fresh activation ticket for the
+//! signed-in user (as `POST /v1/portal/activation-tickets` does) and shows its QR code, its
+//! session ID and a countdown; `POST /portal/activate/fresh` (CSRF) sends the browser back
+//! for a new one; `GET /portal/activate/events?session=<last group>` streams the ticket's
+//! status as server-sent events (`event: status`, data [`StatusUpdate`]): the current state
+//! at once, then each change, until the state is final (activated, used, expired).
+//!
+//! The states: `activated` (a device enrolled with the ticket and is still enrolled),
+//! `used` (the ticket was used, but the device it enrolled has been removed or revoked since),
+//! `expired`, `already_enrolled` (a device was refused the ticket because the user is already
+//! enrolled on it; the ticket stays good for another device), else `waiting`. The stream
+//! wakes when a device completes or is refused an activation, and re-reads at least every
+//! [`RECHECK_INTERVAL`] (the ticket's expiry).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use futures_util::stream::{self, Stream};
+use serde::{Deserialize, Serialize};
+
+use super::error::PageError;
+use super::html::{activation_page, page_response, qr_data_url, ActivationView};
+use super::session::SignedIn;
+use super::ACTIVATE_PATH;
+use crate::db::activation::WatchedTicket;
+use crate::error::ApiError;
+use crate::handlers::portal::new_ticket;
+use crate::state::{AppState, Shared};
+
+/// The longest the event stream waits before reading the ticket again.
+pub(crate) const RECHECK_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Where an activation ticket stands, as the page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ActivationState {
+    /// Nothing happened yet.
+    Waiting,
+    /// A device enrolled with the ticket.
+    Activated,
+    /// The ticket was used, and the device it enrolled is no longer enrolled.
+    Used,
+    /// The ticket expired unused.
+    Expired,
+    /// A device was refused the ticket: the user is already enrolled on it.
+    AlreadyEnrolled,
+}
+
+impl ActivationState {
+    /// Whether nothing can change any more (the stream ends).
+    fn is_final(self) -> bool {
+        matches!(self, Self::Activated | Self::Used | Self::Expired)
+    }
+}
+
+/// One status event: the state, the device's name when activated, and the sentence the page
+/// shows (to be set as text, never as HTML).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct StatusUpdate {
+    /// The state word.
+    pub state: ActivationState,
+    /// The enrolled device's name (`activated`, `used`), else `None`.
+    pub device_name: Option<String>,
+    /// What the page says.
+    pub message: String,
+}
+
+impl StatusUpdate {
+    /// The status of `ticket` of `user` at `now`; `refused_as_enrolled` tells whether a
+    /// device was refused it as already enrolled.
+    fn of(ticket: &WatchedTicket, user: &str, refused_as_enrolled: bool, now: i64) -> Self {
+        let (state, device_name) = if ticket.used {
+            let state = if ticket.device_active {
+                ActivationState::Activated
+            } else {
+                ActivationState::Used
+            };
+            (state, ticket.device_name.clone())
+        } else if now >= ticket.expires_at {
+            (ActivationState::Expired, None)
+        } else if refused_as_enrolled {
+            (ActivationState::AlreadyEnrolled, None)
+        } else {
+            (ActivationState::Waiting, None)
+        };
+        let message = match (state, &device_name) {
+            (ActivationState::Activated, Some(name)) => format!("Activated on {name}."),
+            (ActivationState::Activated, None) => "Activated.".to_string(),
+            (ActivationState::Used, _) => USED_MESSAGE.to_string(),
+            (ActivationState::Expired, _) => EXPIRED_MESSAGE.to_string(),
+            (ActivationState::AlreadyEnrolled, _) => {
+                format!("{user} is already enrolled on that device.")
+            }
+            (ActivationState::Waiting, _) => WAITING_MESSAGE.to_string(),
+        };
+        Self {
+            state,
+            device_name,
+            message,
+        }
+    }
+}
+
+/// The status before anything happened.
+const WAITING_MESSAGE: &str = "Waiting for your phone…";
+/// The status of a used code.
+const USED_MESSAGE: &str = "This code was already used. Get a fresh code.";
+/// The status of an expired code.
+const EXPIRED_MESSAGE: &str = "This code expired. Get a fresh code.";
+
+/// `GET /portal/activate`: a fresh ticket, shown.
+pub(crate) async fn page(State(st): Shared, signed_in: SignedIn) -> Result<Response, PageError> {
+    let ticket = new_ticket(&st, &signed_in.user)?;
+    let qr_url = qr_data_url(&ticket.qr_payload)
+        .map_err(|e| ApiError::internal("activation QR code", &e))?;
+    let last_group = ticket.session_id.rsplit('-').next().unwrap_or_default();
+    let view = ActivationView {
+        user: &signed_in.user,
+        qr_url: &qr_url,
+        session_id: &ticket.session_id,
+        seconds_left: ticket.expires_at - st.clock.now(),
+        events_url: &format!("/portal/activate/events?session={last_group}"),
+        state: "waiting",
+        status: WAITING_MESSAGE,
+        expired_status: EXPIRED_MESSAGE,
+        csrf: &signed_in.csrf(&st),
+    };
+    Ok(page_response(StatusCode::OK, &activation_page(&view)))
+}
+
+/// The "get a fresh code" form.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct FreshForm {
+    /// The form's CSRF token.
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /portal/activate/fresh`: 303 back to the activation page (which issues a new
+/// ticket), after the CSRF check.
+pub(crate) async fn fresh(
+    State(st): Shared,
+    signed_in: SignedIn,
+    form: Result<Form<FreshForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let csrf = form.map(|Form(form)| form.csrf).unwrap_or_default();
+    signed_in.check_csrf(&st, &csrf)?;
+    Ok(Redirect::to(ACTIVATE_PATH).into_response())
+}
+
+/// The query of the event stream.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EventsQuery {
+    /// The last group of the session ID shown (case-insensitive).
+    session: String,
+}
+
+/// `GET /portal/activate/events?session=<last group>`: the status of the signed-in user's
+/// newest ticket whose session ID ends in that group, as server-sent events.
+pub(crate) async fn events(
+    State(st): Shared,
+    signed_in: SignedIn,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
+    let bad_group = || {
+        PageError::BadRequest(
+            "session must be the last group of the session ID shown: 4 letters and digits."
+                .to_string(),
+        )
+    };
+    let Query(query) = query.map_err(|_| bad_group())?;
+    let group = query.session.trim().to_ascii_uppercase();
+    if group.len() != 4 || !group.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(bad_group());
+    }
+    let watcher = Watcher {
+        st,
+        user: signed_in.user,
+        group,
+        last: None,
+    };
+    // The ticket must exist now; later reads that fail end the stream.
+    watcher.read()?.ok_or(PageError::TicketUnknown)?;
+    Ok(Sse::new(stream::unfold(Some(watcher), next_event)).keep_alive(KeepAlive::default()))
+}
+
+/// The state of one event stream.
+struct Watcher {
+    /// The shared state.
+    st: Arc<AppState>,
+    /// The signed-in user.
+    user: String,
+    /// The last group of the watched ticket's session ID (upper case).
+    group: String,
+    /// The state last sent.
+    last: Option<ActivationState>,
+}
+
+impl Watcher {
+    /// The ticket's status now and how long it has left (`None` if the ticket is gone).
+    fn read(&self) -> Result<Option<(StatusUpdate, i64)>, ApiError> {
+        let Some(ticket) = self.st.db.watched_ticket(&self.user, &self.group)? else {
+            return Ok(None);
+        };
+        let refused = self
+            .st
+            .activation_watch
+            .was_refused_as_enrolled(&ticket.session_id);
+        let now = self.st.clock.now();
+        let update = StatusUpdate::of(&ticket, &self.user, refused, now);
+        Ok(Some((update, ticket.expires_at - now)))
+    }
+}
+
+/// The stream's next event: the status when it differs from the last one sent, waiting for a
+/// change (or [`RECHECK_INTERVAL`]) meanwhile. After a final state the stream ends; so it
+/// does when the ticket cannot be read.
+async fn next_event(
+    watcher: Option<Watcher>,
+) -> Option<(Result<Event, Infallible>, Option<Watcher>)> {
+    let mut watcher = watcher?;
+    let st = watcher.st.clone();
+    loop {
+        // Made before the read, so a change stored after the read wakes this wait.
+        let changed = st.activation_watch.changed();
+        let (update, seconds_left) = match watcher.read() {
+            Ok(Some(read)) => read,
+            Ok(None) => return None,
+            Err(error) => {
+                tracing::warn!(
+                    code = error.code,
+                    "activation page events ended: the ticket cannot be read"
+                );
+                return None;
+            }
+        };
+        if watcher.last != Some(update.state) {
+            watcher.last = Some(update.state);
+            let event = match Event::default().event("status").json_data(&update) {
+                Ok(event) => event,
+                Err(error) => {
+                    tracing::warn!(%error, "activation page events ended: status not encoded");
+                    return None;
+                }
+            };
+            let next = (!update.state.is_final()).then_some(watcher);
+            return Some((Ok(event), next));
+        }
+        let until_expiry = Duration::from_secs(u64::try_from(seconds_left).unwrap_or(0));
+        let _ = tokio::time::timeout(
+            until_expiry.clamp(Duration::from_secs(1), RECHECK_INTERVAL),
+            changed,
+        )
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(used: bool, device: Option<(&str, bool)>) -> WatchedTicket {
+        WatchedTicket {
+            session_id: "K7QP3MZX9TWD".to_string(),
+            expires_at: 100,
+            used,
+            device_name: device.map(|(name, _)| name.to_string()),
+            device_active: device.is_some_and(|(_, active)| active),
+        }
+    }
+
+    #[test]
+    fn states_and_their_sentences() {
+        let cases = [
+            (
+                ticket(false, None),
+                false,
+                50,
+                "waiting",
+                WAITING_MESSAGE.to_string(),
+            ),
+            (
+                ticket(false, None),
+                true,
+                50,
+                "already_enrolled",
+                "alice is already enrolled on that device.".to_string(),
+            ),
+            (
+                ticket(false, None),
+                true,
+                100,
+                "expired",
+                EXPIRED_MESSAGE.to_string(),
+            ),
+            (
+                ticket(true, Some(("Pixel <8>", true))),
+                false,
+                200,
+                "activated",
+                "Activated on Pixel <8>.".to_string(),
+            ),
+            (
+                ticket(true, Some(("Pixel", false))),
+                false,
+                50,
+                "used",
+                USED_MESSAGE.to_string(),
+            ),
+        ];
+        for (ticket, refused, now, state, message) in cases {
+            let update = StatusUpdate::of(&ticket, "alice", refused, now);
+            let json = serde_json::to_value(&update).expect("json");
+            assert_eq!(json["state"], state);
+            assert_eq!(update.message, message);
+        }
+        assert!(ActivationState::Used.is_final());
+        assert!(!ActivationState::AlreadyEnrolled.is_final());
+    }
+}

@@ -1,0 +1,83 @@
+//! The portal's web pages, server-rendered HTML with one stylesheet and one script (no inline
+//! script or style): sign-in ([`sign_in`]) and the activation page ([`activate`]: the QR
+//! code, the session ID, a countdown, "get a fresh code", and its status as server-sent
+//! events). Sessions and CSRF tokens are in [`session`], the HTML in [`html`], the error
+//! pages in [`error`].
+//!
+//! Every reply of these routes carries [`CONTENT_SECURITY_POLICY`],
+//! `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`; every page also
+//! `Cache-Control: no-store`.
+
+pub(crate) mod activate;
+pub(crate) mod error;
+pub(crate) mod html;
+pub(crate) mod session;
+pub(crate) mod sign_in;
+
+use std::sync::Arc;
+
+use axum::http::header::{
+    CONTENT_SECURITY_POLICY as CSP, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::HeaderValue;
+use axum::middleware::map_response;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The Content-Security-Policy of every page: scripts, styles and images from the server
+/// only (images also as `data:` URLs), no framing, forms posting only to the server.
+pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The sign-in page's path.
+pub(crate) const SIGN_IN_PATH: &str = "/portal/sign-in";
+/// The activation page's path.
+pub(crate) const ACTIVATE_PATH: &str = "/portal/activate";
+/// The stylesheet's path.
+pub(crate) const CSS_PATH: &str = "/static/portal.css";
+/// The script's path.
+pub(crate) const JS_PATH: &str = "/static/portal.js";
+
+/// The pages' stylesheet.
+const PORTAL_CSS: &str = include_str!("portal.css");
+/// The pages' script (the activation page's countdown and status).
+const PORTAL_JS: &str = include_str!("portal.js");
+
+/// The portal pages' routes, with their security headers.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to(SIGN_IN_PATH) }))
+        .route(SIGN_IN_PATH, get(sign_in::form).post(sign_in::submit))
+        .route(ACTIVATE_PATH, get(activate::page))
+        .route("/portal/activate/fresh", post(activate::fresh))
+        .route("/portal/activate/events", get(activate::events))
+        .route(
+            CSS_PATH,
+            get(|| async { asset("text/css; charset=utf-8", PORTAL_CSS) }),
+        )
+        .route(
+            JS_PATH,
+            get(|| async { asset("text/javascript; charset=utf-8", PORTAL_JS) }),
+        )
+        .layer(map_response(security_headers))
+}
+
+/// A static file of the pages with its content type.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}
+
+/// Adds the headers every reply of the portal pages carries.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(CSP, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
