@@ -1,9 +1,12 @@
 //! What the portal's activation page watches besides the database: a wake-up whenever a
 //! device completes (or is refused as already enrolled on) an activation, and the tickets a
 //! device was refused with as already enrolled (the ticket itself stays unused, so the
-//! database does not remember it). Kept in memory only until the ticket expires.
+//! database does not remember it). Kept in memory only until the ticket expires. When the
+//! server shuts down, the watch is closed so the pages' event streams end at once instead
+//! of holding the graceful shutdown until their tickets expire.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::futures::Notified;
@@ -16,6 +19,8 @@ pub(crate) struct ActivationWatch {
     changed: Notify,
     /// Canonical session IDs refused as already enrolled, with their tickets' expiry.
     already_enrolled: Mutex<HashMap<String, i64>>,
+    /// Set when the server shuts down.
+    closed: AtomicBool,
 }
 
 impl ActivationWatch {
@@ -23,6 +28,17 @@ impl ActivationWatch {
     /// completes for a change stored after that read.
     pub fn changed(&self) -> Notified<'_> {
         self.changed.notified()
+    }
+
+    /// The server is shutting down: wakes the waiting pages, which end their streams.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Whether the server is shutting down (checked after making [`Self::changed`]).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// A device completed the activation of some ticket: wakes the waiting pages.
@@ -67,5 +83,8 @@ mod tests {
         watch.refused_as_enrolled("B", 300, 150);
         assert!(!watch.was_refused_as_enrolled("A"));
         assert!(watch.was_refused_as_enrolled("B"));
+        assert!(!watch.is_closed());
+        watch.close();
+        assert!(watch.is_closed());
     }
 }

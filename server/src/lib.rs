@@ -53,6 +53,22 @@
 //! | `GET /v1/support/diagnostics` | bearer support token → `[SupportBundleSummary]` | 401 `unauthorized` |
 //! | `GET /v1/support/diagnostics/{reference}` | bearer support token → the bundle (`application/zip`) | 401, 404 `diag_unknown` |
 //!
+//! **Portal pages** (HTML for a browser; the `pages` module): `GET /` → 303 to
+//! `/portal/sign-in` (the sign-in form; `POST` signs in with the same password check and
+//! limiter as `POST /v1/portal/sign-in`, 401/429 show the form again with the reason, success
+//! sets the session cookie and 303s to `/portal/activate`); `GET /portal/activate` issues a
+//! fresh ticket and shows its QR code (an SVG `data:` URL), session ID and countdown;
+//! `POST /portal/activate/fresh` 303s back for a new one; `GET
+//! /portal/activate/events?session=<last group>` streams the ticket's status as server-sent
+//! events (`status`: `waiting`, `activated`, `used`, `expired`, `already_enrolled`), woken
+//! when a device completes or is refused an activation. `/static/portal.css` and
+//! `/static/portal.js` are the only style and script. Every reply of these routes carries a
+//! strict Content-Security-Policy (no inline script or style, `frame-ancestors 'none'`),
+//! `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`; pages also
+//! `Cache-Control: no-store`. Cookies are `HttpOnly; SameSite=Strict; Path=/` (and `Secure`
+//! off loopback); every form carries a CSRF token tied to the session (or, on the sign-in
+//! form, to a pre-session cookie): a POST without the right one is 403.
+//!
 //! **Sign-in.** Any user name matching `^[a-z0-9][a-z0-9._@-]{0,63}$` (after lower-casing)
 //! is a test user; the password is [`ServerConfig::portal_password`] for all of them. The
 //! portal token (32 random bytes, base64url) lasts 15 minutes; only its SHA-256 is stored.

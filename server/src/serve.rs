@@ -204,7 +204,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         csrf_key,
         secure_cookies: !bound.ip().is_loopback(),
     });
-    let app = router(state);
+    let app = router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let serve = axum::serve(
         listener,
@@ -212,6 +212,8 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
     )
     .with_graceful_shutdown(async move {
         let _ = stopped.await;
+        // The activation pages' event streams would otherwise hold the shutdown.
+        state.activation_watch.close();
     });
     let task = tokio::spawn(async move { serve.await });
     tracing::info!(%url, %public_url, %key_id, data_dir = %dir.display(), "ibkey server listening");

@@ -661,3 +661,16 @@ async fn off_loopback_the_cookies_are_secure() {
         .ends_with("; HttpOnly; SameSite=Strict; Secure"));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutting_down_ends_the_open_status_streams() {
+    let h = harness().await;
+    let mut browser = Browser::new(&h);
+    let page = browser.activation_page("alice").await;
+    let mut events = browser.events(&page).await;
+    assert_eq!(events.next_state().await.0, "waiting");
+    tokio::time::timeout(Duration::from_secs(3), h.server.shutdown())
+        .await
+        .expect("the shutdown does not wait for the ticket to expire");
+    assert!(events.next().await.is_none());
+}

@@ -221,7 +221,7 @@ impl Watcher {
 
 /// The stream's next event: the status when it differs from the last one sent, waiting for a
 /// change (or [`RECHECK_INTERVAL`]) meanwhile. After a final state the stream ends; so it
-/// does when the ticket cannot be read.
+/// does when the ticket cannot be read, and when the server shuts down.
 async fn next_event(
     watcher: Option<Watcher>,
 ) -> Option<(Result<Event, Infallible>, Option<Watcher>)> {
@@ -230,6 +230,9 @@ async fn next_event(
     loop {
         // Made before the read, so a change stored after the read wakes this wait.
         let changed = st.activation_watch.changed();
+        if st.activation_watch.is_closed() {
+            return None;
+        }
         let (update, seconds_left) = match watcher.read() {
             Ok(Some(read)) => read,
             Ok(None) => return None,
