@@ -5,7 +5,7 @@
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::State;
-use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
@@ -85,7 +85,7 @@ pub(crate) async fn submit(
             if let Some(seconds) = refusal.retry_after {
                 response
                     .headers_mut()
-                    .insert("retry-after", HeaderValue::from(seconds));
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
             }
             return Ok(response);
         }
