@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project, as CI does: formatting, lints, the Rust unit,
-# doc and end-to-end tests (real server on loopback, real SQLite, real crypto), then the
-# generated Kotlin bindings tested on the JVM through JNA, the Android shell compiled against
-# the real Android API with its adapters run under Robolectric, and the Swift bindings generated.
+# doc and end-to-end tests (real server on loopback, real SQLite, real crypto), the portal's
+# journeys in headless Chromium (tests/browser), then the generated Kotlin bindings tested on
+# the JVM through JNA, the Android shell compiled against the real Android API with its
+# adapters run under Robolectric, and the Swift bindings generated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,9 @@ cargo test --workspace --locked
 
 step "cargo test of the core's unit tests with the mobile feature set (no JPEG decoder, no rqrr)"
 cargo test -p ibkey-core --no-default-features --lib --locked
+
+step "browser journeys in headless Chromium (portal sign-in and activation, QR read from screenshots, axe-core)"
+bash tests/browser/run.sh
 
 step "Kotlin bindings on the JVM (and Swift bindings generated)"
 bash tests/kotlin/run.sh

@@ -1,0 +1,243 @@
+// Helpers of the browser journeys: the real `ibkey server` on a free loopback port, the
+// `ibkey` command line as the phone and as the scanner, headless Chromium (Debian's) through
+// playwright-core, and axe-core injected into the page.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, '..', '..');
+export const ibkeyBinary = process.env.IBKEY_BIN ?? join(repoRoot, 'target', 'debug', 'ibkey');
+export const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/** The demo password of the test users, accepted by a server on loopback only. */
+export const DEMO_PASSWORD = 'ibkey-demo';
+/** The PIN the phone chooses. */
+export const PIN = '4829';
+/** The name the desktop "phone" of the command line enrolls under. */
+export const DEVICE_NAME = 'ibkey desktop';
+
+/** A fresh temporary folder, removed by `cleanup()`. */
+const tempDirs = [];
+export function tempDir(label) {
+  const dir = mkdtempSync(join(tmpdir(), `ibkey-browser-${label}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+export function cleanup() {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Where the journeys put their screenshots: $IBKEY_SCREENSHOTS, else a temporary folder that
+ * is kept for a look afterwards.
+ */
+export function screenshotDir() {
+  const dir = process.env.IBKEY_SCREENSHOTS
+    ? resolve(repoRoot, process.env.IBKEY_SCREENSHOTS)
+    : mkdtempSync(join(tmpdir(), 'ibkey-browser-screenshots-'));
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * Runs `ibkey args...` to its end within `timeoutMs`, with `stdin` typed in; resolves to
+ * { code, stdout, stderr }.
+ */
+export function ibkey(args, { stdin = '', timeoutMs = 30_000 } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(ibkeyBinary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ibkey ${args.join(' ')} took over ${timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+/**
+ * `ibkey server` on 127.0.0.1 with the port the system picks and a temporary data folder.
+ * Resolves to { url, serverKey, stop() } once it listens.
+ */
+export async function startServer({ ticketLifetime } = {}) {
+  const home = tempDir('server');
+  const args = ['--data-dir', home, 'server', '--listen', '127.0.0.1:0'];
+  if (ticketLifetime !== undefined) args.push('--ticket-lifetime', String(ticketLifetime));
+  const child = spawn(ibkeyBinary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const url = await new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ibkey server did not listen within 20 s:\n${output}`));
+    }, 20_000);
+    const onData = (d) => {
+      output += d;
+      const m = output.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise(m[1]);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d) => (output += d));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`ibkey server exited (${code}) before listening:\n${output}`));
+    });
+  });
+  const serverKey = readFileSync(join(home, 'server', 'server-key.pub'), 'utf8').trim();
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    url,
+    serverKey,
+    /** Interrupts the server (as Ctrl-C does); kills it if it has not ended within 5 s. */
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A phone: its own data folder, trusting `server`'s published key. */
+export function phone(server) {
+  const home = tempDir('phone');
+  const base = ['--data-dir', home, '--server', server.url, '--server-key', server.serverKey];
+  return {
+    home,
+    activateWithQr(image) {
+      return ibkey([...base, 'activate', '--qr', image, '--pin-stdin'], { stdin: `${PIN}\n` });
+    },
+    activateWithSessionId(id) {
+      return ibkey([...base, 'activate', '--session-id', id, '--pin-stdin'], { stdin: `${PIN}\n` });
+    },
+  };
+}
+
+/** The project's scanner on an image file: { text, activation, code, reason } of `ibkey scan --json`. */
+export async function scan(image) {
+  const result = await ibkey(['scan', image, '--json'], { timeoutMs: 20_000 });
+  const line = result.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new Error(`ibkey scan printed no JSON (${result.code}):\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+/** The claims of an activation payload `IBK1.<claims>.<signature>` (not verified: the core does). */
+export function payloadClaims(text) {
+  const [, claims] = text.split('.');
+  return JSON.parse(Buffer.from(claims, 'base64url').toString('utf8'));
+}
+
+/** Headless Chromium from the system. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    timeout: 30_000,
+    // No network beyond loopback here: no background connections, no QUIC.
+    args: [
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--disable-quic',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
+
+/**
+ * A new page at `width` x `height` CSS px, recording the console's Content Security Policy
+ * complaints and the page's navigations (to tell an update in place from a reload).
+ */
+export async function newPage(browser, { width = 1280, height = 800 } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1 });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  page.cspViolations = [];
+  page.navigations = 0;
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) page.cspViolations.push(msg.text());
+  });
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) page.navigations += 1;
+  });
+  return { context, page };
+}
+
+/** Signs in through the sign-in form as a user would: the labelled fields and the button. */
+export async function signIn(page, url, user, password = DEMO_PASSWORD) {
+  await page.goto(`${url}/portal/sign-in`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await Promise.all([
+    page.waitForURL(/\/portal\/activate$/),
+    page.getByRole('button', { name: 'Sign in' }).click(),
+  ]);
+}
+
+/** The text a user reads in `selector`, whitespace collapsed. */
+export async function textOf(page, selector) {
+  return ((await page.locator(selector).textContent()) ?? '').replace(/\s+/g, ' ').trim();
+}
+
+/** Waits until `#activation-status` is in `state` (its data-state); gives its text. */
+export async function statusReaches(page, state, timeout = 15_000) {
+  await page.waitForFunction(
+    (want) => document.querySelector('#activation-status')?.dataset.state === want,
+    state,
+    { timeout, polling: 100 },
+  );
+  return textOf(page, '#activation-status');
+}
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core run in the page (evaluated through the DevTools protocol, so the page's CSP stays
+ * as it is); gives the violations as { id, impact, help, nodes }.
+ */
+export async function axeViolations(page) {
+  await page.evaluate(axeSource);
+  return page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const results = await axe.run(document, { resultTypes: ['violations'] });
+    return results.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => n.target.join(' ')),
+    }));
+  });
+}
+
+/** A stopwatch: `lap()` gives the seconds since it started, with one decimal. */
+export function stopwatch() {
+  const start = process.hrtime.bigint();
+  return () => Number((process.hrtime.bigint() - start) / 1_000_000n) / 1000;
+}
