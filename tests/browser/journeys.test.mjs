@@ -17,7 +17,9 @@ import {
   phone,
   scan,
   screenshotDir,
+  focusedElement,
   signIn,
+  signInByKeyboard,
   startServer,
   statusReaches,
   stopwatch,
@@ -136,10 +138,10 @@ test('1. sign in, the QR read from a screenshot of the page, activated through t
   });
 });
 
-test('2. the session ID read from the page and typed on the device', { timeout: JOURNEY_TIMEOUT }, async () => {
+test('2. signed in with the keyboard only, the session ID read from the page and typed on the device', { timeout: JOURNEY_TIMEOUT }, async () => {
   const lap = stopwatch();
   await onPage({ width: 1280, height: 800 }, async (page) => {
-    await signIn(page, server.url, 'bob');
+    await signInByKeyboard(page, server.url, 'bob');
     const sessionId = await assertFreshActivationPage(page);
     const mark = await markPage(page);
 
@@ -229,11 +231,17 @@ async function qrBox(page) {
   return box;
 }
 
-test('4. accessibility (axe-core), 360 and 1920 px widths, the QR size, headers, cookies and CSRF', { timeout: JOURNEY_TIMEOUT }, async () => {
+test('4. accessibility (axe-core, keyboard, focus), 360 and 1920 px widths, the QR size, headers, cookies and CSRF', { timeout: JOURNEY_TIMEOUT }, async () => {
   const lap = stopwatch();
   const axeSummary = [];
   await onPage({ width: 1280, height: 800 }, async (page) => {
-    // Sign-in page: headers, labels, keyboard order, axe.
+    // Not signed in: the root and the activation page lead to the sign-in page.
+    await page.goto(`${server.url}/`);
+    assert.match(page.url(), /\/portal\/sign-in$/, 'the root leads to sign-in');
+    await page.goto(`${server.url}/portal/activate`);
+    assert.match(page.url(), /\/portal\/sign-in$/, 'the activation page asks to sign in first');
+
+    // Sign-in page: headers, labels, keyboard order, visible focus, axe.
     const signInResponse = await page.goto(`${server.url}/portal/sign-in`);
     assert.equal(signInResponse.status(), 200);
     assertPortalHeaders(signInResponse, 'sign-in');
@@ -243,13 +251,19 @@ test('4. accessibility (axe-core), 360 and 1920 px widths, the QR size, headers,
     await page.screenshot({ path: join(shots, 'sign-in.png') });
     axeSummary.push(await assertAxe(page, 'sign-in'));
 
+    const ring = (selector) =>
+      page.evaluate((sel) => {
+        const style = getComputedStyle(document.querySelector(sel));
+        return `${style.outlineStyle} ${style.outlineWidth} ${style.outlineColor} ${style.boxShadow} ${style.borderColor}`;
+      }, selector);
+    const unfocused = await ring('#username');
     const order = [];
     for (let i = 0; i < 12 && order.length < 3; i += 1) {
       await page.keyboard.press('Tab');
-      const focused = await page.evaluate(() => {
-        const el = document.activeElement;
-        return el?.id || (el?.tagName === 'BUTTON' ? `button:${el.textContent.trim()}` : '');
-      });
+      const focused = await focusedElement(page);
+      if (focused === 'username') {
+        assert.notEqual(await ring('#username'), unfocused, 'the focus is visible');
+      }
       if (['username', 'password', 'button:Sign in'].includes(focused) && !order.includes(focused)) {
         order.push(focused);
       }

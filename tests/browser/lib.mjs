@@ -200,6 +200,29 @@ export async function signIn(page, url, user, password = DEMO_PASSWORD) {
   ]);
 }
 
+/** The id of the focused element (or `tag:text` for one without an id). */
+export async function focusedElement(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return '';
+    return el.id || `${el.tagName.toLowerCase()}:${el.textContent.trim()}`;
+  });
+}
+
+/** Signs in with the keyboard only: Tab to the user name, type, Tab, type, Enter. */
+export async function signInByKeyboard(page, url, user, password = DEMO_PASSWORD) {
+  await page.goto(`${url}/portal/sign-in`);
+  for (let i = 0; i < 10 && (await focusedElement(page)) !== 'username'; i += 1) {
+    await page.keyboard.press('Tab');
+  }
+  if ((await focusedElement(page)) !== 'username') throw new Error('Tab never reached the user name');
+  await page.keyboard.type(user);
+  await page.keyboard.press('Tab');
+  if ((await focusedElement(page)) !== 'password') throw new Error('Tab after the user name did not reach the password');
+  await page.keyboard.type(password);
+  await Promise.all([page.waitForURL(/\/portal\/activate$/), page.keyboard.press('Enter')]);
+}
+
 /** The text a user reads in `selector`, whitespace collapsed. */
 export async function textOf(page, selector) {
   return ((await page.locator(selector).textContent()) ?? '').replace(/\s+/g, ' ').trim();
