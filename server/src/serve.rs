@@ -212,8 +212,9 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
     )
     .with_graceful_shutdown(async move {
         let _ = stopped.await;
-        // The activation pages' event streams would otherwise hold the shutdown.
+        // The pages' event streams would otherwise hold the shutdown.
         state.activation_watch.close();
+        state.logins_changed.notify_waiters();
     });
     let task = tokio::spawn(async move { serve.await });
     tracing::info!(%url, %public_url, %key_id, data_dir = %dir.display(), "ibkey server listening");

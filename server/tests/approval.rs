@@ -12,90 +12,23 @@ use std::time::Duration;
 use axum::http::StatusCode as AxumStatus;
 use axum::routing::post;
 use axum::Router;
-use ibkey_protocol::activation::{
-    codes as activation_codes, verify_token, CompleteResponse, ReceiptClaims, TicketClaims,
-};
+use ibkey_protocol::activation::{codes as activation_codes, verify_token};
 use ibkey_protocol::approval::{
-    codes, decision_message, device_request_message, ChallengeClaims, DecideRequest,
-    DecideResponse, Decision, DecisionReceiptClaims, LoginQrResponse, LoginStarted, LoginState,
-    LoginStatus, PendingRequest, PendingResponse, PushPayload, PushTokenRequest, TimeClaims,
-    NUMBER_RANGE, PENDING_PURPOSE, PUSH_LOGIN_KIND, PUSH_TOKEN_PURPOSE,
+    codes, device_request_message, DecideResponse, Decision, DecisionReceiptClaims,
+    LoginQrResponse, LoginStarted, LoginState, LoginStatus, PendingResponse, PushPayload,
+    PushTokenRequest, NUMBER_RANGE, PUSH_LOGIN_KIND, PUSH_TOKEN_PURPOSE,
 };
 use ibkey_server::{FraudReport, PortalDevice, PortalLogin, WebhookPushSender};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::{harness, harness_with, read, Device, Harness, Reply, PASSWORD};
+use support::phone::{only_challenge, Phone};
+use support::{harness, harness_with, read, Harness, Reply, PASSWORD};
 use tokio::sync::mpsc;
 
 const FIREFOX_ON_LINUX: &str =
     "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0";
 
-/// A phone with one account: its key and credential, and the counter it signs with.
-struct Phone {
-    device: Device,
-    credential_id: String,
-}
-
-impl Phone {
-    fn pending_request(&self, issued_at: i64) -> PendingRequest {
-        PendingRequest {
-            credential_id: self.credential_id.clone(),
-            issued_at,
-            signature: self.device.sign(&device_request_message(
-                PENDING_PURPOSE,
-                &self.credential_id,
-                issued_at,
-                "",
-            )),
-        }
-    }
-
-    /// A decision about `challenge`, signed as the app signs it.
-    fn decision(
-        &self,
-        challenge: &ChallengeClaims,
-        decision: Decision,
-        number: Option<u8>,
-        counter: u64,
-    ) -> DecideRequest {
-        let digest = challenge.ctx.digest();
-        DecideRequest {
-            challenge_id: challenge.id.clone(),
-            credential_id: self.credential_id.clone(),
-            decision,
-            number,
-            context_digest: digest.clone(),
-            counter,
-            signature: self.device.sign(&decision_message(
-                &challenge.id,
-                &challenge.non,
-                &challenge.srv,
-                &challenge.usr,
-                decision,
-                number,
-                &digest,
-                counter,
-            )),
-        }
-    }
-}
-
 impl Harness {
-    /// Enrolls a new phone for `user` with the real activation protocol.
-    async fn enroll(&self, user: &str, device_id: &str) -> Phone {
-        let ticket = self.ticket_for(user).await;
-        verify_token::<TicketClaims>(&ticket.qr_payload, &self.server.public_key())
-            .expect("ticket");
-        let device = Device::new(device_id);
-        let complete: CompleteResponse = self.complete(&device, &ticket.qr_payload).await.parse();
-        let receipt: ReceiptClaims =
-            verify_token(&complete.receipt, &self.server.public_key()).expect("receipt");
-        Phone {
-            device,
-            credential_id: receipt.cid,
-        }
-    }
-
     async fn start_login(&self, user: &str) -> Reply {
         self.send(
             self.http
@@ -134,41 +67,6 @@ impl Harness {
         self.post("/v1/challenges/pending", &phone.pending_request(self.now()))
             .await
     }
-
-    /// Pulls the phone's open challenges, checking the signed time.
-    async fn pull(&self, phone: &Phone) -> Vec<ChallengeClaims> {
-        let issued_at = self.now();
-        let reply: PendingResponse = self
-            .post("/v1/challenges/pending", &phone.pending_request(issued_at))
-            .await
-            .parse();
-        let time: TimeClaims =
-            verify_token(&reply.time, &self.server.public_key()).expect("time verifies");
-        assert_eq!(time.cid, phone.credential_id);
-        assert_eq!(time.req, issued_at);
-        assert!((time.now - self.now()).abs() <= 2, "{time:?}");
-        reply
-            .challenges
-            .iter()
-            .map(|token| self.challenge(token))
-            .collect()
-    }
-
-    /// The claims of a signed challenge, verified with the server key.
-    fn challenge(&self, token: &str) -> ChallengeClaims {
-        verify_token(token, &self.server.public_key()).expect("challenge verifies")
-    }
-
-    async fn decide(&self, request: &DecideRequest) -> Reply {
-        self.post("/v1/challenges/decide", request).await
-    }
-}
-
-/// The one challenge a phone has open.
-async fn only_challenge(h: &Harness, phone: &Phone) -> ChallengeClaims {
-    let mut open = h.pull(phone).await;
-    assert_eq!(open.len(), 1, "{open:?}");
-    open.remove(0)
 }
 
 /// A number of the range other than `number`.

@@ -59,6 +59,8 @@ pub(crate) struct LoginRow {
     pub username: String,
     /// The login's context.
     pub context: LoginContext,
+    /// The number to match on the device.
+    pub number: u8,
     /// When it expires, Unix seconds.
     pub expires_at: i64,
     /// The state as stored: `Pending` even after expiry (see [`LoginRow::state_at`]).
@@ -285,7 +287,7 @@ impl Db {
             .query_row(
                 "SELECT l.secret_sha256, l.username, l.application, l.ip_address, l.location,
                         l.browser, l.created_at, l.expires_at, l.state, l.decided_at,
-                        c.device_name, l.portal_token_sha256 IS NOT NULL
+                        c.device_name, l.portal_token_sha256 IS NOT NULL, l.number
                  FROM logins l LEFT JOIN credentials c
                    ON c.credential_id = l.decided_by_credential
                  WHERE l.login_id = ?1",
@@ -306,6 +308,7 @@ impl Db {
                         decided_at: r.get(9)?,
                         decided_by_name: r.get(10)?,
                         portal_token_issued: r.get(11)?,
+                        number: r.get(12)?,
                     })
                 },
             )

@@ -48,7 +48,23 @@ pub(crate) async fn start(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginStarted>, ApiError> {
-    let username = password_user(&st, ip, &req.username, &req.password, "login")?;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    Ok(Json(start_login(&st, ip, user_agent, &req).await?))
+}
+
+/// Starts the login `req` from client address `ip` whose browser sent `user_agent`: the
+/// password check, the login stored with a challenge per usable device, and the pushes to
+/// those devices (unless the user's pushes are muted). Shared by `POST /v1/logins` and the
+/// login page.
+pub(crate) async fn start_login(
+    st: &AppState,
+    ip: IpAddr,
+    user_agent: Option<&str>,
+    req: &LoginRequest,
+) -> Result<LoginStarted, ApiError> {
+    let username = password_user(st, ip, &req.username, &req.password, "login")?;
     let application = application_name(req.application.as_deref())?;
     let credentials = st.db.approval_credentials(&username)?;
     let usable: Vec<&ApprovalCredential> =
@@ -59,9 +75,6 @@ pub(crate) async fn start(
     }
     let now = st.clock.now();
     let muted_until = st.db.push_muted_until(&username, now)?;
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
     let context = LoginContext {
         application,
         ip_address: ip.to_string(),
@@ -77,7 +90,7 @@ pub(crate) async fn start(
     if muted_until.is_none() {
         for credential in usable {
             let challenge = new_challenge(
-                &st,
+                st,
                 &username,
                 Some(&credential.credential_id),
                 Some(number),
@@ -111,7 +124,7 @@ pub(crate) async fn start(
         },
         &challenges,
     )?;
-    let devices_notified = send_pushes(&st, pushes).await;
+    let devices_notified = send_pushes(st, pushes).await;
     tracing::info!(
         user = %username,
         %login_id,
@@ -120,14 +133,14 @@ pub(crate) async fn start(
         pushes_muted = muted_until.is_some(),
         "login started"
     );
-    Ok(Json(LoginStarted {
+    Ok(LoginStarted {
         login_id,
         login_secret: secret,
         number,
         expires_at,
         devices_notified,
         pushes_muted_until: muted_until,
-    }))
+    })
 }
 
 /// The query of a status request.
@@ -181,29 +194,40 @@ pub(crate) async fn qr(
     Path(login_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<LoginQrResponse>, ApiError> {
-    let login = authenticated_login(&st, &login_id, &headers)?;
+    let secret = bearer_token(&headers).unwrap_or_default();
+    Ok(Json(login_qr(&st, &login_id, secret)?))
+}
+
+/// The QR code of the login `login_id` whose secret is `secret` (see `POST
+/// /v1/logins/{id}/qr`); shared with the login page.
+pub(crate) fn login_qr(
+    st: &AppState,
+    login_id: &str,
+    secret: &str,
+) -> Result<LoginQrResponse, ApiError> {
+    let login = login_with_secret(st, login_id, secret)?;
     let now = st.clock.now();
     let state = login.state_at(now);
     if state != LoginState::Pending {
         return Err(login_closed(state, "QR code"));
     }
-    if let Some((token, expires_at)) = st.db.open_qr_challenge(&login_id, now)? {
-        return Ok(Json(LoginQrResponse {
+    if let Some((token, expires_at)) = st.db.open_qr_challenge(login_id, now)? {
+        return Ok(LoginQrResponse {
             qr_payload: token,
             expires_at,
-        }));
+        });
     }
-    let challenge = new_challenge(&st, &login.username, None, None, &login.context, now)?;
-    if !st.db.add_qr_challenge(&login_id, &challenge)? {
+    let challenge = new_challenge(st, &login.username, None, None, &login.context, now)?;
+    if !st.db.add_qr_challenge(login_id, &challenge)? {
         // Decided or expired since the read above.
-        let login = authenticated_login(&st, &login_id, &headers)?;
+        let login = login_with_secret(st, login_id, secret)?;
         return Err(login_closed(login.state_at(now), "QR code"));
     }
     tracing::info!(user = %login.username, %login_id, challenge_id = %challenge.challenge_id, "login QR code issued");
-    Ok(Json(LoginQrResponse {
+    Ok(LoginQrResponse {
         qr_payload: challenge.token,
         expires_at: challenge.expires_at,
-    }))
+    })
 }
 
 /// A new signed challenge of a login: for a device (`credential_id` and `number`) or the QR
@@ -272,7 +296,16 @@ pub(crate) fn authenticated_login(
     login_id: &str,
     headers: &HeaderMap,
 ) -> Result<LoginRow, ApiError> {
-    let secret = bearer_token(headers).unwrap_or_default();
+    login_with_secret(st, login_id, bearer_token(headers).unwrap_or_default())
+}
+
+/// The login with this id, if `secret` is its secret (`login_unknown` otherwise, as for an
+/// unknown id).
+pub(crate) fn login_with_secret(
+    st: &AppState,
+    login_id: &str,
+    secret: &str,
+) -> Result<LoginRow, ApiError> {
     let login = st.db.login(login_id)?.ok_or_else(ApiError::login_unknown)?;
     let expected: [u8; 32] = login
         .secret_sha256
@@ -329,7 +362,7 @@ pub(crate) fn login_status(
 
 /// What to tell the user about a login in `state`; `muted` is (until, now) while the user's
 /// pushes are muted.
-fn status_message(
+pub(crate) fn status_message(
     state: LoginState,
     username: &str,
     device: Option<&str>,
@@ -497,7 +530,7 @@ pub(crate) fn paused_notice(username: &str, until: i64, now: i64) -> String {
 }
 
 /// A Unix time as "HH:MM UTC", with the date in front when it is not the day (UTC) of `now`.
-fn utc_time(unix: i64, now: i64) -> String {
+pub(crate) fn utc_time(unix: i64, now: i64) -> String {
     let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
     let time = format!("{:02}:{:02} UTC", seconds / 3_600, seconds % 3_600 / 60);
     if days == now.div_euclid(86_400) {

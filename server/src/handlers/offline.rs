@@ -31,8 +31,10 @@ use crate::crypto::bytes_equal;
 use crate::db::approval::LoginRow;
 use crate::db::offline::{OfflineCredential, OfflineOutcome, OfflineProof};
 use crate::error::ApiError;
-use crate::extract::ApiJson;
-use crate::handlers::login::{authenticated_login, duration_text, login_closed, login_status};
+use crate::extract::{bearer_token, ApiJson};
+use crate::handlers::login::{
+    authenticated_login, duration_text, login_closed, login_status, login_with_secret,
+};
 use crate::state::{AppState, Shared};
 
 /// What a closed login's refusal says the page needs no more of.
@@ -47,25 +49,36 @@ pub(crate) async fn challenge(
     Path(login_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<OfflineChallenge>, ApiError> {
-    let login = authenticated_login(&st, &login_id, &headers)?;
+    let secret = bearer_token(&headers).unwrap_or_default();
+    Ok(Json(offline_challenge(&st, &login_id, secret)?))
+}
+
+/// The offline challenge of the login `login_id` whose secret is `secret` (see `POST
+/// /v1/logins/{id}/offline`); shared with the login page.
+pub(crate) fn offline_challenge(
+    st: &AppState,
+    login_id: &str,
+    secret: &str,
+) -> Result<OfflineChallenge, ApiError> {
+    let login = login_with_secret(st, login_id, secret)?;
     let now = st.clock.now();
     let state = login.state_at(now);
     if state != LoginState::Pending {
         return Err(login_closed(state, WHAT));
     }
-    usable_credentials(&st, &login.username)?;
+    usable_credentials(st, &login.username)?;
     let fresh = new_challenge(&st.rng)
         .map_err(|_| ApiError::internal("random generator", &"fill failed"))?;
-    let Some(row) = st.db.offline_challenge_or_insert(&login_id, &fresh, now)? else {
+    let Some(row) = st.db.offline_challenge_or_insert(login_id, &fresh, now)? else {
         // Decided or expired since the read above.
-        let login = authenticated_login(&st, &login_id, &headers)?;
+        let login = login_with_secret(st, login_id, secret)?;
         return Err(login_closed(login.state_at(now), WHAT));
     };
     tracing::info!(user = %login.username, %login_id, "offline challenge shown");
-    Ok(Json(OfflineChallenge {
+    Ok(OfflineChallenge {
         challenge: grouped_challenge(&row.challenge),
         expires_at: login.expires_at,
-    }))
+    })
 }
 
 /// `POST /v1/logins/{login_id}/response` (bearer login secret): the phone's response to the
@@ -76,10 +89,23 @@ pub(crate) async fn response_typed(
     headers: HeaderMap,
     ApiJson(req): ApiJson<OfflineResponse>,
 ) -> Result<Json<LoginStatus>, ApiError> {
-    let login = authenticated_login(&st, &login_id, &headers)?;
+    let secret = bearer_token(&headers).unwrap_or_default();
+    Ok(Json(check_response(&st, &login_id, secret, &req.response)?))
+}
+
+/// Checks the response `typed` to the offline challenge of the login `login_id` whose secret
+/// is `secret`, under the attempt limiter; a match approves the login and answers its status.
+/// Shared by `POST /v1/logins/{id}/response` and the login page.
+pub(crate) fn check_response(
+    st: &AppState,
+    login_id: &str,
+    secret: &str,
+    typed: &str,
+) -> Result<LoginStatus, ApiError> {
+    let login = login_with_secret(st, login_id, secret)?;
     let now = st.clock.now();
     let state = login.state_at(now);
-    let challenge = match st.db.offline_challenge(&login_id)? {
+    let challenge = match st.db.offline_challenge(login_id)? {
         Some(challenge) if challenge.used => return Err(response_used()),
         Some(challenge) => challenge,
         None if state == LoginState::Pending => return Err(no_challenge_yet()),
@@ -88,8 +114,8 @@ pub(crate) async fn response_typed(
     if state != LoginState::Pending {
         return Err(login_closed(state, WHAT));
     }
-    let typed = typed_digits(&req.response, RESPONSE_DIGITS, "response")?;
-    let credentials = usable_credentials(&st, &login.username)?;
+    let typed = typed_digits(typed, RESPONSE_DIGITS, "response")?;
+    let credentials = usable_credentials(st, &login.username)?;
     let matched = {
         // Held across the comparison so concurrent tries cannot overrun the limit.
         let mut limiter = st.offline_limiter();
@@ -109,7 +135,7 @@ pub(crate) async fn response_typed(
         tracing::info!(user = %login.username, %login_id, "offline response refused: wrong");
         return Err(response_wrong());
     };
-    approve(&st, &login_id, credential, OfflineProof::Response, now)
+    approve(st, login_id, credential, OfflineProof::Response, now)
 }
 
 /// `POST /v1/logins/{login_id}/code` (bearer login secret): a time-based code from the
@@ -149,7 +175,8 @@ pub(crate) async fn code(
             found.credential,
             OfflineProof::TimeStep(found.step),
             now,
-        ),
+        )
+        .map(Json),
         None => {
             tracing::info!(user = %login.username, %login_id, "time code refused: wrong");
             Err(response_wrong())
@@ -165,7 +192,7 @@ fn approve(
     credential: &OfflineCredential,
     proof: OfflineProof,
     now: i64,
-) -> Result<Json<LoginStatus>, ApiError> {
+) -> Result<LoginStatus, ApiError> {
     let outcome = st
         .db
         .approve_offline(login_id, &credential.credential_id, proof, now)?;
@@ -192,7 +219,7 @@ fn approve(
         "login approved offline"
     );
     let state = login.state_at(now);
-    Ok(Json(login_status(st, login_id, &login, state, now)?))
+    login_status(st, login_id, &login, state, now)
 }
 
 /// The login as stored now.

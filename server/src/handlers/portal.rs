@@ -158,11 +158,22 @@ pub(crate) async fn remove_device(
     Path(credential_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = portal_user(&st, &headers)?;
-    if !st.db.revoke(&credential_id, Some(&user), st.clock.now())? {
+    revoke_device(&st, &user, &credential_id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes the active device `credential_id` of `user` (signed in); `credential_unknown` when
+/// the user has no such device. Shared with the account page.
+pub(crate) fn revoke_device(
+    st: &AppState,
+    user: &str,
+    credential_id: &str,
+) -> Result<(), ApiError> {
+    if !st.db.revoke(credential_id, Some(user), st.clock.now())? {
         return Err(ApiError::credential_unknown());
     }
     tracing::info!(%user, %credential_id, "device removed in the portal");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// `GET /v1/portal/activity`: the user's last 50 logins, newest first.

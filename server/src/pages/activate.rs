@@ -10,22 +10,21 @@
 //! `expired`, `already_enrolled` (a device was refused the ticket because the user is already
 //! enrolled on it; the ticket stays good for another device), else `waiting`. The stream
 //! wakes when a device completes or is refused an activation, and re-reads at least every
-//! [`RECHECK_INTERVAL`] (the ticket's expiry).
+//! `events::RECHECK_INTERVAL` (and at the ticket's expiry).
 
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use futures_util::stream::{self, Stream};
+use futures_util::stream::Stream;
 use serde::{Deserialize, Serialize};
 
 use super::error::PageError;
+use super::events::{status_events, Reading, Watched};
 use super::html::{activation_page, page_response, qr_data_url, ActivationView};
 use super::session::SignedIn;
 use super::ACTIVATE_PATH;
@@ -33,9 +32,7 @@ use crate::db::activation::WatchedTicket;
 use crate::error::ApiError;
 use crate::handlers::portal::new_ticket;
 use crate::state::{AppState, Shared};
-
-/// The longest the event stream waits before reading the ticket again.
-pub(crate) const RECHECK_INTERVAL: Duration = Duration::from_secs(5);
+use tokio::sync::futures::Notified;
 
 /// Where an activation ticket stands, as the page shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -181,87 +178,46 @@ pub(crate) async fn events(
         return Err(bad_group());
     }
     let watcher = Watcher {
-        st,
         user: signed_in.user,
         group,
-        last: None,
     };
     // The ticket must exist now; later reads that fail end the stream.
-    watcher.read()?.ok_or(PageError::TicketUnknown)?;
-    Ok(Sse::new(stream::unfold(Some(watcher), next_event)).keep_alive(KeepAlive::default()))
+    watcher.read(&st)?.ok_or(PageError::TicketUnknown)?;
+    Ok(status_events(st, watcher))
 }
 
-/// The state of one event stream.
+/// What one event stream watches: the newest ticket of a user whose session ID ends in a
+/// group.
 struct Watcher {
-    /// The shared state.
-    st: Arc<AppState>,
     /// The signed-in user.
     user: String,
     /// The last group of the watched ticket's session ID (upper case).
     group: String,
-    /// The state last sent.
-    last: Option<ActivationState>,
 }
 
-impl Watcher {
-    /// The ticket's status now and how long it has left (`None` if the ticket is gone).
-    fn read(&self) -> Result<Option<(StatusUpdate, i64)>, ApiError> {
-        let Some(ticket) = self.st.db.watched_ticket(&self.user, &self.group)? else {
+impl Watched for Watcher {
+    type State = ActivationState;
+    type Update = StatusUpdate;
+
+    fn changed(st: &AppState) -> Notified<'_> {
+        st.activation_watch.changed()
+    }
+
+    fn read(&self, st: &AppState) -> Result<Option<Reading<Self>>, ApiError> {
+        let Some(ticket) = st.db.watched_ticket(&self.user, &self.group)? else {
             return Ok(None);
         };
-        let refused = self
-            .st
+        let refused = st
             .activation_watch
             .was_refused_as_enrolled(&ticket.session_id);
-        let now = self.st.clock.now();
+        let now = st.clock.now();
         let update = StatusUpdate::of(&ticket, &self.user, refused, now);
-        Ok(Some((update, ticket.expires_at - now)))
-    }
-}
-
-/// The stream's next event: the status when it differs from the last one sent, waiting for a
-/// change (or [`RECHECK_INTERVAL`]) meanwhile. After a final state the stream ends; so it
-/// does when the ticket cannot be read, and when the server shuts down.
-async fn next_event(
-    watcher: Option<Watcher>,
-) -> Option<(Result<Event, Infallible>, Option<Watcher>)> {
-    let mut watcher = watcher?;
-    let st = watcher.st.clone();
-    loop {
-        // Made before the read, so a change stored after the read wakes this wait.
-        let changed = st.activation_watch.changed();
-        if st.activation_watch.is_closed() {
-            return None;
-        }
-        let (update, seconds_left) = match watcher.read() {
-            Ok(Some(read)) => read,
-            Ok(None) => return None,
-            Err(error) => {
-                tracing::warn!(
-                    code = error.code,
-                    "activation page events ended: the ticket cannot be read"
-                );
-                return None;
-            }
-        };
-        if watcher.last != Some(update.state) {
-            watcher.last = Some(update.state);
-            let event = match Event::default().event("status").json_data(&update) {
-                Ok(event) => event,
-                Err(error) => {
-                    tracing::warn!(%error, "activation page events ended: status not encoded");
-                    return None;
-                }
-            };
-            let next = (!update.state.is_final()).then_some(watcher);
-            return Some((Ok(event), next));
-        }
-        let until_expiry = Duration::from_secs(u64::try_from(seconds_left).unwrap_or(0));
-        let _ = tokio::time::timeout(
-            until_expiry.clamp(Duration::from_secs(1), RECHECK_INTERVAL),
-            changed,
-        )
-        .await;
+        Ok(Some(Reading {
+            state: update.state,
+            is_final: update.state.is_final(),
+            update,
+            seconds_left: ticket.expires_at - now,
+        }))
     }
 }
 

@@ -1,11 +1,11 @@
 //! Why a portal page cannot be shown: [`PageError`], answered as an HTML page that says what
-//! to do (or, without a session, a redirect to the sign-in page).
+//! to do (or, without a session or login, a redirect to the sign-in or login page).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::html::{message_page, page_response};
-use super::SIGN_IN_PATH;
+use super::{LOGIN_PATH, SIGN_IN_PATH};
 use crate::error::ApiError;
 
 /// A refused or failed portal page request.
@@ -13,6 +13,8 @@ use crate::error::ApiError;
 pub(crate) enum PageError {
     /// No session cookie, or its session ended: 303 to the sign-in page.
     SignInNeeded,
+    /// No login cookie, or its login is unknown: 303 to the login page.
+    LoginNeeded,
     /// A form came without the CSRF token of this session (or pre-session): 403.
     CsrfMismatch,
     /// The request is malformed (a missing or wrong query parameter): 400.
@@ -35,6 +37,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, heading, message) = match self {
             Self::SignInNeeded => return Redirect::to(SIGN_IN_PATH).into_response(),
+            Self::LoginNeeded => return Redirect::to(LOGIN_PATH).into_response(),
             Self::CsrfMismatch => (
                 StatusCode::FORBIDDEN,
                 "This form is out of date",

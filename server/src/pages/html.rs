@@ -3,14 +3,18 @@
 
 use std::fmt::Write as _;
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use qrcode::render::svg;
 use qrcode::types::QrError;
 use qrcode::QrCode;
 
-use super::{CSS_PATH, JS_PATH, SIGN_IN_PATH};
+use super::{
+    CSS_PATH, JS_PATH, LOGIN_DONE_PATH, LOGIN_EVENTS_PATH, LOGIN_OFFLINE_PATH, LOGIN_PATH,
+    LOGIN_QR_PATH, LOGIN_WAIT_PATH, SIGN_IN_PATH,
+};
+use crate::error::ApiError;
 
 /// `text` with the characters that mean something in HTML text and attribute values
 /// (`& < > " '`) replaced by character references.
@@ -44,6 +48,18 @@ pub(crate) fn page_response(status: StatusCode, html: &str) -> Response {
         html.to_string(),
     )
         .into_response()
+}
+
+/// A form page shown again after `refusal`: the refusal's status, and its `Retry-After`
+/// when it has one.
+pub(crate) fn refused_form(refusal: &ApiError, html: &str) -> Response {
+    let mut response = page_response(refusal.status, html);
+    if let Some(seconds) = refusal.retry_after {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// A whole document titled `title` (escaped) around `main`, HTML made by this module.
@@ -84,21 +100,59 @@ pub(crate) fn message_page(heading: &str, message: &str) -> String {
     )
 }
 
-/// The sign-in page: the user name typed before (if any), the form's CSRF token, and the
-/// error of the last attempt (if any).
-pub(crate) fn sign_in_page(username: &str, csrf: &str, error: Option<&str>) -> String {
-    let error = error.map_or(String::new(), |message| {
-        format!(
-            "<p id=\"form-error\" role=\"alert\">{}</p>\n",
-            escape(message)
-        )
-    });
+/// A page with a user name and password form: the sign-in page ([`SIGN_IN_PAGE`]) or the
+/// login page ([`LOGIN_PAGE`]).
+#[derive(Debug)]
+pub(crate) struct PasswordPage {
+    /// The page's title.
+    pub title: &'static str,
+    /// Its heading.
+    pub heading: &'static str,
+    /// The sentence under the heading.
+    pub intro: &'static str,
+    /// The form's id.
+    pub id: &'static str,
+    /// Where the form posts.
+    pub action: &'static str,
+    /// The submit button's text.
+    pub button: &'static str,
+}
+
+/// The portal's sign-in page.
+pub(crate) const SIGN_IN_PAGE: PasswordPage = PasswordPage {
+    title: "Sign in",
+    heading: "Sign in to the portal",
+    intro: "Sign in with your user name and the portal password to activate IB Key on your phone.",
+    id: "sign-in",
+    action: SIGN_IN_PATH,
+    button: "Sign in",
+};
+
+/// The login page's first step.
+pub(crate) const LOGIN_PAGE: PasswordPage = PasswordPage {
+    title: "Log in",
+    heading: "Log in to the Client Portal",
+    intro:
+        "Log in with your user name and password, then approve the login with IB Key on your phone.",
+    id: "login",
+    action: LOGIN_PATH,
+    button: "Log in",
+};
+
+/// The password form page `page`: the user name typed before (if any), the form's CSRF
+/// token, and the error of the last attempt (if any).
+pub(crate) fn password_page(
+    page: &PasswordPage,
+    username: &str,
+    csrf: &str,
+    error: Option<&str>,
+) -> String {
     document(
-        "Sign in",
+        page.title,
         &format!(
-            r#"<h1>Sign in to the portal</h1>
-<p>Sign in with your user name and the portal password to activate IB Key on your phone.</p>
-{error}<form id="sign-in" method="post" action="{SIGN_IN_PATH}">
+            r#"<h1>{heading}</h1>
+<p>{intro}</p>
+{error}<form id="{id}" method="post" action="{action}">
 <input type="hidden" name="csrf" value="{csrf}">
 <div class="field">
 <label for="username">User name</label>
@@ -108,13 +162,146 @@ pub(crate) fn sign_in_page(username: &str, csrf: &str, error: Option<&str>) -> S
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password">
 </div>
-<button type="submit">Sign in</button>
+<button type="submit">{button}</button>
 </form>"#,
+            heading = page.heading,
+            intro = page.intro,
+            error = form_error(error),
+            id = page.id,
+            action = page.action,
+            button = page.button,
             csrf = escape(csrf),
             username = escape(username),
         ),
     )
 }
+
+/// The `#form-error` alert of a form shown again, or nothing.
+fn form_error(error: Option<&str>) -> String {
+    error.map_or(String::new(), |message| {
+        format!(
+            "<p id=\"form-error\" role=\"alert\">{}</p>\n",
+            escape(message)
+        )
+    })
+}
+
+/// The login status as a login page shows it: its state word and message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LoginStatusView<'a> {
+    /// The state word (`data-state`).
+    pub state: &'a str,
+    /// The status message.
+    pub message: &'a str,
+}
+
+/// The `#login-status` paragraph: its state word and where its updates come from.
+fn login_status_paragraph(status: LoginStatusView<'_>) -> String {
+    format!(
+        r#"<p id="login-status" role="status" aria-live="polite" data-state="{state}" data-events="{LOGIN_EVENTS_PATH}" data-done="{LOGIN_DONE_PATH}">{message}</p>"#,
+        state = escape(status.state),
+        message = escape(status.message),
+    )
+}
+
+/// The login page's waiting step: the number to match, the mute notice while the user's
+/// pushes are paused, the status, and the other ways to log in.
+pub(crate) fn login_wait_page(
+    number: u8,
+    paused: Option<&str>,
+    status: LoginStatusView<'_>,
+) -> String {
+    let paused = paused.map_or(String::new(), |notice| {
+        format!(
+            "<p id=\"login-paused\">{} Log in with the QR code instead.</p>\n",
+            escape(notice)
+        )
+    });
+    document(
+        "Approve the login",
+        &format!(
+            r#"<h1>Approve the login on your phone</h1>
+<p>Open IB Key on your phone and pick this number:</p>
+<p id="login-number">{number}</p>
+{paused}{status}
+<ul class="other-ways">
+<li><a id="use-qr" href="{LOGIN_QR_PATH}">Log in with QR code</a></li>
+<li><a id="use-code" href="{LOGIN_OFFLINE_PATH}">Use a code from the app</a></li>
+</ul>"#,
+            status = login_status_paragraph(status),
+        ),
+    )
+}
+
+/// The login page's QR code step: the login's QR code (a `data:` URL) and the status.
+pub(crate) fn login_qr_page(qr_url: &str, status: LoginStatusView<'_>) -> String {
+    document(
+        "Log in with QR code",
+        &format!(
+            r#"<h1>Log in with QR code</h1>
+<p>Open IB Key on your phone, choose to scan, and scan this QR code.</p>
+<img id="login-qr" alt="QR code to scan with IB Key" src="{qr_url}" width="320" height="320">
+{status}
+<p><a href="{LOGIN_WAIT_PATH}">Back to the number to match</a></p>"#,
+            qr_url = escape(qr_url),
+            status = login_status_paragraph(status),
+        ),
+    )
+}
+
+/// The login page's challenge/response step: the challenge, the response form with its CSRF
+/// token, the error of the last attempt (if any), and the status.
+pub(crate) fn login_offline_page(
+    challenge: &str,
+    csrf: &str,
+    error: Option<&str>,
+    status: LoginStatusView<'_>,
+) -> String {
+    document(
+        "Use a code from the app",
+        &format!(
+            r#"<h1>Use a code from the app</h1>
+<p>In IB Key on your phone, choose challenge/response and type this challenge:</p>
+<p id="offline-challenge">{challenge}</p>
+<p>Then type the response the app shows.</p>
+{error}<form id="offline-response" method="post" action="{LOGIN_OFFLINE_PATH}">
+<input type="hidden" name="csrf" value="{csrf}">
+<div class="field">
+<label for="response">Response from the app</label>
+<input id="response" name="response" inputmode="numeric" autocomplete="one-time-code">
+</div>
+<button type="submit">Log in</button>
+</form>
+{status}
+<p><a href="{LOGIN_WAIT_PATH}">Back to the number to match</a></p>"#,
+            challenge = escape(challenge),
+            csrf = escape(csrf),
+            error = form_error(error),
+            status = login_status_paragraph(status),
+        ),
+    )
+}
+
+/// The page of an approved login.
+pub(crate) fn login_done_page(user: &str) -> String {
+    document(
+        "Logged in",
+        &format!(
+            r#"<h1>Logged in</h1>
+<p id="logged-in">You are logged in as {user}.</p>
+{PORTAL_NAV}"#,
+            user = escape(user),
+        ),
+    )
+}
+
+/// The navigation of the signed-in portal pages.
+const PORTAL_NAV: &str = r#"<nav aria-label="Portal">
+<ul>
+<li><a href="/portal/activate">Activate a device</a></li>
+<li><a href="/portal/account">Your devices</a></li>
+</ul>
+</nav>"#;
 
 /// What the activation page shows.
 #[derive(Debug, Clone)]
@@ -144,7 +331,8 @@ pub(crate) fn activation_page(view: &ActivationView<'_>) -> String {
     document(
         "Activate IB Key",
         &format!(
-            r#"<h1>Activate IB Key</h1>
+            r#"{PORTAL_NAV}
+<h1>Activate IB Key</h1>
 <p>Signed in as <strong>{user}</strong>. Open IB Key on your phone, choose to activate, and scan this QR code. If the camera cannot read it, type the session ID under it instead.</p>
 <img id="activation-qr" alt="QR code to scan with IB Key" src="{qr_url}" width="320" height="320">
 <p class="label">Session ID</p>
@@ -232,7 +420,7 @@ mod tests {
         assert!(page.contains("Signed in as <strong>a&amp;b</strong>"));
         assert!(page.contains(r#"value="t&quot;oken""#));
         assert!(page.contains(r#"<span id="countdown" data-seconds-left="299">4:59</span>"#));
-        let sign_in = sign_in_page("\"><img src=x>", "c", Some("<b>wrong</b>"));
+        let sign_in = password_page(&SIGN_IN_PAGE, "\"><img src=x>", "c", Some("<b>wrong</b>"));
         assert!(sign_in.contains(r#"value="&quot;&gt;&lt;img src=x&gt;""#));
         assert!(sign_in.contains("&lt;b&gt;wrong&lt;/b&gt;"));
         assert_eq!(escape("'&'"), "&#39;&amp;&#39;");

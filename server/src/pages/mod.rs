@@ -10,7 +10,9 @@
 
 pub(crate) mod activate;
 pub(crate) mod error;
+pub(crate) mod events;
 pub(crate) mod html;
+pub(crate) mod login;
 pub(crate) mod session;
 pub(crate) mod sign_in;
 
@@ -35,6 +37,18 @@ pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 's
 pub(crate) const SIGN_IN_PATH: &str = "/portal/sign-in";
 /// The activation page's path.
 pub(crate) const ACTIVATE_PATH: &str = "/portal/activate";
+/// The login page's path (the password form).
+pub(crate) const LOGIN_PATH: &str = "/login";
+/// The login page's waiting step (the number to match).
+pub(crate) const LOGIN_WAIT_PATH: &str = "/login/wait";
+/// The login status events.
+pub(crate) const LOGIN_EVENTS_PATH: &str = "/login/events";
+/// The page of an approved login.
+pub(crate) const LOGIN_DONE_PATH: &str = "/login/done";
+/// The login page's QR code step.
+pub(crate) const LOGIN_QR_PATH: &str = "/login/qr";
+/// The login page's challenge/response step.
+pub(crate) const LOGIN_OFFLINE_PATH: &str = "/login/offline";
 /// The stylesheet's path.
 pub(crate) const CSS_PATH: &str = "/static/portal.css";
 /// The script's path.
@@ -53,6 +67,12 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route(ACTIVATE_PATH, get(activate::page))
         .route("/portal/activate/fresh", post(activate::fresh))
         .route("/portal/activate/events", get(activate::events))
+        .route(LOGIN_PATH, get(login::form).post(login::submit))
+        .route(LOGIN_WAIT_PATH, get(login::wait))
+        .route(LOGIN_EVENTS_PATH, get(login::events))
+        .route(LOGIN_DONE_PATH, get(login::done))
+        .route(LOGIN_QR_PATH, get(login::qr))
+        .route(LOGIN_OFFLINE_PATH, get(login::offline).post(login::respond))
         .route(
             CSS_PATH,
             get(|| async { asset("text/css; charset=utf-8", PORTAL_CSS) }),

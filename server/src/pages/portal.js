@@ -1,6 +1,23 @@
 // The ibkey portal pages' script: the activation page's countdown and its status, updated
-// from the server's events (GET /portal/activate/events, event "status").
+// from the server's events (GET /portal/activate/events, event "status"); the login page's
+// status, updated from GET /login/events, going on to /login/done on approval.
 "use strict";
+
+// Opens the server's events at `url` and hands each "status" update (parsed JSON) to
+// `handle`; returns the EventSource.
+function onStatus(url, handle) {
+  const events = new EventSource(url);
+  events.addEventListener("status", function (event) {
+    let update;
+    try {
+      update = JSON.parse(event.data);
+    } catch (_) {
+      return;
+    }
+    handle(update);
+  });
+  return events;
+}
 
 (function () {
   const status = document.getElementById("activation-status");
@@ -42,14 +59,7 @@
     }
   }
 
-  events = new EventSource(status.dataset.events);
-  events.addEventListener("status", function (event) {
-    let update;
-    try {
-      update = JSON.parse(event.data);
-    } catch (_) {
-      return;
-    }
+  events = onStatus(status.dataset.events, function (update) {
     show(update.state, update.message);
     if (isFinal()) {
       stop();
@@ -57,4 +67,21 @@
   });
   timer = setInterval(tick, 1000);
   tick();
+})();
+
+(function () {
+  const status = document.getElementById("login-status");
+  if (!status || status.dataset.state !== "waiting") {
+    return;
+  }
+  const events = onStatus(status.dataset.events, function (update) {
+    status.dataset.state = update.state;
+    status.textContent = update.message;
+    if (update.state === "approved") {
+      events.close();
+      window.location.assign(status.dataset.done);
+    } else if (update.state !== "waiting") {
+      events.close();
+    }
+  });
 })();

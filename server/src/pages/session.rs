@@ -1,9 +1,11 @@
 //! The portal pages' cookies and CSRF tokens.
 //!
-//! Two cookies, both `HttpOnly; SameSite=Strict; Path=/` (and `Secure` when the server
-//! listens off loopback): [`SESSION_COOKIE`] holds a portal session token (the same sessions
-//! as `POST /v1/portal/sign-in` makes, 15 minutes), [`PRE_SESSION_COOKIE`] a random value
-//! the sign-in form's CSRF token is tied to before there is a session. A CSRF token is the
+//! Three cookies, all `HttpOnly; SameSite=Strict` (and `Secure` when the server listens off
+//! loopback): [`SESSION_COOKIE`] (`Path=/`) holds a portal session token (the same sessions
+//! as `POST /v1/portal/sign-in` makes, 15 minutes), [`PRE_SESSION_COOKIE`] (`Path=/`) a
+//! random value the sign-in and login forms' CSRF tokens are tied to before there is a
+//! session, [`LOGIN_COOKIE`] (`Path=/login`) the login page's login id and secret (never in
+//! a URL), until the browser closes. A CSRF token is the
 //! HMAC-SHA256, under a key made at each start, of the cookie it is tied to (so a restart
 //! makes open forms stale: they are refused with a page saying to reload).
 
@@ -17,6 +19,7 @@ use ibkey_protocol::encoding::{b64, unb64};
 use ring::hmac;
 
 use super::error::PageError;
+use crate::crypto::random_b64;
 use crate::handlers::portal::{session_user, PORTAL_SESSION_SECONDS};
 use crate::state::AppState;
 
@@ -24,8 +27,15 @@ use crate::state::AppState;
 pub(crate) const SESSION_COOKIE: &str = "ibkey_session";
 /// The name of the pre-session cookie (what the sign-in form's CSRF token is tied to).
 pub(crate) const PRE_SESSION_COOKIE: &str = "ibkey_pre_session";
-/// The length of the cookies' values (32 random bytes in base64url).
+/// The name of the login cookie (the login page's login: its id and secret, `<id>.<secret>`).
+pub(crate) const LOGIN_COOKIE: &str = "ibkey_login";
+/// The path the login cookie is sent to (the login page's routes only).
+pub(crate) const LOGIN_COOKIE_PATH: &str = "/login";
+/// The length of the session and pre-session cookies' values (32 random bytes in
+/// base64url).
 const COOKIE_VALUE_LEN: usize = 43;
+/// The longest cookie value read.
+const MAX_COOKIE_VALUE_LEN: usize = 128;
 
 /// What a CSRF token is tied to.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +44,8 @@ pub(crate) enum CsrfBinding<'a> {
     PreSession(&'a str),
     /// The session cookie's value (the forms of a signed-in user).
     Session(&'a str),
+    /// The login cookie's value (the forms of the login page after the password).
+    Login(&'a str),
 }
 
 impl CsrfBinding<'_> {
@@ -42,6 +54,7 @@ impl CsrfBinding<'_> {
         let (label, value) = match self {
             Self::PreSession(value) => ("pre-session:", value),
             Self::Session(value) => ("session:", value),
+            Self::Login(value) => ("login:", value),
         };
         [label.as_bytes(), value.as_bytes()].concat()
     }
@@ -63,8 +76,23 @@ pub(crate) fn check_csrf(
 }
 
 /// The value of the cookie `name` in the request, if it has the form this server gives its
-/// cookies (43 base64url characters).
+/// session and pre-session cookies (43 base64url characters).
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    cookie_value(headers, name)
+        .filter(|value| value.len() == COOKIE_VALUE_LEN && !value.contains('.'))
+}
+
+/// The login cookie's login id and secret, if the request has one in the form this server
+/// gives it (`<id>.<secret>`, both base64url).
+pub(crate) fn login_cookie(headers: &HeaderMap) -> Option<(&str, &str)> {
+    cookie_value(headers, LOGIN_COOKIE)?
+        .split_once('.')
+        .filter(|(id, secret)| !id.is_empty() && !secret.is_empty() && !secret.contains('.'))
+}
+
+/// The value of the cookie `name` in the request, if it is made of base64url characters and
+/// dots, at most [`MAX_COOKIE_VALUE_LEN`] of them.
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -74,32 +102,48 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value.trim())
         .filter(|value| {
-            value.len() == COOKIE_VALUE_LEN
+            value.len() <= MAX_COOKIE_VALUE_LEN
                 && value
                     .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
         })
 }
 
-/// A `Set-Cookie` value for the cookie `name` with `value`, lasting `max_age` seconds (until
-/// the browser closes when `None`).
+/// The browser's pre-session cookie value, and the `Set-Cookie` of a new one when it has
+/// none (the forms before sign-in and before the login's password tie their CSRF tokens to
+/// it).
+pub(crate) fn pre_session(
+    st: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, Option<HeaderValue>), PageError> {
+    if let Some(value) = cookie(headers, PRE_SESSION_COOKIE) {
+        return Ok((value.to_string(), None));
+    }
+    let value = random_b64(&st.rng, 32)?;
+    let set = set_cookie(st, PRE_SESSION_COOKIE, &value, "/", None)?;
+    Ok((value, Some(set)))
+}
+
+/// A `Set-Cookie` value for the cookie `name` with `value`, sent to `path`, lasting
+/// `max_age` seconds (until the browser closes when `None`).
 pub(crate) fn set_cookie(
     st: &AppState,
     name: &str,
     value: &str,
+    path: &str,
     max_age: Option<i64>,
 ) -> Result<HeaderValue, PageError> {
     let max_age = max_age.map_or(String::new(), |seconds| format!("; Max-Age={seconds}"));
     let secure = if st.secure_cookies { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{name}={value}{max_age}; Path=/; HttpOnly; SameSite=Strict{secure}"
+        "{name}={value}{max_age}; Path={path}; HttpOnly; SameSite=Strict{secure}"
     ))
     .map_err(|_| PageError::Internal)
 }
 
 /// The `Set-Cookie` value of a new session cookie holding the portal session `token`.
 pub(crate) fn session_cookie(st: &AppState, token: &str) -> Result<HeaderValue, PageError> {
-    set_cookie(st, SESSION_COOKIE, token, Some(PORTAL_SESSION_SECONDS))
+    set_cookie(st, SESSION_COOKIE, token, "/", Some(PORTAL_SESSION_SECONDS))
 }
 
 /// A signed-in user of the portal pages: the session cookie names an unexpired portal
@@ -153,5 +197,11 @@ mod tests {
         assert_eq!(cookie(&headers, SESSION_COOKIE), Some(value.as_str()));
         assert_eq!(cookie(&headers, PRE_SESSION_COOKIE), None);
         assert_eq!(cookie(&headers, "missing"), None);
+        let line = format!("{LOGIN_COOKIE}=abc.{value}; {SESSION_COOKIE}=a.b");
+        headers.insert(COOKIE, HeaderValue::from_str(&line).expect("header"));
+        assert_eq!(login_cookie(&headers), Some(("abc", value.as_str())));
+        assert_eq!(cookie(&headers, SESSION_COOKIE), None);
+        headers.insert(COOKIE, HeaderValue::from_static("ibkey_login=a.b.c; x=1"));
+        assert_eq!(login_cookie(&headers), None);
     }
 }

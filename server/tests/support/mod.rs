@@ -8,6 +8,9 @@
 // of them leaves unused is not dead code.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod phone;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
