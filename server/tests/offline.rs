@@ -9,9 +9,7 @@ mod support;
 
 use std::time::Duration;
 
-use ibkey_protocol::activation::{
-    codes as activation_codes, verify_token, CompleteResponse, ReceiptClaims,
-};
+use ibkey_protocol::activation::{codes as activation_codes, verify_token, CompleteResponse};
 use ibkey_protocol::approval::{
     codes as approval_codes, decision_message, device_request_message, ChallengeClaims,
     DecideRequest, Decision, LoginStarted, LoginState, LoginStatus, PendingResponse,
@@ -19,28 +17,15 @@ use ibkey_protocol::approval::{
 };
 use ibkey_protocol::encoding::b64;
 use ibkey_protocol::offline::{
-    codes, parse_challenge, response, time_code, OfflineChallenge, SECRET_LEN, TIME_CODE_PERIOD,
+    codes, parse_challenge, response, time_code, OfflineChallenge, TIME_CODE_PERIOD,
 };
 use ibkey_server::PortalDevice;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::{harness, harness_with, offline_secret, Device, Harness, Reply, PASSWORD};
-
-/// A phone's account with offline codes: its key, credential and per-account secret.
-struct Account {
-    user: String,
-    device: Device,
-    credential_id: String,
-    secret: [u8; SECRET_LEN],
-}
+use support::phone::Account;
+use support::{harness, harness_with, Device, Harness, Reply, PASSWORD};
 
 impl Account {
-    /// The phone's response to the challenge the login page shows.
-    fn response(&self, shown: &OfflineChallenge) -> String {
-        let challenge = parse_challenge(&shown.challenge).expect("a well-formed challenge");
-        response(&self.secret, &self.user, &challenge)
-    }
-
     /// A code that is none of the phone's around `now` (whichever step the server reads).
     fn not_a_code_near(&self, now: i64) -> String {
         let step = now / 30;
@@ -62,27 +47,6 @@ impl Account {
 }
 
 impl Harness {
-    /// Activates a phone for `user` with an agreement key; checks the server's answer.
-    async fn enroll_offline(&self, user: &str, device_id: &str) -> Account {
-        let ticket = self.ticket_for(user).await;
-        let device = Device::new(device_id);
-        let (request, private) = device.complete_request_with_agreement(&ticket.qr_payload);
-        let complete: CompleteResponse =
-            self.post("/v1/activation/complete", &request).await.parse();
-        let receipt: ReceiptClaims =
-            verify_token(&complete.receipt, &self.server.public_key()).expect("receipt");
-        let server_key = complete
-            .agreement_key
-            .expect("the server answers an agreement key");
-        let secret = offline_secret(private, &server_key, &receipt.cid);
-        Account {
-            user: user.to_string(),
-            device,
-            credential_id: receipt.cid,
-            secret,
-        }
-    }
-
     async fn login(&self, user: &str) -> LoginStarted {
         self.post(
             "/v1/logins",

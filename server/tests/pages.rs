@@ -12,11 +12,9 @@ use std::time::Duration;
 
 use ibkey_protocol::activation::{CompleteResponse, LookupResponse};
 use ibkey_server::{AdjustableClock, PORTAL_PASSWORD_FILE};
-use qrcode::render::svg;
-use qrcode::QrCode;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::browser::{csrf_of, percent_decode, Browser, Page};
+use support::browser::{csrf_of, qr_svg, Browser, Page};
 use support::{config, harness, ticket_claims_unverified, Device, Harness, PASSWORD};
 
 /// The ticket behind the session ID shown on `page`, as a phone typing it gets it.
@@ -197,19 +195,7 @@ async fn the_activation_page_shows_the_qr_code_and_session_id_of_a_ticket_for_th
         page.attribute("activation-qr", "alt"),
         "QR code to scan with IB Key"
     );
-    let src = page.attribute("activation-qr", "src");
-    let svg_text = percent_decode(
-        src.strip_prefix("data:image/svg+xml,")
-            .expect("an SVG data URL"),
-    );
-    let expected = QrCode::new(ticket.as_bytes())
-        .expect("encodes")
-        .render::<svg::Color<'_>>()
-        .dark_color(svg::Color("#000000"))
-        .light_color(svg::Color("#ffffff"))
-        .quiet_zone(true)
-        .build();
-    assert_eq!(svg_text, expected);
+    assert_eq!(page.image_svg("activation-qr"), qr_svg(&ticket));
 
     // 5 minutes from the ticket's issue (a second may pass before the page is made).
     let (countdown, seconds_left) = (

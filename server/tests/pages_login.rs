@@ -1,6 +1,7 @@
 //! The login page end to end, against a real server on loopback: the password form with its
 //! CSRF token and login cookie, the number to match, the status events as a phone approves,
-//! denies, reports fraud or lets the login expire, and the page of an approved login.
+//! denies, reports fraud or lets the login expire, the page of an approved login, the
+//! login's QR code and the challenge/response form.
 
 #![allow(clippy::expect_used)]
 
@@ -8,9 +9,10 @@ mod support;
 
 use std::time::Duration;
 
-use ibkey_protocol::approval::Decision;
+use ibkey_protocol::approval::{Decision, LoginQrResponse};
+use ibkey_protocol::offline::OfflineChallenge;
 use reqwest::StatusCode;
-use support::browser::{csrf_of, Browser, Events, Page};
+use support::browser::{csrf_of, qr_svg, Browser, Events, Page};
 use support::phone::{only_challenge, Phone};
 use support::{harness, Harness, PASSWORD};
 
@@ -247,5 +249,111 @@ async fn an_expired_login_is_reported_and_cannot_reach_the_logged_in_page() {
         stranger.get("/login/done").await.header("location"),
         "/login"
     );
+    h.server.shutdown().await;
+}
+
+/// The login id and secret in the browser's login cookie.
+fn login_of(browser: &Browser) -> (String, String) {
+    let value = browser.cookies.get("ibkey_login").expect("a login cookie");
+    let (id, secret) = value.split_once('.').expect("id.secret");
+    (id.to_string(), secret.to_string())
+}
+
+#[tokio::test]
+async fn the_qr_page_shows_the_logins_qr_code_and_a_scan_approves_it() {
+    let (h, phone) = alice_with_phone().await;
+    let mut browser = Browser::new(&h);
+    let (_, mut events) = wait_page(&mut browser, "alice").await;
+    assert_eq!(events.next_state().await.0, "waiting");
+    let page = browser.get("/login/qr").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    page.assert_security_headers();
+    assert_eq!(page.header("cache-control"), "no-store");
+    assert_eq!(
+        page.attribute("login-qr", "alt"),
+        "QR code to scan with IB Key"
+    );
+    assert_eq!(page.attribute("login-status", "data-state"), "waiting");
+    // The image is the QR code the API hands out for this login (the same open challenge).
+    let (id, secret) = login_of(&browser);
+    let qr: LoginQrResponse = h
+        .post_bearer(&format!("/v1/logins/{id}/qr"), &secret)
+        .await
+        .parse();
+    assert_eq!(page.image_svg("login-qr"), qr_svg(&qr.qr_payload));
+
+    let scanned = h.challenge(&qr.qr_payload);
+    assert_eq!(scanned.num, None);
+    let decided = h
+        .decide(&phone.decision(&scanned, Decision::Approve, None, 1))
+        .await;
+    assert!(decided.status.is_success(), "{}", decided.body);
+    assert_eq!(events.next_state().await.0, "approved");
+    assert_eq!(browser.get("/login/done").await.status, StatusCode::OK);
+    h.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_wrong_offline_response_shows_the_error_and_the_right_one_logs_in() {
+    let h = harness().await;
+    let account = h.enroll_offline("alice", "install-1").await;
+    let mut browser = Browser::new(&h);
+    wait_page(&mut browser, "alice").await;
+    let page = browser.get("/login/offline").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    page.assert_security_headers();
+    assert_eq!(page.header("cache-control"), "no-store");
+    for element in [
+        r#"<form id="offline-response" method="post" action="/login/offline">"#,
+        r#"<label for="response">Response from the app</label>"#,
+        r#"<input id="response" name="response" inputmode="numeric" autocomplete="one-time-code">"#,
+    ] {
+        assert!(page.body.contains(element), "{element}");
+    }
+    let shown = OfflineChallenge {
+        challenge: page.text("offline-challenge"),
+        expires_at: 0,
+    };
+    assert_eq!(shown.challenge.len(), 7, "{}", shown.challenge);
+    let right = account.response(&shown);
+    let wrong = if right == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    let csrf = csrf_of(&page);
+
+    for refused in [
+        browser
+            .post("/login/offline", &[("response", &right)])
+            .await,
+        browser
+            .post("/login/offline", &[("response", &right), ("csrf", "AAAA")])
+            .await,
+    ] {
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(refused.text("page-message").contains("Reload the page"));
+    }
+    let refused = browser
+        .post("/login/offline", &[("response", wrong), ("csrf", &csrf)])
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.tag("form-error").contains(r#"role="alert""#));
+    assert!(refused
+        .text("form-error")
+        .contains("does not match this challenge"));
+    assert_eq!(refused.text("offline-challenge"), shown.challenge);
+    assert_eq!(
+        browser.get("/login/done").await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    let accepted = browser
+        .post("/login/offline", &[("response", &right), ("csrf", &csrf)])
+        .await;
+    assert_eq!(accepted.status, StatusCode::SEE_OTHER, "{}", accepted.body);
+    assert_eq!(accepted.header("location"), "/login/done");
+    let done = browser.get("/login/done").await;
+    assert_eq!(done.text("logged-in"), "You are logged in as alice.");
     h.server.shutdown().await;
 }

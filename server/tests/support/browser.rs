@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use qrcode::render::svg;
+use qrcode::QrCode;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -69,6 +71,15 @@ impl Page {
         let start = self.body.find(tag).expect("tag") + tag.len();
         let end = self.body[start..].find('<').expect("text end") + start;
         self.body[start..end].to_string()
+    }
+
+    /// The SVG of the `data:` URL image with `id`.
+    pub fn image_svg(&self, id: &str) -> String {
+        let src = self.attribute(id, "src");
+        percent_decode(
+            src.strip_prefix("data:image/svg+xml,")
+                .expect("an SVG data URL"),
+        )
     }
 
     /// Asserts the security headers of every portal page.
@@ -244,7 +255,7 @@ impl Events {
 }
 
 /// `url` with its percent escapes decoded.
-pub fn percent_decode(url: &str) -> String {
+fn percent_decode(url: &str) -> String {
     let bytes = url.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -259,4 +270,15 @@ pub fn percent_decode(url: &str) -> String {
         }
     }
     String::from_utf8(out).expect("utf-8")
+}
+
+/// The SVG the pages show for the QR code of `payload`: black on white, with the quiet zone.
+pub fn qr_svg(payload: &str) -> String {
+    QrCode::new(payload.as_bytes())
+        .expect("encodes")
+        .render::<svg::Color<'_>>()
+        .dark_color(svg::Color("#000000"))
+        .light_color(svg::Color("#ffffff"))
+        .quiet_zone(true)
+        .build()
 }

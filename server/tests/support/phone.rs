@@ -1,5 +1,6 @@
 //! A phone with an account for the login approval tests: enrolled by the real activation
-//! protocol, it pulls its open challenges and signs decisions as IB Key does.
+//! protocol, it pulls its open challenges and signs decisions as IB Key does; or an account
+//! with offline codes ([`Account`]), whose secret was agreed at activation.
 
 use ibkey_protocol::activation::{verify_token, CompleteResponse, ReceiptClaims, TicketClaims};
 use ibkey_protocol::approval::{
@@ -7,7 +8,9 @@ use ibkey_protocol::approval::{
     PendingRequest, PendingResponse, TimeClaims, PENDING_PURPOSE,
 };
 
-use super::{Device, Harness, Reply};
+use ibkey_protocol::offline::{parse_challenge, response, OfflineChallenge, SECRET_LEN};
+
+use super::{offline_secret, Device, Harness, Reply};
 
 /// A phone with one account: its key and credential, and the counter it signs with.
 pub struct Phone {
@@ -61,6 +64,27 @@ impl Phone {
 }
 
 impl Harness {
+    /// Activates a phone for `user` with an agreement key; checks the server's answer.
+    pub async fn enroll_offline(&self, user: &str, device_id: &str) -> Account {
+        let ticket = self.ticket_for(user).await;
+        let device = Device::new(device_id);
+        let (request, private) = device.complete_request_with_agreement(&ticket.qr_payload);
+        let complete: CompleteResponse =
+            self.post("/v1/activation/complete", &request).await.parse();
+        let receipt: ReceiptClaims =
+            verify_token(&complete.receipt, &self.server.public_key()).expect("receipt");
+        let server_key = complete
+            .agreement_key
+            .expect("the server answers an agreement key");
+        let secret = offline_secret(private, &server_key, &receipt.cid);
+        Account {
+            user: user.to_string(),
+            device,
+            credential_id: receipt.cid,
+            secret,
+        }
+    }
+
     /// Enrolls a new phone for `user` with the real activation protocol.
     pub async fn enroll(&self, user: &str, device_id: &str) -> Phone {
         let ticket = self.ticket_for(user).await;
@@ -111,4 +135,20 @@ pub async fn only_challenge(h: &Harness, phone: &Phone) -> ChallengeClaims {
     let mut open = h.pull(phone).await;
     assert_eq!(open.len(), 1, "{open:?}");
     open.remove(0)
+}
+
+/// A phone's account with offline codes: its key, credential and per-account secret.
+pub struct Account {
+    pub user: String,
+    pub device: Device,
+    pub credential_id: String,
+    pub secret: [u8; SECRET_LEN],
+}
+
+impl Account {
+    /// The phone's response to the challenge the login page shows.
+    pub fn response(&self, shown: &OfflineChallenge) -> String {
+        let challenge = parse_challenge(&shown.challenge).expect("a well-formed challenge");
+        response(&self.secret, &self.user, &challenge)
+    }
 }
