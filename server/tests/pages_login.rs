@@ -357,3 +357,87 @@ async fn a_wrong_offline_response_shows_the_error_and_the_right_one_logs_in() {
     assert_eq!(done.text("logged-in"), "You are logged in as alice.");
     h.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_account_page_lists_devices_logins_and_reports_escaped_and_revokes_with_csrf() {
+    let h = harness().await;
+    let mut device = support::Device::new("install-1");
+    device.name = "<script>alert(1)</script> & Pixel".to_string();
+    let phone = h.enroll_device("alice", device).await;
+    let mut browser = Browser::new(&h);
+    let not_signed_in = browser.get("/portal/account").await;
+    assert_eq!(not_signed_in.header("location"), "/portal/sign-in");
+
+    // A login with a hostile application name and browser, denied; another reported.
+    for (counter, decision) in [(1, Decision::Deny), (2, Decision::ReportFraud)] {
+        let started = h
+            .send(
+                h.http
+                    .post(h.url("/v1/logins"))
+                    .header("user-agent", "<script>x</script> Firefox/127.0")
+                    .json(&serde_json::json!({
+                        "username": "alice",
+                        "password": PASSWORD,
+                        "application": "<img src=x onerror=alert(2)>",
+                    })),
+            )
+            .await;
+        assert!(started.status.is_success(), "{}", started.body);
+        let challenge = only_challenge(&h, &phone).await;
+        h.decide(&phone.decision(&challenge, decision, None, counter))
+            .await;
+    }
+
+    assert_eq!(
+        browser.sign_in("alice", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let page = browser.get("/portal/account").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    page.assert_security_headers();
+    assert_eq!(page.body.matches("<h1>").count(), 1);
+    assert!(page
+        .body
+        .contains(r#"<a href="/portal/activate">Activate a device</a>"#));
+    assert!(page
+        .body
+        .contains(r#"<a href="/portal/account">Your devices</a>"#));
+    for id in ["devices", "activity", "fraud-reports"] {
+        assert!(page.tag(id).starts_with("<table"), "{id}");
+    }
+    assert!(!page.body.contains("<script>") && !page.body.contains("<img src=x"));
+    assert!(page
+        .body
+        .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Pixel"));
+    assert!(page.body.contains("&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(page.body.contains("<td>Firefox</td>"));
+    assert!(page.body.contains("denied on &lt;script&gt;"));
+    let reports = &page.body[page.body.find("id=\"fraud-reports\"").expect("reports")..];
+    assert!(
+        reports.contains("&lt;img src=x onerror=alert(2)&gt;"),
+        "{reports}"
+    );
+
+    let revoke = format!("/portal/account/devices/{}/revoke", phone.credential_id);
+    let form = format!(r#"<form method="post" action="{revoke}">"#);
+    assert!(page.body.contains(&form), "{form}");
+    let csrf = csrf_of(&page);
+    for refused in [
+        browser.post(&revoke, &[]).await,
+        browser.post(&revoke, &[("csrf", "AAAA")]).await,
+    ] {
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(h.devices("alice").await.len(), 1);
+    let revoked = browser.post(&revoke, &[("csrf", &csrf)]).await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    assert_eq!(revoked.header("location"), "/portal/account");
+    assert!(h.devices("alice").await.is_empty());
+    let after = browser.get("/portal/account").await;
+    assert!(!after.body.contains(&form));
+    assert!(after.body.contains("No device is activated."));
+    // Revoking it again (or a stranger's device) is a 404 page.
+    let again = browser.post(&revoke, &[("csrf", &csrf)]).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    h.server.shutdown().await;
+}

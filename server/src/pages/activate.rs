@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::error::PageError;
 use super::events::{status_events, Reading, Watched};
 use super::html::{activation_page, page_response, qr_data_url, ActivationView};
-use super::session::SignedIn;
+use super::session::{CsrfForm, SignedIn};
 use super::ACTIVATE_PATH;
 use crate::db::activation::WatchedTicket;
 use crate::error::ApiError;
@@ -132,23 +132,14 @@ pub(crate) async fn page(State(st): Shared, signed_in: SignedIn) -> Result<Respo
     Ok(page_response(StatusCode::OK, &activation_page(&view)))
 }
 
-/// The "get a fresh code" form.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct FreshForm {
-    /// The form's CSRF token.
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /portal/activate/fresh`: 303 back to the activation page (which issues a new
 /// ticket), after the CSRF check.
 pub(crate) async fn fresh(
     State(st): Shared,
     signed_in: SignedIn,
-    form: Result<Form<FreshForm>, FormRejection>,
+    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let csrf = form.map(|Form(form)| form.csrf).unwrap_or_default();
-    signed_in.check_csrf(&st, &csrf)?;
+    signed_in.check_form(&st, form)?;
     Ok(Redirect::to(ACTIVATE_PATH).into_response())
 }
 

@@ -295,6 +295,74 @@ pub(crate) fn login_done_page(user: &str) -> String {
     )
 }
 
+/// A table of the account page: its id, caption, column headings, rows (cells of HTML made
+/// by this module, every dynamic value escaped) and what it says when it has no rows.
+pub(crate) struct Table<'a> {
+    /// The table's id.
+    pub id: &'a str,
+    /// Its caption.
+    pub caption: &'a str,
+    /// The column headings.
+    pub columns: &'a [&'a str],
+    /// The rows' cells, as HTML.
+    pub rows: Vec<Vec<String>>,
+    /// The sentence shown without rows.
+    pub empty: &'a str,
+}
+
+/// `table` as HTML.
+fn table_html(table: &Table<'_>) -> String {
+    let head: String = table
+        .columns
+        .iter()
+        .map(|column| format!("<th scope=\"col\">{}</th>", escape(column)))
+        .collect();
+    let body: String = if table.rows.is_empty() {
+        format!(
+            "<tr><td colspan=\"{}\">{}</td></tr>\n",
+            table.columns.len(),
+            escape(table.empty)
+        )
+    } else {
+        table
+            .rows
+            .iter()
+            .map(|cells| format!("<tr><td>{}</td></tr>\n", cells.join("</td><td>")))
+            .collect()
+    };
+    format!(
+        "<table id=\"{id}\">\n<caption>{caption}</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>",
+        id = escape(table.id),
+        caption = escape(table.caption),
+    )
+}
+
+/// A device's "Revoke" button: a form posting to the device's revoke path with the CSRF
+/// token.
+pub(crate) fn revoke_form(credential_id: &str, csrf: &str) -> String {
+    format!(
+        r#"<form method="post" action="/portal/account/devices/{id}/revoke"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">Revoke</button></form>"#,
+        id = escape(credential_id),
+        csrf = escape(csrf),
+    )
+}
+
+/// The account page of `user`: its devices, recent logins and fraud reports.
+pub(crate) fn account_page(user: &str, tables: &[Table<'_>]) -> String {
+    let tables: Vec<String> = tables.iter().map(table_html).collect();
+    document(
+        "Your devices",
+        &format!(
+            r#"{PORTAL_NAV}
+<h1>Your devices</h1>
+<p>Signed in as <strong>{user}</strong>. Revoke a device you no longer use or do not recognise: it can then approve nothing.</p>
+{tables}"#,
+            user = escape(user),
+            tables = tables.join("\n"),
+        ),
+    )
+}
+
 /// The navigation of the signed-in portal pages.
 const PORTAL_NAV: &str = r#"<nav aria-label="Portal">
 <ul>

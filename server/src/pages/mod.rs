@@ -1,13 +1,17 @@
 //! The portal's web pages, server-rendered HTML with one stylesheet and one script (no inline
-//! script or style): sign-in ([`sign_in`]) and the activation page ([`activate`]: the QR
+//! script or style): sign-in ([`sign_in`]), the activation page ([`activate`]: the QR
 //! code, the session ID, a countdown, "get a fresh code", and its status as server-sent
-//! events). Sessions and CSRF tokens are in [`session`], the HTML in [`html`], the error
-//! pages in [`error`].
+//! events), the account page ([`account`]: devices with "revoke", recent logins, fraud
+//! reports) and the login page ([`login`]: the password, the number to match and the
+//! login's status as server-sent events, the QR code, challenge/response). Sessions, cookies
+//! and CSRF tokens are in [`session`], the HTML in [`html`], the error pages in [`error`],
+//! the event streams in [`events`].
 //!
 //! Every reply of these routes carries [`CONTENT_SECURITY_POLICY`],
 //! `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`; every page also
 //! `Cache-Control: no-store`.
 
+pub(crate) mod account;
 pub(crate) mod activate;
 pub(crate) mod error;
 pub(crate) mod events;
@@ -37,6 +41,8 @@ pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 's
 pub(crate) const SIGN_IN_PATH: &str = "/portal/sign-in";
 /// The activation page's path.
 pub(crate) const ACTIVATE_PATH: &str = "/portal/activate";
+/// The account page's path.
+pub(crate) const ACCOUNT_PATH: &str = "/portal/account";
 /// The login page's path (the password form).
 pub(crate) const LOGIN_PATH: &str = "/login";
 /// The login page's waiting step (the number to match).
@@ -67,6 +73,11 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route(ACTIVATE_PATH, get(activate::page))
         .route("/portal/activate/fresh", post(activate::fresh))
         .route("/portal/activate/events", get(activate::events))
+        .route(ACCOUNT_PATH, get(account::page))
+        .route(
+            "/portal/account/devices/{credential_id}/revoke",
+            post(account::revoke),
+        )
         .route(LOGIN_PATH, get(login::form).post(login::submit))
         .route(LOGIN_WAIT_PATH, get(login::wait))
         .route(LOGIN_EVENTS_PATH, get(login::events))

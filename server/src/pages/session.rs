@@ -11,12 +11,15 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::FromRequestParts;
 use axum::http::header::COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
+use axum::Form;
 use ibkey_protocol::encoding::{b64, unb64};
 use ring::hmac;
+use serde::Deserialize;
 
 use super::error::PageError;
 use crate::crypto::random_b64;
@@ -146,6 +149,14 @@ pub(crate) fn session_cookie(st: &AppState, token: &str) -> Result<HeaderValue, 
     set_cookie(st, SESSION_COOKIE, token, "/", Some(PORTAL_SESSION_SECONDS))
 }
 
+/// A posted form that holds only its CSRF token (a button).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct CsrfForm {
+    /// The form's CSRF token.
+    #[serde(default)]
+    pub csrf: String,
+}
+
 /// A signed-in user of the portal pages: the session cookie names an unexpired portal
 /// session. Without one, the request is sent to the sign-in page.
 #[derive(Debug, Clone)]
@@ -162,9 +173,15 @@ impl SignedIn {
         csrf_token(st, CsrfBinding::Session(&self.token))
     }
 
-    /// Checks a form's CSRF token against this session.
-    pub fn check_csrf(&self, st: &AppState, token: &str) -> Result<(), PageError> {
-        check_csrf(st, CsrfBinding::Session(&self.token), token)
+    /// Checks the CSRF token of a posted form that holds only that token (a form that did not
+    /// arrive as sent has none).
+    pub fn check_form(
+        &self,
+        st: &AppState,
+        form: Result<Form<CsrfForm>, FormRejection>,
+    ) -> Result<(), PageError> {
+        let csrf = form.map(|Form(form)| form.csrf).unwrap_or_default();
+        check_csrf(st, CsrfBinding::Session(&self.token), &csrf)
     }
 }
 

@@ -87,10 +87,14 @@ impl Harness {
 
     /// Enrolls a new phone for `user` with the real activation protocol.
     pub async fn enroll(&self, user: &str, device_id: &str) -> Phone {
+        self.enroll_device(user, Device::new(device_id)).await
+    }
+
+    /// Enrolls `device` for `user` with the real activation protocol.
+    pub async fn enroll_device(&self, user: &str, device: Device) -> Phone {
         let ticket = self.ticket_for(user).await;
         verify_token::<TicketClaims>(&ticket.qr_payload, &self.server.public_key())
             .expect("ticket");
-        let device = Device::new(device_id);
         let complete: CompleteResponse = self.complete(&device, &ticket.qr_payload).await.parse();
         let receipt: ReceiptClaims =
             verify_token(&complete.receipt, &self.server.public_key()).expect("receipt");
