@@ -62,12 +62,22 @@
 //! /portal/activate/events?session=<last group>` streams the ticket's status as server-sent
 //! events (`status`: `waiting`, `activated`, `used`, `expired`, `already_enrolled`), woken
 //! when a device completes or is refused an activation. `/static/portal.css` and
+//! `GET /portal/account` lists the user's devices (each with a `Revoke` form posting to
+//! `/portal/account/devices/{credential_id}/revoke`, which 303s back), recent logins and
+//! fraud reports. The login page: `GET`/`POST /login` starts a login as `POST /v1/logins`
+//! does, keeps its id and secret in the `ibkey_login` cookie (`Path=/login`) and 303s to
+//! `GET /login/wait` (the number to match); `GET /login/events` streams its status
+//! (`waiting`, `approved`, `denied`, `fraud`, `expired`), woken by the login waiters;
+//! `GET /login/qr` shows the login's QR code, `GET`/`POST /login/offline` its
+//! challenge/response (a right response 303s on); `GET /login/done` answers only for an
+//! approved login (and sets the portal session it gives). `/static/portal.css` and
 //! `/static/portal.js` are the only style and script. Every reply of these routes carries a
 //! strict Content-Security-Policy (no inline script or style, `frame-ancestors 'none'`),
 //! `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`; pages also
-//! `Cache-Control: no-store`. Cookies are `HttpOnly; SameSite=Strict; Path=/` (and `Secure`
-//! off loopback); every form carries a CSRF token tied to the session (or, on the sign-in
-//! form, to a pre-session cookie): a POST without the right one is 403.
+//! `Cache-Control: no-store`. Cookies are `HttpOnly; SameSite=Strict` (and `Secure` off
+//! loopback); every form carries a CSRF token tied to the session (or, on the sign-in and
+//! login forms, to a pre-session cookie; on the response form, to the login cookie): a POST
+//! without the right one is 403.
 //!
 //! **Sign-in.** Any user name matching `^[a-z0-9][a-z0-9._@-]{0,63}$` (after lower-casing)
 //! is a test user; the password is [`ServerConfig::portal_password`] for all of them. The

@@ -185,6 +185,13 @@ async fn a_denial_and_a_fraud_report_reach_the_page_and_the_mute_is_shown() {
     );
     let denied = browser.get("/login/wait").await;
     assert_eq!(denied.attribute("login-status", "data-state"), "denied");
+    for path in ["/login/qr", "/login/offline"] {
+        assert_eq!(
+            browser.get(path).await.header("location"),
+            "/login/wait",
+            "{path}"
+        );
+    }
     assert_eq!(
         browser.get("/login/done").await.status,
         StatusCode::SEE_OTHER
@@ -440,4 +447,16 @@ async fn the_account_page_lists_devices_logins_and_reports_escaped_and_revokes_w
     let again = browser.post(&revoke, &[("csrf", &csrf)]).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     h.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutting_down_ends_the_open_login_status_streams() {
+    let (h, _phone) = alice_with_phone().await;
+    let mut browser = Browser::new(&h);
+    let (_, mut events) = wait_page(&mut browser, "alice").await;
+    assert_eq!(events.next_state().await.0, "waiting");
+    tokio::time::timeout(Duration::from_secs(3), h.server.shutdown())
+        .await
+        .expect("the shutdown does not wait for the login to expire");
+    assert!(events.next().await.is_none());
 }

@@ -11,8 +11,8 @@ use qrcode::types::QrError;
 use qrcode::QrCode;
 
 use super::{
-    CSS_PATH, JS_PATH, LOGIN_DONE_PATH, LOGIN_EVENTS_PATH, LOGIN_OFFLINE_PATH, LOGIN_PATH,
-    LOGIN_QR_PATH, LOGIN_WAIT_PATH, SIGN_IN_PATH,
+    ACCOUNT_PATH, ACTIVATE_PATH, CSS_PATH, JS_PATH, LOGIN_DONE_PATH, LOGIN_EVENTS_PATH,
+    LOGIN_OFFLINE_PATH, LOGIN_PATH, LOGIN_QR_PATH, LOGIN_WAIT_PATH, SIGN_IN_PATH,
 };
 use crate::error::ApiError;
 
@@ -289,7 +289,8 @@ pub(crate) fn login_done_page(user: &str) -> String {
         &format!(
             r#"<h1>Logged in</h1>
 <p id="logged-in">You are logged in as {user}.</p>
-{PORTAL_NAV}"#,
+{nav}"#,
+            nav = portal_nav(),
             user = escape(user),
         ),
     )
@@ -353,10 +354,11 @@ pub(crate) fn account_page(user: &str, tables: &[Table<'_>]) -> String {
     document(
         "Your devices",
         &format!(
-            r#"{PORTAL_NAV}
+            r#"{nav}
 <h1>Your devices</h1>
 <p>Signed in as <strong>{user}</strong>. Revoke a device you no longer use or do not recognise: it can then approve nothing.</p>
 {tables}"#,
+            nav = portal_nav(),
             user = escape(user),
             tables = tables.join("\n"),
         ),
@@ -364,12 +366,16 @@ pub(crate) fn account_page(user: &str, tables: &[Table<'_>]) -> String {
 }
 
 /// The navigation of the signed-in portal pages.
-const PORTAL_NAV: &str = r#"<nav aria-label="Portal">
+fn portal_nav() -> String {
+    format!(
+        r#"<nav aria-label="Portal">
 <ul>
-<li><a href="/portal/activate">Activate a device</a></li>
-<li><a href="/portal/account">Your devices</a></li>
+<li><a href="{ACTIVATE_PATH}">Activate a device</a></li>
+<li><a href="{ACCOUNT_PATH}">Your devices</a></li>
 </ul>
-</nav>"#;
+</nav>"#
+    )
+}
 
 /// What the activation page shows.
 #[derive(Debug, Clone)]
@@ -399,7 +405,7 @@ pub(crate) fn activation_page(view: &ActivationView<'_>) -> String {
     document(
         "Activate IB Key",
         &format!(
-            r#"{PORTAL_NAV}
+            r#"{nav}
 <h1>Activate IB Key</h1>
 <p>Signed in as <strong>{user}</strong>. Open IB Key on your phone, choose to activate, and scan this QR code. If the camera cannot read it, type the session ID under it instead.</p>
 <img id="activation-qr" alt="QR code to scan with IB Key" src="{qr_url}" width="320" height="320">
@@ -411,6 +417,7 @@ pub(crate) fn activation_page(view: &ActivationView<'_>) -> String {
 <input type="hidden" name="csrf" value="{csrf}">
 <button type="submit">Get a fresh code</button>
 </form>"#,
+            nav = portal_nav(),
             user = escape(view.user),
             qr_url = escape(view.qr_url),
             session_id = escape(view.session_id),

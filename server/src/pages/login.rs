@@ -308,13 +308,16 @@ pub(crate) async fn done(State(st): Shared, headers: HeaderMap) -> Result<Respon
 }
 
 /// `GET /login/qr`: the login's QR code (as `POST /v1/logins/{id}/qr` gives it) and the
-/// status.
+/// status; a decided or expired login goes to the waiting step, which says why.
 pub(crate) async fn qr(State(st): Shared, headers: HeaderMap) -> Result<Response, PageError> {
     let login = CurrentLogin::of(&st, &headers)?;
+    let update = login.update(&st);
+    if update.state != PageState::Waiting {
+        return Ok(Redirect::to(LOGIN_WAIT_PATH).into_response());
+    }
     let qr = login_qr(&st, &login.id, &login.secret)?;
     let qr_url =
         qr_data_url(&qr.qr_payload).map_err(|e| ApiError::internal("login QR code", &e))?;
-    let update = login.update(&st);
     Ok(page_response(
         StatusCode::OK,
         &login_qr_page(&qr_url, update.view()),
@@ -322,11 +325,14 @@ pub(crate) async fn qr(State(st): Shared, headers: HeaderMap) -> Result<Response
 }
 
 /// `GET /login/offline`: the login's offline challenge (as `POST /v1/logins/{id}/offline`
-/// gives it) and the response form.
+/// gives it) and the response form; a decided or expired login goes to the waiting step.
 pub(crate) async fn offline(State(st): Shared, headers: HeaderMap) -> Result<Response, PageError> {
     let login = CurrentLogin::of(&st, &headers)?;
-    let challenge = offline_challenge(&st, &login.id, &login.secret)?;
     let update = login.update(&st);
+    if update.state != PageState::Waiting {
+        return Ok(Redirect::to(LOGIN_WAIT_PATH).into_response());
+    }
+    let challenge = offline_challenge(&st, &login.id, &login.secret)?;
     let page = login_offline_page(&challenge.challenge, &login.csrf(&st), None, update.view());
     Ok(page_response(StatusCode::OK, &page))
 }
