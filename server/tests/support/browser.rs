@@ -18,8 +18,11 @@ pub const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self
 /// A page as the browser got it.
 #[derive(Debug)]
 pub struct Page {
+    /// The status.
     pub status: StatusCode,
+    /// The headers.
     pub headers: HeaderMap,
+    /// The HTML (or other text).
     pub body: String,
 }
 
@@ -92,16 +95,21 @@ impl Page {
 
 /// A browser: its own cookies, no automatic redirects.
 pub struct Browser {
+    /// The HTTP client (no automatic redirects).
     pub http: reqwest::Client,
+    /// The server's URL.
     pub base: String,
+    /// The cookies the server set, by name.
     pub cookies: BTreeMap<String, String>,
 }
 
 impl Browser {
+    /// A browser on the harness's server.
     pub fn new(h: &Harness) -> Self {
         Self::at(h.server.url())
     }
 
+    /// A browser on the server at `base`.
     pub fn at(base: String) -> Self {
         Self {
             http: reqwest::Client::builder()
@@ -113,6 +121,7 @@ impl Browser {
         }
     }
 
+    /// The `Cookie` header of its cookies.
     pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
@@ -121,6 +130,7 @@ impl Browser {
             .join("; ")
     }
 
+    /// Sends `request` with its cookies, keeps the cookies set, and reads the page.
     pub async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
         let request = if self.cookies.is_empty() {
             request
@@ -144,11 +154,13 @@ impl Browser {
         }
     }
 
+    /// GETs `path`.
     pub async fn get(&mut self, path: &str) -> Page {
         let request = self.http.get(format!("{}{path}", self.base));
         self.send(request).await
     }
 
+    /// POSTs `form` (form-urlencoded) to `path`.
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let request = self.http.post(format!("{}{path}", self.base)).form(form);
         self.send(request).await

@@ -12,9 +12,12 @@ use ibkey_protocol::offline::{parse_challenge, response, OfflineChallenge, SECRE
 
 use super::{offline_secret, Device, Harness, Reply};
 
-/// A phone with one account: its key and credential, and the counter it signs with.
+/// A phone with one account: its key and credential (the test picks the counter it signs
+/// with).
 pub struct Phone {
+    /// The phone and its key.
     pub device: Device,
+    /// The account's credential.
     pub credential_id: String,
 }
 
@@ -143,9 +146,13 @@ pub async fn only_challenge(h: &Harness, phone: &Phone) -> ChallengeClaims {
 
 /// A phone's account with offline codes: its key, credential and per-account secret.
 pub struct Account {
+    /// The account's user.
     pub user: String,
+    /// The phone and its key.
     pub device: Device,
+    /// The account's credential.
     pub credential_id: String,
+    /// The per-account secret of offline codes.
     pub secret: [u8; SECRET_LEN],
 }
 
