@@ -502,6 +502,44 @@ mod tests {
     }
 
     #[test]
+    fn the_login_and_account_pages_escape_what_they_show() {
+        let status = LoginStatusView {
+            state: "fraud",
+            message: "paused until <b>14:05</b>",
+        };
+        let wait = login_wait_page(42, Some("for <i>alice</i>"), status);
+        assert!(wait.contains(r#"<p id="login-number">42</p>"#));
+        assert!(wait.contains("paused until &lt;b&gt;14:05&lt;/b&gt;"));
+        assert!(wait.contains("for &lt;i&gt;alice&lt;/i&gt;"));
+        assert!(wait.contains(r#"data-state="fraud""#));
+        let offline = login_offline_page("<1>", "t\"k", Some("<wrong>"), status);
+        assert!(offline.contains(r#"<p id="offline-challenge">&lt;1&gt;</p>"#));
+        assert!(offline.contains(r#"value="t&quot;k""#));
+        assert!(offline.contains("&lt;wrong&gt;"));
+        assert!(login_done_page("<a>").contains("You are logged in as &lt;a&gt;."));
+        let table = Table {
+            id: "devices",
+            caption: "Devices & more",
+            columns: &["Device", "Action"],
+            rows: vec![vec![escape("<x>"), revoke_form("c\"id", "t")]],
+            empty: "None.",
+        };
+        let account = account_page("<u>", &[table]);
+        assert!(account.contains("<td>&lt;x&gt;</td>"));
+        assert!(account.contains(r#"action="/portal/account/devices/c&quot;id/revoke""#));
+        assert!(account.contains("<caption>Devices &amp; more</caption>"));
+        assert!(account.contains("Signed in as <strong>&lt;u&gt;</strong>"));
+        let empty = Table {
+            id: "activity",
+            caption: "Recent logins",
+            columns: &["When", "Decision"],
+            rows: Vec::new(),
+            empty: "No <logins>.",
+        };
+        assert!(table_html(&empty).contains(r#"<td colspan="2">No &lt;logins&gt;.</td>"#));
+    }
+
+    #[test]
     fn the_qr_code_is_an_svg_data_url_without_raw_markup() {
         let url = qr_data_url("hello").expect("renders");
         assert!(url.starts_with("data:image/svg+xml,%3C"));
