@@ -6,16 +6,13 @@
 
 mod support;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ibkey_protocol::activation::{CompleteResponse, LookupResponse};
-use ibkey_server::{AdjustableClock, PORTAL_PASSWORD_FILE};
 use reqwest::StatusCode;
 use serde_json::json;
 use support::browser::{csrf_of, qr_svg, Browser, Page};
-use support::{config, harness, ticket_claims_unverified, Device, Harness, PASSWORD};
+use support::{harness, off_loopback_harness, ticket_claims_unverified, Device, Harness, PASSWORD};
 
 /// The ticket behind the session ID shown on `page`, as a phone typing it gets it.
 async fn ticket_of(h: &Harness, page: &Page) -> String {
@@ -385,23 +382,16 @@ async fn the_status_events_report_expired_used_and_already_enrolled() {
 
 #[tokio::test]
 async fn off_loopback_the_cookies_are_secure() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = Arc::new(AdjustableClock::new());
-    let all_interfaces: SocketAddr = "0.0.0.0:0".parse().expect("address");
-    let server = ibkey_server::start(config(dir.path(), &clock), all_interfaces)
-        .await
-        .expect("server starts");
-    let password =
-        std::fs::read_to_string(dir.path().join(PORTAL_PASSWORD_FILE)).expect("generated password");
-    let mut browser = Browser::at(server.url());
+    let (h, password) = off_loopback_harness().await;
+    let mut browser = Browser::new(&h);
     let form = browser.get("/portal/sign-in").await;
     assert!(form.set_cookie("ibkey_pre_session").ends_with("; Secure"));
-    let signed_in = browser.sign_in("alice", password.trim()).await;
+    let signed_in = browser.sign_in("alice", &password).await;
     assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
     assert!(signed_in
         .set_cookie("ibkey_session")
         .ends_with("; HttpOnly; SameSite=Strict; Secure"));
-    server.shutdown().await;
+    h.server.shutdown().await;
 }
 
 #[tokio::test]

@@ -9,12 +9,13 @@ mod support;
 
 use std::time::Duration;
 
+use ibkey_protocol::activation::SignInResponse;
 use ibkey_protocol::approval::{Decision, LoginQrResponse};
 use ibkey_protocol::offline::OfflineChallenge;
 use reqwest::StatusCode;
 use support::browser::{csrf_of, qr_svg, Browser, Events, Page};
 use support::phone::{only_challenge, Phone};
-use support::{harness, Harness, PASSWORD};
+use support::{harness, off_loopback_harness, Harness, PASSWORD};
 
 /// Opens the login form and logs in as `user`; the reply to the form.
 async fn log_in(browser: &mut Browser, user: &str, password: &str) -> Page {
@@ -459,4 +460,31 @@ async fn shutting_down_ends_the_open_login_status_streams() {
         .await
         .expect("the shutdown does not wait for the login to expire");
     assert!(events.next().await.is_none());
+}
+
+#[tokio::test]
+async fn off_loopback_the_login_cookie_is_secure() {
+    let (h, password) = off_loopback_harness().await;
+    let password = password.as_str();
+    let portal: SignInResponse = h
+        .post(
+            "/v1/portal/sign-in",
+            &serde_json::json!({"username": "alice", "password": password}),
+        )
+        .await
+        .parse();
+    let ticket = h.ticket(&portal.portal_token).await;
+    let enrolled = h
+        .complete(&support::Device::new("install-1"), &ticket.qr_payload)
+        .await;
+    assert!(enrolled.status.is_success(), "{}", enrolled.body);
+    let mut browser = Browser::new(&h);
+    let started = log_in(&mut browser, "alice", password).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let cookie = started.set_cookie("ibkey_login");
+    assert!(
+        cookie.ends_with("; Path=/login; HttpOnly; SameSite=Strict; Secure"),
+        "{cookie}"
+    );
+    h.server.shutdown().await;
 }

@@ -77,6 +77,26 @@ pub async fn harness_with(adjust: impl FnOnce(&mut ServerConfig)) -> Harness {
     }
 }
 
+/// A harness whose server listens on every interface (off loopback: cookies are `Secure`,
+/// and the portal password is made at first start), and that password.
+pub async fn off_loopback_harness() -> (Harness, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(AdjustableClock::new());
+    let all_interfaces: SocketAddr = "0.0.0.0:0".parse().expect("address");
+    let server = ibkey_server::start(config(dir.path(), &clock), all_interfaces)
+        .await
+        .expect("server starts");
+    let password = std::fs::read_to_string(dir.path().join(ibkey_server::PORTAL_PASSWORD_FILE))
+        .expect("generated password");
+    let harness = Harness {
+        server,
+        clock,
+        http: reqwest::Client::new(),
+        dir,
+    };
+    (harness, password.trim().to_string())
+}
+
 /// An HTTP client whose connections come from `ip`, so the server sees another client: on
 /// Linux every address of 127.0.0.0/8 is on the loopback interface.
 pub fn client_from(ip: IpAddr) -> reqwest::Client {
