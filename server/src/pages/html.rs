@@ -408,11 +408,13 @@ pub(crate) fn activation_page(view: &ActivationView<'_>) -> String {
             r#"{nav}
 <h1>Activate IB Key</h1>
 <p>Signed in as <strong>{user}</strong>. Open IB Key on your phone, choose to activate, and scan this QR code. If the camera cannot read it, type the session ID under it instead.</p>
+{status}
+<div id="activation-code">
 <img id="activation-qr" alt="QR code to scan with IB Key" src="{qr_url}" width="320" height="320">
 <p class="label">Session ID</p>
 <p id="session-id">{session_id}</p>
 <p>This code expires in <span id="countdown" data-seconds-left="{seconds_left}">{countdown}</span>.</p>
-{status}
+</div>
 <form id="fresh-code" method="post" action="/portal/activate/fresh">
 <input type="hidden" name="csrf" value="{csrf}">
 <button type="submit">Get a fresh code</button>

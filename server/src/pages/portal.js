@@ -34,6 +34,10 @@ function onStatus(url, handle) {
   function show(state, message) {
     status.dataset.state = state;
     status.textContent = message;
+    if (state === "expired") {
+      // The server may say so a moment before the countdown gets there.
+      countdown.textContent = "0:00";
+    }
   }
 
   function isFinal() {
