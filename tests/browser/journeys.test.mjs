@@ -9,12 +9,16 @@ import { join } from 'node:path';
 
 import {
   DEVICE_NAME,
-  axeViolations,
+  assertAxe,
+  assertNoHorizontalScroll,
+  assertNotReloaded,
+  assertPortalHeaders,
   cleanup,
   launchBrowser,
-  newPage,
+  markPage,
   payloadClaims,
   phone,
+  readQrFromScreen,
   scan,
   screenshotDir,
   focusedElement,
@@ -25,6 +29,7 @@ import {
   stopwatch,
   tempDir,
   textOf,
+  withPage,
 } from './lib.mjs';
 
 const JOURNEY_TIMEOUT = 90_000;
@@ -53,16 +58,6 @@ after(async () => {
   cleanup();
 });
 
-/** Runs `body(page)` on a fresh page of `size`, closing it whatever happens. */
-async function onPage(size, body) {
-  const { context, page } = await newPage(browser, size);
-  try {
-    return await body(page);
-  } finally {
-    await context.close();
-  }
-}
-
 /** What the activation page shows right after it opened. */
 async function assertFreshActivationPage(page) {
   assert.equal(await page.locator('h1').count(), 1, 'one h1');
@@ -82,21 +77,9 @@ async function assertFreshActivationPage(page) {
   return sessionId;
 }
 
-/** Marks the page so that a reload (which would drop the mark) is seen. */
-async function markPage(page) {
-  await page.evaluate(() => {
-    window.ibkeyTestMark = 'not reloaded';
-  });
-  return page.navigations;
-}
-async function assertNotReloaded(page, navigationsBefore) {
-  assert.equal(await page.evaluate(() => window.ibkeyTestMark), 'not reloaded', 'page reloaded');
-  assert.equal(page.navigations, navigationsBefore, 'page navigated');
-}
-
 test('1. sign in, the QR read from a screenshot of the page, activated through the core, the page says so', { timeout: JOURNEY_TIMEOUT }, async () => {
   const lap = stopwatch();
-  await onPage({ width: 1280, height: 800 }, async (page) => {
+  await withPage(browser, { width: 1280, height: 800 }, async (page) => {
     await signIn(page, server.url, 'alice');
     const sessionId = await assertFreshActivationPage(page);
     const mark = await markPage(page);
@@ -109,17 +92,7 @@ test('1. sign in, the QR read from a screenshot of the page, activated through t
 
     // As a phone camera sees the monitor: the whole viewport, frame after frame until read.
     await page.locator('#activation-qr').scrollIntoViewIfNeeded();
-    let read = null;
-    let frame;
-    let count = 0;
-    while (!read && count < MAX_FRAMES) {
-      count += 1;
-      frame = join(frames, `alice-${count}.png`);
-      await page.screenshot({ path: frame });
-      const result = await scan(frame);
-      if (result.text) read = result;
-    }
-    assert.ok(read, `the scanner read no QR code in ${MAX_FRAMES} screenshots`);
+    const { read, count, frame } = await readQrFromScreen(page, frames, 'alice', MAX_FRAMES);
     assert.equal(read.activation, true);
     const claims = payloadClaims(read.text);
     assert.equal(claims.usr, 'alice');
@@ -131,6 +104,7 @@ test('1. sign in, the QR read from a screenshot of the page, activated through t
     assert.match(activated.stdout, /alice is now enrolled/);
 
     assert.equal(await statusReaches(page, 'activated'), `Activated on ${DEVICE_NAME}.`);
+    assert.ok(await page.locator('#activation-qr').isHidden(), 'a used code is no longer shown');
     await assertNotReloaded(page, mark);
     assert.deepEqual(page.cspViolations, []);
     await page.screenshot({ path: join(shots, 'activated.png'), fullPage: true });
@@ -140,7 +114,7 @@ test('1. sign in, the QR read from a screenshot of the page, activated through t
 
 test('2. signed in with the keyboard only, the session ID read from the page and typed on the device', { timeout: JOURNEY_TIMEOUT }, async () => {
   const lap = stopwatch();
-  await onPage({ width: 1280, height: 800 }, async (page) => {
+  await withPage(browser, { width: 1280, height: 800 }, async (page) => {
     await signInByKeyboard(page, server.url, 'bob');
     const sessionId = await assertFreshActivationPage(page);
     const mark = await markPage(page);
@@ -161,7 +135,7 @@ test('3. an expired activation page says so, and a fresh code works', { timeout:
   const lifetime = 5;
   const shortLived = await startServer({ ticketLifetime: lifetime });
   try {
-    await onPage({ width: 1280, height: 800 }, async (page) => {
+    await withPage(browser, { width: 1280, height: 800 }, async (page) => {
       await signIn(page, shortLived.url, 'carol');
       const expiredId = await assertFreshActivationPage(page);
       const mark = await markPage(page);
@@ -197,34 +171,6 @@ test('3. an expired activation page says so, and a fresh code works', { timeout:
   report.push(`3. expired, then a fresh code: ${lap()} s (ticket lifetime ${lifetime} s)`);
 });
 
-/** Header checks every portal page passes. */
-function assertPortalHeaders(response, what) {
-  const headers = response.headers();
-  const csp = headers['content-security-policy'] ?? '';
-  assert.match(csp, /frame-ancestors 'none'/, `${what}: CSP ${csp}`);
-  assert.match(csp, /script-src 'self'(;|$)/, `${what}: CSP ${csp}`);
-  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, `${what}: CSP ${csp}`);
-  assert.equal(headers['x-content-type-options'], 'nosniff', what);
-  assert.equal(headers['referrer-policy'], 'no-referrer', what);
-  return headers;
-}
-
-/** No serious or critical axe-core violation; gives a one-line summary of all of them. */
-async function assertAxe(page, what) {
-  const violations = await axeViolations(page);
-  const grave = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(grave, [], `${what}: axe-core found serious or critical violations`);
-  return violations.length === 0
-    ? `${what}: none`
-    : `${what}: ${violations.map((v) => `${v.id} (${v.impact})`).join(', ')}`;
-}
-
-/** The page fits `width` without horizontal scrolling. */
-async function assertNoHorizontalScroll(page, width, what) {
-  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
-  assert.ok(scrollWidth <= width, `${what}: ${scrollWidth} px wide at a ${width} px viewport`);
-}
-
 async function qrBox(page) {
   const box = await page.locator('#activation-qr').boundingBox();
   assert.ok(box, 'the QR code is shown');
@@ -234,7 +180,7 @@ async function qrBox(page) {
 test('4. accessibility (axe-core, keyboard, focus), 360 and 1920 px widths, the QR size, headers, cookies and CSRF', { timeout: JOURNEY_TIMEOUT }, async () => {
   const lap = stopwatch();
   const axeSummary = [];
-  await onPage({ width: 1280, height: 800 }, async (page) => {
+  await withPage(browser, { width: 1280, height: 800 }, async (page) => {
     // Not signed in: the root and the activation page lead to the sign-in page.
     await page.goto(`${server.url}/`);
     assert.match(page.url(), /\/portal\/sign-in$/, 'the root leads to sign-in');

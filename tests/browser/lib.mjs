@@ -2,6 +2,7 @@
 // `ibkey` command line as the phone and as the scanner, headless Chromium (Debian's) through
 // playwright-core, and axe-core injected into the page.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -131,7 +132,49 @@ export function phone(server) {
     activateWithSessionId(id) {
       return ibkey([...base, 'activate', '--session-id', id, '--pin-stdin'], { stdin: `${PIN}\n` });
     },
+    /**
+     * `ibkey approve` with the PIN on stdin: the first login waiting for `user` (or the login
+     * of the QR code in the picture `qr`) approved with `number`, denied (`deny`) or reported
+     * as not the user's (`reportFraud`).
+     */
+    approve({ user, number, qr, deny = false, reportFraud = false } = {}) {
+      const args = [...base, 'approve', '--pin-stdin'];
+      if (user !== undefined) args.push('--user', user);
+      if (number !== undefined) args.push('--number', String(number));
+      if (qr !== undefined) args.push('--qr', qr);
+      if (deny) args.push('--deny');
+      if (reportFraud) args.push('--report-fraud');
+      return ibkey(args, { stdin: `${PIN}\n` });
+    },
+    /** `ibkey respond`: the response to a login page's challenge, as the phone shows it. */
+    async respond(user, challenge) {
+      const result = await ibkey([...base, 'respond', user, challenge, '--pin-stdin'], {
+        stdin: `${PIN}\n`,
+      });
+      assert.equal(result.code, 0, `ibkey respond failed:\n${result.stdout}\n${result.stderr}`);
+      const m = result.stdout.match(/Response for \S+: ([\d ]+)/);
+      assert.ok(m, `ibkey respond printed no response:\n${result.stdout}`);
+      return m[1].trim();
+    },
   };
+}
+
+/**
+ * A phone enrolled for `user` on `server`: signed in to the portal in a browser context of
+ * its own (closed afterwards), the session ID read from the activation page and typed on
+ * the phone.
+ */
+export async function enrolledPhone(browser, server, user) {
+  return withPage(browser, {}, async (page) => {
+    await signIn(page, server.url, user);
+    const sessionId = await textOf(page, '#session-id');
+    const device = phone(server);
+    const activated = await device.activateWithSessionId(sessionId);
+    assert.equal(activated.code, 0, activated.stderr);
+    assert.match(activated.stdout, new RegExp(`${user} is now enrolled`));
+    assert.equal(await statusReaches(page, 'activated'), `Activated on ${DEVICE_NAME}.`);
+    return device;
+  });
 }
 
 /** The project's scanner on an image file: { text, activation, code, reason } of `ibkey scan --json`. */
@@ -189,6 +232,16 @@ export async function newPage(browser, { width = 1280, height = 800 } = {}) {
   return { context, page };
 }
 
+/** Runs `body(page)` on a fresh page of `size` in a fresh context, closing it whatever happens. */
+export async function withPage(browser, size, body) {
+  const { context, page } = await newPage(browser, size);
+  try {
+    return await body(page);
+  } finally {
+    await context.close();
+  }
+}
+
 /** Signs in through the sign-in form as a user would: the labelled fields and the button. */
 export async function signIn(page, url, user, password = DEMO_PASSWORD) {
   await page.goto(`${url}/portal/sign-in`);
@@ -228,14 +281,82 @@ export async function textOf(page, selector) {
   return ((await page.locator(selector).textContent()) ?? '').replace(/\s+/g, ' ').trim();
 }
 
-/** Waits until `#activation-status` is in `state` (its data-state); gives its text. */
-export async function statusReaches(page, state, timeout = 15_000) {
+/**
+ * Waits until the status paragraph `selector` (the activation page's by default) is in
+ * `state` (its data-state); gives its text.
+ */
+export async function statusReaches(page, state, timeout = 15_000, selector = '#activation-status') {
   await page.waitForFunction(
-    (want) => document.querySelector('#activation-status')?.dataset.state === want,
-    state,
+    ({ want, sel }) => document.querySelector(sel)?.dataset.state === want,
+    { want: state, sel: selector },
     { timeout, polling: 100 },
   );
-  return textOf(page, '#activation-status');
+  return textOf(page, selector);
+}
+
+/**
+ * Logs in on `/login` as a user would (the labelled fields, the button); resolves once the
+ * waiting step with the number to match is shown.
+ */
+export async function logIn(page, url, user, password = DEMO_PASSWORD) {
+  await page.goto(`${url}/login`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await Promise.all([
+    page.waitForURL(/\/login\/wait$/),
+    page.getByRole('button', { name: 'Log in' }).click(),
+  ]);
+}
+
+/** Marks the page so that a reload (which would drop the mark) is seen; gives the navigations so far. */
+export async function markPage(page) {
+  await page.evaluate(() => {
+    window.ibkeyTestMark = 'not reloaded';
+  });
+  return page.navigations;
+}
+/** The page was neither reloaded nor navigated since `markPage` gave `navigationsBefore`. */
+export async function assertNotReloaded(page, navigationsBefore) {
+  assert.equal(await page.evaluate(() => window.ibkeyTestMark), 'not reloaded', 'page reloaded');
+  assert.equal(page.navigations, navigationsBefore, 'page navigated');
+}
+
+/**
+ * As a phone camera sees the monitor: screenshots of the viewport, one after another, each
+ * given to the scanner until it reads a QR code (at most `maxFrames`). Gives { read, count,
+ * frame }: the scanner's answer, the number of screenshots taken and the last one's file.
+ */
+export async function readQrFromScreen(page, folder, label, maxFrames = 5) {
+  let read = null;
+  let frame;
+  let count = 0;
+  while (!read && count < maxFrames) {
+    count += 1;
+    frame = join(folder, `${label}-${count}.png`);
+    await page.screenshot({ path: frame });
+    const result = await scan(frame);
+    if (result.text) read = result;
+  }
+  assert.ok(read, `the scanner read no QR code in ${maxFrames} screenshots`);
+  return { read, count, frame };
+}
+
+/** Header checks every portal page passes; gives the headers. */
+export function assertPortalHeaders(response, what) {
+  const headers = response.headers();
+  const csp = headers['content-security-policy'] ?? '';
+  assert.match(csp, /frame-ancestors 'none'/, `${what}: CSP ${csp}`);
+  assert.match(csp, /script-src 'self'(;|$)/, `${what}: CSP ${csp}`);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, `${what}: CSP ${csp}`);
+  assert.equal(headers['x-content-type-options'], 'nosniff', what);
+  assert.equal(headers['referrer-policy'], 'no-referrer', what);
+  return headers;
+}
+
+/** The page fits `width` without horizontal scrolling. */
+export async function assertNoHorizontalScroll(page, width, what) {
+  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(scrollWidth <= width, `${what}: ${scrollWidth} px wide at a ${width} px viewport`);
 }
 
 const require = createRequire(import.meta.url);
@@ -257,6 +378,16 @@ export async function axeViolations(page) {
       nodes: v.nodes.map((n) => n.target.join(' ')),
     }));
   });
+}
+
+/** No serious or critical axe-core violation; gives a one-line summary of all of them. */
+export async function assertAxe(page, what) {
+  const violations = await axeViolations(page);
+  const grave = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(grave, [], `${what}: axe-core found serious or critical violations`);
+  return violations.length === 0
+    ? `${what}: none`
+    : `${what}: ${violations.map((v) => `${v.id} (${v.impact})`).join(', ')}`;
 }
 
 /** A stopwatch: `lap()` gives the seconds since it started, with one decimal. */
