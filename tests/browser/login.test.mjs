@@ -24,6 +24,7 @@ import {
   payloadClaims,
   readQrFromScreen,
   screenshotDir,
+  signIn,
   startServer,
   statusReaches,
   stopwatch,
@@ -151,7 +152,7 @@ test('5. log in, the number matched and approved on the phone, the page goes on 
   });
 });
 
-test('6. a denial on the phone shows the denial; a "this wasn\'t me" report shows the paused notifications', { timeout: JOURNEY_TIMEOUT }, async () => {
+test('6. a denial on the phone shows the denial; a "this wasn\'t me" report shows the paused notifications, and the account page the report', { timeout: JOURNEY_TIMEOUT }, async () => {
   const lap = stopwatch();
   const user = 'frank';
   const device = await enrolledPhone(browser, server, user);
@@ -180,9 +181,21 @@ test('6. a denial on the phone shows the denial; a "this wasn\'t me" report show
     );
     await assertNotReloaded(page, mark);
     await page.screenshot({ path: join(frames, 'login-fraud.png') });
+
+    // The next login says the phone's notifications are paused and points to the QR code.
+    await logIn(page, server.url, user);
+    assert.match(await textOf(page, '#login-paused'), /paused[\s\S]*QR code/, 'the mute on the next login');
+    assert.equal(await textOf(page, '#use-qr'), 'Log in with QR code');
+
+    // The account page lists the report.
+    await signIn(page, server.url, user);
+    await page.goto(`${server.url}/portal/account`);
+    const reported = (await page.locator('#fraud-reports tbody tr td').allTextContents()).map((c) => c.trim());
+    assert.ok(reported.includes(DEVICE_NAME), `the fraud report listed: ${reported.join(' | ')}`);
+    assert.match(await textOf(page, '#activity'), /denied/, 'the denial listed');
     assert.deepEqual(page.cspViolations, []);
   });
-  report.push(`6. denied, then reported as fraud: ${lap()} s`);
+  report.push(`6. denied, then reported as fraud (the next login paused, the report on the account page): ${lap()} s`);
 });
 
 test('7. "Log in with QR code": the QR read from a screenshot of the page, approved from it on the phone', { timeout: JOURNEY_TIMEOUT }, async () => {
