@@ -1,6 +1,7 @@
 //! `ibkey scan FILE...`: reads the QR code in each PNG or JPEG file, one line a file in the
 //! order given: the text read, or why nothing was. With `--json`, one JSON object a line:
-//! `{"file", "text", "activation"}`, and `"code"` and `"reason"` when nothing was read.
+//! `{"file", "text", "activation", "login"}` (whether the text is one of our activation codes,
+//! or a login page's code), and `"code"` and `"reason"` when nothing was read.
 //! Succeeds when every file gave a text.
 
 use std::path::{Path, PathBuf};
@@ -41,15 +42,20 @@ fn line(file: &Path, outcome: &Outcome, json: bool) -> String {
     let name = file.display().to_string();
     if json {
         let value = match outcome {
-            Ok(text) => serde_json::json!({
-                "file": name,
-                "text": text,
-                "activation": scan::is_activation_payload(text),
-            }),
+            Ok(text) => {
+                let login = scan::is_login_code(text);
+                serde_json::json!({
+                    "file": name,
+                    "text": text,
+                    "activation": scan::is_activation_payload(text) && !login,
+                    "login": login,
+                })
+            }
             Err((code, reason)) => serde_json::json!({
                 "file": name,
                 "text": null,
                 "activation": false,
+                "login": false,
                 "code": code,
                 "reason": reason,
             }),
@@ -88,7 +94,16 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(&line(file, &ok, true)).expect("json");
         assert_eq!(parsed["text"], "IBK1.x.y\nz\\:é");
         assert_eq!(parsed["activation"], true);
+        assert_eq!(parsed["login"], false);
         assert!(parsed.get("reason").is_none());
+
+        // A login page's code: a signed token whose claims say `"typ":"login"`.
+        let claims = ibkey_protocol::encoding::b64(br#"{"typ":"login"}"#);
+        let login: Outcome = Ok(format!("IBK1.{claims}.sig"));
+        let parsed: serde_json::Value =
+            serde_json::from_str(&line(file, &login, true)).expect("json");
+        assert_eq!(parsed["activation"], false);
+        assert_eq!(parsed["login"], true);
 
         let none: Outcome = Err(("SCAN_NO_QR_CODE", "No QR code.".into()));
         assert_eq!(
