@@ -332,7 +332,7 @@ fn table_html(table: &Table<'_>) -> String {
             .collect()
     };
     format!(
-        "<table id=\"{id}\">\n<caption>{caption}</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>",
+        "<div class=\"table-scroll\" tabindex=\"0\" role=\"region\" aria-label=\"{caption}\">\n<table id=\"{id}\">\n<caption>{caption}</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>\n</div>",
         id = escape(table.id),
         caption = escape(table.caption),
     )
