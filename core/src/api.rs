@@ -70,6 +70,16 @@ impl ServerApi {
             .await
     }
 
+    /// `POST /v1/activation/already-enrolled`.
+    pub(crate) async fn already_enrolled(
+        &self,
+        request: &protocol::AlreadyEnrolledRequest,
+    ) -> Result<(), ApiError> {
+        self.call::<_, serde_json::Value>("POST", "/v1/activation/already-enrolled", Some(request))
+            .await
+            .map(|_| ())
+    }
+
     /// `POST /v1/devices/revoke`.
     pub(crate) async fn revoke(&self, request: &protocol::RevokeRequest) -> Result<(), ApiError> {
         self.call::<_, serde_json::Value>("POST", "/v1/devices/revoke", Some(request))

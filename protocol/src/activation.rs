@@ -149,6 +149,12 @@ pub fn revoke_message(credential_id: &str, issued_at: i64) -> String {
     format!("ibkey-revoke:v1:{credential_id}:{issued_at}")
 }
 
+/// The message a device signs with the key of the account it already holds for a ticket's
+/// user, to report that it refused the ticket ([`AlreadyEnrolledRequest`]).
+pub fn already_enrolled_message(session_id: &str, credential_id: &str, issued_at: i64) -> String {
+    format!("ibkey-already-enrolled:v1:{session_id}:{credential_id}:{issued_at}")
+}
+
 /// `GET /v1/server-key`: the server's signing key, and how it came to be trusted
 /// ([`crate::server_key`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -248,6 +254,22 @@ pub struct RevokeRequest {
     pub signature: String,
 }
 
+/// `POST /v1/activation/already-enrolled`: a device that already holds the ticket's user
+/// reports it (it refused the ticket without a network call), so the activation page can say
+/// so. Answered 204; the ticket stays as it was.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AlreadyEnrolledRequest {
+    /// The signed activation ticket, as presented (QR payload or looked-up ticket).
+    pub ticket: String,
+    /// The credential of the account the device already holds for the ticket's user.
+    pub credential_id: String,
+    /// When the report was made, Unix seconds (the server allows a few minutes of skew).
+    pub issued_at: i64,
+    /// ASN.1 DER ECDSA signature over [`already_enrolled_message`] (the ticket's session ID)
+    /// by that credential's device key, base64url.
+    pub signature: String,
+}
+
 /// Body of every error reply.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorResponse {
@@ -307,6 +329,8 @@ pub mod codes {
     pub const PROOF_INVALID: &str = "proof_invalid";
     /// The device's agreement key is not a usable X25519 public key.
     pub const AGREEMENT_KEY_INVALID: &str = "agreement_key_invalid";
+    /// An already-enrolled report names a credential of another user than the ticket's.
+    pub const CREDENTIAL_USER_MISMATCH: &str = "credential_user_mismatch";
 }
 
 /// The last four characters of a session ID, all that a `Debug` print shows of it.
@@ -392,6 +416,15 @@ impl fmt::Debug for CompleteResponse {
 impl fmt::Debug for RevokeRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RevokeRequest")
+            .field("credential_id", &self.credential_id)
+            .field("issued_at", &self.issued_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AlreadyEnrolledRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AlreadyEnrolledRequest")
             .field("credential_id", &self.credential_id)
             .field("issued_at", &self.issued_at)
             .finish_non_exhaustive()

@@ -8,19 +8,11 @@ mod support;
 
 use std::time::Duration;
 
-use ibkey_protocol::activation::{CompleteResponse, LookupResponse};
+use ibkey_protocol::activation::CompleteResponse;
 use reqwest::StatusCode;
 use serde_json::json;
-use support::browser::{csrf_of, qr_svg, Browser, Page};
-use support::{harness, off_loopback_harness, ticket_claims_unverified, Device, Harness, PASSWORD};
-
-/// The ticket behind the session ID shown on `page`, as a phone typing it gets it.
-async fn ticket_of(h: &Harness, page: &Page) -> String {
-    h.lookup(&page.text("session-id"))
-        .await
-        .parse::<LookupResponse>()
-        .ticket
-}
+use support::browser::{csrf_of, qr_svg, ticket_of, Browser};
+use support::{harness, off_loopback_harness, ticket_claims_unverified, Device, PASSWORD};
 
 #[tokio::test]
 async fn sign_in_needs_the_csrf_token_of_its_pre_session_and_sets_a_strict_cookie() {

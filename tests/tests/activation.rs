@@ -1,12 +1,20 @@
-//! End-to-end activation: real server on loopback, real SQLite, real crypto, real QR images.
+//! End-to-end activation: real server on loopback, real SQLite, real crypto, real QR images;
+//! and the portal's activation page, its event stream read as a browser reads it.
+
+#![allow(clippy::expect_used)]
 
 use std::time::Duration;
 
 use ibkey_core::activation::{ActivationError, ActivationOutcome, FoundBy};
 use ibkey_core::gate::GateError;
-use ibkey_core::platform::{FileStore, PinPurpose, SecureStore, StoreError};
+use ibkey_core::platform::{
+    FileStore, HttpHeader, HttpRequest, HttpTransport, PinPurpose, ReqwestTransport, SecureStore,
+    StoreError,
+};
 use ibkey_core::{scan, AccountsError, ErrorCode};
 use ibkey_e2e::{Phone, World};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
 
 const PIN: &str = "4829";
 
@@ -26,6 +34,91 @@ async fn enroll_by_qr(world: &World, phone: &Phone, user: &str) -> String {
             .activate_from_qr(&world.ticket(user).await.qr_payload)
             .await,
     )
+}
+
+/// The value of the cookie `name` the reply `headers` set.
+fn cookie(headers: &[HttpHeader], name: &str) -> String {
+    headers
+        .iter()
+        .filter(|h| h.name == "set-cookie")
+        .find_map(|h| {
+            let pair = h.value.split(';').next()?;
+            pair.starts_with(&format!("{name}="))
+                .then(|| pair.to_string())
+        })
+        .unwrap_or_else(|| panic!("no {name} cookie in {headers:?}"))
+}
+
+/// A GET (or, with a form `body`, a POST) to the portal page `path` with the cookie `cookies`.
+fn request(world: &World, path: &str, cookies: &str, body: Option<String>) -> HttpRequest {
+    let mut headers = vec![HttpHeader::new("cookie", cookies)];
+    let (method, body) = match body {
+        Some(form) => {
+            headers.push(HttpHeader::new(
+                "content-type",
+                "application/x-www-form-urlencoded",
+            ));
+            ("POST", form.into_bytes())
+        }
+        None => ("GET", Vec::new()),
+    };
+    HttpRequest {
+        method: method.into(),
+        url: format!("{}{path}", world.url()),
+        headers,
+        body,
+    }
+}
+
+/// Signs `user` in to the portal's web pages (CSRF token and all); the session cookie.
+async fn sign_in(http: &ReqwestTransport, world: &World, user: &str) -> String {
+    let form = http
+        .send(request(world, "/portal/sign-in", "", None))
+        .await
+        .expect("sign-in page");
+    let pre = cookie(&form.headers, "ibkey_pre_session");
+    let page = String::from_utf8(form.body).expect("utf-8");
+    let at = page.find("name=\"csrf\" value=\"").expect("csrf input") + 19;
+    let csrf = &page[at..at + page[at..].find('"').expect("end of the token")];
+    let password = ibkey_server::DEMO_PORTAL_PASSWORD;
+    let signed_in = http
+        .send(request(
+            world,
+            "/portal/sign-in",
+            &pre,
+            Some(format!("username={user}&password={password}&csrf={csrf}")),
+        ))
+        .await
+        .expect("sign in");
+    assert_eq!(signed_in.status, 303, "signed in");
+    cookie(&signed_in.headers, "ibkey_session")
+}
+
+/// The state the activation page's event stream gives first for the ticket `session_id`,
+/// read as the page's script reads it (the stream stays open: "already enrolled" is not final,
+/// another phone may still use the code).
+async fn page_state(world: &World, session: &str, session_id: &str) -> String {
+    let group = session_id.rsplit('-').next().expect("a group");
+    let addr = world.server.addr();
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let get = format!("GET /portal/activate/events?session={group} HTTP/1.1\r\nHost: {addr}\r\nCookie: {session}\r\nConnection: close\r\n\r\n");
+    stream.write_all(get.as_bytes()).await.expect("request");
+    let mut text = String::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        if let Some(at) = text.find("\"state\":\"") {
+            let state = &text[at + 9..];
+            if let Some(end) = state.find('"') {
+                return state[..end].to_string();
+            }
+        }
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
+            .await
+            .expect("an event within 10 s")
+            .expect("read");
+        assert!(read > 0, "the stream ended without a status: {text}");
+        text.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
 }
 
 #[tokio::test]
@@ -138,7 +231,8 @@ async fn already_enrolled_is_found_on_the_device_and_by_the_server() {
         ActivationOutcome::AlreadyActivatedWithThisCode { .. }
     ));
 
-    // A fresh QR for a user already on the phone: found locally, before any network call.
+    // A fresh QR for a user already on the phone: found locally, before any network call
+    // but the report of it to the activation page.
     let second = world.ticket("alice").await;
     let before = phone.sent();
     let err = phone
@@ -154,7 +248,26 @@ async fn already_enrolled_is_found_on_the_device_and_by_the_server() {
         }
     );
     assert_eq!(err.code(), "ACT_ALREADY_ENROLLED");
-    assert_eq!(phone.sent(), before);
+    assert_eq!(phone.sent(), before + 1, "only the already-enrolled report");
+    // That report turned the portal's activation page of the code to "already enrolled";
+    // the same for a typed session ID, looked up first.
+    let http = ReqwestTransport::new().expect("http");
+    let portal = sign_in(&http, &world, "alice").await;
+    assert_eq!(
+        page_state(&world, &portal, &second.session_id).await,
+        "already_enrolled"
+    );
+    let typed = world.ticket("alice").await;
+    let err = phone
+        .auth
+        .activate_with_session_id(&typed.session_id)
+        .await
+        .expect_err("duplicate");
+    assert_eq!(err.code(), "ACT_ALREADY_ENROLLED");
+    assert_eq!(
+        page_state(&world, &portal, &typed.session_id).await,
+        "already_enrolled"
+    );
 
     // Drop the local record behind the core's back (as a lost app update might): the server
     // still knows this device holds a credential for alice.

@@ -1,6 +1,8 @@
 //! Removing a user from this device: the user confirms, the credential is revoked on the
 //! server, then the account and its key are deleted. The signed revocation itself
-//! ([`Device::revoke_credential`]) also undoes an activation the phone could not save.
+//! ([`Device::revoke_credential`]) also undoes an activation the phone could not save; its
+//! signing with an account's key ([`Device::sign_with_key`]) also signs the report that a
+//! refused activation code's user is already enrolled here.
 
 use ibkey_protocol::activation::{self as protocol, codes};
 use ibkey_protocol::encoding::b64;
@@ -41,14 +43,12 @@ impl Device {
     ) -> Result<(), RevokeFailure> {
         let message = protocol::revoke_message(credential_id, issued_at);
         let signature = self
-            .platform
-            .keys
-            .sign(key_alias.to_string(), message.into_bytes())
+            .sign_with_key(key_alias, message)
             .map_err(RevokeFailure::Key)?;
         let request = protocol::RevokeRequest {
             credential_id: credential_id.to_string(),
             issued_at,
-            signature: b64(&signature),
+            signature,
         };
         match self.api.revoke(&request).await {
             Ok(()) => Ok(()),
@@ -58,6 +58,20 @@ impl Device {
             }
             Err(error) => Err(RevokeFailure::Server(error)),
         }
+    }
+
+    /// Signs `message` with the account's device key `key_alias`; the signature (ASN.1 DER)
+    /// in base64url, as the server's signed device requests take it.
+    pub(crate) fn sign_with_key(
+        &self,
+        key_alias: &str,
+        message: String,
+    ) -> Result<String, KeyError> {
+        let signature = self
+            .platform
+            .keys
+            .sign(key_alias.to_string(), message.into_bytes())?;
+        Ok(b64(&signature))
     }
 
     /// Removes `username` from this device once the user confirms (PIN or biometrics):

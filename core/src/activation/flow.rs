@@ -41,7 +41,7 @@ impl Device {
         payload: &str,
     ) -> Result<ActivationRequest, ActivationError> {
         let ticket = self.read_ticket(payload).await?;
-        self.check_locally(&ticket)?;
+        self.check_locally(payload.trim(), &ticket).await?;
         Ok(request_of(&ticket))
     }
 
@@ -106,10 +106,17 @@ impl Device {
             })
     }
 
-    /// The checks that need nothing but the device: already enrolled, expired (on the clock
-    /// corrected by the learned server offset; only recently, else the server decides).
-    fn check_locally(&self, ticket: &TicketClaims) -> Result<(), ActivationError> {
-        if self.book.get(&ticket.usr)?.is_some() {
+    /// The checks that need nothing but the device: already enrolled (then reported to the
+    /// server with the ticket `token`, best effort, so the activation page says so), expired
+    /// (on the clock corrected by the learned server offset; only recently, else the server
+    /// decides).
+    async fn check_locally(
+        &self,
+        token: &str,
+        ticket: &TicketClaims,
+    ) -> Result<(), ActivationError> {
+        if let Some(account) = self.book.get(&ticket.usr)? {
+            self.report_already_enrolled(token, ticket, &account).await;
             return Err(ActivationError::AlreadyEnrolled {
                 username: ticket.usr.clone(),
                 found_by: FoundBy::Device,
@@ -135,7 +142,7 @@ impl Device {
                 return Ok(ActivationOutcome::AlreadyActivatedWithThisCode { account });
             }
         }
-        self.check_locally(&ticket)?;
+        self.check_locally(token, &ticket).await?;
 
         let verification = self
             .gate

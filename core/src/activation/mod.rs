@@ -7,6 +7,7 @@
 //! key, registers it and stores the account.
 
 mod flow;
+mod report;
 mod server_key;
 
 pub(crate) use server_key::ServerTokenError;

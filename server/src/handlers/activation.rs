@@ -1,7 +1,8 @@
 //! The device's endpoints: the server key devices pin, the lookup of a typed session ID, the
 //! completion of an activation (proof of key → signed receipt; with the device's X25519 key,
 //! also the server's, and the per-account secret of offline codes stored with the
-//! credential), and a device revoking its own credential.
+//! credential), a device reporting that it refused a ticket because it already holds the
+//! ticket's user (so the activation page says so), and a device revoking its own credential.
 
 use std::ops::Deref;
 
@@ -9,10 +10,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use ibkey_protocol::activation::{
-    activation_proof_message, codes, key_id, revoke_message, sign_token, verify_token,
-    CompleteRequest, CompleteResponse, LookupRequest, LookupResponse, ReceiptClaims, RevokeRequest,
-    ServerKeyResponse, TicketClaims, RECEIPT_TYPE,
+    activation_proof_message, already_enrolled_message, codes, key_id, revoke_message, sign_token,
+    verify_token, AlreadyEnrolledRequest, CompleteRequest, CompleteResponse, LookupRequest,
+    LookupResponse, ReceiptClaims, RevokeRequest, ServerKeyResponse, TicketClaims, RECEIPT_TYPE,
 };
+use ibkey_protocol::approval::codes as approval_codes;
 use ibkey_protocol::encoding::{b64, unb64};
 use ibkey_protocol::offline::{derive_account_secret, AGREEMENT, SECRET_LEN};
 use ibkey_protocol::session_id::SessionId;
@@ -20,12 +22,13 @@ use ring::agreement::{agree_ephemeral, EphemeralPrivateKey, UnparsedPublicKey};
 use ring::rand::SystemRandom;
 
 use crate::crypto::{device_signature_ok, random_b64};
-use crate::db::activation::{CompleteOutcome, NewCredential, TicketRow};
+use crate::db::activation::{CompleteOutcome, CredentialRow, NewCredential, TicketRow};
 use crate::error::{clock_skew_message, ApiError};
 use crate::extract::{ApiJson, ClientIp};
-use crate::state::Shared;
+use crate::state::{AppState, Shared};
 
-/// How far a revocation's `issued_at` may be from the server's clock, seconds.
+/// How far a revocation's or an already-enrolled report's `issued_at` may be from the
+/// server's clock, seconds.
 const REVOKE_SKEW_SECONDS: u64 = 300;
 /// Longest device id accepted, bytes.
 const MAX_DEVICE_ID_LEN: usize = 128;
@@ -162,27 +165,9 @@ pub(crate) async fn complete(
 ) -> Result<Json<CompleteResponse>, ApiError> {
     let device_name = check_device_fields(&req)?;
     let device_agreement_key = agreement_key(&req)?;
-    let claims: TicketClaims = verify_token(&req.ticket, &st.key.public).map_err(|e| {
-        refused(
-            codes::TICKET_NOT_OURS,
-            format!("This activation code was not issued by this server ({e}). Scan the QR code shown by this server's portal."),
-        )
-    })?;
-    let sid = claims.sid.clone();
-    let last_group = sid.get(sid.len().saturating_sub(4)..).unwrap_or("");
-    let ticket = st.db.ticket(&sid)?.ok_or_else(ApiError::code_unknown)?;
-    check_against_record(&req.ticket, &claims, &ticket).inspect_err(|e| {
-        tracing::warn!(session = %last_group, code = e.code, "activation refused: the ticket presented differs from the server's record");
-    })?;
-    if ticket.used_at.is_some() {
-        tracing::info!(session = %last_group, "activation refused: ticket already used");
-        return Err(ApiError::code_used());
-    }
     let now = st.clock.now();
-    if now >= ticket.expires_at {
-        tracing::info!(session = %last_group, "activation refused: ticket expired");
-        return Err(ApiError::code_expired());
-    }
+    let (sid, ticket) = presented_ticket(&st, &req.ticket, now, "activation")?;
+    let last_group = last_group(&sid);
     let public_key = unb64(&req.public_key)
         .filter(|k| k.len() == 65 && k.first() == Some(&4))
         .ok_or_else(|| {
@@ -261,6 +246,83 @@ pub(crate) async fn complete(
     }
 }
 
+/// `POST /v1/activation/already-enrolled`: a device refused a ticket because it already holds
+/// the ticket's user, and reports it with a signature of that account's device key. Checks the
+/// ticket as a completion does ([`presented_ticket`]), then the credential: active
+/// (`credential_unknown`), `issued_at` near the server's clock (`clock_skew`), its key's
+/// signature (`bad_signature`), the ticket's user (`credential_user_mismatch`). Then the
+/// activation page says the user is already enrolled on that device; the ticket itself is
+/// neither used nor changed.
+pub(crate) async fn already_enrolled(
+    State(st): Shared,
+    ApiJson(req): ApiJson<AlreadyEnrolledRequest>,
+) -> Result<StatusCode, ApiError> {
+    let now = st.clock.now();
+    let (sid, ticket) = presented_ticket(&st, &req.ticket, now, "already-enrolled report")?;
+    let message = already_enrolled_message(&sid, &req.credential_id, req.issued_at);
+    let credential = signed_by_credential(
+        &st,
+        &req.credential_id,
+        req.issued_at,
+        approval_codes::CLOCK_SKEW,
+        &message,
+        &req.signature,
+    )?;
+    if credential.username != ticket.username {
+        tracing::warn!(session = %last_group(&sid), credential_id = %req.credential_id, "already-enrolled report refused: the credential is another user's");
+        return Err(refused(
+            codes::CREDENTIAL_USER_MISMATCH,
+            "This credential belongs to another user than the activation code's.",
+        ));
+    }
+    st.activation_watch
+        .refused_as_enrolled(&sid, ticket.expires_at, now);
+    tracing::info!(user = %ticket.username, session = %last_group(&sid), credential_id = %req.credential_id, "activation refused on the device: already enrolled");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The last four characters of a session ID, all that the logs show of it.
+fn last_group(session_id: &str) -> &str {
+    session_id
+        .get(session_id.len().saturating_sub(4)..)
+        .unwrap_or("")
+}
+
+/// Checks a ticket presented for `request` (named in the logs) at `now`: signed by this
+/// server (`ticket_not_ours`), known (`code_unknown`), the very ticket issued
+/// ([`check_against_record`]), unused (`code_used`) and unexpired (`code_expired`). Gives its
+/// canonical session ID and the server's record of it.
+fn presented_ticket(
+    st: &AppState,
+    presented: &str,
+    now: i64,
+    request: &str,
+) -> Result<(String, TicketRow), ApiError> {
+    let claims: TicketClaims = verify_token(presented, &st.key.public).map_err(|e| {
+        refused(
+            codes::TICKET_NOT_OURS,
+            format!("This activation code was not issued by this server ({e}). Scan the QR code shown by this server's portal."),
+        )
+    })?;
+    let session = last_group(&claims.sid);
+    let ticket = st
+        .db
+        .ticket(&claims.sid)?
+        .ok_or_else(ApiError::code_unknown)?;
+    check_against_record(presented, &claims, &ticket).inspect_err(|e| {
+        tracing::warn!(%session, code = e.code, request, "refused: the ticket presented differs from the server's record");
+    })?;
+    if ticket.used_at.is_some() {
+        tracing::info!(%session, request, "refused: ticket already used");
+        return Err(ApiError::code_used());
+    }
+    if now >= ticket.expires_at {
+        tracing::info!(%session, request, "refused: ticket expired");
+        return Err(ApiError::code_expired());
+    }
+    Ok((claims.sid, ticket))
+}
+
 /// Checks a presented ticket (its text and verified `claims`) against the server's `record`
 /// of its session ID: the same user (`ticket_user_mismatch`), the same expiry
 /// (`ticket_expiry_mismatch`) and the very text issued (`ticket_mismatch`). A signature alone
@@ -295,20 +357,16 @@ pub(crate) async fn revoke(
     State(st): Shared,
     ApiJson(req): ApiJson<RevokeRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let credential = st
-        .db
-        .active_credential(&req.credential_id)?
-        .ok_or_else(ApiError::credential_unknown)?;
-    let now = st.clock.now();
-    check_device_clock(now, req.issued_at, REVOKE_SKEW_SECONDS)?;
-    let signature = unb64(&req.signature)
-        .ok_or_else(|| ApiError::bad_signature("The revocation signature is not base64url."))?;
     let message = revoke_message(&req.credential_id, req.issued_at);
-    if !device_signature_ok(&credential.public_key, &message, &signature) {
-        return Err(ApiError::bad_signature(
-            "The revocation is not signed by this credential's device key.",
-        ));
-    }
+    let credential = signed_by_credential(
+        &st,
+        &req.credential_id,
+        req.issued_at,
+        codes::BAD_REQUEST,
+        &message,
+        &req.signature,
+    )?;
+    let now = st.clock.now();
     if !st.db.revoke(&req.credential_id, None, now)? {
         return Err(ApiError::credential_unknown());
     }
@@ -316,14 +374,38 @@ pub(crate) async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Checks that a revocation's `issued_at` is at most `max_skew_seconds` (a whole number of
-/// minutes) off the server's clock `now`: a request cannot be replayed later. Refused as
-/// `bad_request` (the login-approval requests answer `clock_skew`).
-fn check_device_clock(now: i64, issued_at: i64, max_skew_seconds: u64) -> Result<(), ApiError> {
-    if device_clock_off(now, issued_at, max_skew_seconds) {
-        return Err(ApiError::bad_request(clock_skew_message(max_skew_seconds)));
+/// The active credential `credential_id` whose device key signed `message` (`signature`,
+/// base64url) at `issued_at`: refused as `credential_unknown`, as `skew_code` when
+/// `issued_at` is more than [`REVOKE_SKEW_SECONDS`] off the server's clock (so a request
+/// cannot be replayed later; a revocation answers `bad_request`, as it always did), or as
+/// `bad_signature`.
+fn signed_by_credential(
+    st: &AppState,
+    credential_id: &str,
+    issued_at: i64,
+    skew_code: &'static str,
+    message: &str,
+    signature: &str,
+) -> Result<CredentialRow, ApiError> {
+    let credential = st
+        .db
+        .active_credential(credential_id)?
+        .ok_or_else(ApiError::credential_unknown)?;
+    if device_clock_off(st.clock.now(), issued_at, REVOKE_SKEW_SECONDS) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            skew_code,
+            clock_skew_message(REVOKE_SKEW_SECONDS),
+        ));
     }
-    Ok(())
+    let signature = unb64(signature)
+        .ok_or_else(|| ApiError::bad_signature("The signature is not base64url."))?;
+    if !device_signature_ok(&credential.public_key, message, &signature) {
+        return Err(ApiError::bad_signature(
+            "The request is not signed by this credential's device key.",
+        ));
+    }
+    Ok(credential)
 }
 
 /// Whether a signed device request's `issued_at` is more than `max_skew_seconds` off the

@@ -43,6 +43,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/portal/fraud-reports", get(portal::fraud_reports))
         .route("/v1/activation/lookup", post(activation::lookup))
         .route("/v1/activation/complete", post(activation::complete))
+        .route(
+            "/v1/activation/already-enrolled",
+            post(activation::already_enrolled),
+        )
         .route("/v1/devices/revoke", post(activation::revoke))
         .route("/v1/devices/push-token", post(challenges::push_token))
         .route("/v1/logins", post(login::start))

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ibkey_protocol::activation::LookupResponse;
 use qrcode::render::svg;
 use qrcode::QrCode;
 use reqwest::header::HeaderMap;
@@ -212,6 +213,14 @@ impl Browser {
             buffer: String::new(),
         }
     }
+}
+
+/// The ticket behind the session ID shown on `page`, as a phone typing it gets it.
+pub async fn ticket_of(h: &Harness, page: &Page) -> String {
+    h.lookup(&page.text("session-id"))
+        .await
+        .parse::<LookupResponse>()
+        .ticket
 }
 
 /// The CSRF token of the form on `page`.
