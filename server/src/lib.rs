@@ -36,7 +36,8 @@
 //! | `GET /v1/portal/activity` | bearer portal token → `[PortalLogin]` (last 50, newest first) | 401 `unauthorized` |
 //! | `GET /v1/portal/fraud-reports` | bearer portal token → `[FraudReport]` (newest first) | 401 `unauthorized` |
 //! | `POST /v1/activation/lookup` | `LookupRequest` → `LookupResponse` | 404 `code_unknown`, 410 `code_used` / `code_expired`, 429 `too_many_attempts` |
-//! | `POST /v1/activation/complete` | `CompleteRequest` → `CompleteResponse` | 400 `bad_request` (agreement key), 400 `bad_signature`, 404 `code_unknown`, 400 `ticket_user_mismatch` / `ticket_expiry_mismatch` / `ticket_mismatch`, 410 `code_used` / `code_expired`, 409 `already_enrolled` |
+//! | `POST /v1/activation/complete` | `CompleteRequest` → `CompleteResponse` | 400 `device_id_invalid` / `device_name_invalid` / `agreement_key_invalid` / `ticket_not_ours` / `device_key_invalid` / `proof_invalid`, 404 `code_unknown`, 400 `ticket_user_mismatch` / `ticket_expiry_mismatch` / `ticket_mismatch`, 410 `code_used` / `code_expired`, 409 `already_enrolled` |
+//! | `POST /v1/activation/already-enrolled` | `AlreadyEnrolledRequest` → 204 (the activation page says "already enrolled") | 400 `ticket_not_ours`, 404 `code_unknown`, 400 `ticket_user_mismatch` / `ticket_expiry_mismatch` / `ticket_mismatch`, 410 `code_used` / `code_expired`, 404 `credential_unknown`, 400 `clock_skew` / `bad_signature` / `credential_user_mismatch` |
 //! | `POST /v1/devices/revoke` | `RevokeRequest` → 204 | 404 `credential_unknown`, 400 `bad_request` (clock skew), 400 `bad_signature` |
 //! | `POST /v1/logins` | `LoginRequest` → `LoginStarted` | 401 `unauthorized`, 400 `bad_request`, 409 `no_devices`, 429 `too_many_attempts` |
 //! | `GET /v1/logins/{login_id}?wait=N` | bearer login secret → `LoginStatus` | 404 `login_unknown`, 400 `bad_request` |
