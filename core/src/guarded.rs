@@ -73,6 +73,11 @@ impl GuardedStore {
         Self { store }
     }
 
+    /// The store itself, for records that are not guarded and need no lock to be read.
+    pub(crate) fn store(&self) -> &dyn SecureStore {
+        &*self.store
+    }
+
     /// The guarded record `key`, checked against the manifest, or `None` when there is none.
     pub(crate) fn load(&self, key: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         let (manifest, settled) = self.manifest()?;

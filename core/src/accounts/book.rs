@@ -44,21 +44,19 @@ pub(crate) struct DeviceRecord {
 /// The persisted account list, device record and approval records.
 pub struct AccountBook {
     store: GuardedStore,
-    plain: Arc<dyn SecureStore>,
 }
 
 impl AccountBook {
     /// A book over `store`.
     pub fn new(store: Arc<dyn SecureStore>) -> Self {
         Self {
-            store: GuardedStore::new(store.clone()),
-            plain: store,
+            store: GuardedStore::new(store),
         }
     }
 
     /// All enrolled accounts, in enrollment order.
     pub fn list(&self) -> Result<Vec<Account>, StoreError> {
-        read_accounts(&*self.plain)
+        read_accounts(self.store.store())
     }
 
     /// The account of `username`, if enrolled.
