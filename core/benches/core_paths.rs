@@ -45,6 +45,7 @@ fn tickets(c: &mut Criterion) {
         usr: "alice".into(),
         iat: 1_800_000_000,
         exp: 1_800_000_300,
+        mov: None,
     };
     let token = protocol::sign_token(&claims, &key, &rng).expect("sign");
     c.bench_function("ticket/verify_and_parse", |b| {

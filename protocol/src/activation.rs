@@ -106,6 +106,10 @@ pub struct TicketClaims {
     pub iat: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
+    /// A move ticket ([`crate::lifecycle`]): the names of the user's devices it replaces,
+    /// whose credentials are revoked when it is used. Absent from a plain activation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mov: Option<Vec<String>>,
 }
 
 impl TokenClaims for TicketClaims {
@@ -130,6 +134,10 @@ pub struct ReceiptClaims {
     pub pkid: String,
     /// Issued at, Unix seconds.
     pub iat: i64,
+    /// In a receipt of a recovery ([`crate::lifecycle`]): the last approval counter the server
+    /// accepted for the credential, from which the device goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctr: Option<u64>,
 }
 
 impl TokenClaims for ReceiptClaims {
@@ -287,6 +295,9 @@ pub struct ErrorBody {
     /// Seconds to wait before trying again, for `too_many_attempts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// For `credential_moved`: the signed [`crate::lifecycle::MovedClaims`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<String>,
 }
 
 /// Error codes the server replies with.
@@ -458,6 +469,7 @@ mod tests {
             usr: "alice".into(),
             iat: 1,
             exp: 2,
+            mov: None,
         }
     }
 

@@ -13,6 +13,8 @@
 //!   chunked upload protocol ([`diagnostics::wire`]).
 //! - [`offline`]: the per-account secret agreed at activation, challenge/response and
 //!   time-based codes, and the login page's offline endpoints.
+//! - [`lifecycle`]: moving to a new phone, recovery after a reinstall, and the notification
+//!   doctor's questions to the server.
 //! - [`encoding`]: base64url, hex and Crockford's base 32 as the wire uses them.
 //! - [`time`]: UTC calendar dates and timestamps as both ends write them.
 //!
@@ -26,6 +28,7 @@ pub mod activation;
 pub mod approval;
 pub mod diagnostics;
 pub mod encoding;
+pub mod lifecycle;
 pub mod offline;
 pub mod otp;
 pub mod server_key;

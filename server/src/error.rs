@@ -242,6 +242,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_string(),
                 message: self.message,
                 retry_after: self.retry_after,
+                moved: None,
             },
         };
         let mut response = (self.status, Json(body)).into_response();

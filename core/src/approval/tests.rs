@@ -255,6 +255,7 @@ async fn forged_tampered_foreign_and_misdirected_challenges_are_refused() {
             usr: "alice".into(),
             iat: NOW,
             exp: NOW + 300,
+            mov: None,
         },
         &world.server,
         &SystemRandom::new(),

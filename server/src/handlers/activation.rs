@@ -212,6 +212,7 @@ pub(crate) async fn complete(
             dev: req.device_id.clone(),
             pkid: key_id(&public_key),
             iat: now,
+            ctr: None,
         },
         &st.key.pair,
         &st.rng,

@@ -121,6 +121,7 @@ pub(crate) fn new_ticket(st: &AppState, user: &str) -> Result<TicketResponse, Ap
             usr: user.to_string(),
             iat: now,
             exp,
+            mov: None,
         };
         let token = sign_token(&claims, &st.key.pair, &st.rng)
             .map_err(|_| ApiError::internal("ticket signing", &"sign failed"))?;
