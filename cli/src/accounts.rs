@@ -42,6 +42,16 @@ pub fn describe_outcome(outcome: &ActivationOutcome) -> String {
                 account.username
             )
         }
+        ActivationOutcome::Moved { account, replaced } => format!(
+            "Moved: {} is now enrolled on this device; {} no longer approve{} their logins.",
+            account.username,
+            replaced
+                .iter()
+                .map(|name| format!("'{name}'"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if replaced.len() == 1 { "s" } else { "" }
+        ),
         ActivationOutcome::AlreadyActivatedWithThisCode { account } => format!(
             "This code activated {} on this device a moment ago; nothing more to do.",
             account.username

@@ -9,6 +9,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::platform::{HttpHeader, HttpRequest, HttpTransport};
 use ibkey_protocol::activation::{self as protocol, ErrorResponse};
 use ibkey_protocol::approval;
+use ibkey_protocol::lifecycle;
 
 /// Largest reply body the client reads; anything bigger is a hostile or broken server.
 const MAX_REPLY_BYTES: usize = 256 * 1024;
@@ -25,6 +26,8 @@ pub(crate) enum ApiError {
         code: String,
         message: String,
         retry_after: Option<u64>,
+        /// For `credential_moved`: the server's signed word of where the account went.
+        moved: Option<String>,
     },
     /// The reply is not what the protocol says (wrong JSON, too big, unknown status).
     BadReply { detail: String },
@@ -115,6 +118,39 @@ impl ServerApi {
             .map(|_| ())
     }
 
+    /// `POST /v1/recovery/begin`.
+    pub(crate) async fn recovery_begin(
+        &self,
+        request: &lifecycle::RecoveryBeginRequest,
+    ) -> Result<lifecycle::RecoveryBeginResponse, ApiError> {
+        self.call("POST", "/v1/recovery/begin", Some(request)).await
+    }
+
+    /// `POST /v1/recovery/complete`.
+    pub(crate) async fn recovery_complete(
+        &self,
+        request: &lifecycle::RecoveryCompleteRequest,
+    ) -> Result<lifecycle::RecoveryCompleteResponse, ApiError> {
+        self.call("POST", "/v1/recovery/complete", Some(request))
+            .await
+    }
+
+    /// `POST /v1/devices/status`.
+    pub(crate) async fn device_status(
+        &self,
+        request: &lifecycle::DeviceStatusRequest,
+    ) -> Result<lifecycle::DeviceStatusResponse, ApiError> {
+        self.call("POST", "/v1/devices/status", Some(request)).await
+    }
+
+    /// `POST /v1/devices/test-push`.
+    pub(crate) async fn test_push(
+        &self,
+        request: &lifecycle::TestPushRequest,
+    ) -> Result<lifecycle::TestPushResponse, ApiError> {
+        self.call("POST", "/v1/devices/test-push", Some(request)).await
+    }
+
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: &str,
@@ -170,6 +206,7 @@ impl ServerApi {
                     code: err.error.code,
                     message: err.error.message,
                     retry_after: err.error.retry_after,
+                    moved: err.error.moved,
                 }),
                 Err(_) => Err(ApiError::BadReply {
                     detail: format!("HTTP {status} without an ibkey error body"),

@@ -10,6 +10,11 @@ use crate::approval::{ApprovalError, ApprovalOutcome, LoginChallenge, NumberChec
 use crate::codes::{CodesError, OfflineResponse, TimeCode};
 use crate::device::{AuthenticatorConfig, Device};
 use crate::gate::{GateError, PinLockout};
+use crate::lifecycle::{
+    DoctorReport, MoveNotice, Notification, NotificationSettings, RecoveryError, RecoveryOffer,
+    TestNotification,
+};
+use crate::platform::StoreError;
 use crate::platform::Platform;
 use crate::Account;
 
@@ -93,6 +98,57 @@ impl Authenticator {
     /// when no account could be asked.
     pub async fn pending_logins(&self) -> Result<Vec<LoginChallenge>, ApprovalError> {
         self.device.pending_logins().await
+    }
+
+    /// Reads any notification's data: a login (checked as [`Authenticator::read_push`]
+    /// does) or the notification doctor's test notification, whose arrival is noted.
+    pub async fn read_notification(&self, payload: Vec<u8>) -> Result<Notification, ApprovalError> {
+        self.device.read_notification(&payload).await
+    }
+
+    /// The accounts this phone forgot because their users moved IB Key to another phone
+    /// (learned from the server's signed word), oldest first, each with what to tell the
+    /// user. They are returned once.
+    pub fn take_move_notices(&self) -> Result<Vec<MoveNotice>, StoreError> {
+        self.device.take_move_notices()
+    }
+
+    /// After a reinstall or a lost account list: proves the device keys that no account here
+    /// uses to the server and returns the accounts it offers to restore; the server sends
+    /// each such user a one-time code (e-mail or SMS). Fails with
+    /// [`RecoveryError::NothingToRecover`] (pointing to activation) when none can be, and
+    /// with [`RecoveryError::StoreDamaged`] (changing nothing) when the app's data is damaged.
+    pub async fn find_recoverable_accounts(&self) -> Result<RecoveryOffer, RecoveryError> {
+        self.device.find_recoverable().await
+    }
+
+    /// Restores `username`, offered by the last [`Authenticator::find_recoverable_accounts`],
+    /// with the `code` its user received: asks the user to verify (to choose a new PIN when
+    /// the old one is gone), then saves the account. Its approvals go on from the server's
+    /// counter, and its offline codes get a fresh secret.
+    pub async fn recover_account(&self, username: &str, code: &str) -> Result<Account, RecoveryError> {
+        self.device.recover_account(username, code).await
+    }
+
+    /// Runs the "notifications do not arrive" checklist: what the shell read from the
+    /// platform (`settings`), what the server knows about each account's notifications, the
+    /// phone's clock, the last notifications and test notification. `push_token`: the app's
+    /// current token, to tell a stale registration. Each check is logged (so diagnostics
+    /// bundles carry the report).
+    pub async fn notification_doctor(
+        &self,
+        settings: NotificationSettings,
+        push_token: Option<String>,
+    ) -> Result<DoctorReport, ApprovalError> {
+        self.device
+            .notification_doctor(&settings, push_token.as_deref())
+            .await
+    }
+
+    /// Asks the server to send this phone a test notification; when it arrives,
+    /// [`Authenticator::read_notification`] notes how long it took, and the doctor reports it.
+    pub async fn send_test_notification(&self) -> Result<TestNotification, ApprovalError> {
+        self.device.send_test_notification().await
     }
 
     /// Reads the text of the login page's QR code, checked like a notification.

@@ -7,6 +7,7 @@ use crate::accounts::AccountBook;
 use crate::activation::ActivationError;
 use crate::api::ServerApi;
 use crate::gate::{Gate, PinPolicy};
+use crate::lifecycle::Offers;
 use crate::platform::{Platform, StoreError, VerificationMethod};
 
 /// A newly learned clock offset this close to the stored one is not written again.
@@ -46,6 +47,8 @@ pub(crate) struct Device {
     pub(crate) api: ServerApi,
     pub(crate) book: AccountBook,
     pub(crate) gate: Gate,
+    /// The accounts the last recovery search offered.
+    pub(crate) offers: Offers,
 }
 
 impl Device {
@@ -69,6 +72,7 @@ impl Device {
             platform,
             api,
             gate,
+            offers: Offers::default(),
         })
     }
 

@@ -22,6 +22,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod gate;
 mod guarded;
+pub mod lifecycle;
 pub mod platform;
 pub mod scan;
 #[cfg(test)]

@@ -6,6 +6,11 @@ use ibkey_core::activation::{ActivationError, ActivationOutcome, ActivationReque
 use ibkey_core::approval::{ApprovalError, ApprovalOutcome, LoginChallenge, NumberCheck};
 use ibkey_core::codes::{CodesError, OfflineResponse, TimeCode};
 use ibkey_core::gate::{GateError, PinLockout};
+use ibkey_core::lifecycle::{
+    DoctorReport, MoveNotice, Notification, NotificationSettings, RecoveryError, RecoveryOffer,
+    TestNotification,
+};
+use ibkey_core::platform::StoreError;
 use ibkey_core::platform::{Clock, HttpTransport, KeyVault, Platform, SecureStore, UserVerifier};
 use ibkey_core::{Account, AccountsError, AuthenticatorConfig};
 
@@ -107,6 +112,54 @@ impl Authenticator {
     /// device, and gives what to show.
     pub async fn read_push(&self, payload: Vec<u8>) -> Result<LoginChallenge, ApprovalError> {
         self.core.read_push(payload).await
+    }
+
+    /// Reads any notification's data: a login (as `read_push`) or the notification doctor's
+    /// test notification (its arrival is noted for the doctor).
+    pub async fn read_notification(&self, payload: Vec<u8>) -> Result<Notification, ApprovalError> {
+        self.core.read_notification(payload).await
+    }
+
+    /// The accounts this phone forgot because their users moved IB Key to another phone,
+    /// each with what to tell the user ("IB Key for alice was moved to 'Pixel 9' on …").
+    /// Returned once: show them when they come.
+    pub fn take_move_notices(&self) -> Result<Vec<MoveNotice>, StoreError> {
+        self.core.take_move_notices()
+    }
+
+    /// After a reinstall or lost data: finds the device keys the platform kept, proves them
+    /// to the server and returns the accounts it offers to restore (a code is sent to each
+    /// such user by e-mail or SMS). `NothingToRecover` points to activation; a damaged store
+    /// is left untouched (`StoreDamaged`).
+    pub async fn find_recoverable_accounts(&self) -> Result<RecoveryOffer, RecoveryError> {
+        self.core.find_recoverable_accounts().await
+    }
+
+    /// Restores `username` from the last offer with the `code` its user received, after the
+    /// PIN (a new one when the old is gone) or biometrics.
+    pub async fn recover_account(
+        &self,
+        username: String,
+        code: String,
+    ) -> Result<Account, RecoveryError> {
+        self.core.recover_account(&username, &code).await
+    }
+
+    /// The "notifications do not arrive" checklist: `settings` as the shell read them from
+    /// the platform, `push_token` the app's current token (to tell a stale registration).
+    #[uniffi::method(default(push_token = None))]
+    pub async fn notification_doctor(
+        &self,
+        settings: NotificationSettings,
+        push_token: Option<String>,
+    ) -> Result<DoctorReport, ApprovalError> {
+        self.core.notification_doctor(settings, push_token).await
+    }
+
+    /// Asks the server for a test notification; `read_notification` notes its arrival and
+    /// the doctor reports the round trip.
+    pub async fn send_test_notification(&self) -> Result<TestNotification, ApprovalError> {
+        self.core.send_test_notification().await
     }
 
     /// Pulls the logins waiting for this device's users (call it when the app opens, so a

@@ -176,6 +176,48 @@ impl AccountBook {
         self.store.reset(&keys)
     }
 
+    /// The plain (unguarded) record `key`: what the phone keeps for its user's information
+    /// only (notices, notification times), whose loss costs nothing. Its default when there
+    /// is none.
+    pub(crate) fn plain_record<T: DeserializeOwned + Default>(
+        &self,
+        key: &str,
+    ) -> Result<T, StoreError> {
+        let bytes = self.store.store().load(key.to_string())?.map(Zeroizing::new);
+        Ok(decode::<T>(key, bytes)?.unwrap_or_default())
+    }
+
+    /// Changes the plain record `key` under the store's lock and saves it before returning
+    /// what `change` returned.
+    pub(crate) fn update_plain_record<T, R>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut T) -> R,
+    ) -> Result<R, StoreError>
+    where
+        T: Serialize + DeserializeOwned + Default,
+    {
+        let locked = self.store.lock()?;
+        let bytes = locked.store().load(key.to_string())?.map(Zeroizing::new);
+        let mut record = decode::<T>(key, bytes)?.unwrap_or_default();
+        let result = change(&mut record);
+        locked
+            .store()
+            .save(key.to_string(), encode(&record)?.to_vec())?;
+        Ok(result)
+    }
+
+    /// Whether the store holds none of the records that make the accounts (account list,
+    /// device record, PIN record): the app's files are gone, whatever the guard still says.
+    pub(crate) fn holds_no_records(&self) -> Result<bool, StoreError> {
+        for key in [ACCOUNTS_KEY, DEVICE_KEY, crate::gate::RECORD_KEY] {
+            if self.store.store().load(key.to_string())?.is_some() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// The device record, created with a fresh device id on first use.
     pub(crate) fn device(&self) -> Result<DeviceRecord, StoreError> {
         if let Some(record) = decode(DEVICE_KEY, self.store.load(DEVICE_KEY)?)? {

@@ -6,6 +6,7 @@
 
 use ibkey_protocol::activation::{self as protocol, codes};
 use ibkey_protocol::encoding::b64;
+use ibkey_protocol::lifecycle::codes as lifecycle_codes;
 
 use super::{Account, AccountsError};
 use crate::api::ApiError;
@@ -52,7 +53,9 @@ impl Device {
         };
         match self.api.revoke(&request).await {
             Ok(()) => Ok(()),
-            Err(ApiError::Refused { code, .. }) if code == codes::CREDENTIAL_UNKNOWN => {
+            Err(ApiError::Refused { code, .. })
+                if code == codes::CREDENTIAL_UNKNOWN || code == lifecycle_codes::CREDENTIAL_MOVED =>
+            {
                 tracing::info!("credential already gone on the server");
                 Ok(())
             }

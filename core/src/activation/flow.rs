@@ -184,7 +184,7 @@ impl Device {
             let receipt = self
                 .check_receipt(&reply.receipt, &ticket, &device.device_id, &public_key)
                 .await?;
-            let secret = codes_secret(agreement, reply.agreement_key.as_deref(), &receipt.cid);
+            let secret = agreed_codes_secret(agreement, reply.agreement_key.as_deref(), &receipt.cid);
             Ok((receipt, secret))
         }
         .await;
@@ -235,8 +235,16 @@ impl Device {
         if let Err(e) = self.learn_server_time(server_time) {
             tracing::warn!(code = e.code(), "the server's clock could not be learned");
         }
-        tracing::info!(user = %account.username, "activated");
-        Ok(ActivationOutcome::Activated { account })
+        Ok(match ticket.mov {
+            Some(replaced) => {
+                tracing::info!(user = %account.username, replaced = replaced.len(), "moved to this device");
+                ActivationOutcome::Moved { account, replaced }
+            }
+            None => {
+                tracing::info!(user = %account.username, "activated");
+                ActivationOutcome::Activated { account }
+            }
+        })
     }
 
     /// Saves what an enrollment the server accepted leaves on the phone: the new PIN (if one
@@ -358,6 +366,7 @@ fn request_of(ticket: &TicketClaims) -> ActivationRequest {
         server_url: ticket.srv.clone(),
         expires_at: ticket.exp,
         session_id_hint: ticket.sid.chars().skip(8).collect(),
+        replaces: ticket.mov.clone().unwrap_or_default(),
     }
 }
 
@@ -385,7 +394,7 @@ fn no_randomness() -> ActivationError {
 /// The offline codes' secret agreed with the server's one-time key (`server_key`, base64url),
 /// bound to the new credential. `None` when the server sent no key (it has no offline codes)
 /// or a key that does not agree: the account then works for approvals, without offline codes.
-fn codes_secret(
+pub(crate) fn agreed_codes_secret(
     agreement: EphemeralPrivateKey,
     server_key: Option<&str>,
     credential_id: &str,

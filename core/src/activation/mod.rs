@@ -10,6 +10,7 @@ mod flow;
 mod report;
 mod server_key;
 
+pub(crate) use flow::agreed_codes_secret;
 pub(crate) use server_key::ServerTokenError;
 
 pub use ibkey_protocol::session_id::{SessionId, SessionIdError};
@@ -35,6 +36,10 @@ pub struct ActivationRequest {
     pub expires_at: i64,
     /// The last group of its session ID, safe to show and log.
     pub session_id_hint: String,
+    /// For a code that moves IB Key to this phone: the names of the user's devices that stop
+    /// working once it is used (the app says so before the user confirms). Empty for a plain
+    /// activation.
+    pub replaces: Vec<String>,
 }
 
 /// How an activation ended when nothing went wrong.
@@ -45,6 +50,14 @@ pub enum ActivationOutcome {
     Activated {
         /// The new account.
         account: Account,
+    },
+    /// The user moved IB Key to this device: the account is enrolled here, and the devices
+    /// it replaces no longer approve the user's logins.
+    Moved {
+        /// The new account.
+        account: Account,
+        /// The names of the devices it replaced.
+        replaced: Vec<String>,
     },
     /// This very code activated this account a moment ago (the camera still sees the QR):
     /// nothing was done again.
@@ -216,6 +229,7 @@ impl ActivationError {
                 code,
                 message,
                 retry_after,
+                ..
             } => match code.as_str() {
                 codes::CODE_USED => ActivationError::CodeUsed,
                 codes::CODE_EXPIRED => ActivationError::CodeExpired,

@@ -22,6 +22,7 @@ use ibkey_protocol::encoding::b64;
 impl Device {
     /// Reads a login notification's data: the JSON push payload, or the bare token.
     pub(crate) async fn read_push(&self, payload: &[u8]) -> Result<LoginChallenge, ApprovalError> {
+        self.note_notification_arrived();
         let result = async {
             let token = challenge_token_of_push(payload)?;
             self.read_challenge(&token, ChallengeSource::Push).await
@@ -198,10 +199,10 @@ impl Device {
                     issued_at,
                     signature: b64(&signature),
                 };
-                self.api
-                    .register_push_token(&request)
-                    .await
-                    .map_err(|e| ApprovalError::from_api(e, &account.username))
+                match self.api.register_push_token(&request).await {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(self.approval_refusal(account, e).await),
+                }
             }
             .await;
             match result {
@@ -321,11 +322,10 @@ impl Device {
             counter,
             signature: b64(&signature),
         };
-        let reply = self
-            .api
-            .decide(&request)
-            .await
-            .map_err(|e| ApprovalError::from_api(e, &account.username))?;
+        let reply = match self.api.decide(&request).await {
+            Ok(reply) => reply,
+            Err(e) => return Err(self.approval_refusal(account, e).await),
+        };
         let receipt: DecisionReceiptClaims = self
             .verify_server_token(&reply.receipt)
             .await

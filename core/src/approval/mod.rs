@@ -28,6 +28,7 @@ use crate::activation::ServerTokenError;
 use crate::api::ApiError;
 use crate::error::{export_error_code, ErrorCode};
 use crate::gate::GateError;
+use crate::lifecycle::MoveNotice;
 use crate::platform::{KeyError, StoreError};
 
 /// How many wrong number picks refuse a login.
@@ -198,6 +199,12 @@ pub enum ApprovalError {
         /// The account.
         username: String,
     },
+    /// The user moved IB Key to another phone: this phone forgot the account.
+    #[error("{}", .notice.message)]
+    Moved {
+        /// When and where it went.
+        notice: MoveNotice,
+    },
     /// No connection to the server.
     #[error("The server could not be reached ({reason}), so the login was not answered. Check the phone's connection and try again before the request expires.")]
     ServerUnreachable {
@@ -340,6 +347,7 @@ impl ErrorCode for ApprovalError {
             PossiblyCloned { .. } => "APR_POSSIBLY_CLONED",
             PushesMuted { .. } => "APR_PUSHES_MUTED",
             Revoked { .. } => "APR_REVOKED",
+            Moved { .. } => "APR_ACCOUNT_MOVED",
             ServerUnreachable { .. } => "APR_SERVER_UNREACHABLE",
             ServerReply { .. } => "APR_SERVER_REPLY",
             DeviceKey { .. } => "APR_DEVICE_KEY",

@@ -522,6 +522,7 @@ fn server_codes_map_to_their_own_errors() {
         code: code.into(),
         message: "Pushes are muted until 12:00.".into(),
         retry_after: None,
+        moved: None,
     };
     let cases = [
         (codes::CHALLENGE_USED, "APR_CHALLENGE_USED"),

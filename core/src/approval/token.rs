@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::numbers::number_choices;
 use super::{ApprovalError, ChallengeSource, LoginChallenge};
+use crate::api::ApiError;
 use crate::device::Device;
 use crate::error::ErrorCode;
 use crate::Account;
@@ -160,11 +161,10 @@ impl Device {
             issued_at,
             signature: b64(&signature),
         };
-        let reply = self
-            .api
-            .pending(&request)
-            .await
-            .map_err(|e| ApprovalError::from_api(e, &account.username))?;
+        let reply = match self.api.pending(&request).await {
+            Ok(reply) => reply,
+            Err(e) => return Err(self.approval_refusal(account, e).await),
+        };
         let time: TimeClaims = self.verify_server_token(&reply.time).await.map_err(|e| {
             ApprovalError::from_server_token(e, |e| ApprovalError::ServerReply {
                 detail: format!("the server's time reading was refused: {e}"),
@@ -179,8 +179,18 @@ impl Device {
         Ok(reply.challenges)
     }
 
+    /// What a refused request of `account` means: the server's signed word that the account
+    /// moved to another phone forgets it here ([`ApprovalError::Moved`]); anything else as
+    /// [`ApprovalError::from_api`] says.
+    pub(crate) async fn approval_refusal(&self, account: &Account, error: ApiError) -> ApprovalError {
+        match self.moved_away(account, &error).await {
+            Some(notice) => ApprovalError::Moved { notice },
+            None => ApprovalError::from_api(error, &account.username),
+        }
+    }
+
     /// Signs `message` with `account`'s device key.
-    pub(super) fn sign(
+    pub(crate) fn sign(
         &self,
         account: &Account,
         message: String,

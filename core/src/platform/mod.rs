@@ -143,6 +143,20 @@ pub trait KeyVault: Send + Sync {
     fn sign(&self, alias: String, message: Vec<u8>) -> Result<Vec<u8>, KeyError>;
     /// Deletes the key; deleting a missing key is not an error.
     fn delete_key(&self, alias: String) -> Result<(), KeyError>;
+    /// Every key this vault holds, with its public key: how the core finds the device keys
+    /// that outlived the app's files (after a reinstall, the iOS Keychain keeps them) to
+    /// recover their accounts.
+    fn list_keys(&self) -> Result<Vec<StoredKey>, KeyError>;
+}
+
+/// A device key found in the [`KeyVault`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct StoredKey {
+    /// The alias it was created under.
+    pub alias: String,
+    /// Its public key, SEC1 uncompressed (65 bytes).
+    pub public_key: Vec<u8>,
 }
 
 /// Why the core asks for a PIN.

@@ -1,5 +1,7 @@
 //! The desktop and test [`KeyVault`]: ECDSA P-256 keys made and used in software with
-//! `ring`, kept as PKCS#8 documents in a [`SecureStore`] under `key/<alias>`. It stands in
+//! `ring`, kept as PKCS#8 documents in a [`SecureStore`] under `key/<alias>`, with the list of
+//! aliases under `keys` (an alias is listed before its key is saved and after it is removed, so
+//! a crash leaves at most a listed alias without a key, which listing skips). It stands in
 //! for the Android Keystore and the iOS Secure Enclave, which keep the private key in
 //! hardware; here it is only as safe as the store. A key is parsed and checked once, then kept
 //! ready in memory for the vault's life (as an agent process would), until it is deleted.
@@ -11,7 +13,10 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use zeroize::Zeroizing;
 
-use super::{KeyError, KeyVault, SecureStore};
+use super::{KeyError, KeyVault, SecureStore, StoredKey};
+
+/// The store key of the alias list.
+const INDEX_KEY: &str = "keys";
 
 /// Software ECDSA P-256 device keys stored in a [`SecureStore`].
 pub struct SoftwareKeyVault {
@@ -19,6 +24,8 @@ pub struct SoftwareKeyVault {
     rng: SystemRandom,
     /// Keys already parsed and checked, by alias.
     ready: Mutex<HashMap<String, Arc<EcdsaKeyPair>>>,
+    /// Held while the alias list is read and rewritten.
+    index: Mutex<()>,
 }
 
 impl std::fmt::Debug for SoftwareKeyVault {
@@ -34,11 +41,33 @@ impl SoftwareKeyVault {
             store,
             rng: SystemRandom::new(),
             ready: Mutex::new(HashMap::new()),
+            index: Mutex::new(()),
         }
     }
 
     fn store_key(alias: &str) -> String {
         format!("key/{alias}")
+    }
+
+    /// The aliases listed in the store.
+    fn aliases(&self) -> Result<Vec<String>, KeyError> {
+        match self.store.load(INDEX_KEY.to_string())? {
+            None => Ok(Vec::new()),
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|_| KeyError::Failed {
+                reason: "the list of device keys is damaged".to_string(),
+            }),
+        }
+    }
+
+    /// Saves the alias list after `change`.
+    fn update_aliases(&self, change: impl FnOnce(&mut Vec<String>)) -> Result<(), KeyError> {
+        let _index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut aliases = self.aliases()?;
+        change(&mut aliases);
+        let bytes = serde_json::to_vec(&aliases).map_err(|e| KeyError::Failed {
+            reason: e.to_string(),
+        })?;
+        Ok(self.store.save(INDEX_KEY.to_string(), bytes)?)
     }
 
     fn ready(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<EcdsaKeyPair>>> {
@@ -90,6 +119,11 @@ impl KeyVault for SoftwareKeyVault {
                 .to_vec(),
         );
         let public_key = self.key_pair(&pkcs8)?.public_key().as_ref().to_vec();
+        self.update_aliases(|aliases| {
+            if !aliases.contains(&alias) {
+                aliases.push(alias.clone());
+            }
+        })?;
         self.store.save(store_key, std::mem::take(&mut *pkcs8))?;
         Ok(public_key)
     }
@@ -107,7 +141,22 @@ impl KeyVault for SoftwareKeyVault {
     fn delete_key(&self, alias: String) -> Result<(), KeyError> {
         self.ready().remove(&alias);
         self.store.remove(Self::store_key(&alias))?;
-        Ok(())
+        self.update_aliases(|aliases| aliases.retain(|a| *a != alias))
+    }
+
+    fn list_keys(&self) -> Result<Vec<StoredKey>, KeyError> {
+        let mut found = Vec::new();
+        for alias in self.aliases()? {
+            match self.loaded(&alias) {
+                Ok(pair) => found.push(StoredKey {
+                    public_key: pair.public_key().as_ref().to_vec(),
+                    alias,
+                }),
+                Err(KeyError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -186,6 +235,26 @@ mod tests {
             .expect("deleting a missing key");
         // After deleting, the alias can be used again.
         vault.create_key("bob".into()).expect("create again");
+    }
+
+    #[test]
+    fn lists_the_keys_it_holds_and_skips_a_listed_alias_without_a_key() {
+        let (_dir, store, vault) = vault();
+        let a = vault.create_key("a".into()).expect("create");
+        let b = vault.create_key("b".into()).expect("create");
+        vault.create_key("c".into()).expect("create");
+        vault.delete_key("c".into()).expect("delete");
+        // A crash between listing an alias and saving its key.
+        store.remove("key/b".into()).expect("remove");
+        let listed = SoftwareKeyVault::new(store).list_keys().expect("list");
+        assert_eq!(
+            listed,
+            vec![StoredKey {
+                alias: "a".into(),
+                public_key: a.clone(),
+            }]
+        );
+        assert_ne!(a, b);
     }
 
     #[test]
