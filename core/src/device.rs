@@ -7,7 +7,6 @@ use crate::accounts::AccountBook;
 use crate::activation::ActivationError;
 use crate::api::ServerApi;
 use crate::gate::{Gate, PinPolicy};
-use crate::lifecycle::Offers;
 use crate::platform::{Platform, StoreError, VerificationMethod};
 
 /// A newly learned clock offset this close to the stored one is not written again.
@@ -47,8 +46,6 @@ pub(crate) struct Device {
     pub(crate) api: ServerApi,
     pub(crate) book: AccountBook,
     pub(crate) gate: Gate,
-    /// The accounts the last recovery search offered.
-    pub(crate) offers: Offers,
 }
 
 impl Device {
@@ -72,7 +69,6 @@ impl Device {
             platform,
             api,
             gate,
-            offers: Offers::default(),
         })
     }
 

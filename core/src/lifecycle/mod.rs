@@ -17,7 +17,6 @@ mod recovery;
 
 pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, Notification, NotificationSettings, TestNotification};
 pub use moved::MoveNotice;
-pub(crate) use recovery::Offers;
 pub use recovery::{LostAccount, RecoverableAccount, RecoveryError, RecoveryOffer};
 
 use ibkey_protocol::time::civil_from_days;

@@ -6,10 +6,9 @@
 //! fresh offline-code secret. A store found damaged is never overwritten: recovery then stops
 //! and says so.
 
-use std::sync::{Mutex, PoisonError};
-
 use ring::agreement::EphemeralPrivateKey;
 use ring::rand::SystemRandom;
+use serde::{Deserialize, Serialize};
 
 use super::MoveNotice;
 use crate::activation::{agreed_codes_secret, ServerTokenError};
@@ -21,7 +20,7 @@ use crate::platform::{KeyError, StoreError, StoredKey};
 use crate::Account;
 use ibkey_protocol::activation::{codes as activation_codes, key_id, ReceiptClaims};
 use ibkey_protocol::approval::device_request_message;
-use ibkey_protocol::encoding::b64;
+use ibkey_protocol::encoding::{b64, unb64};
 use ibkey_protocol::lifecycle::{
     codes, recovery_complete_detail, KeyProof, MovedClaims, RecoveryBeginRequest,
     RecoveryCandidate, RecoveryCompleteRequest, RECOVERY_BEGIN_PURPOSE,
@@ -65,32 +64,17 @@ pub struct RecoveryOffer {
     pub lost: Vec<LostAccount>,
 }
 
-/// A restorable account's key, kept between the offer and the code.
-#[derive(Clone)]
-pub(crate) struct Offered {
+/// The plain store record of the last offer, kept between the offer and the code (the user
+/// may leave the app to read the code, and the app be stopped meanwhile).
+const OFFERS_KEY: &str = "recovery";
+
+/// A restorable account's key.
+#[derive(Clone, Serialize, Deserialize)]
+struct Offered {
     username: String,
     enrolled_at: i64,
-    key: StoredKey,
-}
-
-/// The offers of the last search, for [`Device::recover_account`].
-#[derive(Default)]
-pub(crate) struct Offers(Mutex<Vec<Offered>>);
-
-impl Offers {
-    fn replace(&self, offered: Vec<Offered>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = offered;
-    }
-
-    fn find(&self, username: &str) -> Option<Offered> {
-        let offers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        offers.iter().find(|o| o.username == username).cloned()
-    }
-
-    fn remove(&self, username: &str) {
-        let mut offers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        offers.retain(|o| o.username != username);
-    }
+    alias: String,
+    public_key: String,
 }
 
 /// Why recovery did not happen. Each variant has its own code ([`ErrorCode`]).
@@ -272,11 +256,15 @@ impl Device {
     /// Proves the device keys no account here uses to the server and returns what it offers
     /// to restore (a code is sent to each such user).
     pub(crate) async fn find_recoverable(&self) -> Result<RecoveryOffer, RecoveryError> {
-        let held: Vec<String> = accounts_here(self)?
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| a.key_alias)
-            .collect();
+        let held: Vec<String> = match accounts_here(self)? {
+            Some(accounts) => accounts.into_iter().map(|a| a.key_alias).collect(),
+            None => {
+                // The app's files are gone (a reinstall): the guard starts over, as there is
+                // nothing left to overwrite, and the gate will ask for a new PIN.
+                self.book.forget_everything(&[])?;
+                Vec::new()
+            }
+        };
         let keys: Vec<StoredKey> = self
             .platform
             .keys
@@ -335,7 +323,8 @@ impl Device {
                     offered.push(Offered {
                         username: username.clone(),
                         enrolled_at,
-                        key,
+                        alias: key.alias,
+                        public_key: b64(&key.public_key),
                     });
                     offer.recoverable.push(RecoverableAccount {
                         username,
@@ -377,7 +366,8 @@ impl Device {
             lost = offer.lost.len(),
             "recovery searched"
         );
-        self.offers.replace(offered);
+        self.book
+            .update_plain_record(OFFERS_KEY, |o: &mut Vec<Offered>| *o = offered)?;
         if offer.recoverable.is_empty() {
             let reasons: Vec<&str> = offer.lost.iter().map(|l| l.reason.as_str()).collect();
             return Err(RecoveryError::NothingToRecover {
@@ -403,17 +393,17 @@ impl Device {
     }
 
     async fn recover_offered(&self, username: &str, code: &str) -> Result<Account, RecoveryError> {
+        let not_offered = || RecoveryError::NotOffered {
+            username: username.to_string(),
+        };
+        accounts_here(self)?;
         let offered = self
-            .offers
-            .find(username)
-            .ok_or_else(|| RecoveryError::NotOffered {
-                username: username.to_string(),
-            })?;
-        if accounts_here(self)?.is_none() {
-            // The app's files are gone (a reinstall): the guard starts over, as there is
-            // nothing left to overwrite, and the gate asks for a new PIN.
-            self.book.forget_everything(&[])?;
-        }
+            .book
+            .plain_record::<Vec<Offered>>(OFFERS_KEY)?
+            .into_iter()
+            .find(|o| o.username == username)
+            .ok_or_else(not_offered)?;
+        let public_key = unb64(&offered.public_key).ok_or_else(not_offered)?;
         let verification = self
             .gate
             .verify_user(&format!("Recover {username} on this phone"))
@@ -421,7 +411,7 @@ impl Device {
         let agreement = EphemeralPrivateKey::generate(offline::AGREEMENT, &SystemRandom::new())
             .map_err(|_| no_randomness())?;
         let agreement_public = b64(agreement.compute_public_key().map_err(|_| no_randomness())?.as_ref());
-        let pkid = key_id(&offered.key.public_key);
+        let pkid = key_id(&public_key);
         let issued_at = self.server_now_secs().unwrap_or_else(|_| self.now_secs());
         let code = code.replace([' ', '-'], "");
         let message = device_request_message(
@@ -431,12 +421,12 @@ impl Device {
             &recovery_complete_detail(&code, Some(&agreement_public)),
         );
         let request = RecoveryCompleteRequest {
-            public_key: b64(&offered.key.public_key),
+            public_key: offered.public_key.clone(),
             code,
             agreement_key: Some(agreement_public),
             issued_at,
             signature: self
-                .sign_with_key(&offered.key.alias, message)
+                .sign_with_key(&offered.alias, message)
                 .map_err(|error| RecoveryError::DeviceKey { error })?,
         };
         let reply = self
@@ -458,7 +448,7 @@ impl Device {
             username: username.to_string(),
             server_url: self.config.server_url.clone(),
             credential_id: receipt.cid.clone(),
-            key_alias: offered.key.alias.clone(),
+            key_alias: offered.alias.clone(),
             enrolled_at: offered.enrolled_at,
         };
         self.gate.commit(verification)?;
@@ -477,7 +467,10 @@ impl Device {
         if let Err(e) = self.learn_server_time(receipt.iat) {
             tracing::warn!(code = e.code(), "the server's clock could not be learned");
         }
-        self.offers.remove(username);
+        self.book
+            .update_plain_record(OFFERS_KEY, |o: &mut Vec<Offered>| {
+                o.retain(|o| o.username != username)
+            })?;
         tracing::info!(user = %username, "account recovered");
         Ok(account)
     }
