@@ -1,6 +1,7 @@
 //! How a server runs: [`ServerConfig`] and its defaults (the demo portal password, the
 //! default support token, the diagnostics size limits, login challenges' lifetime, the push
-//! mute after a fraud report, the recording push sender).
+//! mute after a fraud report, the recording push sender, the recording notifier of one-time
+//! codes).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use ibkey_protocol::approval::{DEFAULT_CHALLENGE_SECONDS, DEFAULT_FRAUD_MUTE_SECONDS};
 
 use crate::clock::{ServerClock, SystemClock};
+use crate::notifier::Notifier;
 use crate::push::PushSender;
 
 /// The support token of a server whose configuration sets none: change it for any server
@@ -74,6 +76,11 @@ pub struct ServerConfig {
     /// Where login notifications go. `None`: the reference sender, which records them in the
     /// database (read them with [`crate::recorded_pushes`]).
     pub push_sender: Option<Arc<dyn PushSender>>,
+    /// How one-time codes of moves and recoveries reach users (SMS, e-mail). `None`: the
+    /// reference notifier, which records them in the database (read them with
+    /// [`crate::recorded_out_of_band`]) and gives every user the address
+    /// `<username>@example.test`.
+    pub notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +102,7 @@ impl Default for ServerConfig {
             challenge_lifetime: Duration::from_secs(DEFAULT_CHALLENGE_SECONDS.unsigned_abs()),
             fraud_mute: Duration::from_secs(DEFAULT_FRAUD_MUTE_SECONDS.unsigned_abs()),
             push_sender: None,
+            notifier: None,
         }
     }
 }
@@ -134,6 +142,14 @@ impl fmt::Debug for ServerConfig {
             .field(
                 "push_sender",
                 &if self.push_sender.is_some() {
+                    "custom"
+                } else {
+                    "recording"
+                },
+            )
+            .field(
+                "notifier",
+                &if self.notifier.is_some() {
                     "custom"
                 } else {
                     "recording"

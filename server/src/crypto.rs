@@ -50,6 +50,24 @@ pub(crate) fn random_b64(rng: &SystemRandom, n: usize) -> Result<String, ApiErro
     Ok(b64(&bytes))
 }
 
+/// `n` uniformly random decimal digits (the one-time codes sent out of band).
+pub(crate) fn random_digits(rng: &SystemRandom, n: usize) -> Result<String, ApiError> {
+    let mut digits = String::with_capacity(n);
+    while digits.len() < n {
+        let mut bytes = [0u8; 16];
+        fill(rng, &mut bytes)?;
+        // Bytes at or above 250 would favour the low digits: skip them.
+        for b in bytes
+            .into_iter()
+            .filter(|b| *b < 250)
+            .take(n - digits.len())
+        {
+            digits.push(char::from(b'0' + b % 10));
+        }
+    }
+    Ok(digits)
+}
+
 /// A uniformly random number in `range` (the login page's number to match).
 pub(crate) fn random_in(rng: &SystemRandom, range: RangeInclusive<u8>) -> Result<u8, ApiError> {
     let start = *range.start();
@@ -112,6 +130,21 @@ mod tests {
         assert!(seen[10..=99].iter().all(|s| *s), "every number comes up");
         assert_eq!(random_in(&rng, 7..=7).expect("random"), 7);
         assert!(random_in(&rng, 0..=255).is_ok());
+    }
+
+    #[test]
+    fn random_digits_are_digits_of_the_length_asked_and_cover_all_ten() {
+        let rng = SystemRandom::new();
+        let mut seen = [false; 10];
+        for _ in 0..200 {
+            let code = random_digits(&rng, 6).expect("random");
+            assert_eq!(code.len(), 6);
+            for c in code.bytes() {
+                assert!(c.is_ascii_digit(), "{code}");
+                seen[usize::from(c - b'0')] = true;
+            }
+        }
+        assert!(seen.iter().all(|s| *s));
     }
 
     #[test]

@@ -89,6 +89,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds to wait, for `too_many_attempts`.
     pub retry_after: Option<u64>,
+    /// For `credential_moved`: the signed `ibkey_protocol::lifecycle::MovedClaims`.
+    pub moved: Option<String>,
 }
 
 impl ApiError {
@@ -99,6 +101,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            moved: None,
         }
     }
 
@@ -242,7 +245,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_string(),
                 message: self.message,
                 retry_after: self.retry_after,
-                moved: None,
+                moved: self.moved,
             },
         };
         let mut response = (self.status, Json(body)).into_response();

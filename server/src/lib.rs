@@ -35,19 +35,26 @@
 //! | `DELETE /v1/portal/devices/{credential_id}` | bearer portal token → 204 | 401, 404 `credential_unknown` |
 //! | `GET /v1/portal/activity` | bearer portal token → `[PortalLogin]` (last 50, newest first) | 401 `unauthorized` |
 //! | `GET /v1/portal/fraud-reports` | bearer portal token → `[FraudReport]` (newest first) | 401 `unauthorized` |
+//! | `POST /v1/portal/move` | bearer portal token → `MoveStartResponse` (a code goes out of band) | 401, 409 `nothing_to_move`, 502 `internal` (the code could not be sent) |
+//! | `POST /v1/portal/move/confirm` | bearer portal token, `MoveConfirmRequest` → `TicketResponse` (a move ticket) | 401, 409 `nothing_to_move`, 400 `oob_code_wrong`, 410 `oob_code_expired` / `oob_code_used`, 429 `too_many_attempts` |
+//! | `POST /v1/portal/push-approvals` | bearer portal token, `PushApprovalsRequest` → 204 | 401 `unauthorized` |
+//! | `POST /v1/recovery/begin` | `RecoveryBeginRequest` (≤ 32 keys) → `RecoveryBeginResponse` | 400 `bad_request` / `clock_skew`, 502 `internal` |
+//! | `POST /v1/recovery/complete` | `RecoveryCompleteRequest` → `RecoveryCompleteResponse` | 400 `device_key_invalid` / `clock_skew` / `bad_signature` / `agreement_key_invalid` / `oob_code_wrong`, 409 `not_recoverable`, 410 `oob_code_expired` / `oob_code_used`, 429 `too_many_attempts` |
+//! | `POST /v1/devices/status` | `DeviceStatusRequest` → `DeviceStatusResponse` | as `pending`, 410 `credential_moved` |
+//! | `POST /v1/devices/test-push` | `TestPushRequest` → `TestPushResponse` | as `pending`, 410 `credential_moved`, 429 `too_many_attempts`, 502 `internal` (the push sender failed) |
 //! | `POST /v1/activation/lookup` | `LookupRequest` → `LookupResponse` | 404 `code_unknown`, 410 `code_used` / `code_expired`, 429 `too_many_attempts` |
 //! | `POST /v1/activation/complete` | `CompleteRequest` → `CompleteResponse` | 400 `device_id_invalid` / `device_name_invalid` / `agreement_key_invalid` / `ticket_not_ours` / `device_key_invalid` / `proof_invalid`, 404 `code_unknown`, 400 `ticket_user_mismatch` / `ticket_expiry_mismatch` / `ticket_mismatch`, 410 `code_used` / `code_expired`, 409 `already_enrolled` |
-//! | `POST /v1/activation/already-enrolled` | `AlreadyEnrolledRequest` → 204 (the activation page says "already enrolled") | 400 `ticket_not_ours`, 404 `code_unknown`, 400 `ticket_user_mismatch` / `ticket_expiry_mismatch` / `ticket_mismatch`, 410 `code_used` / `code_expired`, 404 `credential_unknown`, 400 `clock_skew` / `bad_signature` / `credential_user_mismatch` |
-//! | `POST /v1/devices/revoke` | `RevokeRequest` → 204 | 404 `credential_unknown`, 400 `bad_request` (clock skew), 400 `bad_signature` |
+//! | `POST /v1/activation/already-enrolled` | `AlreadyEnrolledRequest` → 204 (the activation page says "already enrolled") | 400 `ticket_not_ours`, 404 `code_unknown`, 400 `ticket_user_mismatch` / `ticket_expiry_mismatch` / `ticket_mismatch`, 410 `code_used` / `code_expired`, 404 `credential_unknown`, 410 `credential_moved`, 400 `clock_skew` / `bad_signature` / `credential_user_mismatch` |
+//! | `POST /v1/devices/revoke` | `RevokeRequest` → 204 | 404 `credential_unknown`, 410 `credential_moved`, 400 `bad_request` (clock skew), 400 `bad_signature` |
 //! | `POST /v1/logins` | `LoginRequest` → `LoginStarted` | 401 `unauthorized`, 400 `bad_request`, 409 `no_devices`, 429 `too_many_attempts` |
 //! | `GET /v1/logins/{login_id}?wait=N` | bearer login secret → `LoginStatus` | 404 `login_unknown`, 400 `bad_request` |
 //! | `POST /v1/logins/{login_id}/qr` | bearer login secret → `LoginQrResponse` | 404 `login_unknown`, 409 `challenge_used`, 410 `challenge_expired` |
 //! | `POST /v1/logins/{login_id}/offline` | bearer login secret → `OfflineChallenge` | 404 `login_unknown`, 409 `challenge_used` / `offline_unavailable`, 410 `challenge_expired` |
 //! | `POST /v1/logins/{login_id}/response` | bearer login secret, `OfflineResponse` → `LoginStatus` | 404 `login_unknown`, 400 `bad_request` / `response_wrong`, 409 `challenge_unknown` (no challenge yet) / `response_used` / `challenge_used` / `offline_unavailable`, 410 `challenge_expired`, 429 `too_many_attempts` |
 //! | `POST /v1/logins/{login_id}/code` | bearer login secret, `TimeCodeRequest` → `LoginStatus` | 404 `login_unknown`, 400 `bad_request` / `response_wrong`, 409 `response_used` / `challenge_used` / `offline_unavailable`, 410 `challenge_expired`, 429 `too_many_attempts` |
-//! | `POST /v1/challenges/pending` | `PendingRequest` → `PendingResponse` | 404 `credential_unknown`, 400 `clock_skew`, 400 `bad_signature`, 403 `possibly_cloned` |
-//! | `POST /v1/challenges/decide` | `DecideRequest` → `DecideResponse` | 404 `challenge_unknown` / `credential_unknown`, 403 `possibly_cloned` / `pushes_muted`, 400 `bad_signature` / `context_mismatch` / `number_mismatch`, 409 `challenge_used`, 410 `challenge_expired` |
-//! | `POST /v1/devices/push-token` | `PushTokenRequest` → 204 | 404 `credential_unknown`, 400 `bad_request` / `clock_skew`, 400 `bad_signature` |
+//! | `POST /v1/challenges/pending` | `PendingRequest` → `PendingResponse` | 404 `credential_unknown`, 410 `credential_moved`, 400 `clock_skew`, 400 `bad_signature`, 403 `possibly_cloned` |
+//! | `POST /v1/challenges/decide` | `DecideRequest` → `DecideResponse` | 404 `challenge_unknown` / `credential_unknown`, 410 `credential_moved`, 403 `possibly_cloned` / `pushes_muted`, 400 `bad_signature` / `context_mismatch` / `number_mismatch`, 409 `challenge_used`, 410 `challenge_expired` |
+//! | `POST /v1/devices/push-token` | `PushTokenRequest` → 204 | 404 `credential_unknown`, 410 `credential_moved`, 400 `bad_request` / `clock_skew`, 400 `bad_signature` |
 //! | `GET /v1/diagnostics/bundles/{bundle_id}` | → `UploadStatus` | 400 `bad_request` |
 //! | `PUT /v1/diagnostics/bundles/{bundle_id}/chunks/{n}` | chunk bytes (≤ 1 MiB) → `ChunkReceipt` | 413 `diag_too_large`, 429 `diag_quota`, 507 `diag_storage_full` |
 //! | `POST /v1/diagnostics/bundles/{bundle_id}/complete` | `CompleteBundleRequest` → `CompleteBundleResponse` | 409 `diag_incomplete` / `diag_conflict`, 400 `diag_checksum_mismatch`, 413 `diag_too_large`, 422 `diag_malformed` |
@@ -155,6 +162,33 @@
 //! status read after an approval hands out a portal session token, once. The checks and
 //! their order are in the `handlers::challenges` module.
 //!
+//! **A phone's later life** (types in `ibkey_protocol::lifecycle`). *Move*: the portal asks
+//! for a move; a six-digit code goes to the user through the [`Notifier`]
+//! ([`ServerConfig::notifier`]; by default recorded in the database, see
+//! [`recorded_out_of_band`]; every test user's address is `<username>@example.test`); the code
+//! typed back gets a move ticket, an activation ticket whose `mov` names the user's active
+//! devices. Completing it enrolls the new phone and, in the same transaction, revokes every
+//! other active credential of the user with a record of the move (`GET /v1/portal/devices`
+//! and the account page show those as moved, with `moved_to` and `moved_at`). Every signed
+//! device request about a replaced credential (`pending`, `decide`, `push-token`, `revoke`,
+//! `already-enrolled`, `status`, `test-push`) is then 410 `credential_moved` with a signed
+//! `MovedClaims` in the error's `moved`, once its signature verified (without it:
+//! `credential_unknown`, as for a revoked credential); its offline codes are refused like a
+//! revoked one's. *Recovery*: a phone proves each key it kept; each is `recoverable` (a code
+//! goes to its user), `revoked`, `moved` or `unknown` (also for a bad signature); the code,
+//! signed with the key, gets a new receipt of the same credential with the last accepted
+//! approval counter (`ctr`) and, with an agreement key, a fresh offline secret replacing the
+//! old one. *Codes* are six random digits, stored as SHA-256 of user, purpose and code, valid
+//! for `OUT_OF_BAND_CODE_SECONDS`, single use; a code is void after 5 wrong tries, and wrong
+//! codes count as wrong guesses of the client in the session-ID guess limiter. A newer code
+//! replaces an older one. *Doctor*: a device reads what the server knows of its
+//! notifications (push token platform and SHA-256, when registered, the user's login
+//! notifications setting, the fraud mute, the last challenge, how the last push went, the
+//! signed clock) and asks for a test push (at most 10 per credential an hour). The user may
+//! turn login notifications off (`POST /v1/portal/push-approvals`, or the account page):
+//! logins then still make a challenge for each device, which the app pulls, but notify none
+//! (`devices_notified` 0; the login status says notifications are off).
+//!
 //! **Offline codes** (types in `ibkey_protocol::offline`): a device that sends an X25519
 //! `agreement_key` with its activation gets the server's one-time key back; both derive the
 //! same per-account secret, which the server stores with the credential (table
@@ -190,6 +224,7 @@ mod error;
 mod extract;
 mod handlers;
 mod keys;
+mod notifier;
 mod pages;
 pub mod portal_client;
 mod push;
@@ -206,12 +241,14 @@ pub use config::{
 };
 pub use db::activation::PortalDevice;
 pub use db::approval::{FraudReport, PortalLogin, RecordedPush};
+pub use db::lifecycle::OutOfBandMessage;
 pub use db::DB_FILE;
 pub use error::{ApiError, ServerError};
 pub use extract::MAX_BODY_BYTES;
 pub use handlers::diagnostics::MAX_CHUNK_BYTES;
 pub use handlers::portal::PORTAL_SESSION_SECONDS;
 pub use keys::{rotate_key, KeyRotation, KEY_FILE, KEY_HISTORY_FILE, PUBLIC_KEY_FILE};
+pub use notifier::{recorded_out_of_band, Notifier, NotifyError, OutOfBandCode, OutOfBandPurpose};
 pub use push::{recorded_pushes, PushError, PushMessage, PushSender, WebhookPushSender};
 pub use secrets::{
     GeneratedSecret, GeneratedSecrets, GENERATED_SECRET_CHARS, PORTAL_PASSWORD_FILE,

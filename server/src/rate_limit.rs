@@ -39,6 +39,14 @@
 //! While a user's window is full, every response and code for the user is refused, a right
 //! one too, so the limiter reveals nothing.
 //!
+//! **Test pushes.** A device may ask for at most [`TEST_PUSHES_PER_HOUR`] test notifications
+//! per credential in a sliding hour (an [`AttemptLimiter`] keyed by credential), so the
+//! notification doctor cannot be made to flood a phone or the push service.
+//!
+//! **Codes sent out of band.** Wrong move and recovery codes count as wrong guesses of the
+//! client in the [`GuessLimiter`] above, and each code is void after a few wrong tries (the
+//! `handlers::out_of_band` module).
+//!
 //! **Portal passwords.** Wrong passwords at portal sign-in and on the login page are limited
 //! per client (as for session IDs) and per user name: at most [`SIGN_IN_WRONG_ATTEMPTS`] in a
 //! sliding window of [`SIGN_IN_WINDOW_SECONDS`] for each ([`SignInLimiter`]). While either
@@ -55,6 +63,11 @@ pub const WINDOW_SECONDS: i64 = 60;
 pub const OFFLINE_WRONG_ATTEMPTS: usize = 5;
 /// The offline attempt window's length in seconds (15 minutes).
 pub const OFFLINE_WINDOW_SECONDS: i64 = 15 * 60;
+
+/// Test pushes a credential may ask for per [`TEST_PUSH_WINDOW_SECONDS`].
+pub const TEST_PUSHES_PER_HOUR: usize = 10;
+/// The test-push window's length in seconds (an hour).
+pub const TEST_PUSH_WINDOW_SECONDS: i64 = 3600;
 
 /// Wrong portal passwords allowed per client and per user per [`SIGN_IN_WINDOW_SECONDS`].
 pub const SIGN_IN_WRONG_ATTEMPTS: usize = 10;
@@ -229,53 +242,69 @@ impl GuessLimiter {
     }
 }
 
-/// A sliding window of wrong offline responses and codes per user: at most
-/// [`OFFLINE_WRONG_ATTEMPTS`] in [`OFFLINE_WINDOW_SECONDS`].
+/// A sliding window of attempts per key: by default, wrong offline responses and codes per
+/// user, at most [`OFFLINE_WRONG_ATTEMPTS`] in [`OFFLINE_WINDOW_SECONDS`]; also test pushes
+/// per credential ([`TEST_PUSHES_PER_HOUR`]).
 #[derive(Debug)]
 pub(crate) struct AttemptLimiter {
-    /// Times of each user's wrong attempts in the window, oldest first.
+    /// Attempts allowed per key in the window (at least 1).
+    limit: usize,
+    /// The window's length, seconds.
+    window: i64,
+    /// Times of each key's attempts in the window, oldest first.
     users: HashMap<String, VecDeque<i64>>,
-    /// When idle users were last dropped from `users`.
+    /// When idle keys were last dropped from `users`.
     last_sweep: i64,
 }
 
 impl Default for AttemptLimiter {
     fn default() -> Self {
-        Self {
-            users: HashMap::new(),
-            last_sweep: i64::MIN,
-        }
+        Self::new(OFFLINE_WRONG_ATTEMPTS, OFFLINE_WINDOW_SECONDS)
     }
 }
 
 impl AttemptLimiter {
-    /// Whether a response or code for `username` may be checked now; `Err(seconds)` says how
-    /// long to wait.
-    pub fn check(&mut self, username: &str, now: i64) -> Result<(), u64> {
+    /// A limiter allowing `limit` attempts (0 is taken as 1) per key in a sliding window of
+    /// `window` seconds.
+    pub fn new(limit: usize, window: i64) -> Self {
+        Self {
+            limit: limit.max(1),
+            window,
+            users: HashMap::new(),
+            last_sweep: i64::MIN,
+        }
+    }
+
+    /// Whether an attempt for `key` (a user, a credential) may go ahead now; `Err(seconds)`
+    /// says how long to wait.
+    pub fn check(&mut self, key: &str, now: i64) -> Result<(), u64> {
         self.sweep(now);
-        match self.users.get_mut(username).and_then(|times| {
-            wait_if_full(times, OFFLINE_WRONG_ATTEMPTS, OFFLINE_WINDOW_SECONDS, now)
-        }) {
+        match self
+            .users
+            .get_mut(key)
+            .and_then(|times| wait_if_full(times, self.limit, self.window, now))
+        {
             Some(wait) => Err(wait),
             None => Ok(()),
         }
     }
 
-    /// Counts a wrong response or code for `username`.
-    pub fn record_wrong(&mut self, username: &str, now: i64) {
-        let times = self.users.entry(username.to_string()).or_default();
+    /// Counts an attempt (a wrong response or code, a test push) for `key`.
+    pub fn record(&mut self, key: &str, now: i64) {
+        let times = self.users.entry(key.to_string()).or_default();
         times.push_back(now);
-        prune(times, OFFLINE_WINDOW_SECONDS, now);
+        prune(times, self.window, now);
     }
 
-    /// Drops users with no attempt left in the window, once a window.
+    /// Drops keys with no attempt left in the window, once a window.
     fn sweep(&mut self, now: i64) {
-        if now.saturating_sub(self.last_sweep) < OFFLINE_WINDOW_SECONDS {
+        if now.saturating_sub(self.last_sweep) < self.window {
             return;
         }
         self.last_sweep = now;
+        let window = self.window;
         self.users.retain(|_, times| {
-            prune(times, OFFLINE_WINDOW_SECONDS, now);
+            prune(times, window, now);
             !times.is_empty()
         });
     }
@@ -548,7 +577,7 @@ mod tests {
         let t = 1_000;
         for i in 0..5 {
             assert_eq!(limiter.check("alice", t + i * 60), Ok(()));
-            limiter.record_wrong("alice", t + i * 60);
+            limiter.record("alice", t + i * 60);
         }
         assert_eq!(limiter.check("alice", t + 240), Err(660));
         assert_eq!(limiter.check("alice", t + 600), Err(300));
@@ -562,7 +591,7 @@ mod tests {
             Ok(()),
             "the first attempt left"
         );
-        limiter.record_wrong("alice", t + 900);
+        limiter.record("alice", t + 900);
         assert_eq!(limiter.check("alice", t + 900), Err(60));
         assert_eq!(limiter.check("alice", t + 2_000), Ok(()));
         assert_eq!(limiter.tracked_users(), 0, "idle users are forgotten");

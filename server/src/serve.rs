@@ -23,8 +23,11 @@ use crate::db::{Db, DB_FILE};
 use crate::error::ServerError;
 use crate::handlers::router;
 use crate::keys;
+use crate::notifier::{Notifier, RecordingNotifier};
 use crate::push::{PushSender, RecordingPushSender};
-use crate::rate_limit::{AttemptLimiter, GuessLimiter, SignInLimiter};
+use crate::rate_limit::{
+    AttemptLimiter, GuessLimiter, SignInLimiter, TEST_PUSHES_PER_HOUR, TEST_PUSH_WINDOW_SECONDS,
+};
 use crate::secrets::{self, GeneratedSecrets};
 use crate::state::AppState;
 
@@ -172,6 +175,10 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         Some(sender) => sender.clone(),
         None => Arc::new(RecordingPushSender::new(db.clone(), config.clock.clone())),
     };
+    let notifier: Arc<dyn Notifier> = match &config.notifier {
+        Some(notifier) => notifier.clone(),
+        None => Arc::new(RecordingNotifier::new(db.clone(), config.clock.clone())),
+    };
     let state = Arc::new(AppState {
         db,
         key,
@@ -184,6 +191,10 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         )),
         offline_limiter: Mutex::new(AttemptLimiter::default()),
         sign_in_limiter: Mutex::new(SignInLimiter::default()),
+        test_push_limiter: Mutex::new(AttemptLimiter::new(
+            TEST_PUSHES_PER_HOUR,
+            TEST_PUSH_WINDOW_SECONDS,
+        )),
         public_url: public_url.clone(),
         ticket_lifetime: seconds(config.ticket_lifetime),
         password_sha256: sha256(secrets.portal_password.as_bytes()),
@@ -199,6 +210,7 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         challenge_lifetime: seconds(config.challenge_lifetime),
         fraud_mute: seconds(config.fraud_mute),
         push,
+        notifier,
         logins_changed: Notify::new(),
         activation_watch: ActivationWatch::default(),
         csrf_key,

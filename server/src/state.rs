@@ -1,6 +1,6 @@
 //! What every request handler shares: the store, the signing key, randomness, the clock, the
-//! guess limiter, the offline attempt limiter, the sign-in limiter, the push sender, the
-//! wake-ups of login status waiters and of the activation page, the portal pages' CSRF key,
+//! guess limiter, the offline attempt limiter, the sign-in limiter, the test-push limiter, the
+//! push sender, the notifier of one-time codes, the wake-ups of login status waiters and of the activation page, the portal pages' CSRF key,
 //! and the settings taken from [`crate::config::ServerConfig`] at start.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -16,6 +16,7 @@ use crate::clock::ServerClock;
 use crate::db::diagnostics::UploadLimits;
 use crate::db::Db;
 use crate::keys::ServerKey;
+use crate::notifier::Notifier;
 use crate::push::PushSender;
 use crate::rate_limit::{AttemptLimiter, GuessLimiter, SignInLimiter};
 
@@ -35,6 +36,8 @@ pub(crate) struct AppState {
     pub offline_limiter: Mutex<AttemptLimiter>,
     /// The limiter of wrong portal passwords, per client and per user.
     pub sign_in_limiter: Mutex<SignInLimiter>,
+    /// The limiter of test pushes, per credential.
+    pub test_push_limiter: Mutex<AttemptLimiter>,
     /// Base URL put in tickets.
     pub public_url: String,
     /// Ticket lifetime, seconds.
@@ -55,6 +58,8 @@ pub(crate) struct AppState {
     pub fraud_mute: i64,
     /// Where login notifications go.
     pub push: Arc<dyn PushSender>,
+    /// How one-time codes of moves and recoveries reach users.
+    pub notifier: Arc<dyn Notifier>,
     /// Woken (all waiters) whenever a login is decided, so status long-polls re-read it.
     pub logins_changed: Notify,
     /// Activation outcomes the portal's activation page waits for.
@@ -82,6 +87,13 @@ impl AppState {
     /// The sign-in limiter (a poisoned lock only means a panic mid-update; take it over).
     pub fn sign_in_limiter(&self) -> MutexGuard<'_, SignInLimiter> {
         self.sign_in_limiter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The test-push limiter (a poisoned lock only means a panic mid-update; take it over).
+    pub fn test_push_limiter(&self) -> MutexGuard<'_, AttemptLimiter> {
+        self.test_push_limiter
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }

@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use super::lifecycle::replace_other_credentials;
 use super::Db;
 
 /// A stored activation ticket.
@@ -58,6 +59,9 @@ pub(crate) struct NewCredential<'a> {
     pub public_key: &'a [u8],
     /// The per-account secret of offline codes, when the device sent an agreement key.
     pub offline_secret: Option<&'a [u8]>,
+    /// Whether the ticket is a move ticket: the user's other active credentials are replaced
+    /// by this one (revoked, with a record of the move).
+    pub replaces_others: bool,
 }
 
 /// How a completion attempt ended in the database.
@@ -71,7 +75,8 @@ pub(crate) enum CompleteOutcome {
     AlreadyEnrolled,
 }
 
-/// One of a user's active devices, as the portal lists them (`GET /v1/portal/devices`).
+/// One of a user's active devices, or one replaced by a move, as the portal lists them
+/// (`GET /v1/portal/devices`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortalDevice {
     /// The credential's id (the `cid` of the enrollment receipt).
@@ -90,6 +95,13 @@ pub struct PortalDevice {
     /// may have been copied): it can approve nothing until removed and activated again.
     #[serde(default)]
     pub possibly_cloned: bool,
+    /// For a device replaced by a move to another phone: the name of that phone (the device is
+    /// revoked and can approve nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
+    /// When it was replaced by that move, Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_at: Option<i64>,
 }
 
 impl Db {
@@ -199,8 +211,8 @@ impl Db {
     }
 
     /// In one transaction: marks the ticket used, if nobody did yet, and stores the
-    /// credential (with its offline secret), if the user has none active on the device.
-    /// Either all or nothing.
+    /// credential (with its offline secret), if the user has none active on the device; for
+    /// a move ticket, replaces the user's other active credentials. Either all or nothing.
     pub fn complete(
         &self,
         session_id: &str,
@@ -236,6 +248,15 @@ impl Db {
                 if let Some(secret) = credential.offline_secret {
                     insert_offline_secret(&tx, credential.credential_id, secret)?;
                 }
+                if credential.replaces_others {
+                    replace_other_credentials(
+                        &tx,
+                        credential.username,
+                        credential.credential_id,
+                        credential.device_name,
+                        now,
+                    )?;
+                }
                 tx.commit()?;
                 Ok(CompleteOutcome::Enrolled)
             }
@@ -248,26 +269,6 @@ impl Db {
             }
             Err(e) => Err(e),
         }
-    }
-
-    /// The active credential with this id.
-    pub fn active_credential(
-        &self,
-        credential_id: &str,
-    ) -> rusqlite::Result<Option<CredentialRow>> {
-        self.conn()
-            .query_row(
-                "SELECT public_key, username FROM credentials
-                 WHERE credential_id = ?1 AND revoked_at IS NULL",
-                params![credential_id],
-                |r| {
-                    Ok(CredentialRow {
-                        public_key: r.get(0)?,
-                        username: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
     }
 
     /// Revokes an active credential, only if it belongs to `username` when one is given.
@@ -287,14 +288,17 @@ impl Db {
         Ok(changed == 1)
     }
 
-    /// The user's active devices, oldest first.
+    /// The user's active devices and those replaced by a move, oldest first.
     pub fn devices(&self, username: &str) -> rusqlite::Result<Vec<PortalDevice>> {
         let conn = self.conn();
         let mut statement = conn.prepare(
             "SELECT c.credential_id, c.device_id, c.device_name, c.enrolled_at,
-                    s.last_used_at, s.possibly_cloned_at IS NOT NULL
+                    s.last_used_at, s.possibly_cloned_at IS NOT NULL, m.moved_to_device,
+                    m.moved_at
              FROM credentials c LEFT JOIN credential_state s USING (credential_id)
-             WHERE c.username = ?1 AND c.revoked_at IS NULL ORDER BY c.enrolled_at, c.rowid",
+                  LEFT JOIN credential_moves m USING (credential_id)
+             WHERE c.username = ?1 AND (c.revoked_at IS NULL OR m.credential_id IS NOT NULL)
+             ORDER BY c.enrolled_at, c.rowid",
         )?;
         let rows = statement.query_map(params![username], |r| {
             Ok(PortalDevice {
@@ -304,6 +308,8 @@ impl Db {
                 enrolled_at: r.get(3)?,
                 last_used_at: r.get(4)?,
                 possibly_cloned: r.get(5)?,
+                moved_to: r.get(6)?,
+                moved_at: r.get(7)?,
             })
         })?;
         rows.collect()
@@ -363,6 +369,7 @@ mod tests {
             device_name: "phone",
             public_key: b"k",
             offline_secret: None,
+            replaces_others: false,
         };
         assert_eq!(
             db.complete("A", 2, &cred("c1")).expect("first"),

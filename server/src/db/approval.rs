@@ -483,7 +483,7 @@ impl Db {
         touch(&self.conn(), credential_id, now)
     }
 
-    /// Stores where the credential's login notifications go.
+    /// Stores where the credential's login notifications go, registered at `now`.
     pub fn set_push_token(
         &self,
         credential_id: &str,
@@ -492,10 +492,12 @@ impl Db {
         now: i64,
     ) -> rusqlite::Result<()> {
         self.conn().execute(
-            "INSERT INTO credential_state (credential_id, last_used_at, push_platform, push_token)
-             VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO credential_state
+                 (credential_id, last_used_at, push_platform, push_token, push_registered_at)
+             VALUES (?1, ?2, ?3, ?4, ?2)
              ON CONFLICT (credential_id) DO UPDATE SET last_used_at = excluded.last_used_at,
-                 push_platform = excluded.push_platform, push_token = excluded.push_token",
+                 push_platform = excluded.push_platform, push_token = excluded.push_token,
+                 push_registered_at = excluded.push_registered_at",
             params![credential_id, now, platform, token],
         )?;
         Ok(())

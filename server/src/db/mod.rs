@@ -3,14 +3,16 @@
 //! [`activation`] (portal sessions, activation tickets, device credentials), [`approval`]
 //! (logins, their challenges, per-credential counters and push tokens, the push outbox, fraud
 //! reports and push mutes), [`offline`] (the per-account secrets of offline codes and the
-//! login page's offline challenges) and [`diagnostics`] (received diagnostics bundles and the
-//! chunks of unfinished uploads). rusqlite is
+//! login page's offline challenges), [`diagnostics`] (received diagnostics bundles and the
+//! chunks of unfinished uploads) and [`lifecycle`] (moves, out-of-band codes, recovery, the
+//! notification doctor's reading, per-user settings). rusqlite is
 //! synchronous: the connection sits behind a std `Mutex`, held for short, await-free sections
 //! only.
 
 pub(crate) mod activation;
 pub(crate) mod approval;
 pub(crate) mod diagnostics;
+pub(crate) mod lifecycle;
 pub(crate) mod offline;
 
 use std::path::{Path, PathBuf};
@@ -124,7 +126,10 @@ CREATE TABLE IF NOT EXISTS credential_state (
     last_used_at       INTEGER,
     possibly_cloned_at INTEGER,
     push_platform      TEXT,
-    push_token         TEXT
+    push_token         TEXT,
+    push_registered_at INTEGER,
+    last_push_at       INTEGER,
+    last_push_error    TEXT
 );
 CREATE TABLE IF NOT EXISTS push_messages (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -156,6 +161,42 @@ CREATE TABLE IF NOT EXISTS offline_secrets (
     credential_id  TEXT PRIMARY KEY,
     secret         BLOB NOT NULL,
     last_time_step INTEGER
+);
+-- A credential replaced by a move (and revoked with it): the credential that replaced it,
+-- that device's name, and when.
+CREATE TABLE IF NOT EXISTS credential_moves (
+    credential_id   TEXT PRIMARY KEY REFERENCES credentials(credential_id),
+    moved_to        TEXT NOT NULL REFERENCES credentials(credential_id),
+    moved_to_device TEXT NOT NULL,
+    moved_at        INTEGER NOT NULL
+);
+-- The one-time codes sent out of band for a move or a recovery: only the SHA-256 of the user
+-- and code; for a recovery, the credential it restores; the wrong tries against it.
+CREATE TABLE IF NOT EXISTS out_of_band_codes (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    username      TEXT NOT NULL,
+    purpose       TEXT NOT NULL,
+    credential_id TEXT,
+    code_sha256   BLOB NOT NULL,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    used_at       INTEGER,
+    wrong_tries   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS out_of_band_codes_by_user ON out_of_band_codes(username, purpose);
+-- What the reference notifier sent, code and all, as an SMS or e-mail would carry it.
+CREATE TABLE IF NOT EXISTS out_of_band_messages (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    username    TEXT NOT NULL,
+    purpose     TEXT NOT NULL,
+    code        TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+-- Per-user settings of the portal; a user without a row has the defaults.
+CREATE TABLE IF NOT EXISTS user_settings (
+    username       TEXT PRIMARY KEY,
+    pushes_enabled INTEGER NOT NULL DEFAULT 1
 );
 -- The login page's offline challenge, one per login, valid while the login is pending;
 -- used_at set once a response to it approved the login.
@@ -218,13 +259,23 @@ impl Db {
 }
 
 /// Brings a database made by an earlier version up to [`SCHEMA`]: `diagnostic_bundles` gets
-/// the `client` column (NULL for bundles received before), and its index.
+/// the `client` column (NULL for bundles received before), and its index; `credential_state`
+/// gets when the push token was registered and how the last push went (NULL: unknown).
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let has_client = conn
-        .prepare("SELECT 1 FROM pragma_table_info('diagnostic_bundles') WHERE name = 'client'")?
-        .exists([])?;
-    if !has_client {
-        conn.execute_batch("ALTER TABLE diagnostic_bundles ADD COLUMN client TEXT")?;
+    for (table, column, declaration) in [
+        ("diagnostic_bundles", "client", "TEXT"),
+        ("credential_state", "push_registered_at", "INTEGER"),
+        ("credential_state", "last_push_at", "INTEGER"),
+        ("credential_state", "last_push_error", "TEXT"),
+    ] {
+        let present = conn
+            .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+            .exists([table, column])?;
+        if !present {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+            ))?;
+        }
     }
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS diagnostic_bundles_by_client

@@ -195,6 +195,7 @@ mod tests {
                 device_name: "phone",
                 public_key: b"k",
                 offline_secret: Some(&[7u8; 32]),
+                replaces_others: false,
             },
         )
         .expect("enroll");

@@ -25,6 +25,7 @@ use crate::crypto::{device_signature_ok, random_b64};
 use crate::db::activation::{CompleteOutcome, CredentialRow, NewCredential, TicketRow};
 use crate::error::{clock_skew_message, ApiError};
 use crate::extract::{ApiJson, ClientIp};
+use crate::handlers::move_device::requesting_credential;
 use crate::state::{AppState, Shared};
 
 /// How far a revocation's or an already-enrolled report's `issued_at` may be from the
@@ -113,9 +114,10 @@ fn check_device_fields(req: &CompleteRequest) -> Result<String, ApiError> {
     })
 }
 
-/// The device's X25519 public key for offline codes, if it sent one: 32 bytes in base64url.
-fn agreement_key(req: &CompleteRequest) -> Result<Option<Vec<u8>>, ApiError> {
-    let Some(text) = req.agreement_key.as_deref() else {
+/// The device's X25519 public key for offline codes (of an activation or a recovery), if it
+/// sent one: 32 bytes in base64url.
+pub(crate) fn agreement_key(sent: Option<&str>) -> Result<Option<Vec<u8>>, ApiError> {
+    let Some(text) = sent else {
         return Ok(None);
     };
     unb64(text)
@@ -132,7 +134,7 @@ fn agreement_key(req: &CompleteRequest) -> Result<Option<Vec<u8>>, ApiError> {
 /// The server's side of the offline-code agreement with the device's key: a one-time X25519
 /// key, and the per-account secret both ends derive for `credential_id`. The private key is
 /// dropped here, so the secret cannot be derived again.
-fn agree(
+pub(crate) fn agree(
     rng: &SystemRandom,
     device_key: &[u8],
     credential_id: &str,
@@ -164,9 +166,10 @@ pub(crate) async fn complete(
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> Result<Json<CompleteResponse>, ApiError> {
     let device_name = check_device_fields(&req)?;
-    let device_agreement_key = agreement_key(&req)?;
+    let device_agreement_key = agreement_key(req.agreement_key.as_deref())?;
     let now = st.clock.now();
-    let (sid, ticket) = presented_ticket(&st, &req.ticket, now, "activation")?;
+    let (claims, ticket) = presented_ticket(&st, &req.ticket, now, "activation")?;
+    let sid = claims.sid;
     let last_group = last_group(&sid);
     let public_key = unb64(&req.public_key)
         .filter(|k| k.len() == 65 && k.first() == Some(&4))
@@ -228,12 +231,13 @@ pub(crate) async fn complete(
             device_name: &device_name,
             public_key: &public_key,
             offline_secret: agreement.as_ref().map(|(_, secret)| secret.as_slice()),
+            replaces_others: claims.mov.is_some(),
         },
     )?;
     match outcome {
         CompleteOutcome::Enrolled => {
             st.activation_watch.activated();
-            tracing::info!(%user, session = %last_group, %credential_id, offline_codes = agreement.is_some(), "device enrolled");
+            tracing::info!(%user, session = %last_group, %credential_id, offline_codes = agreement.is_some(), is_move = claims.mov.is_some(), "device enrolled");
             Ok(Json(CompleteResponse {
                 receipt,
                 agreement_key: agreement.map(|(public, _)| b64(&public)),
@@ -259,7 +263,8 @@ pub(crate) async fn already_enrolled(
     ApiJson(req): ApiJson<AlreadyEnrolledRequest>,
 ) -> Result<StatusCode, ApiError> {
     let now = st.clock.now();
-    let (sid, ticket) = presented_ticket(&st, &req.ticket, now, "already-enrolled report")?;
+    let (claims, ticket) = presented_ticket(&st, &req.ticket, now, "already-enrolled report")?;
+    let sid = claims.sid;
     let message = already_enrolled_message(&sid, &req.credential_id, req.issued_at);
     let credential = signed_by_credential(
         &st,
@@ -292,13 +297,13 @@ fn last_group(session_id: &str) -> &str {
 /// Checks a ticket presented for `request` (named in the logs) at `now`: signed by this
 /// server (`ticket_not_ours`), known (`code_unknown`), the very ticket issued
 /// ([`check_against_record`]), unused (`code_used`) and unexpired (`code_expired`). Gives its
-/// canonical session ID and the server's record of it.
+/// verified claims (with the canonical session ID) and the server's record of it.
 fn presented_ticket(
     st: &AppState,
     presented: &str,
     now: i64,
     request: &str,
-) -> Result<(String, TicketRow), ApiError> {
+) -> Result<(TicketClaims, TicketRow), ApiError> {
     let claims: TicketClaims = verify_token(presented, &st.key.public).map_err(|e| {
         refused(
             codes::TICKET_NOT_OURS,
@@ -321,7 +326,7 @@ fn presented_ticket(
         tracing::info!(%session, request, "refused: ticket expired");
         return Err(ApiError::code_expired());
     }
-    Ok((claims.sid, ticket))
+    Ok((claims, ticket))
 }
 
 /// Checks a presented ticket (its text and verified `claims`) against the server's `record`
@@ -376,7 +381,8 @@ pub(crate) async fn revoke(
 }
 
 /// The active credential `credential_id` whose device key signed `message` (`signature`,
-/// base64url) at `issued_at`: refused as `credential_unknown`, as `skew_code` when
+/// base64url) at `issued_at`: refused as `credential_unknown` (`credential_moved` for one
+/// replaced by a move, see [`requesting_credential`]), as `skew_code` when
 /// `issued_at` is more than [`REVOKE_SKEW_SECONDS`] off the server's clock (so a request
 /// cannot be replayed later; a revocation answers `bad_request`, as it always did), or as
 /// `bad_signature`.
@@ -388,10 +394,7 @@ fn signed_by_credential(
     message: &str,
     signature: &str,
 ) -> Result<CredentialRow, ApiError> {
-    let credential = st
-        .db
-        .active_credential(credential_id)?
-        .ok_or_else(ApiError::credential_unknown)?;
+    let credential = requesting_credential(st, credential_id, message, signature)?;
     if device_clock_off(st.clock.now(), issued_at, REVOKE_SKEW_SECONDS) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

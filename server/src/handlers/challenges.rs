@@ -12,6 +12,9 @@
 //! WebAuthn does with a signature counter); an approval carries the login page's number; an
 //! approval of a push challenge is refused while the user's pushes are muted (every push
 //! challenge of a muted user was made before the mute, as none are made during one).
+//!
+//! A request about a credential replaced by a move is answered 410 `credential_moved` once
+//! its signature verified (`handlers::move_device::requesting_credential`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -31,13 +34,14 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::handlers::activation::device_clock_off;
 use crate::handlers::login::paused_notice;
+use crate::handlers::move_device::requesting_credential;
 use crate::state::{AppState, Shared};
 
 /// How far a pull's or push-token registration's `issued_at` may be from the server's
 /// clock, seconds. Wider than a revocation's 5 minutes: phones' clocks are often minutes
 /// off, and a pull is how the app learns the server's time. A replayed request within the
 /// window reveals no more than the open challenges, which only the device's key can answer.
-const DEVICE_SKEW_SECONDS: u64 = 600;
+pub(crate) const DEVICE_SKEW_SECONDS: u64 = 600;
 /// The push platforms a device may register.
 const PUSH_PLATFORMS: [&str; 3] = ["fcm", "apns", "webhook"];
 /// Longest push token, characters.
@@ -62,16 +66,7 @@ pub(crate) async fn pending(
     }
     st.db.touch_credential(&req.credential_id, now)?;
     let challenges = st.db.pending_challenges(&req.credential_id, now)?;
-    let time = sign(
-        &st,
-        &TimeClaims {
-            typ: TIME_TYPE.to_string(),
-            cid: req.credential_id.clone(),
-            req: req.issued_at,
-            now,
-        },
-        "time signing",
-    )?;
+    let time = signed_time(&st, &req.credential_id, req.issued_at, now)?;
     tracing::info!(user = %credential.username, credential_id = %req.credential_id, open = challenges.len(), "pending challenges pulled");
     Ok(Json(PendingResponse { challenges, time }))
 }
@@ -87,10 +82,17 @@ pub(crate) async fn decide(
         .db
         .challenge(&req.challenge_id)?
         .ok_or_else(ApiError::challenge_unknown)?;
-    let credential = st
-        .db
-        .active_credential(&req.credential_id)?
-        .ok_or_else(ApiError::credential_unknown)?;
+    let message = decision_message(
+        &req.challenge_id,
+        &challenge.nonce,
+        &st.public_url,
+        &challenge.username,
+        req.decision,
+        req.number,
+        &req.context_digest,
+        req.counter,
+    );
+    let credential = requesting_credential(&st, &req.credential_id, &message, &req.signature)?;
     let addressed = match &challenge.credential_id {
         Some(sent_to) => *sent_to == req.credential_id,
         None => credential.username == challenge.username,
@@ -104,16 +106,6 @@ pub(crate) async fn decide(
     }
     let signature = unb64(&req.signature)
         .ok_or_else(|| ApiError::bad_signature("The decision's signature is not base64url."))?;
-    let message = decision_message(
-        &req.challenge_id,
-        &challenge.nonce,
-        &st.public_url,
-        &challenge.username,
-        req.decision,
-        req.number,
-        &req.context_digest,
-        req.counter,
-    );
     if !device_signature_ok(&credential.public_key, &message, &signature) {
         return Err(ApiError::bad_signature(
             "The decision is not signed by this credential's device key over this challenge from this server. Pull the pending logins again and answer the challenge as received.",
@@ -247,10 +239,11 @@ pub(crate) async fn push_token(
 }
 
 /// The active credential that signed a device request (`device_request_message` of
-/// `purpose`, `issued_at` and `detail`), and the server's time: `credential_unknown`,
+/// `purpose`, `issued_at` and `detail`), and the server's time: `credential_unknown`
+/// (`credential_moved` for one replaced by a move, see [`requesting_credential`]),
 /// `clock_skew` for a clock more than [`DEVICE_SKEW_SECONDS`] off, or `bad_signature`
 /// otherwise.
-fn signed_device_request(
+pub(crate) fn signed_device_request(
     st: &AppState,
     credential_id: &str,
     issued_at: i64,
@@ -258,23 +251,40 @@ fn signed_device_request(
     detail: &str,
     signature: &str,
 ) -> Result<(CredentialRow, i64), ApiError> {
-    let credential = st
-        .db
-        .active_credential(credential_id)?
-        .ok_or_else(ApiError::credential_unknown)?;
+    let message = device_request_message(purpose, credential_id, issued_at, detail);
+    let credential = requesting_credential(st, credential_id, &message, signature)?;
     let now = st.clock.now();
     if device_clock_off(now, issued_at, DEVICE_SKEW_SECONDS) {
         return Err(ApiError::clock_skew(DEVICE_SKEW_SECONDS));
     }
     let signature = unb64(signature)
         .ok_or_else(|| ApiError::bad_signature("The request's signature is not base64url."))?;
-    let message = device_request_message(purpose, credential_id, issued_at, detail);
     if !device_signature_ok(&credential.public_key, &message, &signature) {
         return Err(ApiError::bad_signature(
             "The request is not signed by this credential's device key.",
         ));
     }
     Ok((credential, now))
+}
+
+/// The server's clock `now` signed for the credential's request issued at `issued_at`
+/// ([`TimeClaims`]): how the app learns the server's time.
+pub(crate) fn signed_time(
+    st: &AppState,
+    credential_id: &str,
+    issued_at: i64,
+    now: i64,
+) -> Result<String, ApiError> {
+    sign(
+        st,
+        &TimeClaims {
+            typ: TIME_TYPE.to_string(),
+            cid: credential_id.to_string(),
+            req: issued_at,
+            now,
+        },
+        "time signing",
+    )
 }
 
 /// Blocks the credential as possibly cloned, refuses the login, wakes the login page, and
@@ -325,7 +335,11 @@ fn state_after(decision: Decision) -> LoginState {
 }
 
 /// Signs claims with the server key; `what` names the failure in the log.
-fn sign<C: serde::Serialize>(st: &AppState, claims: &C, what: &str) -> Result<String, ApiError> {
+pub(crate) fn sign<C: serde::Serialize>(
+    st: &AppState,
+    claims: &C,
+    what: &str,
+) -> Result<String, ApiError> {
     sign_token(claims, &st.key.pair, &st.rng).map_err(|_| ApiError::internal(what, &"sign failed"))
 }
 

@@ -5,6 +5,9 @@
 //! Starting a login makes one signed challenge per active, unblocked device of the user and
 //! hands each to the push sender; while the user's pushes are muted after a "this wasn't me"
 //! report, it makes no device challenges at all, so the login can only go through by QR code.
+//! While the user turned login notifications off in the portal, the device challenges are
+//! made (the app finds them when it pulls) but handed to no push sender. How each push went is
+//! recorded for the notification doctor (`handlers::doctor`).
 //! The context the devices show (application, address, rough location, browser, time) is
 //! worked out here: [`location`] and [`browser_summary`].
 
@@ -75,6 +78,7 @@ pub(crate) async fn start_login(
     }
     let now = st.clock.now();
     let muted_until = st.db.push_muted_until(&username, now)?;
+    let pushes_enabled = st.db.pushes_enabled(&username)?;
     let context = LoginContext {
         application,
         ip_address: ip.to_string(),
@@ -97,18 +101,20 @@ pub(crate) async fn start_login(
                 &context,
                 now,
             )?;
-            let payload = serde_json::to_string(&PushPayload {
-                kind: PUSH_LOGIN_KIND.to_string(),
-                challenge: challenge.token.clone(),
-            })
-            .map_err(|e| ApiError::internal("push payload", &e))?;
-            pushes.push(PushMessage {
-                username: username.clone(),
-                credential_id: credential.credential_id.clone(),
-                platform: credential.push_platform.clone(),
-                push_token: credential.push_token.clone(),
-                payload,
-            });
+            if pushes_enabled {
+                let payload = serde_json::to_string(&PushPayload {
+                    kind: PUSH_LOGIN_KIND.to_string(),
+                    challenge: challenge.token.clone(),
+                })
+                .map_err(|e| ApiError::internal("push payload", &e))?;
+                pushes.push(PushMessage {
+                    username: username.clone(),
+                    credential_id: credential.credential_id.clone(),
+                    platform: credential.push_platform.clone(),
+                    push_token: credential.push_token.clone(),
+                    payload,
+                });
+            }
             challenges.push(challenge);
         }
     }
@@ -131,6 +137,7 @@ pub(crate) async fn start_login(
         challenges = challenges.len(),
         devices_notified,
         pushes_muted = muted_until.is_some(),
+        pushes_enabled,
         "login started"
     );
     Ok(LoginStarted {
@@ -267,8 +274,9 @@ fn new_challenge(
     })
 }
 
-/// Hands the pushes to the push sender, all at once, and counts the delivered ones. A
-/// failure is logged and otherwise ignored: the device still finds the challenge by pulling.
+/// Hands the pushes to the push sender, all at once, and counts the delivered ones. Each
+/// outcome is recorded for the notification doctor; a failure is logged and otherwise
+/// ignored: the device still finds the challenge by pulling.
 async fn send_pushes(st: &AppState, messages: Vec<PushMessage>) -> u32 {
     let mut sends = JoinSet::new();
     for message in messages {
@@ -278,13 +286,22 @@ async fn send_pushes(st: &AppState, messages: Vec<PushMessage>) -> u32 {
             if let Err(error) = &sent {
                 tracing::warn!(user = %message.username, credential_id = %message.credential_id, %error, "login notification not delivered; the device can still pull the challenge");
             }
-            sent.is_ok()
+            (message.credential_id, sent.err().map(|e| e.to_string()))
         });
     }
     let mut delivered = 0;
     while let Some(done) = sends.join_next().await {
-        if matches!(done, Ok(true)) {
+        let Ok((credential_id, error)) = done else {
+            continue;
+        };
+        if error.is_none() {
             delivered += 1;
+        }
+        if let Err(e) = st
+            .db
+            .record_push_outcome(&credential_id, st.clock.now(), error.as_deref())
+        {
+            tracing::warn!(%credential_id, error = %e, "the outcome of a login notification was not recorded");
         }
     }
     delivered
@@ -345,19 +362,33 @@ pub(crate) fn login_status(
         LoginState::Pending => st.db.push_muted_until(&login.username, now)?,
         _ => None,
     };
-    Ok(LoginStatus {
-        state,
-        message: status_message(
+    let notifications_off = state == LoginState::Pending
+        && muted_until.is_none()
+        && !st.db.pushes_enabled(&login.username)?;
+    let message = if notifications_off {
+        notifications_off_message(&login.username)
+    } else {
+        status_message(
             state,
             &login.username,
             login.decided_by_name.as_deref(),
             st.fraud_mute,
             muted_until.map(|until| (until, now)),
-        ),
+        )
+    };
+    Ok(LoginStatus {
+        state,
+        message,
         device_name: login.decided_by_name.clone(),
         decided_at: login.decided_at,
         portal_token,
     })
+}
+
+/// What the login page says of a pending login while the user turned login notifications off
+/// in the portal.
+fn notifications_off_message(username: &str) -> String {
+    format!("Login notifications are turned off for {username}, so no phone was notified: open IB Key on your phone to see this login and pick the number shown on this page, or log in with the QR code. Turn notifications back on in the portal (Your devices).")
 }
 
 /// What to tell the user about a login in `state`; `muted` is (until, now) while the user's

@@ -2,7 +2,11 @@
 //! [`portal`] (sign-in, tickets, the user's devices, recent logins, fraud reports),
 //! [`activation`] (the device's activation endpoints), [`login`] (the login page: start a
 //! login, its status, its QR code), [`offline`] (the login page's offline challenge, response
-//! and time code), [`challenges`] (the device's side of login approval) and
+//! and time code), [`challenges`] (the device's side of login approval),
+//! [`move_device`] (moving IB Key to a new phone, and the refusal of a replaced credential),
+//! [`recovery`] (restoring accounts from the device keys a phone kept), [`doctor`] (the
+//! notification doctor's status and test push, the portal's switch of login notifications),
+//! [`out_of_band`] (the one-time codes moves and recoveries send) and
 //! [`diagnostics`] (bundle uploads and the support endpoints); the portal's web pages
 //! (`crate::pages`) are merged in. Handlers hold the database or
 //! limiter lock only for short, await-free sections.
@@ -10,9 +14,13 @@
 pub(crate) mod activation;
 pub(crate) mod challenges;
 pub(crate) mod diagnostics;
+pub(crate) mod doctor;
 pub(crate) mod login;
+pub(crate) mod move_device;
 pub(crate) mod offline;
+pub(crate) mod out_of_band;
 pub(crate) mod portal;
+pub(crate) mod recovery;
 
 use std::sync::Arc;
 
@@ -41,6 +49,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/portal/activity", get(portal::activity))
         .route("/v1/portal/fraud-reports", get(portal::fraud_reports))
+        .route("/v1/portal/move", post(move_device::start))
+        .route("/v1/portal/move/confirm", post(move_device::confirm))
+        .route("/v1/portal/push-approvals", post(doctor::push_approvals))
+        .route("/v1/recovery/begin", post(recovery::begin))
+        .route("/v1/recovery/complete", post(recovery::complete))
+        .route("/v1/devices/status", post(doctor::status))
+        .route("/v1/devices/test-push", post(doctor::test_push))
         .route("/v1/activation/lookup", post(activation::lookup))
         .route("/v1/activation/complete", post(activation::complete))
         .route(

@@ -127,7 +127,7 @@ pub(crate) fn check_response(
             bytes_equal(expected.as_bytes(), typed.as_bytes())
         });
         if matched.is_none() {
-            limiter.record_wrong(&login.username, now);
+            limiter.record(&login.username, now);
         }
         matched
     };
@@ -159,7 +159,7 @@ pub(crate) async fn code(
             .map_err(|wait| too_many_attempts(&login.username, wait))?;
         let matched = match_time_code(&credentials, &typed, now);
         if matched.is_none() {
-            limiter.record_wrong(&login.username, now);
+            limiter.record(&login.username, now);
         }
         matched
     };

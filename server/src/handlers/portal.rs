@@ -101,12 +101,17 @@ pub(crate) async fn issue_ticket(
     headers: HeaderMap,
 ) -> Result<Json<TicketResponse>, ApiError> {
     let user = portal_user(&st, &headers)?;
-    Ok(Json(new_ticket(&st, &user)?))
+    Ok(Json(new_ticket(&st, &user, None)?))
 }
 
 /// Issues a fresh activation ticket for `user` (signed in): a new random session ID and the
-/// signed ticket, valid for the ticket lifetime.
-pub(crate) fn new_ticket(st: &AppState, user: &str) -> Result<TicketResponse, ApiError> {
+/// signed ticket, valid for the ticket lifetime. A move ticket names the devices it replaces
+/// (`replaces`).
+pub(crate) fn new_ticket(
+    st: &AppState,
+    user: &str,
+    replaces: Option<Vec<String>>,
+) -> Result<TicketResponse, ApiError> {
     let now = st.clock.now();
     let exp = now + st.ticket_lifetime;
     // 45 random bits: a collision with a stored ticket is rare; draw again if it happens.
@@ -121,7 +126,7 @@ pub(crate) fn new_ticket(st: &AppState, user: &str) -> Result<TicketResponse, Ap
             usr: user.to_string(),
             iat: now,
             exp,
-            mov: None,
+            mov: replaces.clone(),
         };
         let token = sign_token(&claims, &st.key.pair, &st.rng)
             .map_err(|_| ApiError::internal("ticket signing", &"sign failed"))?;
@@ -129,7 +134,7 @@ pub(crate) fn new_ticket(st: &AppState, user: &str) -> Result<TicketResponse, Ap
             .db
             .insert_ticket(sid.canonical(), user, &token, now, exp)?
         {
-            tracing::info!(%user, session = %sid.last_group(), "activation ticket issued");
+            tracing::info!(%user, session = %sid.last_group(), is_move = replaces.is_some(), "activation ticket issued");
             return Ok(TicketResponse {
                 session_id: sid.grouped(),
                 qr_payload: token,
@@ -196,7 +201,7 @@ pub(crate) async fn fraud_reports(
 }
 
 /// The user of the request's portal session (`Authorization: Bearer <portal_token>`).
-fn portal_user(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn portal_user(st: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
     let Some(token) = bearer_token(headers).filter(|token| !token.is_empty()) else {
         return Err(ApiError::unauthorized(
             "Sign in to the portal first: this request needs the portal token (Authorization: Bearer ...).",

@@ -114,7 +114,7 @@ const EXPIRED_MESSAGE: &str = "This code expired. Get a fresh code.";
 
 /// `GET /portal/activate`: a fresh ticket, shown.
 pub(crate) async fn page(State(st): Shared, signed_in: SignedIn) -> Result<Response, PageError> {
-    let ticket = new_ticket(&st, &signed_in.user)?;
+    let ticket = new_ticket(&st, &signed_in.user, None)?;
     let qr_url = qr_data_url(&ticket.qr_payload)
         .map_err(|e| ApiError::internal("activation QR code", &e))?;
     let last_group = ticket.session_id.rsplit('-').next().unwrap_or_default();

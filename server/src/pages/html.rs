@@ -348,8 +348,37 @@ pub(crate) fn revoke_form(credential_id: &str, csrf: &str) -> String {
     )
 }
 
-/// The account page of `user`: its devices, recent logins and fraud reports.
-pub(crate) fn account_page(user: &str, tables: &[Table<'_>]) -> String {
+/// The login notifications switch of the account page: whether they are on, and a form
+/// (with the CSRF token) posting the other setting to `/portal/account/push-approvals`.
+pub(crate) fn push_approvals_form(enabled: bool, csrf: &str) -> String {
+    let (state, explanation, other, button) = if enabled {
+        (
+            "on",
+            "each login notifies your phones to approve it.",
+            "false",
+            "Turn login notifications off",
+        )
+    } else {
+        (
+            "off",
+            "no phone is notified; open IB Key to see a login waiting for approval.",
+            "true",
+            "Turn login notifications on",
+        )
+    };
+    format!(
+        r#"<section id="notifications" aria-labelledby="notifications-heading">
+<h2 id="notifications-heading">Login notifications</h2>
+<p>Login notifications are <strong>{state}</strong>: {explanation}</p>
+<form method="post" action="/portal/account/push-approvals"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="enabled" value="{other}"><button type="submit">{button}</button></form>
+</section>"#,
+        csrf = escape(csrf),
+    )
+}
+
+/// The account page of `user`: the login notifications switch (`notifications`, HTML from
+/// [`push_approvals_form`]), its devices, recent logins and fraud reports.
+pub(crate) fn account_page(user: &str, notifications: &str, tables: &[Table<'_>]) -> String {
     let tables: Vec<String> = tables.iter().map(table_html).collect();
     document(
         "Your devices",
@@ -357,6 +386,7 @@ pub(crate) fn account_page(user: &str, tables: &[Table<'_>]) -> String {
             r#"{nav}
 <h1>Your devices</h1>
 <p>Signed in as <strong>{user}</strong>. Revoke a device you no longer use or do not recognise: it can then approve nothing.</p>
+{notifications}
 {tables}"#,
             nav = portal_nav(),
             user = escape(user),
@@ -526,7 +556,10 @@ mod tests {
             rows: vec![vec![escape("<x>"), revoke_form("c\"id", "t")]],
             empty: "None.",
         };
-        let account = account_page("<u>", &[table]);
+        let account = account_page("<u>", &push_approvals_form(false, "t\"k"), &[table]);
+        assert!(account.contains("Login notifications are <strong>off</strong>"));
+        assert!(account.contains(r#"name="enabled" value="true""#));
+        assert!(account.contains(r#"name="csrf" value="t&quot;k""#));
         assert!(account.contains("<td>&lt;x&gt;</td>"));
         assert!(account.contains(r#"action="/portal/account/devices/c&quot;id/revoke""#));
         assert!(account.contains("<caption>Devices &amp; more</caption>"));

@@ -78,6 +78,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             "/portal/account/devices/{credential_id}/revoke",
             post(account::revoke),
         )
+        .route(
+            "/portal/account/push-approvals",
+            post(account::push_approvals),
+        )
         .route(LOGIN_PATH, get(login::form).post(login::submit))
         .route(LOGIN_WAIT_PATH, get(login::wait))
         .route(LOGIN_EVENTS_PATH, get(login::events))
