@@ -45,7 +45,9 @@
 //!
 //! **Codes sent out of band.** Wrong move and recovery codes count as wrong guesses of the
 //! client in the [`GuessLimiter`] above, and each code is void after a few wrong tries (the
-//! `handlers::out_of_band` module).
+//! `handlers::out_of_band` module). At most [`CODES_SENT_PER_USER`] codes go to a user for
+//! one purpose in [`CODE_SEND_WINDOW_SECONDS`] (an [`AttemptLimiter`] keyed by purpose and
+//! user), so nobody can flood a user's phone or mailbox, or the SMS bill.
 //!
 //! **Portal passwords.** Wrong passwords at portal sign-in and on the login page are limited
 //! per client (as for session IDs) and per user name: at most [`SIGN_IN_WRONG_ATTEMPTS`] in a
@@ -68,6 +70,11 @@ pub const OFFLINE_WINDOW_SECONDS: i64 = 15 * 60;
 pub const TEST_PUSHES_PER_HOUR: usize = 10;
 /// The test-push window's length in seconds (an hour).
 pub const TEST_PUSH_WINDOW_SECONDS: i64 = 3600;
+
+/// One-time codes sent out of band per user and purpose per [`CODE_SEND_WINDOW_SECONDS`].
+pub const CODES_SENT_PER_USER: usize = 5;
+/// The window of codes sent, seconds (15 minutes).
+pub const CODE_SEND_WINDOW_SECONDS: i64 = 15 * 60;
 
 /// Wrong portal passwords allowed per client and per user per [`SIGN_IN_WINDOW_SECONDS`].
 pub const SIGN_IN_WRONG_ATTEMPTS: usize = 10;
@@ -244,7 +251,8 @@ impl GuessLimiter {
 
 /// A sliding window of attempts per key: by default, wrong offline responses and codes per
 /// user, at most [`OFFLINE_WRONG_ATTEMPTS`] in [`OFFLINE_WINDOW_SECONDS`]; also test pushes
-/// per credential ([`TEST_PUSHES_PER_HOUR`]).
+/// per credential ([`TEST_PUSHES_PER_HOUR`]) and codes sent per user
+/// ([`CODES_SENT_PER_USER`]).
 #[derive(Debug)]
 pub(crate) struct AttemptLimiter {
     /// Attempts allowed per key in the window (at least 1).
@@ -289,7 +297,7 @@ impl AttemptLimiter {
         }
     }
 
-    /// Counts an attempt (a wrong response or code, a test push) for `key`.
+    /// Counts an attempt (a wrong response or code, a test push, a code sent) for `key`.
     pub fn record(&mut self, key: &str, now: i64) {
         let times = self.users.entry(key.to_string()).or_default();
         times.push_back(now);

@@ -26,7 +26,8 @@ use crate::keys;
 use crate::notifier::{Notifier, RecordingNotifier};
 use crate::push::{PushSender, RecordingPushSender};
 use crate::rate_limit::{
-    AttemptLimiter, GuessLimiter, SignInLimiter, TEST_PUSHES_PER_HOUR, TEST_PUSH_WINDOW_SECONDS,
+    AttemptLimiter, GuessLimiter, SignInLimiter, CODES_SENT_PER_USER, CODE_SEND_WINDOW_SECONDS,
+    TEST_PUSHES_PER_HOUR, TEST_PUSH_WINDOW_SECONDS,
 };
 use crate::secrets::{self, GeneratedSecrets};
 use crate::state::AppState;
@@ -194,6 +195,10 @@ pub async fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServ
         test_push_limiter: Mutex::new(AttemptLimiter::new(
             TEST_PUSHES_PER_HOUR,
             TEST_PUSH_WINDOW_SECONDS,
+        )),
+        code_send_limiter: Mutex::new(AttemptLimiter::new(
+            CODES_SENT_PER_USER,
+            CODE_SEND_WINDOW_SECONDS,
         )),
         public_url: public_url.clone(),
         ticket_lifetime: seconds(config.ticket_lifetime),

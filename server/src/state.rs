@@ -1,6 +1,6 @@
 //! What every request handler shares: the store, the signing key, randomness, the clock, the
-//! guess limiter, the offline attempt limiter, the sign-in limiter, the test-push limiter, the
-//! push sender, the notifier of one-time codes, the wake-ups of login status waiters and of the activation page, the portal pages' CSRF key,
+//! guess limiter, the offline attempt limiter, the sign-in limiter, the test-push and
+//! code-send limiters, the push sender, the notifier of one-time codes, the wake-ups of login status waiters and of the activation page, the portal pages' CSRF key,
 //! and the settings taken from [`crate::config::ServerConfig`] at start.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -38,6 +38,8 @@ pub(crate) struct AppState {
     pub sign_in_limiter: Mutex<SignInLimiter>,
     /// The limiter of test pushes, per credential.
     pub test_push_limiter: Mutex<AttemptLimiter>,
+    /// The limiter of one-time codes sent, per purpose and user.
+    pub code_send_limiter: Mutex<AttemptLimiter>,
     /// Base URL put in tickets.
     pub public_url: String,
     /// Ticket lifetime, seconds.
@@ -94,6 +96,14 @@ impl AppState {
     /// The test-push limiter (a poisoned lock only means a panic mid-update; take it over).
     pub fn test_push_limiter(&self) -> MutexGuard<'_, AttemptLimiter> {
         self.test_push_limiter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The limiter of codes sent (a poisoned lock only means a panic mid-update; take it
+    /// over).
+    pub fn code_send_limiter(&self) -> MutexGuard<'_, AttemptLimiter> {
+        self.code_send_limiter
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }

@@ -442,6 +442,44 @@ async fn wrong_codes_count_against_the_clients_guess_budget() {
     h.server.shutdown().await;
 }
 
+#[tokio::test]
+async fn codes_sent_to_a_user_are_limited() {
+    let h = harness().await;
+    h.enroll("alice", "alice-install").await;
+    h.enroll("bob", "bob-install").await;
+    let alice = h.sign_in("alice").await;
+    for _ in 0..5 {
+        h.move_start(&alice).await.parse::<MoveStartResponse>();
+    }
+    let (last, _) = latest_code(&h, "alice", OutOfBandPurpose::Move);
+    let refused = h.move_start(&alice).await;
+    refused.refused(
+        StatusCode::TOO_MANY_REQUESTS,
+        activation_codes::TOO_MANY_ATTEMPTS,
+    );
+    assert!(refused.retry_after_header.is_some());
+    assert!(
+        refused.message().contains("latest code"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        latest_code(&h, "alice", OutOfBandPurpose::Move).0,
+        last,
+        "no code was sent"
+    );
+    // The latest code still works, and other users are not hit.
+    h.move_confirm(&alice, &last)
+        .await
+        .parse::<TicketResponse>();
+    let bob = h.sign_in("bob").await;
+    h.move_start(&bob).await.parse::<MoveStartResponse>();
+    h.clock.advance(Duration::from_secs(15 * 60 + 1));
+    let alice = h.sign_in("alice").await;
+    h.move_start(&alice).await.parse::<MoveStartResponse>();
+    h.server.shutdown().await;
+}
+
 /// A key's proof of possession, signed at `issued_at` by `signer` for `device`'s key.
 fn key_proof(device: &Device, signer: &Device, issued_at: i64) -> KeyProof {
     let kid = key_id(&device.public());

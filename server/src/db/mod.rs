@@ -315,6 +315,34 @@ mod tests {
     }
 
     #[test]
+    fn a_database_of_an_earlier_version_gets_the_push_columns_of_the_doctor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let before = SCHEMA.replace(
+            ",\n    push_registered_at INTEGER,\n    last_push_at       INTEGER,\n    last_push_error    TEXT\n);",
+            "\n);",
+        );
+        assert_ne!(before, SCHEMA);
+        Connection::open(db_path(dir.path()))
+            .and_then(|conn| {
+                conn.execute_batch(&before)?;
+                conn.execute(
+                    "INSERT INTO credential_state (credential_id, push_platform, push_token)
+                     VALUES ('c1', 'fcm', 't')",
+                    [],
+                )
+            })
+            .expect("old database");
+        let db = Db::open(dir.path()).expect("migrated");
+        let status = db.push_status("c1").expect("status");
+        assert_eq!(status.platform.as_deref(), Some("fcm"));
+        assert_eq!(status.registered_at, None, "unknown for an old token");
+        db.record_push_outcome("c1", 5, Some("refused"))
+            .expect("the new columns are written");
+        drop(db);
+        Db::open(dir.path()).expect("opened again");
+    }
+
+    #[test]
     fn a_file_that_is_not_a_database_is_a_typed_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(db_path(dir.path()), vec![0x5a; 8192]).expect("write");

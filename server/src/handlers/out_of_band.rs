@@ -20,6 +20,7 @@ use crate::crypto::{random_digits, sha256};
 use crate::db::lifecycle::{CodeOutcome, NewOutOfBandCode, TypedOutOfBandCode};
 use crate::error::ApiError;
 use crate::notifier::{OutOfBandCode, OutOfBandPurpose};
+use crate::rate_limit::CODE_SEND_WINDOW_SECONDS;
 use crate::state::AppState;
 
 /// Digits of a code.
@@ -29,7 +30,9 @@ pub(crate) const MAX_WRONG_TRIES: u32 = 5;
 
 /// Sends `username` a new code for `purpose` (for a recovery, of `credential_id`) through the
 /// notifier: where it went (masked) and when it expires. A code sent before for the same
-/// user, purpose and credential no longer counts.
+/// user, purpose and credential no longer counts. At most `rate_limit::CODES_SENT_PER_USER`
+/// codes go to a user for a purpose in `rate_limit::CODE_SEND_WINDOW_SECONDS` (429
+/// `too_many_attempts`).
 pub(crate) async fn send_code(
     st: &AppState,
     username: &str,
@@ -40,8 +43,22 @@ pub(crate) async fn send_code(
         .notifier
         .destination(username)
         .map_err(|error| not_sent(username, purpose, &error))?;
-    let code = random_digits(&st.rng, CODE_DIGITS)?;
     let now = st.clock.now();
+    {
+        let mut limiter = st.code_send_limiter();
+        let key = format!("{purpose}:{username}");
+        if let Err(retry_after) = limiter.check(&key, now) {
+            tracing::warn!(user = %username, %purpose, retry_after, "one-time code not sent: too many sent");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                activation_codes::TOO_MANY_ATTEMPTS,
+                format!("Too many codes were sent to {sent_to} in the last {} minutes. Use the latest code you received, or wait {} minutes and ask again.", CODE_SEND_WINDOW_SECONDS / 60, retry_after.div_ceil(60)),
+            )
+            .retry_after(retry_after));
+        }
+        limiter.record(&key, now);
+    }
+    let code = random_digits(&st.rng, CODE_DIGITS)?;
     let expires_at = now + OUT_OF_BAND_CODE_SECONDS;
     st.db.store_out_of_band_code(&NewOutOfBandCode {
         username,
