@@ -31,7 +31,7 @@
 //! | `GET /v1/server-key` | → `ServerKeyResponse` | |
 //! | `POST /v1/portal/sign-in` | `SignInRequest` → `SignInResponse` | 401 `unauthorized`, 429 `too_many_attempts` |
 //! | `POST /v1/portal/activation-tickets` | bearer portal token → `TicketResponse` | 401 `unauthorized` |
-//! | `GET /v1/portal/devices` | bearer portal token → `[PortalDevice]` | 401 `unauthorized` |
+//! | `GET /v1/portal/devices` | bearer portal token → `[PortalDevice]` (active ones, and those replaced by a move with `moved_to`/`moved_at`) | 401 `unauthorized` |
 //! | `DELETE /v1/portal/devices/{credential_id}` | bearer portal token → 204 | 401, 404 `credential_unknown` |
 //! | `GET /v1/portal/activity` | bearer portal token → `[PortalLogin]` (last 50, newest first) | 401 `unauthorized` |
 //! | `GET /v1/portal/fraud-reports` | bearer portal token → `[FraudReport]` (newest first) | 401 `unauthorized` |

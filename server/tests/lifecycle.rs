@@ -875,6 +875,27 @@ async fn the_account_page_switches_notifications_and_shows_moved_devices() {
         .body
         .contains("Login notifications are <strong>off</strong>"));
     assert_eq!(h.login("alice").await.devices_notified, 0);
+    // The login page says why no phone was notified.
+    let form = browser.get("/login").await;
+    let login_csrf = csrf_of(&form);
+    let started = browser
+        .post(
+            "/login",
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("csrf", &login_csrf),
+            ],
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let wait = browser.get("/login/wait").await;
+    assert!(
+        wait.text("login-paused")
+            .contains("Login notifications are turned off for alice"),
+        "{}",
+        wait.body
+    );
     let back = browser
         .post(path, &[("csrf", &csrf), ("enabled", "true")])
         .await;

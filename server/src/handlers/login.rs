@@ -388,7 +388,16 @@ pub(crate) fn login_status(
 /// What the login page says of a pending login while the user turned login notifications off
 /// in the portal.
 fn notifications_off_message(username: &str) -> String {
-    format!("Login notifications are turned off for {username}, so no phone was notified: open IB Key on your phone to see this login and pick the number shown on this page, or log in with the QR code. Turn notifications back on in the portal (Your devices).")
+    format!(
+        "{} Pick the number shown on this page there, or log in with the QR code. Turn notifications back on in the portal (Your devices).",
+        notifications_off_notice(username)
+    )
+}
+
+/// "Login notifications are turned off for alice, …": what the login page says while the user
+/// turned login notifications off in the portal.
+pub(crate) fn notifications_off_notice(username: &str) -> String {
+    format!("Login notifications are turned off for {username}, so no phone was notified: open IB Key on your phone to find this login.")
 }
 
 /// What to tell the user about a login in `state`; `muted` is (until, now) while the user's

@@ -41,7 +41,8 @@ use crate::db::approval::LoginRow;
 use crate::error::ApiError;
 use crate::extract::ClientIp;
 use crate::handlers::login::{
-    login_qr, login_status, login_with_secret, paused_notice, start_login, status_message, utc_time,
+    login_qr, login_status, login_with_secret, notifications_off_notice, paused_notice,
+    start_login, status_message, utc_time,
 };
 use crate::handlers::offline::{check_response, offline_challenge};
 use crate::state::{AppState, Shared};
@@ -233,12 +234,15 @@ pub(crate) async fn wait(State(st): Shared, headers: HeaderMap) -> Result<Respon
         return Ok(Redirect::to(LOGIN_DONE_PATH).into_response());
     }
     let now = st.clock.now();
+    let user = &login.row.username;
     let paused = match update.state {
-        PageState::Waiting => st
-            .db
-            .push_muted_until(&login.row.username, now)
-            .map_err(ApiError::from)?
-            .map(|until| paused_notice(&login.row.username, until, now)),
+        PageState::Waiting => match st.db.push_muted_until(user, now).map_err(ApiError::from)? {
+            Some(until) => Some(paused_notice(user, until, now)),
+            None if !st.db.pushes_enabled(user).map_err(ApiError::from)? => {
+                Some(notifications_off_notice(user))
+            }
+            None => None,
+        },
         _ => None,
     };
     let page = login_wait_page(login.row.number, paused.as_deref(), update.view());
