@@ -16,8 +16,8 @@ use ibkey_protocol::activation::{
     CompleteResponse, ReceiptClaims, TicketClaims, TicketResponse,
 };
 use ibkey_protocol::approval::{
-    device_request_message, Decision, LoginStarted, LoginStatus, PendingResponse, PushPayload,
-    TimeClaims, PUSH_TOKEN_PURPOSE,
+    codes as approval_codes, device_request_message, Decision, LoginStarted, LoginStatus,
+    PendingResponse, PushPayload, TimeClaims, PUSH_TOKEN_PURPOSE,
 };
 use ibkey_protocol::encoding::{b64, hex};
 use ibkey_protocol::lifecycle::{
@@ -684,6 +684,22 @@ async fn recovery_tells_each_key_apart_and_restores_an_active_account() {
         .parse();
     assert_eq!(status.device_name.as_deref(), Some("phone alice-install"));
 
+    // A moved key and an unknown one cannot be recovered either.
+    for device in [&carol.device, &stranger] {
+        h.post(
+            "/v1/recovery/complete",
+            &recovery_complete(device, &code, None, h.now()),
+        )
+        .await
+        .refused(StatusCode::CONFLICT, codes::NOT_RECOVERABLE);
+    }
+    let skewed = h
+        .post(
+            "/v1/recovery/begin",
+            &json!({ "keys": [key_proof(&alice.device, &alice.device, h.now() - 3600)] }),
+        )
+        .await;
+    skewed.refused(StatusCode::BAD_REQUEST, approval_codes::CLOCK_SKEW);
     let too_many: Vec<KeyProof> = (0..33)
         .map(|_| key_proof(&stranger, &stranger, now))
         .collect();
