@@ -61,6 +61,9 @@ pub fn describe_outcome(outcome: &ActivationOutcome) -> String {
 
 /// `ibkey users`.
 pub fn users(authenticator: &Authenticator) -> Result<(), Failure> {
+    for notice in authenticator.take_move_notices()? {
+        println!("{}", notice.message);
+    }
     let accounts = authenticator.accounts()?;
     if accounts.is_empty() {
         println!("No users are enrolled on this device. Add one with `ibkey activate`.");

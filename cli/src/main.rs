@@ -9,6 +9,7 @@ mod failure;
 mod files;
 mod format;
 mod home;
+mod lifecycle;
 mod login;
 mod portal;
 mod scan;
@@ -182,6 +183,51 @@ enum Command {
         #[command(subcommand)]
         command: diagnostics::DiagnosticsCommand,
     },
+    /// As a signed-in portal user on the new phone's behalf: move IB Key to a new phone. Without
+    /// --code, a one-time code is sent out of band (read it with `ibkey outbox`); with it,
+    /// the move's QR code and session ID are shown.
+    Move {
+        /// Portal user name.
+        #[arg(long)]
+        user: String,
+        /// Portal password of the test users.
+        #[arg(long, env = "IBKEY_PORTAL_PASSWORD", default_value = ibkey_server::DEMO_PORTAL_PASSWORD)]
+        password: String,
+        /// The code sent out of band.
+        #[arg(long)]
+        code: Option<String>,
+        /// Also write the QR code to this PNG file.
+        #[arg(long, requires = "code")]
+        qr_out: Option<PathBuf>,
+    },
+    /// The latest one-time code the reference server (data in this data folder) sent a user:
+    /// what their e-mail or SMS inbox would show.
+    Outbox {
+        /// The user.
+        #[arg(long)]
+        user: String,
+    },
+    /// As the phone after a reinstall or lost data: find the accounts whose keys this device
+    /// kept (a code is sent to each user), then restore one with --user and --code.
+    Recover {
+        /// The user to restore.
+        #[arg(long, requires = "code")]
+        user: Option<String>,
+        /// The code sent to the user.
+        #[arg(long, requires = "user")]
+        code: Option<String>,
+        #[command(flatten)]
+        pin: PinSource,
+    },
+    /// As the phone: the "notifications do not arrive" checklist.
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Ask the server for a test notification first.
+        #[arg(long)]
+        test_notification: bool,
+    },
     /// Read the QR code in each PNG or JPEG file: one line a file, the text or the reason.
     Scan {
         /// The image files.
@@ -341,5 +387,33 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Demo { serve, listen } => demo::run(serve.then_some(listen)).await,
         Command::Diagnostics { command } => diagnostics::run(&home, &cli.server, command).await,
         Command::Scan { files, json } => scan::run(&files, json),
+        Command::Move {
+            user,
+            password,
+            code,
+            qr_out,
+        } => {
+            lifecycle::move_to_new_phone(
+                &cli.server,
+                &user,
+                &password,
+                code.as_deref(),
+                qr_out.as_deref(),
+            )
+            .await
+        }
+        Command::Outbox { user } => lifecycle::outbox(&home, &user),
+        Command::Recover { user, code, pin } => {
+            let authenticator =
+                home::open(&home, &cli.server, cli.server_key.as_deref(), pin.pin_stdin)?;
+            lifecycle::recover(&authenticator, user.as_deref(), code.as_deref()).await
+        }
+        Command::Doctor {
+            json,
+            test_notification,
+        } => {
+            let authenticator = home::open(&home, &cli.server, cli.server_key.as_deref(), false)?;
+            lifecycle::doctor(&authenticator, json, test_notification).await
+        }
     }
 }

@@ -148,7 +148,8 @@ impl ServerApi {
         &self,
         request: &lifecycle::TestPushRequest,
     ) -> Result<lifecycle::TestPushResponse, ApiError> {
-        self.call("POST", "/v1/devices/test-push", Some(request)).await
+        self.call("POST", "/v1/devices/test-push", Some(request))
+            .await
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(

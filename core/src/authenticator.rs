@@ -14,8 +14,8 @@ use crate::lifecycle::{
     DoctorReport, MoveNotice, Notification, NotificationSettings, RecoveryError, RecoveryOffer,
     TestNotification,
 };
-use crate::platform::StoreError;
 use crate::platform::Platform;
+use crate::platform::StoreError;
 use crate::Account;
 
 /// The authenticator core for one app install.
@@ -126,7 +126,11 @@ impl Authenticator {
     /// with the `code` its user received: asks the user to verify (to choose a new PIN when
     /// the old one is gone), then saves the account. Its approvals go on from the server's
     /// counter, and its offline codes get a fresh secret.
-    pub async fn recover_account(&self, username: &str, code: &str) -> Result<Account, RecoveryError> {
+    pub async fn recover_account(
+        &self,
+        username: &str,
+        code: &str,
+    ) -> Result<Account, RecoveryError> {
         self.device.recover_account(username, code).await
     }
 

@@ -6,6 +6,7 @@ use ibkey_protocol::activation::{ErrorResponse, SignInRequest, SignInResponse, T
 use ibkey_protocol::approval::{
     LoginQrResponse, LoginRequest, LoginStarted, LoginState, LoginStatus,
 };
+use ibkey_protocol::lifecycle::{MoveConfirmRequest, MoveStartResponse, PushApprovalsRequest};
 use ibkey_protocol::offline::{OfflineChallenge, OfflineResponse, TimeCodeRequest};
 
 /// The longest a status request waits on the server for a decision, seconds.
@@ -75,6 +76,45 @@ impl PortalClient {
             .http
             .post(format!("{}/v1/portal/activation-tickets", self.base_url))
             .bearer_auth(&self.token)
+            .send()
+            .await;
+        read(reply, &self.base_url).await
+    }
+
+    /// "Move IB Key to a new phone": the server sends the user a one-time code out of band
+    /// (its `Notifier`); [`PortalClient::confirm_move`] trades it for a move ticket.
+    pub async fn start_move(&self) -> Result<MoveStartResponse, PortalError> {
+        let reply = self
+            .http
+            .post(format!("{}/v1/portal/move", self.base_url))
+            .bearer_auth(&self.token)
+            .send()
+            .await;
+        read(reply, &self.base_url).await
+    }
+
+    /// The code sent out of band, typed back: a ticket whose use moves IB Key to the phone
+    /// that activates with it and revokes the user's other devices.
+    pub async fn confirm_move(&self, code: &str) -> Result<TicketResponse, PortalError> {
+        let reply = self
+            .http
+            .post(format!("{}/v1/portal/move/confirm", self.base_url))
+            .bearer_auth(&self.token)
+            .json(&MoveConfirmRequest {
+                code: code.to_string(),
+            })
+            .send()
+            .await;
+        read(reply, &self.base_url).await
+    }
+
+    /// Turns the user's login notifications on or off.
+    pub async fn set_push_approvals(&self, enabled: bool) -> Result<(), PortalError> {
+        let reply = self
+            .http
+            .post(format!("{}/v1/portal/push-approvals", self.base_url))
+            .bearer_auth(&self.token)
+            .json(&PushApprovalsRequest { enabled })
             .send()
             .await;
         read(reply, &self.base_url).await
@@ -221,7 +261,9 @@ async fn read<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|e| PortalError::BadReply(e.to_string()))?;
     if ok {
-        return serde_json::from_slice(&body).map_err(|e| PortalError::BadReply(e.to_string()));
+        // An empty reply (204) reads as JSON `null`.
+        let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+        return serde_json::from_slice(body).map_err(|e| PortalError::BadReply(e.to_string()));
     }
     let error: ErrorResponse =
         serde_json::from_slice(&body).map_err(|e| PortalError::BadReply(e.to_string()))?;

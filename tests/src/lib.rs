@@ -118,10 +118,25 @@ impl World {
     fn phone_with_policy(&self, name: &str, pin_policy: PinPolicy) -> Phone {
         Phone::open(
             self.dir.path().join(name),
+            None,
             self.trust(),
             Arc::new(ManualClock::now()),
             Arc::new(ScriptedVerifier::new()),
             pin_policy,
+            None,
+        )
+    }
+
+    /// A new phone (fast PIN hash) whose device keys are kept apart from the app's files, as
+    /// the iOS Keychain keeps them across a reinstall (folder `<name>-keychain`).
+    pub fn phone_with_keychain(&self, name: &str) -> Phone {
+        Phone::open(
+            self.dir.path().join(name),
+            Some(self.dir.path().join(format!("{name}-keychain"))),
+            self.trust(),
+            Arc::new(ManualClock::now()),
+            Arc::new(ScriptedVerifier::new()),
+            PinPolicy::fast_for_tests(),
             None,
         )
     }
@@ -131,6 +146,7 @@ impl World {
     pub fn phone_with_trust(&self, name: &str, trust: Trust, wrap: Option<HttpWrap>) -> Phone {
         Phone::open(
             self.dir.path().join(name),
+            None,
             trust,
             Arc::new(ManualClock::now()),
             Arc::new(ScriptedVerifier::new()),
@@ -174,6 +190,7 @@ impl World {
     pub fn phone_with_http(&self, name: &str, wrap: HttpWrap) -> Phone {
         Phone::open(
             self.dir.path().join(name),
+            None,
             self.trust(),
             Arc::new(ManualClock::now()),
             Arc::new(ScriptedVerifier::new()),
@@ -209,6 +226,9 @@ pub struct Phone {
     pub requests: Arc<AtomicUsize>,
     /// The folder of the phone's secure store.
     pub store_dir: PathBuf,
+    /// The folder of its device keys when they are kept apart from the app's files (as the
+    /// platform keeps them: [`World::phone_with_keychain`]); `None` when they share the store.
+    pub keychain_dir: Option<PathBuf>,
     trust: Trust,
     pin_policy: PinPolicy,
     wrap: Option<HttpWrap>,
@@ -217,6 +237,7 @@ pub struct Phone {
 impl Phone {
     fn open(
         store_dir: PathBuf,
+        keychain_dir: Option<PathBuf>,
         trust: Trust,
         clock: Arc<ManualClock>,
         user: Arc<ScriptedVerifier>,
@@ -233,8 +254,12 @@ impl Phone {
             Some(wrap) => wrap(Arc::new(http)),
             None => Arc::new(http),
         };
+        let key_store: Arc<dyn SecureStore> = match &keychain_dir {
+            Some(dir) => Arc::new(FileStore::open(dir).expect("keychain")),
+            None => store.clone(),
+        };
         let platform = Platform {
-            keys: Arc::new(SoftwareKeyVault::new(store.clone())),
+            keys: Arc::new(SoftwareKeyVault::new(key_store)),
             store,
             verifier: user.clone(),
             http,
@@ -244,7 +269,10 @@ impl Phone {
             server_url: trust.server_url.clone(),
             server_public_key: trust.server_key.clone(),
             trust_on_first_use: trust.trust_on_first_use,
-            device_name: "test phone".into(),
+            // The phone's folder name: what the portal and a moved-away phone call it.
+            device_name: store_dir
+                .file_name()
+                .map_or("test phone".into(), |n| n.to_string_lossy().into_owned()),
             verification: VerificationMethod::Pin,
             pin_policy: pin_policy.clone(),
         };
@@ -254,6 +282,7 @@ impl Phone {
             clock,
             requests,
             store_dir,
+            keychain_dir,
             trust,
             pin_policy,
             wrap,
@@ -265,6 +294,7 @@ impl Phone {
     pub fn restart(self) -> Phone {
         let Phone {
             store_dir,
+            keychain_dir,
             trust,
             clock,
             user,
@@ -272,7 +302,15 @@ impl Phone {
             wrap,
             ..
         } = self;
-        Phone::open(store_dir, trust, clock, user, pin_policy, wrap)
+        Phone::open(
+            store_dir,
+            keychain_dir,
+            trust,
+            clock,
+            user,
+            pin_policy,
+            wrap,
+        )
     }
 
     /// How many HTTP requests the phone has sent so far.

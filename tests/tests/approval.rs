@@ -174,7 +174,7 @@ async fn approves_with_the_matching_number_by_pull_and_by_push_and_recognises_re
     assert_eq!(outcome.challenge_id, challenge.challenge_id);
     let done = status(&first).await;
     assert_eq!(done.state, LoginState::Approved);
-    assert_eq!(done.device_name.as_deref(), Some("test phone"));
+    assert_eq!(done.device_name.as_deref(), Some("phone"));
     assert_eq!(done.decided_at, Some(outcome.decided_at));
     let asked: Vec<PinPurpose> = phone.user.pin_requests()[asked_before..]
         .iter()

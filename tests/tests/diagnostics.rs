@@ -1092,3 +1092,37 @@ async fn the_server_refuses_malformed_oversize_and_unauthorised_requests() {
         (404, "diag_unknown".into())
     );
 }
+
+#[tokio::test]
+async fn the_notification_doctors_report_goes_into_the_next_bundle() {
+    let world = World::start().await;
+    let diag = open_diagnostics(&world.dir.path().join("diag"), &world.url(), Arc::default());
+    let _log = diag.set_thread_default();
+    let phone = world.phone_with_users("phone", &["alice"]).await;
+    let settings = ibkey_core::lifecycle::NotificationSettings {
+        platform: "android".into(),
+        notifications_allowed: Some(false),
+        ..Default::default()
+    };
+    let report = phone
+        .auth
+        .notification_doctor(settings, None)
+        .await
+        .expect("report");
+    assert!(!report.healthy);
+    let prepared = diag
+        .prepare_bundle(&BundleRequest::default())
+        .expect("bundle");
+    let logs: String = entries(prepared.bytes())
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("logs/"))
+        .map(|(_, bytes)| String::from_utf8_lossy(&bytes).into_owned())
+        .collect();
+    for check in &report.checks {
+        assert!(
+            logs.contains(&format!("check={}", check.id)) && logs.contains("notification doctor"),
+            "{} is not in the bundle's log:\n{logs}",
+            check.id
+        );
+    }
+}

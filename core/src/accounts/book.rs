@@ -183,7 +183,11 @@ impl AccountBook {
         &self,
         key: &str,
     ) -> Result<T, StoreError> {
-        let bytes = self.store.store().load(key.to_string())?.map(Zeroizing::new);
+        let bytes = self
+            .store
+            .store()
+            .load(key.to_string())?
+            .map(Zeroizing::new);
         Ok(decode::<T>(key, bytes)?.unwrap_or_default())
     }
 
@@ -209,13 +213,11 @@ impl AccountBook {
 
     /// Whether the store holds none of the records that make the accounts (account list,
     /// device record, PIN record): the app's files are gone, whatever the guard still says.
-    pub(crate) fn holds_no_records(&self) -> Result<bool, StoreError> {
-        for key in [ACCOUNTS_KEY, DEVICE_KEY, crate::gate::RECORD_KEY] {
-            if self.store.store().load(key.to_string())?.is_some() {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+    pub(crate) fn holds_no_records(&self) -> bool {
+        // A record that cannot even be read is there all the same.
+        [ACCOUNTS_KEY, DEVICE_KEY, crate::gate::RECORD_KEY]
+            .iter()
+            .all(|key| matches!(self.store.store().load(key.to_string()), Ok(None)))
     }
 
     /// The device record, created with a fresh device id on first use.

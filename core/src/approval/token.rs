@@ -182,7 +182,11 @@ impl Device {
     /// What a refused request of `account` means: the server's signed word that the account
     /// moved to another phone forgets it here ([`ApprovalError::Moved`]); anything else as
     /// [`ApprovalError::from_api`] says.
-    pub(crate) async fn approval_refusal(&self, account: &Account, error: ApiError) -> ApprovalError {
+    pub(crate) async fn approval_refusal(
+        &self,
+        account: &Account,
+        error: ApiError,
+    ) -> ApprovalError {
         match self.moved_away(account, &error).await {
             Some(notice) => ApprovalError::Moved { notice },
             None => ApprovalError::from_api(error, &account.username),

@@ -76,7 +76,7 @@ pub enum CheckStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DoctorCheck {
-    /// Stable id (`notifications_allowed`, `push_token:alice`, …).
+    /// Stable id (`notifications_allowed`, `push_registration:alice`, …).
     pub id: String,
     /// What is checked, for the user.
     pub title: String,
@@ -188,16 +188,22 @@ fn platform_checks(settings: &NotificationSettings) -> Vec<DoctorCheck> {
             "background",
             "Background use not restricted",
             unrestricted,
-            ("unrestricted", if settings.background_restricted == Some(true) {
-                "background use is restricted"
-            } else {
-                "battery optimisation can hold notifications back"
-            }),
+            (
+                "unrestricted",
+                if settings.background_restricted == Some(true) {
+                    "background use is restricted"
+                } else {
+                    "battery optimisation can hold notifications back"
+                },
+            ),
             "In Settings > Apps > IB Key > Battery, choose 'Unrestricted'.",
         ));
     }
     if !android {
-        let immediate = match (settings.delivered_in_summary, settings.time_sensitive_allowed) {
+        let immediate = match (
+            settings.delivered_in_summary,
+            settings.time_sensitive_allowed,
+        ) {
             (Some(true), _) | (_, Some(false)) => Some(false),
             (None, None) => None,
             _ => Some(true),
@@ -223,7 +229,9 @@ impl Device {
         let now = self.platform.clock.now_unix_ms();
         let noted = self
             .book
-            .update_plain_record(ARRIVALS_KEY, |a: &mut Arrivals| a.last_received_ms = Some(now));
+            .update_plain_record(ARRIVALS_KEY, |a: &mut Arrivals| {
+                a.last_received_ms = Some(now)
+            });
         if let Err(e) = noted {
             tracing::debug!(code = e.code(), "notification arrival not noted");
         }
@@ -238,18 +246,20 @@ impl Device {
         if let Ok(test) = serde_json::from_slice::<TestPushPayload>(payload) {
             if test.kind == PUSH_TEST_KIND {
                 let now = self.platform.clock.now_unix_ms();
-                let delay_ms = self.book.update_plain_record(ARRIVALS_KEY, |a: &mut Arrivals| {
-                    a.last_received_ms = Some(now);
-                    let ours = a.test_id.as_deref() == Some(test.id.as_str());
-                    let delay = a
-                        .test_requested_ms
-                        .filter(|_| ours)
-                        .map(|asked| now.saturating_sub(asked).max(0).unsigned_abs());
-                    if delay.is_some() {
-                        a.test_delay_ms = delay;
-                    }
-                    delay
-                })?;
+                let delay_ms =
+                    self.book
+                        .update_plain_record(ARRIVALS_KEY, |a: &mut Arrivals| {
+                            a.last_received_ms = Some(now);
+                            let ours = a.test_id.as_deref() == Some(test.id.as_str());
+                            let delay = a
+                                .test_requested_ms
+                                .filter(|_| ours)
+                                .map(|asked| now.saturating_sub(asked).max(0).unsigned_abs());
+                            if delay.is_some() {
+                                a.test_delay_ms = delay;
+                            }
+                            delay
+                        })?;
                 tracing::info!(delay_ms = ?delay_ms, "test notification arrived");
                 return Ok(Notification::Test { delay_ms });
             }
@@ -274,11 +284,12 @@ impl Device {
             Ok(reply) => reply,
             Err(e) => return Err(self.approval_refusal(&account, e).await),
         };
-        self.book.update_plain_record(ARRIVALS_KEY, |a: &mut Arrivals| {
-            a.test_id = Some(reply.id.clone());
-            a.test_requested_ms = Some(asked);
-            a.test_delay_ms = None;
-        })?;
+        self.book
+            .update_plain_record(ARRIVALS_KEY, |a: &mut Arrivals| {
+                a.test_id = Some(reply.id.clone());
+                a.test_requested_ms = Some(asked);
+                a.test_delay_ms = None;
+            })?;
         tracing::info!("test notification requested");
         Ok(TestNotification {
             id: reply.id,
@@ -332,6 +343,25 @@ impl Device {
                         push_token,
                     ));
                 }
+                Err(e @ ApprovalError::ClockWrong { .. }) => {
+                    if !server_checked {
+                        server_checked = true;
+                        checks.push(check(
+                            "server",
+                            "Server reachable",
+                            CheckStatus::Pass,
+                            "answered, refusing the phone's time".into(),
+                            "",
+                        ));
+                        checks.push(check(
+                            "clock",
+                            "Phone's clock right",
+                            CheckStatus::Fail,
+                            e.to_string(),
+                            "Set the phone's date and time to automatic.",
+                        ));
+                    }
+                }
                 Err(ApprovalError::Moved { notice }) => checks.push(check(
                     &format!("account:{}", account.username),
                     &format!("{} active on this phone", account.username),
@@ -383,8 +413,7 @@ impl Device {
         account: &Account,
     ) -> Result<(DeviceStatusResponse, i64), ApprovalError> {
         let issued_at = self.server_now_secs()?;
-        let message =
-            device_request_message(STATUS_PURPOSE, &account.credential_id, issued_at, "");
+        let message = device_request_message(STATUS_PURPOSE, &account.credential_id, issued_at, "");
         let request = DeviceStatusRequest {
             credential_id: account.credential_id.clone(),
             issued_at,
@@ -438,24 +467,33 @@ fn account_checks(
 ) -> Vec<DoctorCheck> {
     let token_check = match &status.push_token {
         None => check(
-            &format!("push_token:{user}"),
+            &format!("push_registration:{user}"),
             &format!("Push token registered ({user})"),
             CheckStatus::Fail,
             "the server holds no push token for this phone".into(),
             "Open IB Key with notifications allowed so that it registers with the server.",
         ),
         Some(token) => {
-            let current = push_token.map(|t| hex(ring::digest::digest(&ring::digest::SHA256, t.as_bytes()).as_ref()));
+            let current = push_token
+                .map(|t| hex(ring::digest::digest(&ring::digest::SHA256, t.as_bytes()).as_ref()));
             let stale = current.is_some_and(|c| c != token.token_sha256);
             check(
-                &format!("push_token:{user}"),
+                &format!("push_registration:{user}"),
                 &format!("Push token registered ({user})"),
-                if stale { CheckStatus::Fail } else { CheckStatus::Pass },
+                if stale {
+                    CheckStatus::Fail
+                } else {
+                    CheckStatus::Pass
+                },
                 format!(
                     "{} token registered {}{}",
                     token.platform,
                     human_utc(token.registered_at),
-                    if stale { ", older than the app's current one" } else { "" }
+                    if stale {
+                        ", older than the app's current one"
+                    } else {
+                        ""
+                    }
                 ),
                 "Open IB Key so that it registers its current push token.",
             )
@@ -470,7 +508,10 @@ fn account_checks(
         ),
         (true, Some(until)) => (
             CheckStatus::Fail,
-            format!("muted until {} after a 'This wasn't me' report", human_utc(until)),
+            format!(
+                "muted until {} after a 'This wasn't me' report",
+                human_utc(until)
+            ),
             "Wait until then, or log in with the login page's QR code meanwhile.",
         ),
         (true, None) => (CheckStatus::Pass, "on".to_string(), ""),
@@ -539,7 +580,10 @@ fn delivery_check(
         ),
         (None, Some(login)) => (
             CheckStatus::Fail,
-            format!("a login {} sent no notification to this phone", human_utc(login)),
+            format!(
+                "a login {} sent no notification to this phone",
+                human_utc(login)
+            ),
             "Open IB Key with notifications allowed so that it registers with the server.",
         ),
         (None, None) => (
@@ -553,14 +597,23 @@ fn delivery_check(
 /// The last test notification's round trip.
 fn test_check(arrivals: &Arrivals, now_ms: i64) -> DoctorCheck {
     let (status, measured) = match (arrivals.test_requested_ms, arrivals.test_delay_ms) {
-        (Some(_), Some(delay)) => (CheckStatus::Pass, format!("arrived {delay} ms after it was asked for")),
+        (Some(_), Some(delay)) => (
+            CheckStatus::Pass,
+            format!("arrived {delay} ms after it was asked for"),
+        ),
         (Some(asked), None) if now_ms - asked < DELIVERY_GRACE_SECS * 1000 => (
             CheckStatus::Unknown,
-            format!("asked for {} s ago, not arrived yet", (now_ms - asked) / 1000),
+            format!(
+                "asked for {} s ago, not arrived yet",
+                (now_ms - asked) / 1000
+            ),
         ),
         (Some(asked), None) => (
             CheckStatus::Fail,
-            format!("asked for {} and never arrived", human_utc(asked.div_euclid(1000))),
+            format!(
+                "asked for {} and never arrived",
+                human_utc(asked.div_euclid(1000))
+            ),
         ),
         (None, _) => (CheckStatus::Unknown, "not run yet".to_string()),
     };

@@ -15,7 +15,9 @@ mod doctor;
 mod moved;
 mod recovery;
 
-pub use doctor::{CheckStatus, DoctorCheck, DoctorReport, Notification, NotificationSettings, TestNotification};
+pub use doctor::{
+    CheckStatus, DoctorCheck, DoctorReport, Notification, NotificationSettings, TestNotification,
+};
 pub use moved::MoveNotice;
 pub use recovery::{LostAccount, RecoverableAccount, RecoveryError, RecoveryOffer};
 

@@ -83,7 +83,10 @@ impl Device {
         };
         let notice = MoveNotice::of(&claims);
         if let Err(e) = self.forget_moved(account, &notice) {
-            tracing::warn!(code = e.code(), "the moved account could not be forgotten yet");
+            tracing::warn!(
+                code = e.code(),
+                "the moved account could not be forgotten yet"
+            );
         }
         tracing::info!(user = %account.username, "account moved to another device; forgotten here");
         Some(notice)

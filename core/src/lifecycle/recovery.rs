@@ -23,8 +23,7 @@ use ibkey_protocol::approval::device_request_message;
 use ibkey_protocol::encoding::{b64, unb64};
 use ibkey_protocol::lifecycle::{
     codes, recovery_complete_detail, KeyProof, MovedClaims, RecoveryBeginRequest,
-    RecoveryCandidate, RecoveryCompleteRequest, RECOVERY_BEGIN_PURPOSE,
-    RECOVERY_COMPLETE_PURPOSE,
+    RecoveryCandidate, RecoveryCompleteRequest, RECOVERY_BEGIN_PURPOSE, RECOVERY_COMPLETE_PURPOSE,
 };
 use ibkey_protocol::offline;
 
@@ -100,7 +99,9 @@ pub enum RecoveryError {
         username: String,
     },
     /// The code is not the one sent.
-    #[error("That code is not the one we sent. Check the latest message and type its 6 digits again.")]
+    #[error(
+        "That code is not the one we sent. Check the latest message and type its 6 digits again."
+    )]
     CodeWrong,
     /// The code expired.
     #[error("That code has expired. Look for recoverable accounts again to get a new one.")]
@@ -202,11 +203,9 @@ impl RecoveryError {
                 codes::OOB_CODE_WRONG => RecoveryError::CodeWrong,
                 codes::OOB_CODE_EXPIRED => RecoveryError::CodeExpired,
                 codes::OOB_CODE_USED => RecoveryError::CodeUsed,
-                codes::NOT_RECOVERABLE | codes::CREDENTIAL_MOVED => {
-                    RecoveryError::NotRecoverable {
-                        username: username.to_string(),
-                    }
-                }
+                codes::NOT_RECOVERABLE | codes::CREDENTIAL_MOVED => RecoveryError::NotRecoverable {
+                    username: username.to_string(),
+                },
                 activation_codes::TOO_MANY_ATTEMPTS => RecoveryError::TooManyAttempts {
                     retry_after_secs: retry_after.unwrap_or(60),
                 },
@@ -245,7 +244,7 @@ fn accounts_here(device: &Device) -> Result<Option<Vec<Account>>, RecoveryError>
     });
     match state {
         Ok(accounts) => Ok(Some(accounts)),
-        Err(error) => match device.book.holds_no_records()? {
+        Err(error) => match device.book.holds_no_records() {
             true => Ok(None),
             false => Err(RecoveryError::StoreDamaged { error }),
         },
@@ -410,7 +409,10 @@ impl Device {
             .await?;
         let agreement = EphemeralPrivateKey::generate(offline::AGREEMENT, &SystemRandom::new())
             .map_err(|_| no_randomness())?;
-        let agreement_public = b64(agreement.compute_public_key().map_err(|_| no_randomness())?.as_ref());
+        let agreement_public = b64(agreement
+            .compute_public_key()
+            .map_err(|_| no_randomness())?
+            .as_ref());
         let pkid = key_id(&public_key);
         let issued_at = self.server_now_secs().unwrap_or_else(|_| self.now_secs());
         let code = code.replace([' ', '-'], "");
@@ -453,11 +455,13 @@ impl Device {
         };
         self.gate.commit(verification)?;
         if self.book.list()?.is_empty() {
-            self.book.update_device(|d| d.device_id = receipt.dev.clone())?;
+            self.book
+                .update_device(|d| d.device_id = receipt.dev.clone())?;
         }
         let counter = receipt.ctr.unwrap_or(0);
-        self.book
-            .update_approval_state(&receipt.cid, |state| state.counter = state.counter.max(counter))?;
+        self.book.update_approval_state(&receipt.cid, |state| {
+            state.counter = state.counter.max(counter)
+        })?;
         if let Some(secret) = &secret {
             self.book.save_codes_secret(&receipt.cid, secret.as_ref())?;
         }
