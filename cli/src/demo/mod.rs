@@ -1,10 +1,11 @@
 //! `ibkey demo`: the whole journey, as far as it is built — activation, login approval,
-//! offline codes, diagnostics — against a reference server started in-process on a free
+//! offline codes, the notification doctor, moving to a new phone, diagnostics — against a reference server started in-process on a free
 //! loopback port with a temporary data folder. Each step says what happens and what came out;
 //! the demo fails if any outcome is not the expected one. The login steps are in [`approval`]
-//! and [`offline`].
+//! and [`offline`], the doctor and the move in [`lifecycle`].
 
 mod approval;
+mod lifecycle;
 mod offline;
 
 use std::net::SocketAddr;
@@ -29,6 +30,8 @@ use crate::portal::{request_ticket, start_server};
 
 /// The PIN the scripted user chooses.
 const DEMO_PIN: &str = "4829";
+/// The name of the phone alice moves to.
+const NEW_PHONE: &str = "Pixel 9";
 
 /// The phone's clock in the demo: real time plus however far the demo moved the server's
 /// clock ahead, so "six minutes later" holds for the phone too.
@@ -220,6 +223,21 @@ pub async fn run(serve_on: Option<SocketAddr>) -> Result<(), Failure> {
     };
     approval::run(&mut steps, &scene).await?;
     offline::run(&mut steps, &url, &phone, "bob").await?;
+
+    let server_dir = folder.path().join("server");
+    lifecycle::doctor(&mut steps, &phone, &server_dir).await?;
+    let mut new_platform =
+        home::desktop_platform(&folder.path().join("new-phone"), user.clone(), None)?;
+    new_platform.clock = Arc::new(DemoTime(clock.clone()));
+    let new_phone = home::authenticator(new_platform, &url, server_key.clone(), NEW_PHONE)?;
+    lifecycle::move_phone(
+        &mut steps,
+        &url,
+        &server_dir,
+        (&phone, &new_phone, NEW_PHONE),
+        "alice",
+    )
+    .await?;
 
     steps.begin(
         "support asks for diagnostics: the phone uploads its extended log and network trace",
