@@ -8,6 +8,12 @@ Called by bench/scan_vs_zxing.sh, which builds the Rust driver and installs zxin
    decode.
 2. Time per frame: synthetic camera frames (1920x1080 and 1280x720) of a portal page showing
    an activation code, seen at an angle, blurred and noisy; and empty 1080p frames.
+3. Monitor frames (bench/monitor_frames.py's sets, when --monitor names them): per set and
+   rotation (0 and 90 degrees), frames read by each decoder, wrong texts, codes read where
+   there is none, and the median time per frame; for the hand-held sequences, the frame of
+   the first correct read (each frame decoded alone), its median and 90th percentile, and
+   the sequences never read. With --mobile-driver, our scanner built as the mobile library
+   is (no rqrr) gets a column of its own.
 
 Every image is converted once to an 8-bit grey PGM; both decoders read those same pixels.
 Timing covers the decode call only (no process start, no file reading). The machine may be
@@ -20,6 +26,7 @@ Exit status 1 when a quality bar is missed (the table says which), 0 otherwise.
 import argparse
 import base64
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -195,11 +202,12 @@ def synthetic_inputs(work, driver, count):
 
 
 def run_ours(driver, work, items, repeats):
-    """{id: ([texts read], [microseconds])} from the Rust driver."""
+    """{id: ([texts read], [microseconds])} from the Rust driver; an item is (id, path) or
+    (id, path, quarter turns counter-clockwise)."""
     manifest = os.path.join(work, "manifest.tsv")
     with open(manifest, "w") as f:
-        for item_id, path in items:
-            f.write(f"{item_id}\t{path}\n")
+        for item in items:
+            f.write("\t".join(str(v) for v in item) + "\n")
     out = subprocess.run([driver, "decode", manifest, str(repeats)], check=True,
                          capture_output=True, text=True).stdout
     results = {}
@@ -210,10 +218,13 @@ def run_ours(driver, work, items, repeats):
 
 
 def run_zxing(items, repeats):
-    """{id: ([texts read], [microseconds])} from zxing-cpp, QR codes only, default options."""
+    """{id: ([texts read], [microseconds])} from zxing-cpp, QR codes only, default options;
+    items as for run_ours."""
     results = {}
-    for item_id, path in items:
+    for item_id, path, *turns in items:
         pixels = load_pgm(path)
+        if turns and turns[0]:
+            pixels = np.ascontiguousarray(np.rot90(pixels, turns[0]))
         texts, times = [], []
         for _ in range(max(repeats, 1)):
             start = time.perf_counter()
@@ -222,6 +233,110 @@ def run_zxing(items, repeats):
             texts = [barcode.text for barcode in found]
         results[item_id] = (texts, times)
     return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Monitor frames
+
+MONITOR_SETS = ("monitor-720p", "monitor-1080p", "monitor-empty")
+
+
+def percentile(values, q):
+    """The q-th percentile (nearest rank) of values, which may hold math.inf."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, int(np.ceil(q / 100 * len(ordered))) - 1))]
+
+
+def monitor_bench(args, decoders, failures, raw):
+    """Decode rates on the monitor sets and first reads on the sequences, for each decoder
+    (name, run function taking items)."""
+    with open(os.path.join(args.monitor, "manifest.json")) as f:
+        manifest = json.load(f)
+    names = [name for name, _ in decoders]
+    path = lambda p: os.path.join(args.monitor, p)
+    print("\nMonitor frames (bench/monitor_frames.py, seed %d): frames whose text was read;"
+          "\nin brackets, frames with a wrong text (monitor-empty: frames with any code read);"
+          "\nmedian ms per frame" % manifest["seed"])
+    print(f"{'set':<16} {'rot':>4} {'frames':>6} " +
+          " ".join(f"{n:>10} {'ms':>6}" for n in names))
+    raw["monitor"] = {}
+    for set_name in MONITOR_SETS:
+        frames = [f for f in manifest["frames"] if f["set"] == set_name]
+        if not frames:
+            continue
+        expected = {f["id"]: f["text"] for f in frames}
+        for rotation in (0, 90):
+            items = [(f"{f['id']}@{rotation}", path(f["path"]), rotation // 90) for f in frames]
+            cells, counts = [], {}
+            for name, run in decoders:
+                res = run(items)
+                raw["monitor"][f"{set_name}@{rotation}/{name}"] = res
+                good = wrong = 0
+                for (item_id, _, _), f in zip(items, frames):
+                    texts = res[item_id][0]
+                    want = expected[f["id"]]
+                    good += want is not None and want in texts
+                    wrong += any(t != want for t in texts)
+                ms = statistics.median(t for _, ts in res.values() for t in ts) / 1000
+                counts[name] = (good, wrong)
+                cell = f"{wrong} read" if set_name == "monitor-empty" else \
+                    f"{good}" + (f" [{wrong}]" if wrong else "")
+                cells.append(f"{cell:>10} {ms:>6.1f}")
+            print(f"{set_name:<16} {rotation:>4} {len(frames):>6} " + " ".join(cells))
+            zg = counts["zxing-cpp"][0]
+            for name in names:
+                if name == "zxing-cpp":
+                    continue
+                good, wrong = counts[name]
+                if wrong:
+                    failures.append(f"{set_name} @{rotation}: {name} read {wrong} wrong or "
+                                    "phantom code(s)")
+                if good < zg:
+                    failures.append(f"{set_name} @{rotation}: {name} {good} < zxing-cpp {zg}")
+
+    sequences = manifest["sequences"]
+    if not sequences:
+        return
+    length = max(len(s["frames"]) for s in sequences)
+    print(f"\nSequences: {len(sequences)} hand-held streams of {length} frames, each frame "
+          "decoded alone;\nframe (1-based) of the first correct read: median, 90th percentile, "
+          "never read; wrong texts")
+    print(f"{'decoder':<16} {'median':>7} {'p90':>7} {'never':>6} {'wrong':>6} {'ms':>6}")
+    items = [(f"{s['id']}/{i:02d}", path(fr["path"]), 0)
+             for s in sequences for i, fr in enumerate(s["frames"])]
+    first = {}
+    for name, run in decoders:
+        res = run(items)
+        raw["monitor"][f"sequences/{name}"] = res
+        reads, wrong = [], 0
+        for s in sequences:
+            at = math.inf
+            for i in range(len(s["frames"])):
+                texts = res[f"{s['id']}/{i:02d}"][0]
+                wrong += any(t != s["text"] for t in texts)
+                if s["text"] in texts and at == math.inf:
+                    at = i + 1
+            reads.append(at)
+        first[name] = reads
+        ms = statistics.median(t for _, ts in res.values() for t in ts) / 1000
+        show = lambda v: "never" if v == math.inf else f"{v:g}"
+        never = sum(r == math.inf for r in reads)
+        print(f"{name:<16} {show(statistics.median(reads)):>7} {show(percentile(reads, 90)):>7} "
+              f"{never:>6} {wrong:>6} {ms:>6.1f}")
+        if wrong and name != "zxing-cpp":
+            failures.append(f"sequences: {name} read {wrong} wrong text(s)")
+    by_kind = {}
+    for s, *reads in zip(sequences, *first.values()):
+        by_kind.setdefault(s["motion"], []).append(reads)
+    print("by kind, median first read: " + "; ".join(
+        f"{kind} ({len(rows)}): " + ", ".join(
+            f"{name} {statistics.median(r[k] for r in rows):g}" for k, name in enumerate(first))
+        for kind, rows in sorted(by_kind.items())))
+    zx = statistics.median(first["zxing-cpp"])
+    for name, reads in first.items():
+        if name != "zxing-cpp" and statistics.median(reads) > zx:
+            failures.append(f"sequences: {name} median first read {statistics.median(reads):g} "
+                            f"> zxing-cpp {zx:g}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,15 +350,46 @@ def main():
     parser.add_argument("--frames", type=int, default=12, help="synthetic frames a set")
     parser.add_argument("--repeats", type=int, default=10, help="timed runs a frame, a pass")
     parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument("--monitor", help="bench/monitor_frames.py's output folder")
+    parser.add_argument("--mobile-driver", help="scan_driver built without default features")
+    parser.add_argument("--only-monitor", action="store_true",
+                        help="skip the corpus and the timed synthetic frames")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
 
+    failures = []
+    raw = {}
+    if not args.only_monitor:
+        corpus_and_frames(args, failures, raw)
+    if args.monitor:
+        decoders = [("ibkey", lambda items: run_ours(args.driver, args.work, items, 1))]
+        if args.mobile_driver:
+            decoders.append(("ibkey-mobile",
+                             lambda items: run_ours(args.mobile_driver, args.work, items, 1)))
+        decoders.append(("zxing-cpp", lambda items: run_zxing(items, 1)))
+        monitor_bench(args, decoders, failures, raw)
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(raw, f)
+    print()
+    if failures:
+        print("MISSED:")
+        for line in failures:
+            print(f"  - {line}")
+        return 1
+    print("All bars met: decode rate >= zxing-cpp in every folder, set and rotation, no wrong "
+          "text, nothing read without a code, frames no slower.")
+    return 0
+
+
+def corpus_and_frames(args, failures, raw):
+    """The shared corpus's decode rates and the synthetic frames' times."""
     corpus = corpus_inputs(args.corpus, args.work)
     pairs = [(i, p) for i, _, _, p, _ in corpus]
     ours = run_ours(args.driver, args.work, pairs, 1)
     theirs = run_zxing(pairs, 1)
 
-    failures = []
     from importlib.metadata import version
     print(f"zxing-cpp {version('zxing-cpp')} (QR only, default options) "
           f"vs ibkey scan, same 8-bit grey pixels\n")
@@ -295,7 +441,7 @@ def main():
     print("\nTime per camera frame: median over frames x runs (two passes, order alternated)")
     print(f"{'set':<24} {'frames':>6} {'ibkey read':>10} {'ibkey ms':>9} "
           f"{'zxing read':>10} {'zxing ms':>9}")
-    raw = {"corpus": {"ibkey": ours, "zxing": theirs}, "frames": {}}
+    raw.update(corpus={"ibkey": ours, "zxing": theirs}, frames={})
     for name, items, payload in synthetic_inputs(args.work, args.driver, args.frames):
         times = {"ibkey": [], "zxing": []}
         reads = {}
@@ -322,19 +468,6 @@ def main():
         if med["ibkey"] > med["zxing"]:
             failures.append(f"{name}: ibkey {med['ibkey']:.2f} ms > zxing-cpp {med['zxing']:.2f} ms")
         raw["frames"][name] = {who: {k: v for k, v in r.items()} for who, r in reads.items()}
-
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(raw, f)
-    print()
-    if failures:
-        print("MISSED:")
-        for line in failures:
-            print(f"  - {line}")
-        return 1
-    print("All bars met: decode rate >= zxing-cpp in every folder and rotation, no wrong text, "
-          "nothing read without a code, frames no slower.")
-    return 0
 
 
 if __name__ == "__main__":

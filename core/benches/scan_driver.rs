@@ -7,9 +7,11 @@
 //! scan_driver decode MANIFEST REPEATS
 //! ```
 //!
-//! A manifest line is `ID<TAB>PATH` with PATH a binary PGM (P5, 8-bit). Output: one JSON object
+//! A manifest line is `ID<TAB>PATH[<TAB>TURNS]` with PATH a binary PGM (P5, 8-bit) or any
+//! image file (PNG, read as 8-bit grey), and TURNS how many quarter turns counter-clockwise
+//! to rotate it by first (0 when absent; `numpy.rot90`'s direction). Output: one JSON object
 //! a line, `{"id", "texts": [every code read], "us": [time of each run]}`. Times cover the
-//! call to `scan::decode_luma_all` only, not process start or file reading.
+//! call to `scan::decode_luma_all` only, not process start, file reading or rotation.
 
 // A measuring tool: it fails fast, and prints.
 #![allow(missing_docs, clippy::expect_used)]
@@ -43,6 +45,25 @@ fn render(text: &str) {
     out.write_all(image.as_raw()).expect("write");
 }
 
+/// Reads an image as 8-bit grey: a binary PGM directly, anything else through `image`.
+fn read_luma(path: &str) -> (u32, u32, Vec<u8>) {
+    if path.ends_with(".pgm") {
+        return read_pgm(path);
+    }
+    let image = image::open(path).expect("open image").to_luma8();
+    (image.width(), image.height(), image.into_raw())
+}
+
+/// `pixels` (`width` × `height`) turned a quarter counter-clockwise: (width, height, pixels).
+fn quarter_turn(width: u32, height: u32, pixels: &[u8]) -> (u32, u32, Vec<u8>) {
+    let (w, h) = (width as usize, height as usize);
+    let mut out = Vec::with_capacity(w * h);
+    for y in 0..w {
+        out.extend((0..h).map(|x| pixels[x * w + (w - 1 - y)]));
+    }
+    (height, width, out)
+}
+
 /// Reads a binary 8-bit PGM: (width, height, pixels).
 fn read_pgm(path: &str) -> (u32, u32, Vec<u8>) {
     let bytes = std::fs::read(path).expect("read PGM");
@@ -71,8 +92,17 @@ fn decode(manifest: &str, repeats: usize) {
     let list = std::fs::read_to_string(manifest).expect("read manifest");
     let mut out = std::io::stdout().lock();
     for line in list.lines().filter(|l| !l.trim().is_empty()) {
-        let (id, path) = line.split_once('\t').expect("ID<TAB>PATH");
-        let (width, height, pixels) = read_pgm(path);
+        let mut fields = line.split('\t');
+        let (Some(id), Some(path)) = (fields.next(), fields.next()) else {
+            panic!("ID<TAB>PATH[<TAB>TURNS]: {line}");
+        };
+        let turns: u32 = fields
+            .next()
+            .map_or(0, |t| t.parse().expect("TURNS is a number"));
+        let (mut width, mut height, mut pixels) = read_luma(path);
+        for _ in 0..turns % 4 {
+            (width, height, pixels) = quarter_turn(width, height, &pixels);
+        }
         let mut texts = Vec::new();
         let mut times_us = Vec::with_capacity(repeats);
         for _ in 0..repeats.max(1) {
