@@ -398,6 +398,22 @@ async fn without_keys_nothing_is_recovered_and_activation_is_pointed_to() {
         error.to_string().contains("Activate IB Key again"),
         "{error}"
     );
+    // With no account, the doctor cannot ask the server, and no test notification can go.
+    assert_eq!(
+        phone
+            .auth
+            .send_test_notification()
+            .await
+            .expect_err("nobody to send to")
+            .code(),
+        "APR_NO_ACCOUNTS"
+    );
+    let report = phone
+        .auth
+        .notification_doctor(good_android(), None)
+        .await
+        .expect("report");
+    assert_eq!(status_of(&report, "server"), CheckStatus::Unknown);
 }
 
 #[tokio::test]

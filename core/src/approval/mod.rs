@@ -160,6 +160,9 @@ pub enum ApprovalError {
         /// The user logging in.
         username: String,
     },
+    /// No user is enrolled on this device (a test notification needs one to be sent to).
+    #[error("No user is enrolled on this phone yet. Activate IB Key from the portal first.")]
+    NoAccounts,
     /// The challenge was sent to another device of the user.
     #[error("This login request was sent to another device. Answer it on the device that got the notification, or scan the QR code on the login page.")]
     OtherDevice,
@@ -338,6 +341,7 @@ impl ErrorCode for ApprovalError {
             ChallengeExpired => "APR_CHALLENGE_EXPIRED",
             ClockWrong { .. } => "APR_CLOCK_WRONG",
             UnknownAccount { .. } => "APR_UNKNOWN_ACCOUNT",
+            NoAccounts => "APR_NO_ACCOUNTS",
             OtherDevice => "APR_OTHER_DEVICE",
             AlreadyAnswered => "APR_ALREADY_ANSWERED",
             NumberRequired => "APR_NUMBER_REQUIRED",

@@ -302,9 +302,7 @@ impl Device {
             .list()?
             .into_iter()
             .next()
-            .ok_or_else(|| ApprovalError::UnknownAccount {
-                username: "anyone".into(),
-            })
+            .ok_or(ApprovalError::NoAccounts)
     }
 
     /// Runs the checklist. `settings` is what the shell read from the platform; `push_token`
