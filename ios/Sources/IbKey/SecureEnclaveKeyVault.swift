@@ -17,8 +17,10 @@ import Security
 /// `preferSecureEnclave: false`, the keys are software P-256 keys in the Keychain with the same
 /// access control: for development and tests only, see `isHardwareBacked`.
 ///
-/// Keys are Keychain items tagged `tagPrefix + alias`. The public key is the 65-byte X9.63
-/// (SEC1 uncompressed) form, signatures are ECDSA over SHA-256 in ASN.1 DER.
+/// Keys are Keychain items tagged `tagPrefix + alias`; `listKeys()` finds them again after the
+/// app was deleted and installed again (the Keychain keeps its items), so the core can recover
+/// their accounts. The public key is the 65-byte X9.63 (SEC1 uncompressed) form, signatures are
+/// ECDSA over SHA-256 in ASN.1 DER.
 public final class SecureEnclaveKeyVault: KeyVault, @unchecked Sendable {
     /// Whether the keys are in the Secure Enclave.
     public let isHardwareBacked: Bool
@@ -73,14 +75,65 @@ public final class SecureEnclaveKeyVault: KeyVault, @unchecked Sendable {
         guard let privateKey = SecKeyCreateRandomKey(attributes as CFDictionary, &error) else {
             throw KeyError.Failed(reason: Self.describe(error))
         }
+        do {
+            return try Self.publicKey(of: privateKey)
+        } catch {
+            try? deleteKey(alias: alias)
+            throw error
+        }
+    }
+
+    /// Every device key tagged with `tagPrefix`, with its public key; found without a prompt
+    /// (reading a key's public half needs no Face ID or Touch ID).
+    public func listKeys() throws -> [StoredKey] {
+        let silent = LAContext()
+        silent.interactionNotAllowed = true
+        let query: [String: Any] = [
+            kSecClass as String: kSecClassKey,
+            kSecAttrKeyClass as String: kSecAttrKeyClassPrivate,
+            kSecAttrKeyType as String: kSecAttrKeyTypeECSECPrimeRandom,
+            kSecUseDataProtectionKeychain as String: true,
+            kSecMatchLimit as String: kSecMatchLimitAll,
+            kSecReturnAttributes as String: true,
+            kSecReturnRef as String: true,
+            kSecUseAuthenticationContext as String: silent,
+        ]
+        var items: CFTypeRef?
+        let status = SecItemCopyMatching(query as CFDictionary, &items)
+        switch status {
+        case errSecSuccess:
+            break
+        case errSecItemNotFound:
+            return []
+        default:
+            throw KeyError.Failed(reason: KeychainSecureStore.describe(status))
+        }
+        guard let found = items as? [[String: Any]] else {
+            throw KeyError.Failed(reason: "the Keychain returned something other than a list of keys")
+        }
+        // The Keychain cannot match a tag by its prefix: every EC key of the app is read, and
+        // those of this vault kept.
+        return try found.compactMap { item -> StoredKey? in
+            guard let tag = item[kSecAttrApplicationTag as String] as? Data,
+                  let name = String(data: tag, encoding: .utf8),
+                  name.hasPrefix(tagPrefix),
+                  let ref = item[kSecValueRef as String],
+                  CFGetTypeID(ref as CFTypeRef) == SecKeyGetTypeID()
+            else { return nil }
+            let key = ref as! SecKey // swiftlint:disable:this force_cast (type checked above)
+            return StoredKey(alias: String(name.dropFirst(tagPrefix.count)), publicKey: try Self.publicKey(of: key))
+        }
+    }
+
+    /// The X9.63 (SEC1 uncompressed) public key of `privateKey`: 65 bytes starting with 0x04.
+    static func publicKey(of privateKey: SecKey) throws -> Data {
+        var error: Unmanaged<CFError>?
         guard let publicKey = SecKeyCopyPublicKey(privateKey),
               let external = SecKeyCopyExternalRepresentation(publicKey, &error) as Data?
         else {
-            try? deleteKey(alias: alias)
-            throw KeyError.Failed(reason: Self.describe(error))
+            throw KeyError.Failed(reason: describe(error))
         }
         guard external.count == 65, external.first == 0x04 else {
-            try? deleteKey(alias: alias)
             throw KeyError.Failed(reason: "unexpected public key form (\(external.count) bytes)")
         }
         return external

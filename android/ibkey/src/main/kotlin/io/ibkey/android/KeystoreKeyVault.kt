@@ -9,6 +9,7 @@ import android.security.keystore.KeyProperties
 import android.security.keystore.UserNotAuthenticatedException
 import io.ibkey.core.KeyException
 import io.ibkey.core.KeyVault
+import io.ibkey.core.StoredKey
 import java.io.IOException
 import java.math.BigInteger
 import java.security.GeneralSecurityException
@@ -45,7 +46,8 @@ data class KeyAuthentication(
  * [KeyAuthentication]); leave it null for `VerificationMethod.PIN`, where the core checks the
  * app PIN itself and Android has no part in it.
  *
- * Keys live under "[aliasPrefix]<alias>" in the app's Keystore. Errors map to
+ * Keys live under "[aliasPrefix]<alias>" in the app's Keystore, which [listKeys] lists (the
+ * core looks there for keys that outlived the app's files). Errors map to
  * [KeyException]: no such key is [KeyException.NotFound], a key Android invalidated
  * (`KeyPermanentlyInvalidatedException`) is [KeyException.Invalidated], anything else
  * [KeyException.Failed].
@@ -94,6 +96,20 @@ class KeystoreKeyVault(
         val keyStore = androidKeyStore()
         val name = aliasPrefix + alias
         if (keyStore.containsAlias(name)) keyStore.deleteEntry(name)
+    }
+
+    /**
+     * Every device key under [aliasPrefix], with its public key read from the certificate the
+     * Keystore made for it. An entry without a certificate is not one of ours and is left out.
+     */
+    override fun listKeys(): List<StoredKey> = keystoreCall {
+        val keyStore = androidKeyStore()
+        keyStore.aliases().toList()
+            .filter { it.startsWith(aliasPrefix) && keyStore.isKeyEntry(it) }
+            .mapNotNull { name ->
+                val public = keyStore.getCertificate(name)?.publicKey as? ECPublicKey ?: return@mapNotNull null
+                StoredKey(alias = name.removePrefix(aliasPrefix), publicKey = sec1Uncompressed(public))
+            }
     }
 
     private fun generate(name: String, strongBox: Boolean): KeyPair {

@@ -4,12 +4,14 @@ import android.content.Context
 import android.content.pm.PackageManager
 import android.security.keystore.KeyProperties
 import io.ibkey.core.KeyException
+import java.io.File
 import java.math.BigInteger
 import java.security.KeyFactory
 import java.security.Signature
 import java.security.interfaces.ECPublicKey
 import java.security.spec.ECPoint
 import java.security.spec.ECPublicKeySpec
+import kotlin.test.assertContentEquals
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
@@ -25,8 +27,9 @@ import org.robolectric.Shadows.shadowOf
 /**
  * [KeystoreKeyVault] over the software "AndroidKeyStore": the public key the server gets
  * verifies the signatures the device makes, keys ask for StrongBox where the phone has one and
- * fall back to the TEE, biometric binding is what the README promises, and the Keystore's
- * failures reach the core as the right `KeyException`.
+ * fall back to the TEE, biometric binding is what the README promises, the keys are listed
+ * with their public keys (what survives a reinstall), and the Keystore's failures reach the
+ * core as the right `KeyException`.
  */
 @RunWith(RobolectricTestRunner::class)
 class KeystoreKeyVaultTest {
@@ -80,6 +83,31 @@ class KeystoreKeyVaultTest {
         assertFailsWith<KeyException.NotFound> { vault.sign("bob", byteArrayOf(1)) }
         assertFailsWith<KeyException.NotFound> { vault.sign("carol", byteArrayOf(1)) }
         assertFalse(TestAndroidKeyStore.entries.containsKey("io.ibkey.device.bob"))
+    }
+
+    @Test
+    fun `every device key is listed with the public key it was made with, and nothing else`() {
+        val vault = KeystoreKeyVault(context)
+        val alice = vault.createKey("alice")
+        val bob = vault.createKey("bob")
+        // Other Keystore entries of the app: another vault's key, the store's AES key.
+        KeystoreKeyVault(context, aliasPrefix = "com.example.other.").createKey("carol")
+        KeystoreSecureStore(File(context.noBackupFilesDir, "ibkey-test")).save("gate/pin", byteArrayOf(1))
+
+        // A new vault, as in the app started again after a reinstall.
+        val listed = KeystoreKeyVault(context).listKeys().associate { it.alias to it.publicKey }
+        assertEquals(setOf("alice", "bob"), listed.keys)
+        assertContentEquals(alice, listed["alice"])
+        assertContentEquals(bob, listed["bob"])
+
+        vault.deleteKey("alice")
+        assertEquals(listOf("bob"), vault.listKeys().map { it.alias })
+        context.noBackupFilesDir.deleteRecursively()
+    }
+
+    @Test
+    fun `a Keystore without device keys lists none`() {
+        assertEquals(emptyList(), KeystoreKeyVault(context).listKeys())
     }
 
     @Test

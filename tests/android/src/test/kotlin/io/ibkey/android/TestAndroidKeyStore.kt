@@ -14,6 +14,7 @@ import java.security.KeyPairGeneratorSpi
 import java.security.KeyStoreSpi
 import java.security.PrivateKey
 import java.security.Provider
+import java.security.PublicKey
 import java.security.SecureRandom
 import java.security.Security
 import java.security.Signature
@@ -50,6 +51,9 @@ object TestAndroidKeyStore {
     /** The keys, by alias, as the Keystore holds them. */
     val entries = ConcurrentHashMap<String, Key>()
 
+    /** The certificate the Keystore keeps with each key pair, by alias: it carries the public key. */
+    val certificates = ConcurrentHashMap<String, Certificate>()
+
     /** Every key-generation spec the adapters asked for, in order. */
     val specs = CopyOnWriteArrayList<KeyGenParameterSpec>()
 
@@ -66,6 +70,7 @@ object TestAndroidKeyStore {
     fun install() {
         uninstall()
         entries.clear()
+        certificates.clear()
         specs.clear()
         invalidated.clear()
         authenticationExpired.clear()
@@ -83,6 +88,18 @@ object TestAndroidKeyStore {
         override fun getFormat(): String? = null
         override fun getEncoded(): ByteArray? = null
         override fun getParams(): ECParameterSpec = software.params
+    }
+
+    /**
+     * The Keystore's self-signed certificate of a key pair, reduced to what a caller reads from
+     * it: its public key (the real one is an X.509 certificate the Keystore signs itself).
+     */
+    class KeyPairCertificate(private val key: PublicKey) : Certificate("X.509") {
+        override fun getPublicKey(): PublicKey = key
+        override fun getEncoded(): ByteArray = key.encoded
+        override fun verify(key: PublicKey?) = throw UnsupportedOperationException()
+        override fun verify(key: PublicKey?, sigProvider: String?) = throw UnsupportedOperationException()
+        override fun toString() = "certificate of ${key.algorithm} key"
     }
 
     private class KeystoreProvider : Provider(NAME, "1.0", "software stand-in for the Android Keystore") {
@@ -107,13 +124,15 @@ object TestAndroidKeyStore {
         override fun engineContainsAlias(alias: String) = entries.containsKey(alias)
         override fun engineDeleteEntry(alias: String) {
             entries.remove(alias)
+            certificates.remove(alias)
         }
         override fun engineAliases(): Enumeration<String> = Collections.enumeration(entries.keys.toList())
         override fun engineSize() = entries.size
         override fun engineIsKeyEntry(alias: String) = entries.containsKey(alias)
         override fun engineIsCertificateEntry(alias: String) = false
-        override fun engineGetCertificateChain(alias: String): Array<Certificate>? = null
-        override fun engineGetCertificate(alias: String): Certificate? = null
+        override fun engineGetCertificateChain(alias: String): Array<Certificate>? =
+            certificates[alias]?.let { arrayOf(it) }
+        override fun engineGetCertificate(alias: String): Certificate? = certificates[alias]
         override fun engineGetCertificateAlias(cert: Certificate): String? = null
         override fun engineGetCreationDate(alias: String): Date? = null
         override fun engineSetKeyEntry(alias: String, key: Key, password: CharArray?, chain: Array<out Certificate>?) =
@@ -160,6 +179,7 @@ object TestAndroidKeyStore {
                 .generateKeyPair()
             val private = KeystorePrivateKey(spec.keystoreAlias, software.private as ECPrivateKey)
             entries[spec.keystoreAlias] = private
+            certificates[spec.keystoreAlias] = KeyPairCertificate(software.public)
             return KeyPair(software.public, private)
         }
     }
