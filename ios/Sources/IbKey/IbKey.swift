@@ -9,7 +9,7 @@ import UserNotifications
 /// `LocalAuthVerifier` brings the PIN pad to the main actor itself.
 ///
 /// Failures are the core's typed errors (`ActivationError`, `ApprovalError`, `CodesError`, `AccountsError`, `GateError`,
-/// `ScanError`, `DiagnosticsError`), each with the core's human message
+/// `ScanError`, `DiagnosticsError`, `RecoveryError`, `StoreError`), each with the core's human message
 /// (`localizedDescription`) and a stable `code()`; see `Error.ibkeyCode` and
 /// `Error.verificationFailure`.
 public final class IbKey: Sendable {
@@ -114,9 +114,33 @@ public final class IbKey: Sendable {
         return try await authenticator.readPush(payload: Data(challenge.utf8))
     }
 
-    /// Reads the login behind a delivered or tapped notification.
-    public func readNotification(_ notification: UNNotification) async throws -> LoginChallenge {
-        try await readPush(notification.request.content.userInfo)
+    /// Reads any notification's payload (`userInfo`): a login (`.login`, checked as `readPush`
+    /// does) or the notification doctor's test notification (`.test`, its arrival noted for the
+    /// doctor's round trip).
+    public func readNotification(_ userInfo: [AnyHashable: Any]) async throws -> IbKeyNotification {
+        try await authenticator.readNotification(payload: Self.notificationPayload(userInfo))
+    }
+
+    /// Reads a delivered or tapped notification: a login, or the doctor's test notification.
+    public func readNotification(_ notification: UNNotification) async throws -> IbKeyNotification {
+        try await readNotification(notification.request.content.userInfo)
+    }
+
+    /// The payload the core reads from a notification's `userInfo`: a login's signed challenge,
+    /// or the test notification's JSON (`type`, `id`, `sent_at_ms`; a time a gateway sent as a
+    /// string is made a number again).
+    static func notificationPayload(_ userInfo: [AnyHashable: Any]) -> Data {
+        guard userInfo[pushTypeKey] as? String == pushTestType else {
+            return Data((userInfo[pushChallengeKey] as? String ?? "").utf8)
+        }
+        let sentAt = userInfo["sent_at_ms"] as? Int64 ?? (userInfo["sent_at_ms"] as? String).flatMap { Int64($0) }
+        let test: [String: Any] = [
+            pushTypeKey: pushTestType,
+            "id": userInfo["id"] as? String ?? "",
+            // Not a number: null, which the core refuses like any malformed message.
+            "sent_at_ms": sentAt.map { NSNumber(value: $0) } ?? NSNull(),
+        ]
+        return (try? JSONSerialization.data(withJSONObject: test)) ?? Data()
     }
 
     /// Pulls the logins waiting for this device's users; call it when the app opens.
@@ -146,8 +170,35 @@ public final class IbKey: Sendable {
 
     /// Registers the app's APNs device token for every user of this device.
     public func registerPushToken(_ deviceToken: Data) async throws -> UInt32 {
-        let hex = deviceToken.map { String(format: "%02x", $0) }.joined()
-        return try await authenticator.registerPushToken(platform: "apns", token: hex)
+        try await authenticator.registerPushToken(platform: "apns", token: Self.hex(deviceToken))
+    }
+
+    /// The notification doctor: the "notifications do not arrive" checklist over the phone's
+    /// notification settings (`NotificationSettings.current()` unless given), what the server
+    /// knows of each account, and the last test notification. Give the app's current APNs
+    /// `deviceToken` to tell a stale registration.
+    public func checkNotifications(
+        settings: NotificationSettings? = nil,
+        deviceToken: Data? = nil
+    ) async throws -> DoctorReport {
+        let read: NotificationSettings
+        if let settings {
+            read = settings
+        } else {
+            read = await NotificationSettings.current()
+        }
+        return try await authenticator.notificationDoctor(settings: read, pushToken: deviceToken.map(Self.hex))
+    }
+
+    /// Asks the server for a test notification to this phone; `readNotification` notes its
+    /// arrival and the next `checkNotifications` reports the round trip.
+    public func sendTestNotification() async throws -> TestNotification {
+        try await authenticator.sendTestNotification()
+    }
+
+    /// A device token as the server stores it: lowercase hex.
+    static func hex(_ deviceToken: Data) -> String {
+        deviceToken.map { String(format: "%02x", $0) }.joined()
     }
 
     /// The response to the login page's challenge for `username` (Face ID / Touch ID or PIN
@@ -169,6 +220,12 @@ public final class IbKey: Sendable {
     /// The key of a login notification's payload that holds the signed challenge.
     public static let pushChallengeKey = "challenge"
 
+    /// The key of a notification's payload that names its kind.
+    public static let pushTypeKey = "type"
+
+    /// The kind of the notification doctor's test notification.
+    public static let pushTestType = "ibkey.test"
+
     /// The users enrolled on this device, in enrollment order.
     public func accounts() async throws -> [Account] {
         try authenticator.accounts()
@@ -182,6 +239,26 @@ public final class IbKey: Sendable {
     /// Removes `username` from this device (and revokes it on the server); returns its account.
     public func removeAccount(_ username: String) async throws -> Account {
         try await authenticator.removeAccount(username: username)
+    }
+
+    /// The accounts this phone forgot because their users moved IB Key to another phone, each
+    /// with what to tell the user; given once, so show them when they come (at launch, and after
+    /// an `ApprovalError.Moved`).
+    public func takeMoveNotices() async throws -> [MoveNotice] {
+        try authenticator.takeMoveNotices()
+    }
+
+    /// After the app was deleted and installed again: the accounts whose Secure Enclave keys the
+    /// Keychain kept and the server offers to restore (a code goes to each such user by e-mail or
+    /// SMS), and those it cannot. Throws `RecoveryError.NothingToRecover` when there is none.
+    public func findRecoverableAccounts() async throws -> RecoveryOffer {
+        try await authenticator.findRecoverableAccounts()
+    }
+
+    /// Restores `username` from the last `findRecoverableAccounts()` with the `code` its user
+    /// received, after Face ID / Touch ID or the PIN (a new one when the old is gone).
+    public func recoverAccount(_ username: String, code: String) async throws -> Account {
+        try await authenticator.recoverAccount(username: username, code: code)
     }
 
     /// Resets this device after an error coded `STORE_TAMPERED` or `GATE_ATTEMPTS_EXHAUSTED`:
@@ -217,21 +294,27 @@ public extension Error {
         case let error as StoreError: return error.code()
         case let error as ScanError: return error.code()
         case let error as DiagnosticsError: return error.code()
+        case let error as RecoveryError: return error.code()
         default: return nil
         }
     }
 
     /// The PIN or biometric failure behind this error, if that is what it is: a `GateError`
-    /// itself, or one nested in an activation or account error.
+    /// itself, or one nested in an activation, approval, codes, account or recovery error.
     var verificationFailure: GateError? {
         if let error = self as? GateError { return error }
         if case let .Verification(error)? = self as? ActivationError { return error }
         if case let .Verification(error)? = self as? ApprovalError { return error }
         if case let .Verification(error)? = self as? CodesError { return error }
         if case let .Verification(error)? = self as? AccountsError { return error }
+        if case let .Verification(error)? = self as? RecoveryError { return error }
         return nil
     }
 }
+
+/// The core's `Notification` (a login, or the doctor's test notification) under a name that
+/// does not clash with Foundation's `Notification` in an app that imports both.
+public typealias IbKeyNotification = Notification
 
 /// Waits between diagnostics upload retries with `Task.sleep`: no thread is blocked.
 public final class TaskSleeper: Sleeper, Sendable {

@@ -87,6 +87,54 @@ final class AdapterTests: XCTestCase {
         try vault.deleteKey(alias: "k1") // deleting a missing key is fine
     }
 
+    func testTheKeyVaultListsItsKeysWithTheirPublicKeys() throws {
+        let prefix = "io.ibkey.tests.\(UUID().uuidString)."
+        let vault = SecureEnclaveKeyVault(tagPrefix: prefix, requireBiometry: false, preferSecureEnclave: false)
+        let other = SecureEnclaveKeyVault(
+            tagPrefix: "io.ibkey.tests.other.\(UUID().uuidString).", requireBiometry: false, preferSecureEnclave: false
+        )
+        let alice: Data
+        do {
+            alice = try vault.createKey(alias: "alice")
+        } catch {
+            try skipWithoutKeychain(error)
+            throw error
+        }
+        defer { try? vault.deleteKey(alias: "alice") }
+        let bob = try vault.createKey(alias: "bob")
+        defer { try? vault.deleteKey(alias: "bob") }
+        _ = try other.createKey(alias: "carol")
+        defer { try? other.deleteKey(alias: "carol") }
+
+        // A new vault over the same tags: the app after a reinstall.
+        let listed = try SecureEnclaveKeyVault(tagPrefix: prefix, requireBiometry: false, preferSecureEnclave: false)
+            .listKeys()
+        XCTAssertEqual(Set(listed.map(\.alias)), ["alice", "bob"])
+        XCTAssertEqual(listed.first { $0.alias == "alice" }?.publicKey, alice)
+        XCTAssertEqual(listed.first { $0.alias == "bob" }?.publicKey, bob)
+        try vault.deleteKey(alias: "alice")
+        XCTAssertEqual(try vault.listKeys().map(\.alias), ["bob"])
+    }
+
+    func testNotificationSettingsMapToTheDoctorsView() {
+        XCTAssertEqual(NotificationSettings.allowed(.authorized), true)
+        XCTAssertEqual(NotificationSettings.allowed(.provisional), true)
+        XCTAssertEqual(NotificationSettings.allowed(.denied), false)
+        XCTAssertEqual(NotificationSettings.allowed(.notDetermined), false, "never asked: nothing shows")
+        XCTAssertEqual(NotificationSettings.enabled(.enabled), true)
+        XCTAssertEqual(NotificationSettings.enabled(.disabled), false)
+        XCTAssertNil(NotificationSettings.enabled(.notSupported))
+    }
+
+    func testATestNotificationsPayloadIsReadBackAsTheCoreWantsIt() throws {
+        let payload = IbKey.notificationPayload(["type": "ibkey.test", "id": "abc", "sent_at_ms": "1796206440123"])
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: payload) as? [String: Any])
+        XCTAssertEqual(json["type"] as? String, "ibkey.test")
+        XCTAssertEqual(json["id"] as? String, "abc")
+        XCTAssertEqual((json["sent_at_ms"] as? NSNumber)?.int64Value, 1_796_206_440_123)
+        XCTAssertEqual(IbKey.notificationPayload(["type": "ibkey.login", "challenge": "IBK1.x.y"]), Data("IBK1.x.y".utf8))
+    }
+
     func testLocalAuthenticationErrorsMapToOutcomes() throws {
         let cases: [(LAError.Code, BiometricOutcome)] = [
             (.userCancel, .cancelled),

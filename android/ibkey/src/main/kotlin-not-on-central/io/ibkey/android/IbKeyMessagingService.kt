@@ -10,9 +10,11 @@ import kotlinx.coroutines.runBlocking
 /**
  * The Firebase Cloud Messaging entry point: subclass it, give it the app's
  * [LoginNotifications], and declare it in the app's manifest with the
- * `com.google.firebase.MESSAGING_EVENT` intent filter. Login messages are data messages
- * (`type` = `ibkey.login`, `challenge` = the signed challenge), so this runs even when the
- * app is in the background; other messages go to [onOtherMessage].
+ * `com.google.firebase.MESSAGING_EVENT` intent filter. ibkey's messages are data messages, so
+ * this runs even when the app is in the background: logins (`type` = `ibkey.login`,
+ * `challenge` = the signed challenge) and the notification doctor's test notification
+ * (`type` = `ibkey.test`, `id`, `sent_at_ms`), both read by the core through
+ * [LoginNotifications.onMessage]; other messages go to [onOtherMessage].
  *
  * Firebase calls both methods on a background thread and allows about 20 seconds, so they
  * block on the core's calls (a signature check and a store read, or one HTTPS request).
@@ -35,6 +37,6 @@ abstract class IbKeyMessagingService : FirebaseMessagingService() {
         }
     }
 
-    /** A message that is not an ibkey login; the default ignores it. */
+    /** A message that is not ibkey's; the default ignores it. */
     open fun onOtherMessage(message: RemoteMessage) = Unit
 }

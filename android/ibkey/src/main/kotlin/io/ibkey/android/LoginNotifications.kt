@@ -10,20 +10,29 @@ import android.util.Log
 import androidx.core.app.NotificationCompat
 import io.ibkey.android.common.IbKey
 import io.ibkey.android.common.PUSH_CHALLENGE_KEY
+import io.ibkey.android.common.PUSH_LOGIN_TYPE
+import io.ibkey.android.common.PUSH_TEST_TYPE
+import io.ibkey.android.common.PUSH_TYPE_KEY
 import io.ibkey.android.common.ibkeyCode
 import io.ibkey.core.ApprovalException
+import io.ibkey.core.DoctorReport
 import io.ibkey.core.LoginChallenge
+import io.ibkey.core.Notification
+import io.ibkey.core.NotificationSettings
 
 /**
  * Login notifications: what the app's push service does with a message, whatever delivers it
- * (Firebase Cloud Messaging through [IbKeyMessagingService], or another gateway).
+ * (Firebase Cloud Messaging through [IbKeyMessagingService], or another gateway), and the
+ * notification doctor over this app's Android settings ([checkNotifications]).
  *
  * [onMessage] hands the message's data to the core, which checks the server's signature, the
  * expiry and that the login is for a user of this device; only then is a notification posted,
  * showing who logs in to what, from where. Tapping it opens [approvalActivity] with the signed
  * challenge in [EXTRA_CHALLENGE]; the activity reads it back with [challengeFrom] and lets the
  * user match the number and approve, deny, or report it. A message that is not a valid login
- * for this device (forged, expired, for another phone) posts nothing.
+ * for this device (forged, expired, for another phone) posts nothing. The doctor's test
+ * notification (`type` `ibkey.test`) is noted by the core and shown on the same channel, so the
+ * user sees that login requests would show.
  *
  * A lost notification never blocks a login: the app also calls `IbKey.pendingLogins()` when it
  * opens.
@@ -46,10 +55,16 @@ class LoginNotifications(
         /** A login for a user of this device: the notification [notificationId] shows it. */
         data class Shown(val challenge: LoginChallenge, val notificationId: Int) : Received
 
-        /** Not an ibkey login message: left to the app's other handlers. */
+        /**
+         * The doctor's test notification arrived, [delayMs] after this phone asked for it (null
+         * when another install asked); the notification [notificationId] says so.
+         */
+        data class TestShown(val delayMs: ULong?, val notificationId: Int) : Received
+
+        /** Not an ibkey message: left to the app's other handlers. */
         data object NotOurs : Received
 
-        /** An ibkey login message the core refused ([error] says why); nothing is shown. */
+        /** An ibkey message the core refused ([error] says why); nothing is shown. */
         data class Refused(val error: ApprovalException) : Received
     }
 
@@ -62,17 +77,36 @@ class LoginNotifications(
 
     /** Handles one push message's [data] (call from a background thread or coroutine). */
     suspend fun onMessage(data: Map<String, String>): Received {
-        if (data[PUSH_TYPE_KEY] != PUSH_LOGIN_TYPE || data[PUSH_CHALLENGE_KEY] == null) return Received.NotOurs
-        val challenge = try {
-            ibkey.readPush(data)
+        val login = data[PUSH_TYPE_KEY] == PUSH_LOGIN_TYPE && data[PUSH_CHALLENGE_KEY] != null
+        if (!login && data[PUSH_TYPE_KEY] != PUSH_TEST_TYPE) return Received.NotOurs
+        val read = try {
+            ibkey.readNotification(data)
         } catch (e: ApprovalException) {
-            Log.w(TAG, "login notification refused [${e.ibkeyCode}]")
+            Log.w(TAG, "notification refused [${e.ibkeyCode}]")
             return Received.Refused(e)
         }
-        val id = challenge.challengeId.hashCode()
-        manager.notify(id, notification(challenge, id))
-        return Received.Shown(challenge, id)
+        return when (read) {
+            is Notification.Login -> {
+                val id = read.challenge.challengeId.hashCode()
+                manager.notify(id, notification(read.challenge, id))
+                Received.Shown(read.challenge, id)
+            }
+            is Notification.Test -> {
+                manager.notify(TEST_NOTIFICATION_ID, testNotification(read.delayMs))
+                Received.TestShown(read.delayMs, TEST_NOTIFICATION_ID)
+            }
+        }
     }
+
+    /** What Android says about this app's notifications and the login channel. */
+    fun settings(): NotificationSettings = AndroidNotificationSettings.read(context, channelId)
+
+    /**
+     * Runs the core's notification doctor over this phone's [settings]; give the app's current
+     * push [token][pushToken] (FCM's) to tell a stale registration.
+     */
+    suspend fun checkNotifications(pushToken: String? = null): DoctorReport =
+        ibkey.checkNotifications(settings(), pushToken)
 
     /** Registers a new push [token] (from `onNewToken`) for every user of this device. */
     suspend fun onNewToken(token: String, platform: String = "fcm"): UInt =
@@ -103,15 +137,24 @@ class LoginNotifications(
             .build()
     }
 
+    private fun testNotification(delayMs: ULong?): android.app.Notification {
+        val took = delayMs?.let { " It took %.1f s.".format(it.toLong() / 1000.0) }.orEmpty()
+        return NotificationCompat.Builder(context, channelId)
+            .setSmallIcon(smallIcon)
+            .setContentTitle("Test notification")
+            .setContentText("Login requests will show like this.$took")
+            .setCategory(NotificationCompat.CATEGORY_STATUS)
+            .setPriority(NotificationCompat.PRIORITY_HIGH)
+            .setAutoCancel(true)
+            .build()
+    }
+
     companion object {
         /** The intent extra holding the signed challenge the notification was for. */
         const val EXTRA_CHALLENGE = "io.ibkey.android.CHALLENGE"
 
-        /** The push data key naming the kind of message. */
-        const val PUSH_TYPE_KEY = "type"
-
-        /** The kind of a login message. */
-        const val PUSH_LOGIN_TYPE = "ibkey.login"
+        /** The id of the test notification (a new one replaces the last). */
+        const val TEST_NOTIFICATION_ID = 0x1b4e7
 
         private const val TAG = "ibkey"
 

@@ -4,16 +4,20 @@ import android.app.Activity
 import android.app.Application
 import android.app.NotificationManager
 import android.content.Context
+import android.os.PowerManager
 import androidx.fragment.app.FragmentActivity
 import io.ibkey.android.common.IbKey
 import io.ibkey.core.AuthenticatorConfig
+import io.ibkey.core.CheckStatus
 import io.ibkey.core.PinEntry
 import io.ibkey.core.PinRequest
 import io.ibkey.core.VerificationMethod
 import io.ibkey.testsupport.PushInbox
 import io.ibkey.testsupport.ReferenceServer
 import kotlin.test.assertEquals
+import kotlin.test.assertFalse
 import kotlin.test.assertIs
+import kotlin.test.assertNotNull
 import kotlin.test.assertTrue
 import org.junit.After
 import org.junit.Before
@@ -27,7 +31,8 @@ import org.robolectric.Shadows.shadowOf
 /**
  * [LoginNotifications] over the real core and the real reference server, whose webhook push
  * sender posts to a [PushInbox] (the stand-in for FCM): what `IbKeyMessagingService` does with a
- * message, and what the user sees in the notification shade.
+ * message, what the user sees in the notification shade, and the notification doctor over this
+ * phone's settings.
  */
 @RunWith(RobolectricTestRunner::class)
 class LoginNotificationsTest {
@@ -108,5 +113,31 @@ class LoginNotificationsTest {
 
         assertIs<LoginNotifications.Received.Refused>(received)
         assertEquals(0, shadowOf(manager).allNotifications.size)
+    }
+
+    @Test
+    fun `a test notification shows on the login channel, and the doctor reads the phone's settings`() {
+        shadowOf(manager).setNotificationsEnabled(true)
+        shadowOf(app.getSystemService(PowerManager::class.java)).setIgnoringBatteryOptimizations(app.packageName, true)
+        awaitWithMainLooper { notifications.onNewToken("fcm-token-1") }
+        awaitWithMainLooper { ibkey.sendTestNotification() }
+
+        val received = awaitWithMainLooper { notifications.onMessage(pushes.next("alice")) }
+
+        val shown = assertIs<LoginNotifications.Received.TestShown>(received)
+        assertNotNull(shown.delayMs)
+        val posted = shadowOf(manager).getNotification(shown.notificationId)
+        assertEquals("Test notification", shadowOf(posted).contentTitle.toString())
+        assertEquals("ibkey-logins", posted.channelId)
+        val report = awaitWithMainLooper { notifications.checkNotifications(pushToken = "fcm-token-1") }
+        assertTrue(report.healthy, report.checks.joinToString { "${it.id}=${it.status}: ${it.measured}" })
+        // Android's checks: battery and background limits, no iOS Focus.
+        assertEquals(listOf("background"), report.checks.map { it.id }.filter { it == "background" || it == "focus" })
+
+        // The user turns notifications off for the app: the next check says so.
+        shadowOf(manager).setNotificationsEnabled(false)
+        val off = awaitWithMainLooper { notifications.checkNotifications(pushToken = "fcm-token-1") }
+        assertFalse(off.healthy)
+        assertEquals(CheckStatus.FAIL, off.checks.single { it.id == "notifications_allowed" }.status)
     }
 }

@@ -7,6 +7,7 @@ import io.ibkey.core.CodesException
 import io.ibkey.core.DiagnosticsException
 import io.ibkey.core.GateException
 import io.ibkey.core.OtpException
+import io.ibkey.core.RecoveryException
 import io.ibkey.core.ScanException
 import io.ibkey.core.StoreException
 
@@ -26,12 +27,13 @@ val Throwable.ibkeyCode: String?
         is StoreException -> code()
         is ScanException -> code()
         is DiagnosticsException -> code()
+        is RecoveryException -> code()
         else -> null
     }
 
 /**
  * The PIN or biometric failure behind this exception, if that is what it is: a [GateException]
- * itself, or one nested in an activation, approval or account error. Lets a screen react to a lockout or
+ * itself, or one nested in an activation, approval, codes, account or recovery error. Lets a screen react to a lockout or
  * a cancel the same way whatever the user was doing.
  */
 val Throwable.verificationFailure: GateException?
@@ -41,5 +43,6 @@ val Throwable.verificationFailure: GateException?
         is ApprovalException.Verification -> error
         is CodesException.Verification -> error
         is AccountsException.Verification -> error
+        is RecoveryException.Verification -> error
         else -> null
     }

@@ -5,13 +5,19 @@ import io.ibkey.core.ActivationOutcome
 import io.ibkey.core.ActivationRequest
 import io.ibkey.core.ApprovalOutcome
 import io.ibkey.core.AuthenticatorConfig
+import io.ibkey.core.DoctorReport
 import io.ibkey.core.HttpTransport
 import io.ibkey.core.KeyVault
 import io.ibkey.core.LoginChallenge
+import io.ibkey.core.MoveNotice
+import io.ibkey.core.Notification
+import io.ibkey.core.NotificationSettings
 import io.ibkey.core.NumberCheck
 import io.ibkey.core.OfflineResponse
 import io.ibkey.core.PinLockout
+import io.ibkey.core.RecoveryOffer
 import io.ibkey.core.SecureStore
+import io.ibkey.core.TestNotification
 import io.ibkey.core.TimeCode
 import io.ibkey.core.UserVerifier
 import io.ibkey.ffi.Authenticator
@@ -30,7 +36,8 @@ import kotlinx.coroutines.withContext
  * switch to the main thread itself.
  *
  * Failures are the core's typed exceptions (`ActivationException`, `ApprovalException`,
- * `CodesException`, `AccountsException`, `GateException`, `ScanException`), each with the core's human [Throwable.message] and a stable
+ * `CodesException`, `AccountsException`, `GateException`, `ScanException`,
+ * `RecoveryException`, `StoreException`), each with the core's human [Throwable.message] and a stable
  * `code()`; see [ibkeyCode] and [verificationFailure].
  *
  * With [IbKeyDiagnostics], the core's log lines are recorded and the extended log traces its
@@ -80,6 +87,14 @@ class IbKey(
     suspend fun readPush(data: Map<String, String>): LoginChallenge =
         onDispatcher { authenticator.readPush(data[PUSH_CHALLENGE_KEY].orEmpty().encodeToByteArray()) }
 
+    /**
+     * Reads any notification's [data] (an FCM data map): a login, checked as [readPush] does
+     * (`Notification.Login`), or the notification doctor's test notification
+     * (`Notification.Test`, its arrival noted for the doctor's round trip).
+     */
+    suspend fun readNotification(data: Map<String, String>): Notification =
+        onDispatcher { authenticator.readNotification(notificationPayload(data)) }
+
     /** Pulls the logins waiting for this device's users; call it when the app opens. */
     suspend fun pendingLogins(): List<LoginChallenge> = onDispatcher { authenticator.pendingLogins() }
 
@@ -103,6 +118,21 @@ class IbKey(
     suspend fun registerPushToken(platform: String, token: String): UInt =
         onDispatcher { authenticator.registerPushToken(platform, token) }
 
+    /**
+     * The notification doctor: the "notifications do not arrive" checklist over the phone's
+     * [settings] (what the platform says), what the server knows of each account and the last
+     * test notification. Give the app's current push [token][pushToken] to tell a stale
+     * registration.
+     */
+    suspend fun checkNotifications(settings: NotificationSettings, pushToken: String? = null): DoctorReport =
+        onDispatcher { authenticator.notificationDoctor(settings, pushToken) }
+
+    /**
+     * Asks the server for a test notification to this phone; [readNotification] notes its
+     * arrival and the next [checkNotifications] reports the round trip.
+     */
+    suspend fun sendTestNotification(): TestNotification = onDispatcher { authenticator.sendTestNotification() }
+
     /** The response to the login page's challenge for [username] (PIN first; no network). */
     suspend fun respond(username: String, challenge: String): OfflineResponse =
         onDispatcher { authenticator.respond(username, challenge) }
@@ -122,6 +152,27 @@ class IbKey(
     /** Removes [username] from this device (and revokes it on the server); returns its account. */
     suspend fun removeAccount(username: String): Account =
         onDispatcher { authenticator.removeAccount(username) }
+
+    /**
+     * The accounts this phone forgot because their users moved IB Key to another phone, each
+     * with what to tell the user; given once, so show them when they come (at start, and after
+     * an `ApprovalException.Moved`).
+     */
+    suspend fun takeMoveNotices(): List<MoveNotice> = onDispatcher { authenticator.takeMoveNotices() }
+
+    /**
+     * After a reinstall or lost app data: the accounts whose device keys the phone kept and the
+     * server offers to restore (a code goes to each such user by e-mail or SMS), and those it
+     * cannot. Fails with `RecoveryException.NothingToRecover` when there is nothing to restore.
+     */
+    suspend fun findRecoverableAccounts(): RecoveryOffer = onDispatcher { authenticator.findRecoverableAccounts() }
+
+    /**
+     * Restores [username] from the last [findRecoverableAccounts] with the [code] its user
+     * received, after the PIN (a new one when the old is gone) or biometrics.
+     */
+    suspend fun recoverAccount(username: String, code: String): Account =
+        onDispatcher { authenticator.recoverAccount(username, code) }
 
     /**
      * Resets this device after an error coded `STORE_TAMPERED` or `GATE_ATTEMPTS_EXHAUSTED`:
@@ -144,3 +195,38 @@ class IbKey(
 
 /** The key of a login notification's data that holds the signed challenge. */
 const val PUSH_CHALLENGE_KEY = "challenge"
+
+/** The key of a notification's data that names its kind. */
+const val PUSH_TYPE_KEY = "type"
+
+/** The kind of a login notification. */
+const val PUSH_LOGIN_TYPE = "ibkey.login"
+
+/** The kind of the notification doctor's test notification. */
+const val PUSH_TEST_TYPE = "ibkey.test"
+
+/**
+ * The payload the core reads from a notification's [data]. Push services hand data over as
+ * strings (an FCM data map holds nothing else), so a test notification's JSON is put back
+ * together with its time as a number again; a login's payload is its signed challenge.
+ */
+internal fun notificationPayload(data: Map<String, String>): ByteArray {
+    if (data[PUSH_TYPE_KEY] != PUSH_TEST_TYPE) return data[PUSH_CHALLENGE_KEY].orEmpty().encodeToByteArray()
+    // Not a number: JSON null, which the core refuses like any malformed message.
+    val sentAt = data["sent_at_ms"]?.takeIf { it.isNotEmpty() && it.all(Char::isDigit) } ?: "null"
+    val id = jsonString(data["id"].orEmpty())
+    return """{"type":"$PUSH_TEST_TYPE","id":$id,"sent_at_ms":$sentAt}""".encodeToByteArray()
+}
+
+/** [value] as a JSON string literal. */
+private fun jsonString(value: String): String = buildString {
+    append('"')
+    for (c in value) {
+        when {
+            c == '"' || c == '\\' -> append('\\').append(c)
+            c < ' ' -> append("\\u%04x".format(c.code))
+            else -> append(c)
+        }
+    }
+    append('"')
+}
