@@ -29,8 +29,11 @@ import kotlinx.coroutines.launch
 /**
  * One screen: activate a user by session ID or by a QR code's text (pasted, or shared to the app),
  * which also adds further users; the users on this device, each removable; the way to the logins
- * waiting for approval ([ApprovalActivity]) and to offline codes ([OfflineCodesActivity]); and
- * the outcome of the last action, errors shown as `error [CODE]: message`.
+ * waiting for approval ([ApprovalActivity]), to offline codes ([OfflineCodesActivity]), to moving
+ * IB Key here from another phone ([MoveActivity]) and to the notification check
+ * ([NotificationsActivity]); with no users yet, "Recover my accounts" ([RecoverActivity]); and
+ * the outcome of the last action, errors shown as `error [CODE]: message`. Users moved to another
+ * phone meanwhile are announced when the screen shows.
  */
 class MainActivity : FragmentActivity() {
 
@@ -55,7 +58,12 @@ class MainActivity : FragmentActivity() {
         if (savedInstanceState == null && intent?.action == Intent.ACTION_SEND) {
             intent.getStringExtra(Intent.EXTRA_TEXT)?.let(::inspect)
         }
+    }
+
+    override fun onResume() {
+        super.onResume()
         refreshAccounts()
+        showMoveNotices()
     }
 
     override fun onDestroy() {
@@ -109,6 +117,12 @@ class MainActivity : FragmentActivity() {
         column.addView(action("Challenge/response (offline)", disableWhileBusy = false) {
             startActivity(Intent(this, OfflineCodesActivity::class.java))
         })
+        column.addView(action("Check notifications", disableWhileBusy = false) {
+            startActivity(Intent(this, NotificationsActivity::class.java))
+        })
+        column.addView(action("Move IB Key to this phone", disableWhileBusy = false) {
+            startActivity(Intent(this, MoveActivity::class.java))
+        })
 
         column.addView(heading("Users on this device"))
         accountList = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }
@@ -146,6 +160,9 @@ class MainActivity : FragmentActivity() {
                 "${result.account.username} is activated on this device."
             is ActivationOutcome.AlreadyActivatedWithThisCode ->
                 "${result.account.username} was already activated with this code: nothing more to do."
+            is ActivationOutcome.Moved ->
+                "${result.account.username} moved to this device. Stopped working: " +
+                    "${result.replaced.joinToString().ifEmpty { "no other device" }}."
         }
     }
 
@@ -185,10 +202,35 @@ class MainActivity : FragmentActivity() {
             try {
                 val accounts = ibkey.accounts()
                 accountList.removeAllViews()
-                if (accounts.isEmpty()) accountList.addView(note("No users yet."))
+                if (accounts.isEmpty()) {
+                    accountList.addView(note("No users yet. Used IB Key on this phone before (the app was reinstalled)?"))
+                    accountList.addView(action("Recover my accounts", disableWhileBusy = false) {
+                        startActivity(Intent(this@MainActivity, RecoverActivity::class.java))
+                    })
+                }
                 accounts.forEach { accountList.addView(accountRow(it)) }
                 ibkey.pinLockout()?.let {
                     accountList.addView(note("PIN pad locked for ${it.remainingSecs} more seconds."))
+                }
+            } catch (e: CancellationException) {
+                throw e
+            } catch (e: Exception) {
+                status.show(StatusLine.describe(e), error = true)
+            }
+        }
+    }
+
+    /** Tells the user about accounts moved to another phone since the app last showed. */
+    private fun showMoveNotices() {
+        screenScope.launch {
+            try {
+                val notices = ibkey.takeMoveNotices()
+                if (notices.isNotEmpty()) {
+                    AlertDialog.Builder(this@MainActivity)
+                        .setTitle("IB Key moved to another phone")
+                        .setMessage(notices.joinToString("\n\n") { it.message })
+                        .setPositiveButton("OK", null)
+                        .show()
                 }
             } catch (e: CancellationException) {
                 throw e
