@@ -7,8 +7,9 @@ import java.util.concurrent.TimeUnit
 
 /**
  * A push gateway on a loopback port: the reference server's webhook push sender
- * (`ibkey server --push-webhook URL`) posts each login notification here, as it would to the
- * bank's FCM/APNs gateway. [next] gives the data the phone would receive.
+ * (`ibkey server --push-webhook URL`) posts each notification (logins, the doctor's test
+ * notifications) here, as it would to the bank's FCM/APNs gateway. [next] gives the data the
+ * phone would receive.
  */
 class PushInbox : AutoCloseable {
     private val received = LinkedBlockingQueue<String>()
@@ -26,8 +27,10 @@ class PushInbox : AutoCloseable {
     val url: String = "http://127.0.0.1:${server.address.port}/push"
 
     /**
-     * The data of the next notification for [user] (the push message's `payload`, a JSON object
-     * of `type` and `challenge`), as a map; fails after [timeoutSecs] without one.
+     * The data of the next notification for [user] as FCM hands it to the app: the fields of the
+     * push message's `payload` (a flat JSON object: `type` and `challenge` for a login; `type`,
+     * `id` and `sent_at_ms` for a test notification), every value a string. Fails after
+     * [timeoutSecs] without one.
      */
     fun next(user: String, timeoutSecs: Long = 10): Map<String, String> {
         val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSecs)
@@ -36,8 +39,7 @@ class PushInbox : AutoCloseable {
             check(left > 0) { "no push for $user within $timeoutSecs s" }
             val message = received.poll(left, TimeUnit.NANOSECONDS) ?: continue
             if (message.jsonString("username") != user) continue
-            val payload = message.jsonStringValue("payload")
-            return mapOf("type" to payload.jsonString("type"), "challenge" to payload.jsonString("challenge"))
+            return dataMap(message.jsonStringValue("payload"))
         }
     }
 
@@ -46,6 +48,11 @@ class PushInbox : AutoCloseable {
 
     override fun close() = server.stop(0)
 }
+
+/** The string and integer fields of a flat JSON object, each as a string. */
+private fun dataMap(json: String): Map<String, String> =
+    Regex("\"([^\"]+)\"\\s*:\\s*(?:\"([^\"]*)\"|(-?\\d+))").findAll(json)
+        .associate { field -> field.groupValues[1] to field.groupValues[2].ifEmpty { field.groupValues[3] } }
 
 /** The string value of [field] in a JSON object, escapes undone (enough for a push message). */
 private fun String.jsonStringValue(field: String): String {

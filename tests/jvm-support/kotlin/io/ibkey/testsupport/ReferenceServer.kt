@@ -11,6 +11,13 @@ import java.util.concurrent.TimeUnit
 /** A ticket from the portal: what the activation page shows. */
 data class Ticket(val sessionId: String, val qrPayload: String, val expiresAt: Long)
 
+/**
+ * What the portal's "Move IB Key to a new phone" shows once the user typed the code sent to
+ * them: where the code went, the devices the move replaces, and the move ticket for the new
+ * phone.
+ */
+data class Move(val codeSentTo: String, val replaces: List<String>, val ticket: Ticket)
+
 /** A login on the login page once the password was accepted: what the page shows. */
 data class LoginPage(
     val loginId: String,
@@ -34,7 +41,6 @@ class ReferenceServer private constructor(
     private val dataDir: Path,
 ) : AutoCloseable {
 
-    /** [user] signs in to the portal and asks for an activation ticket. */
     /**
      * The server's signing key (base64url SEC1) as it publishes it in its data folder: what an
      * app ships in its configuration.
@@ -42,13 +48,39 @@ class ReferenceServer private constructor(
     val publicKey: String
         get() = dataDir.resolve("server").resolve("server-key.pub").toFile().readText().trim()
 
-    fun ticket(user: String): Ticket {
-        val ticket = post("/v1/portal/activation-tickets", "", bearer = signIn(user))
-        return Ticket(
-            sessionId = ticket.jsonString("session_id"),
-            qrPayload = ticket.jsonString("qr_payload"),
-            expiresAt = ticket.jsonLong("expires_at"),
+    /** [user] signs in to the portal and asks for an activation ticket. */
+    fun ticket(user: String): Ticket = ticketOf(post("/v1/portal/activation-tickets", "", bearer = signIn(user)))
+
+    /**
+     * [user] signs in to the portal on a computer and chooses "Move IB Key to a new phone": the
+     * server sends a code out of band, which the user reads ([outOfBandCode]) and types back
+     * for the move ticket.
+     */
+    fun move(user: String): Move {
+        val portal = signIn(user)
+        val started = post("/v1/portal/move", "", bearer = portal)
+        val code = outOfBandCode(user)
+        val ticket = ticketOf(post("/v1/portal/move/confirm", """{"code":"$code"}""", bearer = portal))
+        return Move(
+            codeSentTo = started.jsonString("sent_to"),
+            replaces = started.jsonStringArray("replaces"),
+            ticket = ticket,
         )
+    }
+
+    /**
+     * The last one-time code the server sent [user] out of band (by e-mail or SMS, for a move or
+     * a recovery), as the user's inbox shows it: read by `ibkey outbox` from the server's data.
+     */
+    fun outOfBandCode(user: String): String {
+        val output = run(cli, "outbox", "--user", user, "--data-dir", dataDir.toString())
+        return Regex("^code: (\\d{6})").find(output)?.groupValues?.get(1)
+            ?: error("ibkey outbox printed no code for $user: $output")
+    }
+
+    /** [user] turns login notifications on or off on the portal's account page. */
+    fun setLoginNotifications(user: String, enabled: Boolean) {
+        post("/v1/portal/push-approvals", """{"enabled":$enabled}""", bearer = signIn(user))
     }
 
     /**
@@ -116,6 +148,12 @@ class ReferenceServer private constructor(
         if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly()
         dataDir.toFile().deleteRecursively()
     }
+
+    private fun ticketOf(reply: String) = Ticket(
+        sessionId = reply.jsonString("session_id"),
+        qrPayload = reply.jsonString("qr_payload"),
+        expiresAt = reply.jsonLong("expires_at"),
+    )
 
     private fun signIn(user: String): String =
         post("/v1/portal/sign-in", """{"username":"$user","password":"$PORTAL_PASSWORD"}""")
@@ -226,6 +264,13 @@ class ReferenceServer private constructor(
 internal fun String.jsonString(field: String): String =
     Regex("\"$field\"\\s*:\\s*\"([^\"]*)\"").find(this)?.groupValues?.get(1)
         ?: error("no string field $field in $this")
+
+/** The strings of the array [field] in a flat JSON object. */
+internal fun String.jsonStringArray(field: String): List<String> {
+    val items = Regex("\"$field\"\\s*:\\s*\\[([^\\]]*)\\]").find(this)?.groupValues?.get(1)
+        ?: error("no array field $field in $this")
+    return Regex("\"([^\"]*)\"").findAll(items).map { it.groupValues[1] }.toList()
+}
 
 /** The integer value of [field] in a flat JSON object. */
 internal fun String.jsonLong(field: String): Long =

@@ -108,12 +108,18 @@ class CollectingLogSink : LogSink {
  * HTTP ([HttpUrlConnectionTransport]) and real software keys; only storage and the person are
  * stand-ins. [serverKey] is the server's key the app ships with. [verifier] replaces the scripted [user] when a test needs another one; with
  * [diagnostics], its logs and network trace are recorded there.
+ *
+ * The device keys are kept in [keyStore], the app's [store] unless given: a store of its own
+ * plays the Keystore or Keychain, which keeps its keys when the app's files are lost (a
+ * reinstall), so a new [Phone] over the same [keyStore] is that phone after the reinstall.
  */
 class Phone(
     serverUrl: String,
     serverKey: String?,
     val store: InMemorySecureStore = InMemorySecureStore(),
     val user: ScriptedVerifier = ScriptedVerifier(),
+    keyStore: InMemorySecureStore = store,
+    deviceName: String = "JVM test phone",
     method: VerificationMethod = VerificationMethod.PIN,
     http: HttpTransport = HttpUrlConnectionTransport(),
     verifier: UserVerifier = user,
@@ -123,12 +129,12 @@ class Phone(
         config = AuthenticatorConfig(
             serverUrl = serverUrl,
             serverPublicKey = serverKey,
-            deviceName = "JVM test phone",
+            deviceName = deviceName,
             verification = method,
             pinPolicy = PinPolicy(hashTargetMs = 5u),
         ),
         store = store,
-        keys = softwareKeyVault(store),
+        keys = softwareKeyVault(keyStore),
         verifier = verifier,
         http = http,
         diagnostics = diagnostics,
