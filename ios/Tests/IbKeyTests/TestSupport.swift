@@ -198,6 +198,68 @@ struct TestServer {
         }
     }
 
+    private struct MoveStart: Decodable {
+        let sentTo: String
+        let replaces: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case sentTo = "sent_to"
+            case replaces
+        }
+    }
+
+    /// What the portal's "Move IB Key to a new phone" shows once the user typed the code sent to
+    /// them: where the code went, the devices the move replaces, and the move ticket.
+    struct Move {
+        let codeSentTo: String
+        let replaces: [String]
+        let ticket: Ticket
+    }
+
+    /// `user` signs in to the portal on a computer and chooses "Move IB Key to a new phone"
+    /// (`POST /v1/portal/move`: a code goes out of band), reads the code (`outOfBandCode`) and
+    /// types it back (`POST /v1/portal/move/confirm`) for the move ticket.
+    func move(_ user: String) async throws -> Move {
+        let portal = try await signIn(user)
+        let started = try JSONDecoder().decode(MoveStart.self, from: try await post("/v1/portal/move", json: nil, bearer: portal))
+        let code = try outOfBandCode(user)
+        let ticket = try await post("/v1/portal/move/confirm", json: ["code": code], bearer: portal)
+        return Move(codeSentTo: started.sentTo, replaces: started.replaces, ticket: try JSONDecoder().decode(Ticket.self, from: ticket))
+    }
+
+    /// The last one-time code the server sent `user` out of band (for a move or a recovery), as
+    /// the user's inbox shows it: read by `ibkey outbox` from the data of a server this test
+    /// process started (`start`).
+    func outOfBandCode(_ user: String) throws -> String {
+        #if os(macOS)
+        guard let dataDir = owned?.dataDir else {
+            throw XCTSkip("the out-of-band outbox is read from a server this test started (TestServer.start)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.cliPath())
+        process.arguments = ["outbox", "--user", user, "--data-dir", dataDir.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        // Its first line is "code: 123456".
+        guard process.terminationStatus == 0,
+              let first = output.split(separator: "\n").first, first.hasPrefix("code: ")
+        else {
+            throw PlatformFailure(description: "ibkey outbox printed no code for \(user): \(output)")
+        }
+        return String(first.dropFirst("code: ".count))
+        #else
+        throw XCTSkip("the out-of-band outbox is read with the ibkey CLI, only on macOS (swift test)")
+        #endif
+    }
+
+    /// `user` turns login notifications on or off on the portal's account page.
+    func setLoginNotifications(_ user: String, enabled: Bool) async throws {
+        _ = try await post("/v1/portal/push-approvals", json: ["enabled": enabled], bearer: signIn(user))
+    }
+
     /// The credential ids of the devices `user` has enrolled, as the portal lists them.
     func credentialIds(of user: String) async throws -> [String] {
         let devices = try await request("GET", "/v1/portal/devices", json: nil, bearer: signIn(user))
@@ -285,11 +347,11 @@ struct TestServer {
         return try JSONDecoder().decode(SignIn.self, from: reply).portalToken
     }
 
-    private func post(_ path: String, json: [String: String]?, bearer: String?) async throws -> Data {
+    private func post(_ path: String, json: [String: Any]?, bearer: String?) async throws -> Data {
         try await request("POST", path, json: json, bearer: bearer)
     }
 
-    private func request(_ method: String, _ path: String, json: [String: String]?, bearer: String?) async throws -> Data {
+    private func request(_ method: String, _ path: String, json: [String: Any]?, bearer: String?) async throws -> Data {
         let (status, data) = try await send(method, path, json: json, bearer: bearer)
         guard (200..<300).contains(status) else {
             throw PortalRefused(status: status, body: String(decoding: data, as: UTF8.self))
@@ -298,7 +360,7 @@ struct TestServer {
     }
 
     /// One request: the HTTP status and the reply's body, whatever the status.
-    private func send(_ method: String, _ path: String, json: [String: String]?, bearer: String?) async throws -> (Int, Data) {
+    private func send(_ method: String, _ path: String, json: [String: Any]?, bearer: String?) async throws -> (Int, Data) {
         var request = URLRequest(url: try XCTUnwrap(URL(string: url + path)))
         request.httpMethod = method
         if let json {
@@ -318,7 +380,8 @@ struct TestServer {
 final class OwnedServer {
     #if os(macOS)
     private let process: Process
-    private let dataDir: URL
+    /// The server's `--data-dir`.
+    let dataDir: URL
 
     init(process: Process, dataDir: URL) {
         self.process = process
@@ -649,7 +712,9 @@ final class CollectingLogSink: LogSink, @unchecked Sendable {
 
 /// A phone: the real core through the Swift bindings and the shell's `IbKey` facade, with real
 /// HTTP (`URLSessionTransport`) and real software keys; only storage and the person are
-/// stand-ins.
+/// stand-ins. The keys are kept in `keyStore`, the app's `store` unless given: a store of its
+/// own plays the Keychain, which keeps them when the app is deleted, so a new `Phone` over the
+/// same `keyStore` is that phone after a reinstall.
 final class Phone {
     let store: InMemorySecureStore
     let user: ScriptedVerifier
@@ -662,7 +727,9 @@ final class Phone {
         user: ScriptedVerifier = ScriptedVerifier(),
         method: VerificationMethod = .pin,
         http: HttpTransport = URLSessionTransport(),
-        diagnostics: Diagnostics? = nil
+        diagnostics: Diagnostics? = nil,
+        keyStore: InMemorySecureStore? = nil,
+        deviceName: String = "XCTest phone"
     ) throws {
         self.store = store
         self.user = user
@@ -670,12 +737,12 @@ final class Phone {
             config: AuthenticatorConfig(
                 serverUrl: serverUrl,
                 serverPublicKey: serverKey,
-                deviceName: "XCTest phone",
+                deviceName: deviceName,
                 verification: method,
                 pinPolicy: PinPolicy(hashTargetMs: 5)
             ),
             store: store,
-            keys: softwareKeyVault(store: store),
+            keys: softwareKeyVault(store: keyStore ?? store),
             verifier: user,
             http: http,
             diagnostics: diagnostics
