@@ -144,6 +144,8 @@ class LifecycleTest {
             val sent = phone.ibkey.sendTestNotification()
             val data = pushes.next("dora")
             assertEquals(mapOf("type" to "ibkey.test", "id" to sent.id, "sent_at_ms" to sent.sentAtMs.toString()), data)
+            // A test notification whose time is not a number is refused like any malformed message.
+            assertFailsWith<ApprovalException> { phone.ibkey.readNotification(data + ("sent_at_ms" to "soon")) }
             val arrived = assertIs<Notification.Test>(phone.ibkey.readNotification(data))
             assertNotNull(arrived.delayMs, "this phone asked for it, so it knows how long it took")
 
