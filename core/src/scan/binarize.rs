@@ -5,8 +5,13 @@ use super::frame::Plane;
 
 /// Side of the square blocks the threshold is computed on, in pixels.
 const BLOCK: usize = 8;
-/// Radius of the neighbourhood of blocks whose means make a block's threshold.
-const RADIUS: usize = 2;
+/// Radius of the neighbourhood of blocks whose means make a block's threshold, first: 5×5
+/// blocks, wide enough that a big module does not set its own threshold.
+pub(crate) const RADIUS: usize = 2;
+/// The tighter neighbourhood of a second look (3×3 blocks): it follows a blurred code's
+/// local contrast and a glare gradient more closely, and keeps a blurred finder's light
+/// ring open where the wide one closes it.
+pub(crate) const TIGHT_RADIUS: usize = 1;
 /// Below this spread between a block's darkest and lightest pixel, a block is flat: it holds
 /// no edge, and all of it goes one way.
 const MIN_CONTRAST: u8 = 24;
@@ -31,8 +36,9 @@ enum Kind {
     Unresolved,
 }
 
-/// Binarises `plane` with a threshold per block: the mean of the block means around it.
-pub(crate) fn binarize(plane: &Plane<'_>) -> Bitmap {
+/// Binarises `plane` with a threshold per block: the mean of the block means up to `radius`
+/// blocks around it.
+pub(crate) fn binarize(plane: &Plane<'_>, radius: usize) -> Bitmap {
     let (w, h) = (plane.width, plane.height);
     let bw = w.div_ceil(BLOCK);
     let bh = h.div_ceil(BLOCK);
@@ -101,9 +107,9 @@ pub(crate) fn binarize(plane: &Plane<'_>) -> Bitmap {
     let mut threshold = vec![0u32; nblocks];
     let mut kind = vec![Kind::Unresolved; nblocks];
     for by in 0..bh {
-        let (y0, y1) = (by.saturating_sub(RADIUS), (by + RADIUS + 1).min(bh));
+        let (y0, y1) = (by.saturating_sub(radius), (by + radius + 1).min(bh));
         for bx in 0..bw {
-            let (x0, x1) = (bx.saturating_sub(RADIUS), (bx + RADIUS + 1).min(bw));
+            let (x0, x1) = (bx.saturating_sub(radius), (bx + radius + 1).min(bw));
             let i = by * bw + bx;
             if boxed(&sat_edges, x0, y0, x1, y1) == 0 {
                 continue;
@@ -207,8 +213,10 @@ mod tests {
     fn flat_image_is_all_light() {
         let data = vec![200u8; 64 * 48];
         let plane = Plane::new(64, 48, 64, &data).expect("plane");
-        let bitmap = binarize(&plane);
-        assert!(bitmap.bits.iter().all(|&b| b == 0));
+        for radius in [RADIUS, TIGHT_RADIUS] {
+            let bitmap = binarize(&plane, radius);
+            assert!(bitmap.bits.iter().all(|&b| b == 0));
+        }
     }
 
     #[test]
@@ -226,7 +234,7 @@ mod tests {
             })
             .collect();
         let plane = Plane::new(w as u32, h as u32, w as u32, &data).expect("plane");
-        let bitmap = binarize(&plane);
+        let bitmap = binarize(&plane, RADIUS);
         assert_eq!(bitmap.bits[48 * w + 48], 1, "centre");
         assert_eq!(bitmap.bits[29 * w + 29], 1, "corner inside");
         assert_eq!(bitmap.bits[5 * w + 5], 0, "page");

@@ -4,7 +4,10 @@
 //!
 //! 1. Big frames are downscaled by a whole factor (box average) to a working size.
 //! 2. The working image is binarised with a local, rotation-independent threshold.
-//! 3. Finder patterns are searched for, of both polarities. None: no code, stop here.
+//! 3. Finder patterns are searched for, of both polarities. Nothing like one: no code, stop
+//!    here. Only candidates confirmed by a single row, or no text from the bitmap decoders
+//!    of step 4: steps 2–4 once more with a tighter threshold neighbourhood (blur, glare,
+//!    low contrast).
 //! 4. The region around each group of finders (normal, or inverted for light-on-dark codes)
 //!    goes through the first method: `rxing`'s port of zxing-cpp's QR detector and decoder,
 //!    fed our bitmap.
@@ -28,7 +31,7 @@ use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatter
 use rxing::qrcode::cpp_port::QrReader;
 use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8LuminanceSource, Reader};
 
-use super::binarize::{binarize, Bitmap};
+use super::binarize::{binarize, Bitmap, RADIUS, TIGHT_RADIUS};
 use super::finder::{code_box, find_finders, Finder};
 use super::frame::{Gray, Plane};
 
@@ -93,42 +96,37 @@ pub(crate) fn read(plane: &Plane<'_>) -> Found {
 
 /// Steps 2–5 on one image; also gives the region where the code should be, when known.
 fn attempt(plane: &Plane<'_>) -> (Found, Option<Region>) {
-    let bitmap = binarize(plane);
-    let finders = find_finders(&bitmap, MIN_FINDER_HITS);
-    let mut found = Found {
-        texts: Vec::new(),
-        finders_seen: !finders.is_empty(),
-    };
-    if finders.is_empty() {
-        return (found, None);
-    }
-    let (w, h) = (bitmap.width, bitmap.height);
-    let polarity = |dark: bool| -> Vec<Finder> {
-        finders.iter().filter(|f| f.dark == dark).copied().collect()
-    };
-    let (normal, inverted) = (polarity(true), polarity(false));
-    // For each polarity with finders: the region of its code (if they make one), inverted.
-    let candidates: Vec<(Option<Region>, bool)> = [(&normal, false), (&inverted, true)]
-        .into_iter()
-        .filter(|(group, _)| !group.is_empty())
-        .map(|(group, invert)| (code_box(group, w, h), invert))
-        .collect();
-    let whole = (0, 0, w, h);
-    for &(region, invert) in &candidates {
-        found.texts = zxing_read_bits(&bitmap, region.unwrap_or(whole), invert);
-        if !found.texts.is_empty() {
+    let mut found = Found::default();
+    // The bitmap (and its candidates) of the first binarisation that showed finders.
+    let mut first = None;
+    // A second binarisation with a tighter neighbourhood, where the first showed only weak
+    // finder candidates or its bitmap gave no text: it follows a blurred code's local
+    // contrast and a glare gradient more closely (a code on a monitor, seen from a slant).
+    for radius in [RADIUS, TIGHT_RADIUS] {
+        let bitmap = binarize(plane, radius);
+        // Nothing even confirmed by a single row: no code (most frames), no second look.
+        let seen = find_finders(&bitmap, 1);
+        if seen.is_empty() {
+            break;
+        }
+        let finders: Vec<Finder> = seen
+            .into_iter()
+            .filter(|f| f.hits >= MIN_FINDER_HITS)
+            .collect();
+        if finders.is_empty() {
+            continue;
+        }
+        found.finders_seen = true;
+        let candidates = code_candidates(&finders, &bitmap);
+        if let Some(region) = read_bits(&bitmap, &candidates, &mut found.texts) {
             return (found, region);
         }
+        first.get_or_insert((bitmap, candidates));
     }
-    #[cfg(feature = "rqrr")]
-    for &(region, invert) in &candidates {
-        if let Some(region) = region {
-            found.texts = rqrr_read(&bitmap, region, invert);
-            if !found.texts.is_empty() {
-                return (found, Some(region));
-            }
-        }
-    }
+    let Some((bitmap, candidates)) = first else {
+        return (found, None);
+    };
+    let whole = (0, 0, bitmap.width, bitmap.height);
     for &(region, invert) in &candidates {
         if let Some(text) = rxing_read(&sub_plane(plane, region.unwrap_or(whole)), invert) {
             found.texts.push(text);
@@ -151,6 +149,46 @@ fn attempt(plane: &Plane<'_>) -> (Found, Option<Region>) {
         }
     }
     (found, candidates.iter().find_map(|c| c.0))
+}
+
+/// For each polarity with finders: the region of its code (if they make one), and whether
+/// the code is inverted (light on dark).
+fn code_candidates(finders: &[Finder], bitmap: &Bitmap) -> Vec<(Option<Region>, bool)> {
+    let polarity = |dark: bool| -> Vec<Finder> {
+        finders.iter().filter(|f| f.dark == dark).copied().collect()
+    };
+    [(polarity(true), false), (polarity(false), true)]
+        .into_iter()
+        .filter(|(group, _)| !group.is_empty())
+        .map(|(group, invert)| (code_box(&group, bitmap.width, bitmap.height), invert))
+        .collect()
+}
+
+/// The decoders that read our bitmap, on each candidate's region (the whole bitmap for one
+/// without a region): `rxing`'s detector, then `rqrr` where built in. Puts the texts read in
+/// `texts` and gives the region they came from, or `None` when nothing was read.
+fn read_bits(
+    bitmap: &Bitmap,
+    candidates: &[(Option<Region>, bool)],
+    texts: &mut Vec<String>,
+) -> Option<Option<Region>> {
+    let whole = (0, 0, bitmap.width, bitmap.height);
+    for &(region, invert) in candidates {
+        *texts = zxing_read_bits(bitmap, region.unwrap_or(whole), invert);
+        if !texts.is_empty() {
+            return Some(region);
+        }
+    }
+    #[cfg(feature = "rqrr")]
+    for &(region, invert) in candidates {
+        if let Some(region) = region {
+            *texts = rqrr_read(bitmap, region, invert);
+            if !texts.is_empty() {
+                return Some(Some(region));
+            }
+        }
+    }
+    None
 }
 
 /// Runs `rxing`'s port of zxing-cpp's QR detector and decoder on a region of our bitmap,
