@@ -11,8 +11,8 @@ use crate::codes::{CodesError, OfflineResponse, TimeCode};
 use crate::device::{AuthenticatorConfig, Device};
 use crate::gate::{GateError, PinLockout};
 use crate::lifecycle::{
-    DoctorReport, MoveNotice, Notification, NotificationSettings, RecoveryError, RecoveryOffer,
-    TestNotification,
+    DoctorReport, IncomingNotification, MoveNotice, NotificationSettings, RecoveryError,
+    RecoveryOffer, TestNotification,
 };
 use crate::platform::Platform;
 use crate::platform::StoreError;
@@ -102,7 +102,10 @@ impl Authenticator {
 
     /// Reads any notification's data: a login (checked as [`Authenticator::read_push`]
     /// does) or the notification doctor's test notification, whose arrival is noted.
-    pub async fn read_notification(&self, payload: Vec<u8>) -> Result<Notification, ApprovalError> {
+    pub async fn read_notification(
+        &self,
+        payload: Vec<u8>,
+    ) -> Result<IncomingNotification, ApprovalError> {
         self.device.read_notification(&payload).await
     }
 

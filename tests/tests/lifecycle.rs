@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ibkey_core::lifecycle::{
-    CheckStatus, DoctorReport, Notification, NotificationSettings, RecoveryError,
+    CheckStatus, DoctorReport, IncomingNotification, NotificationSettings, RecoveryError,
 };
 use ibkey_core::platform::{
     HttpRequest, HttpResponse, HttpTransport, PinPurpose, ReqwestTransport, TransportError,
@@ -539,8 +539,8 @@ async fn the_doctor_passes_a_healthy_phone_after_a_test_notification_round_trip(
         .await
         .expect("read")
     {
-        Notification::Test { delay_ms } => assert_eq!(delay_ms, Some(250)),
-        Notification::Login { .. } => panic!("a test notification read as a login"),
+        IncomingNotification::Test { delay_ms } => assert_eq!(delay_ms, Some(250)),
+        IncomingNotification::Login { .. } => panic!("a test notification read as a login"),
     }
     assert!(!test.id.is_empty());
     let report = phone
@@ -574,8 +574,8 @@ async fn the_doctor_passes_a_healthy_phone_after_a_test_notification_round_trip(
         .await
         .expect("read")
     {
-        Notification::Login { challenge } => assert_eq!(challenge.username, "alice"),
-        Notification::Test { .. } => panic!("a login read as a test"),
+        IncomingNotification::Login { challenge } => assert_eq!(challenge.username, "alice"),
+        IncomingNotification::Test { .. } => panic!("a login read as a test"),
     }
     drop(started);
 }

@@ -7,8 +7,8 @@ use ibkey_core::approval::{ApprovalError, ApprovalOutcome, LoginChallenge, Numbe
 use ibkey_core::codes::{CodesError, OfflineResponse, TimeCode};
 use ibkey_core::gate::{GateError, PinLockout};
 use ibkey_core::lifecycle::{
-    DoctorReport, MoveNotice, Notification, NotificationSettings, RecoveryError, RecoveryOffer,
-    TestNotification,
+    DoctorReport, IncomingNotification, MoveNotice, NotificationSettings, RecoveryError,
+    RecoveryOffer, TestNotification,
 };
 use ibkey_core::platform::StoreError;
 use ibkey_core::platform::{Clock, HttpTransport, KeyVault, Platform, SecureStore, UserVerifier};
@@ -116,7 +116,10 @@ impl Authenticator {
 
     /// Reads any notification's data: a login (as `read_push`) or the notification doctor's
     /// test notification (its arrival is noted for the doctor).
-    pub async fn read_notification(&self, payload: Vec<u8>) -> Result<Notification, ApprovalError> {
+    pub async fn read_notification(
+        &self,
+        payload: Vec<u8>,
+    ) -> Result<IncomingNotification, ApprovalError> {
         self.core.read_notification(payload).await
     }
 

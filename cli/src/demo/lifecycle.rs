@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use ibkey_core::activation::ActivationOutcome;
-use ibkey_core::lifecycle::{Notification, NotificationSettings};
+use ibkey_core::lifecycle::{IncomingNotification, NotificationSettings};
 use ibkey_core::{Authenticator, ErrorCode};
 use ibkey_protocol::approval::LoginState;
 use ibkey_server::portal_client::{PendingLogin, PortalClient};
@@ -57,11 +57,13 @@ pub async fn doctor(
         .ok_or_else(|| Failure::cli("the test notification was not sent"))?
         .payload;
     match phone.read_notification(payload.into_bytes()).await? {
-        Notification::Test { delay_ms } => steps.note(&format!(
+        IncomingNotification::Test { delay_ms } => steps.note(&format!(
             "the test notification arrived after {} ms",
             delay_ms.unwrap_or_default()
         )),
-        Notification::Login { .. } => steps.verdict(false, "a test notification read as a login"),
+        IncomingNotification::Login { .. } => {
+            steps.verdict(false, "a test notification read as a login")
+        }
     }
     let report = phone
         .notification_doctor(settings(true), Some("demo-fcm-token".into()))

@@ -67,7 +67,8 @@ impl Device {
         &self,
         token: &str,
     ) -> Result<C, ServerTokenError> {
-        let key = self.server_key_for(signer_key_id(token).as_deref()).await?;
+        // Boxed: one copy of the key lookup for every kind of token, not one inlined into each.
+        let key = Box::pin(self.server_key_for(signer_key_id(token).as_deref())).await?;
         verify_token(token, &key).map_err(ServerTokenError::Token)
     }
 

@@ -114,7 +114,7 @@ pub struct TestNotification {
 #[allow(clippy::large_enum_variant)] // uniffi enums hold their records by value.
 #[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
-pub enum Notification {
+pub enum IncomingNotification {
     /// A login to approve or deny.
     Login {
         /// The checked challenge.
@@ -242,7 +242,7 @@ impl Device {
     pub(crate) async fn read_notification(
         &self,
         payload: &[u8],
-    ) -> Result<Notification, ApprovalError> {
+    ) -> Result<IncomingNotification, ApprovalError> {
         if let Ok(test) = serde_json::from_slice::<TestPushPayload>(payload) {
             if test.kind == PUSH_TEST_KIND {
                 let now = self.platform.clock.now_unix_ms();
@@ -261,11 +261,11 @@ impl Device {
                             delay
                         })?;
                 tracing::info!(delay_ms = ?delay_ms, "test notification arrived");
-                return Ok(Notification::Test { delay_ms });
+                return Ok(IncomingNotification::Test { delay_ms });
             }
         }
         let challenge = self.read_push(payload).await?;
-        Ok(Notification::Login { challenge })
+        Ok(IncomingNotification::Login { challenge })
     }
 
     /// Asks the server for a test notification to this phone (through its first account).

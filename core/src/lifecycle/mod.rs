@@ -16,7 +16,8 @@ mod moved;
 mod recovery;
 
 pub use doctor::{
-    CheckStatus, DoctorCheck, DoctorReport, Notification, NotificationSettings, TestNotification,
+    CheckStatus, DoctorCheck, DoctorReport, IncomingNotification, NotificationSettings,
+    TestNotification,
 };
 pub use moved::MoveNotice;
 pub use recovery::{LostAccount, RecoverableAccount, RecoveryError, RecoveryOffer};

@@ -117,12 +117,12 @@ public final class IbKey: Sendable {
     /// Reads any notification's payload (`userInfo`): a login (`.login`, checked as `readPush`
     /// does) or the notification doctor's test notification (`.test`, its arrival noted for the
     /// doctor's round trip).
-    public func readNotification(_ userInfo: [AnyHashable: Any]) async throws -> IbKeyNotification {
+    public func readNotification(_ userInfo: [AnyHashable: Any]) async throws -> IncomingNotification {
         try await authenticator.readNotification(payload: Self.notificationPayload(userInfo))
     }
 
     /// Reads a delivered or tapped notification: a login, or the doctor's test notification.
-    public func readNotification(_ notification: UNNotification) async throws -> IbKeyNotification {
+    public func readNotification(_ notification: UNNotification) async throws -> IncomingNotification {
         try await readNotification(notification.request.content.userInfo)
     }
 
@@ -311,10 +311,6 @@ public extension Error {
         return nil
     }
 }
-
-/// The core's `Notification` (a login, or the doctor's test notification) under a name that
-/// does not clash with Foundation's `Notification` in an app that imports both.
-public typealias IbKeyNotification = Notification
 
 /// Waits between diagnostics upload retries with `Task.sleep`: no thread is blocked.
 public final class TaskSleeper: Sleeper, Sendable {

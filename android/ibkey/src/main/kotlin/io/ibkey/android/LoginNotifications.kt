@@ -17,7 +17,7 @@ import io.ibkey.android.common.ibkeyCode
 import io.ibkey.core.ApprovalException
 import io.ibkey.core.DoctorReport
 import io.ibkey.core.LoginChallenge
-import io.ibkey.core.Notification
+import io.ibkey.core.IncomingNotification
 import io.ibkey.core.NotificationSettings
 
 /**
@@ -86,12 +86,12 @@ class LoginNotifications(
             return Received.Refused(e)
         }
         return when (read) {
-            is Notification.Login -> {
+            is IncomingNotification.Login -> {
                 val id = read.challenge.challengeId.hashCode()
                 manager.notify(id, notification(read.challenge, id))
                 Received.Shown(read.challenge, id)
             }
-            is Notification.Test -> {
+            is IncomingNotification.Test -> {
                 manager.notify(TEST_NOTIFICATION_ID, testNotification(read.delayMs))
                 Received.TestShown(read.delayMs, TEST_NOTIFICATION_ID)
             }

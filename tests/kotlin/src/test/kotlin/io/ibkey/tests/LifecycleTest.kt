@@ -5,7 +5,7 @@ import io.ibkey.core.ActivationOutcome
 import io.ibkey.core.ApprovalException
 import io.ibkey.core.CheckStatus
 import io.ibkey.core.DoctorReport
-import io.ibkey.core.Notification
+import io.ibkey.core.IncomingNotification
 import io.ibkey.core.NotificationSettings
 import io.ibkey.core.PinPurpose
 import io.ibkey.core.RecoveryException
@@ -87,7 +87,7 @@ class LifecycleTest {
 
                 val login = server.startLogin("maya")
                 assertEquals(1, login.devicesNotified)
-                val read = assertIs<Notification.Login>(new.ibkey.readNotification(pushes.next("maya")))
+                val read = assertIs<IncomingNotification.Login>(new.ibkey.readNotification(pushes.next("maya")))
                 assertEquals(Decision.APPROVE, new.ibkey.approve(read.challenge, login.number.toUByte()).decision)
                 assertEquals("approved", server.loginState(login))
             }
@@ -121,7 +121,7 @@ class LifecycleTest {
                 assertEquals(listOf("ruth"), phone.ibkey.accounts().map { it.username })
 
                 val login = server.startLogin("ruth")
-                val read = assertIs<Notification.Login>(phone.ibkey.readNotification(pushes.next("ruth")))
+                val read = assertIs<IncomingNotification.Login>(phone.ibkey.readNotification(pushes.next("ruth")))
                 assertEquals(Decision.APPROVE, phone.ibkey.approve(read.challenge, login.number.toUByte()).decision)
                 assertEquals("approved", server.loginState(login))
             }
@@ -146,7 +146,7 @@ class LifecycleTest {
             assertEquals(mapOf("type" to "ibkey.test", "id" to sent.id, "sent_at_ms" to sent.sentAtMs.toString()), data)
             // A test notification whose time is not a number is refused like any malformed message.
             assertFailsWith<ApprovalException> { phone.ibkey.readNotification(data + ("sent_at_ms" to "soon")) }
-            val arrived = assertIs<Notification.Test>(phone.ibkey.readNotification(data))
+            val arrived = assertIs<IncomingNotification.Test>(phone.ibkey.readNotification(data))
             assertNotNull(arrived.delayMs, "this phone asked for it, so it knows how long it took")
 
             val settings = NotificationSettings(

@@ -10,7 +10,7 @@ import io.ibkey.core.HttpTransport
 import io.ibkey.core.KeyVault
 import io.ibkey.core.LoginChallenge
 import io.ibkey.core.MoveNotice
-import io.ibkey.core.Notification
+import io.ibkey.core.IncomingNotification
 import io.ibkey.core.NotificationSettings
 import io.ibkey.core.NumberCheck
 import io.ibkey.core.OfflineResponse
@@ -89,10 +89,10 @@ class IbKey(
 
     /**
      * Reads any notification's [data] (an FCM data map): a login, checked as [readPush] does
-     * (`Notification.Login`), or the notification doctor's test notification
-     * (`Notification.Test`, its arrival noted for the doctor's round trip).
+     * (`IncomingNotification.Login`), or the notification doctor's test notification
+     * (`IncomingNotification.Test`, its arrival noted for the doctor's round trip).
      */
-    suspend fun readNotification(data: Map<String, String>): Notification =
+    suspend fun readNotification(data: Map<String, String>): IncomingNotification =
         onDispatcher { authenticator.readNotification(notificationPayload(data)) }
 
     /** Pulls the logins waiting for this device's users; call it when the app opens. */
