@@ -16,8 +16,9 @@
 //!    binariser on the grey region; then both `rxing` methods on the whole image, in case
 //!    the region was drawn around the wrong finders.
 //! 6. Where a downscaled frame showed finders but gave no text, steps 2–5 again at full
-//!    resolution, on the region of the code. Where a big photo (downscaled by 3 or more)
-//!    showed nothing at all, steps 2–6 again at twice the resolution.
+//!    resolution, on the region of the code; where a frame read at full resolution (720p)
+//!    did, steps 2–5 again at half resolution (blur, moiré). Where a big photo (downscaled
+//!    by 3 or more) showed nothing at all, steps 2–6 again at twice the resolution.
 //!
 //! Every decoder call runs inside `catch_unwind` (`rqrr` is known to panic on odd geometry),
 //! so no input makes this module panic.
@@ -37,6 +38,9 @@ use super::frame::{Gray, Plane};
 
 /// Frames are downscaled by whole factors until their short side is about this many pixels.
 const WORKING_SHORT_SIDE: usize = 480;
+/// Images read at full resolution whose short side is at least this many pixels get a look
+/// at half resolution when finders were seen but nothing was read.
+const HALF_LOOK_FROM: usize = 400;
 /// Rows that must confirm a finder pattern.
 const MIN_FINDER_HITS: u32 = 2;
 
@@ -57,7 +61,19 @@ pub(crate) fn read(plane: &Plane<'_>) -> Found {
     let mut factor = (plane.width.min(plane.height) / WORKING_SHORT_SIDE).max(1);
     loop {
         if factor == 1 {
-            return attempt(plane).0;
+            let (found, _) = attempt(plane);
+            // Finders but no text: one more look at half resolution, where a blurred code's
+            // edges are sharper per pixel and the box average evens out moiré and noise.
+            if found.texts.is_empty()
+                && found.finders_seen
+                && plane.width.min(plane.height) >= HALF_LOOK_FROM
+            {
+                let (half, _) = attempt(&Gray::downscaled(plane, 2).plane());
+                if !half.texts.is_empty() {
+                    return half;
+                }
+            }
+            return found;
         }
         let small = Gray::downscaled(plane, factor);
         let (found, region) = attempt(&small.plane());
