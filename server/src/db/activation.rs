@@ -4,7 +4,6 @@
 use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
-use super::lifecycle::replace_other_credentials;
 use super::Db;
 
 /// A stored activation ticket.
@@ -348,6 +347,29 @@ fn insert_offline_secret(
         params![credential_id, secret],
     )?;
     Ok(())
+}
+
+/// On `conn` (the completion's transaction of a move ticket): revokes every active credential
+/// of `username` but `new_credential_id` and records that the new one, on `new_device_name`,
+/// replaced them at `now`. The number replaced.
+pub(super) fn replace_other_credentials(
+    conn: &Connection,
+    username: &str,
+    new_credential_id: &str,
+    new_device_name: &str,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "INSERT INTO credential_moves (credential_id, moved_to, moved_to_device, moved_at)
+         SELECT credential_id, ?2, ?3, ?4 FROM credentials
+         WHERE username = ?1 AND revoked_at IS NULL AND credential_id != ?2",
+        params![username, new_credential_id, new_device_name, now],
+    )?;
+    conn.execute(
+        "UPDATE credentials SET revoked_at = ?3
+         WHERE username = ?1 AND revoked_at IS NULL AND credential_id != ?2",
+        params![username, new_credential_id, now],
+    )
 }
 
 #[cfg(test)]

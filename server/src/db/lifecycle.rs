@@ -396,29 +396,6 @@ fn standing_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CredentialStanding> {
     })
 }
 
-/// On `conn` (the completion's transaction of a move ticket): revokes every active credential
-/// of `username` but `new_credential_id` and records that the new one, on `new_device_name`,
-/// replaced them at `now`. The number replaced.
-pub(super) fn replace_other_credentials(
-    conn: &Connection,
-    username: &str,
-    new_credential_id: &str,
-    new_device_name: &str,
-    now: i64,
-) -> rusqlite::Result<usize> {
-    conn.execute(
-        "INSERT INTO credential_moves (credential_id, moved_to, moved_to_device, moved_at)
-         SELECT credential_id, ?2, ?3, ?4 FROM credentials
-         WHERE username = ?1 AND revoked_at IS NULL AND credential_id != ?2",
-        params![username, new_credential_id, new_device_name, now],
-    )?;
-    conn.execute(
-        "UPDATE credentials SET revoked_at = ?3
-         WHERE username = ?1 AND revoked_at IS NULL AND credential_id != ?2",
-        params![username, new_credential_id, now],
-    )
-}
-
 /// On `conn` (a recovery's transaction): replaces the credential's offline secret with
 /// `secret`; the time codes of the old one no longer count.
 pub(crate) fn replace_offline_secret(
@@ -438,7 +415,7 @@ pub(crate) fn replace_offline_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::activation::NewCredential;
+    use crate::db::activation::{replace_other_credentials, NewCredential};
 
     fn typed<'a>(digest: &'a [u8], now: i64) -> TypedOutOfBandCode<'a> {
         TypedOutOfBandCode {
