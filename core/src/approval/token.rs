@@ -165,7 +165,20 @@ impl Device {
             Ok(reply) => reply,
             Err(e) => return Err(self.approval_refusal(account, e).await),
         };
-        let time: TimeClaims = self.verify_server_token(&reply.time).await.map_err(|e| {
+        self.learn_signed_time(account, issued_at, &reply.time)
+            .await?;
+        Ok(reply.challenges)
+    }
+
+    /// Checks the server's signed reading of its clock (`token`) that answered `account`'s
+    /// request dated `issued_at`, learns the offset from it, and gives the server's time.
+    pub(crate) async fn learn_signed_time(
+        &self,
+        account: &Account,
+        issued_at: i64,
+        token: &str,
+    ) -> Result<i64, ApprovalError> {
+        let time: TimeClaims = self.verify_server_token(token).await.map_err(|e| {
             ApprovalError::from_server_token(e, |e| ApprovalError::ServerReply {
                 detail: format!("the server's time reading was refused: {e}"),
             })
@@ -176,7 +189,7 @@ impl Device {
             });
         }
         self.learn_server_time(time.now)?;
-        Ok(reply.challenges)
+        Ok(time.now)
     }
 
     /// What a refused request of `account` means: the server's signed word that the account

@@ -13,7 +13,7 @@ use crate::codes::CLOCK_FAR_OFF_SECS;
 use crate::device::Device;
 use crate::error::ErrorCode;
 use crate::Account;
-use ibkey_protocol::approval::{device_request_message, TimeClaims};
+use ibkey_protocol::approval::device_request_message;
 use ibkey_protocol::encoding::{b64, hex};
 use ibkey_protocol::lifecycle::{
     DeviceStatusRequest, DeviceStatusResponse, TestPushPayload, TestPushRequest, PUSH_TEST_KIND,
@@ -421,18 +421,10 @@ impl Device {
             Ok(status) => status,
             Err(e) => return Err(self.approval_refusal(account, e).await),
         };
-        let time: TimeClaims = self.verify_server_token(&status.time).await.map_err(|e| {
-            ApprovalError::from_server_token(e, |e| ApprovalError::ServerReply {
-                detail: format!("the server's time reading was refused: {e}"),
-            })
-        })?;
-        if time.cid != account.credential_id || time.req != issued_at {
-            return Err(ApprovalError::ServerReply {
-                detail: "the server's time reading is for another request".into(),
-            });
-        }
-        self.learn_server_time(time.now)?;
-        Ok((status, time.now))
+        let server_now = self
+            .learn_signed_time(account, issued_at, &status.time)
+            .await?;
+        Ok((status, server_now))
     }
 }
 
