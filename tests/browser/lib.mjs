@@ -76,7 +76,8 @@ export function ibkey(args, { stdin = '', timeoutMs = 30_000 } = {}) {
 
 /**
  * `ibkey server` on 127.0.0.1 with the port the system picks and a temporary data folder.
- * Resolves to { url, serverKey, stop() } once it listens.
+ * Resolves to { url, serverKey, home, stop() } once it listens (`home` is the data folder,
+ * where `ibkey outbox` reads the codes the server sent).
  */
 export async function startServer({ ticketLifetime } = {}) {
   const home = tempDir('server');
@@ -109,6 +110,7 @@ export async function startServer({ ticketLifetime } = {}) {
   return {
     url,
     serverKey,
+    home,
     /** Interrupts the server (as Ctrl-C does); kills it if it has not ended within 5 s. */
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -146,6 +148,10 @@ export function phone(server) {
       if (reportFraud) args.push('--report-fraud');
       return ibkey(args, { stdin: `${PIN}\n` });
     },
+    /** `ibkey users`: the users enrolled here, after the notices of accounts moved away. */
+    users() {
+      return ibkey([...base, 'users']);
+    },
     /** `ibkey respond`: the response to a login page's challenge, as the phone shows it. */
     async respond(user, challenge) {
       const result = await ibkey([...base, 'respond', user, challenge, '--pin-stdin'], {
@@ -175,6 +181,18 @@ export async function enrolledPhone(browser, server, user) {
     assert.equal(await statusReaches(page, 'activated'), `Activated on ${DEVICE_NAME}.`);
     return device;
   });
+}
+
+/**
+ * The newest one-time code `server` sent `user` out of band, as the user's inbox shows it
+ * (`ibkey outbox`, which prints `code: 123456` first).
+ */
+export async function outboxCode(server, user) {
+  const result = await ibkey(['--data-dir', server.home, 'outbox', '--user', user]);
+  assert.equal(result.code, 0, `ibkey outbox failed:\n${result.stdout}\n${result.stderr}`);
+  const m = result.stdout.match(/^code: (\d{6})$/m);
+  assert.ok(m, `ibkey outbox printed no code:\n${result.stdout}`);
+  return m[1];
 }
 
 /** The project's scanner on an image file: { text, activation, code, reason } of `ibkey scan --json`. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The portal's browser journeys (issue 14) in headless Chromium from Debian, driven by
 # playwright-core, with axe-core injected into the pages; against the real `ibkey server`
-# (target/debug/ibkey, built here): activation (journeys.test.mjs) and login (login.test.mjs). No browser is downloaded: Chromium comes from apt.
+# (target/debug/ibkey, built here): activation (journeys.test.mjs), login (login.test.mjs) and
+# moving IB Key to a new phone (move.test.mjs). No browser is downloaded: Chromium comes from apt.
 # With --screenshots, the README's screenshots in docs/screenshots are written anew.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -30,11 +31,11 @@ echo "$("$chromium" --version 2>/dev/null | head -n 1); node $(node --version)"
 
 (cd "$root" && cargo build -p ibkey --locked --quiet)
 
-# The activation journeys, then the login journeys (each file its own server and browser);
-# both run even when the first fails, and the step fails when either did.
+# The activation journeys, then the login and the move journeys (each file its own server and
+# browser); each runs even when one before failed, and the step fails when any did.
 cd "$here"
 status=0
-for journeys in journeys.test.mjs login.test.mjs; do
+for journeys in journeys.test.mjs login.test.mjs move.test.mjs; do
     IBKEY_BIN="$root/target/debug/ibkey" CHROMIUM="$chromium" \
         timeout --kill-after=10 240 node --test-reporter=spec "$journeys" || status=1
 done

@@ -1,11 +1,14 @@
 //! Moving IB Key to a new phone: the portal asks for a move (`POST /v1/portal/move`: a code
 //! goes out of band), the code typed back (`POST /v1/portal/move/confirm`) gets a move
-//! ticket: an activation ticket whose `mov` names the user's active devices. Completing it
+//! ticket: an activation ticket whose `mov` names the user's active devices ([`start_move`] and
+//! [`confirm_move`], shared with the portal's page `pages::move_phone`). Completing it
 //! (`handlers::activation::complete`) replaces them in the same transaction as it enrolls the
 //! new phone. From then on, every signed device request about a replaced credential is
 //! answered 410 `credential_moved` with a signed `MovedClaims` ([`requesting_credential`]),
 //! but only once the request's signature verified: nobody but the old phone learns where the
 //! account went.
+
+use std::net::IpAddr;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -34,14 +37,7 @@ pub(crate) async fn start(
     headers: HeaderMap,
 ) -> Result<Json<MoveStartResponse>, ApiError> {
     let user = portal_user(&st, &headers)?;
-    let replaces = replaced_devices(&st, &user)?;
-    let (sent_to, expires_at) = send_code(&st, &user, OutOfBandPurpose::Move, None).await?;
-    tracing::info!(%user, devices = replaces.len(), "move started");
-    Ok(Json(MoveStartResponse {
-        sent_to,
-        expires_at,
-        replaces,
-    }))
+    Ok(Json(start_move(&st, &user).await?))
 }
 
 /// `POST /v1/portal/move/confirm` (bearer portal token): the move code typed back; answers a
@@ -53,30 +49,54 @@ pub(crate) async fn confirm(
     ApiJson(req): ApiJson<MoveConfirmRequest>,
 ) -> Result<Json<TicketResponse>, ApiError> {
     let user = portal_user(&st, &headers)?;
-    let replaces = replaced_devices(&st, &user)?;
-    use_code(
-        &st,
-        ip,
-        &user,
-        OutOfBandPurpose::Move,
-        None,
-        &req.code,
-        |_| Ok(()),
-    )?;
-    let ticket = new_ticket(&st, &user, Some(replaces))?;
-    tracing::info!(%user, "move ticket issued");
+    let (ticket, _) = confirm_move(&st, ip, &user, &req.code)?;
     Ok(Json(ticket))
+}
+
+/// Starts a move for `user` (the API's and the portal page's): sends a code out of band, and
+/// says where it went and which devices the move replaces (`nothing_to_move` without any).
+pub(crate) async fn start_move(st: &AppState, user: &str) -> Result<MoveStartResponse, ApiError> {
+    let replaces = replaced_devices(st, user)?;
+    let (sent_to, expires_at) = send_code(st, user, OutOfBandPurpose::Move, None).await?;
+    tracing::info!(%user, devices = replaces.len(), "move started");
+    Ok(MoveStartResponse {
+        sent_to,
+        expires_at,
+        replaces,
+    })
+}
+
+/// The move code `code` typed back by `user` from client `ip` (the API's and the portal
+/// page's): a move ticket, and the names of the devices it replaces. Refused as
+/// [`use_code`] refuses a code, or `nothing_to_move`.
+pub(crate) fn confirm_move(
+    st: &AppState,
+    ip: IpAddr,
+    user: &str,
+    code: &str,
+) -> Result<(TicketResponse, Vec<String>), ApiError> {
+    let replaces = replaced_devices(st, user)?;
+    use_code(st, ip, user, OutOfBandPurpose::Move, None, code, |_| Ok(()))?;
+    let ticket = new_ticket(st, user, Some(replaces.clone()))?;
+    tracing::info!(%user, "move ticket issued");
+    Ok((ticket, replaces))
+}
+
+/// The names of the user's active devices, which a move would replace (none: nothing to
+/// move).
+pub(crate) fn active_device_names(st: &AppState, user: &str) -> Result<Vec<String>, ApiError> {
+    Ok(st
+        .db
+        .approval_credentials(user)?
+        .into_iter()
+        .map(|credential| credential.device_name)
+        .collect())
 }
 
 /// The names of the user's active devices, which a move replaces; `nothing_to_move` (409)
 /// when there are none.
 fn replaced_devices(st: &AppState, user: &str) -> Result<Vec<String>, ApiError> {
-    let names: Vec<String> = st
-        .db
-        .approval_credentials(user)?
-        .into_iter()
-        .map(|credential| credential.device_name)
-        .collect();
+    let names = active_device_names(st, user)?;
     if names.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

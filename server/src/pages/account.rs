@@ -1,7 +1,8 @@
 //! The account page: `GET /portal/account` shows whether login notifications are on, lists
 //! the signed-in user's devices (name, enrolled, last used, "possibly cloned" when blocked,
-//! "moved to …" when replaced by a move), recent logins (when, application, address,
-//! location, browser, decision) and fraud reports, from the same queries as
+//! "moved to …" when replaced by a move; a link to move IB Key to a new phone while one is
+//! active), recent logins (when, application, address, location, browser, decision) and
+//! fraud reports, from the same queries as
 //! `/v1/portal/devices`, `/v1/portal/activity` and `/v1/portal/fraud-reports`;
 //! `POST /portal/account/devices/{credential_id}/revoke` (CSRF) revokes a device as
 //! `DELETE /v1/portal/devices/{id}` does and 303s back;
@@ -117,9 +118,11 @@ pub(crate) async fn page(State(st): Shared, signed_in: SignedIn) -> Result<Respo
         },
     ];
     let notifications = push_approvals_form(pushes_enabled, &csrf);
+    // A move replaces every device not yet replaced (`handlers::move_device`).
+    let can_move = devices.iter().any(|device| device.moved_to.is_none());
     Ok(page_response(
         StatusCode::OK,
-        &account_page(user, &notifications, &tables),
+        &account_page(user, &notifications, &tables, can_move),
     ))
 }
 

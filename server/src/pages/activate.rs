@@ -5,7 +5,13 @@
 //! status as server-sent events (`event: status`, data [`StatusUpdate`]): the current state
 //! at once, then each change, until the state is final (activated, used, expired).
 //!
-//! The states: `activated` (a device enrolled with the ticket and is still enrolled),
+//! A move ticket (`super::move_phone`) is shown by the same page ([`ticket_page`]) and
+//! watched by the same stream at `GET /portal/move/events?session=<last group>`
+//! ([`move_events`]), in the words of a move ([`TicketKind::Move`]): `moved` instead of
+//! `activated`.
+//!
+//! The states: `activated` (a device enrolled with the ticket and is still enrolled; `moved`
+//! for a move ticket),
 //! `used` (the ticket was used, but the device it enrolled has been removed or revoked since),
 //! `expired`, `already_enrolled` (a device was refused the ticket because the user is already
 //! enrolled on it; the ticket stays good for another device), else `waiting`. The stream
@@ -13,6 +19,7 @@
 //! `events::RECHECK_INTERVAL` (and at the ticket's expiry).
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State};
@@ -27,11 +34,12 @@ use super::error::PageError;
 use super::events::{status_events, Reading, Watched};
 use super::html::{activation_page, page_response, qr_data_url, ActivationView};
 use super::session::{CsrfForm, SignedIn};
-use super::ACTIVATE_PATH;
+use super::{ACTIVATE_EVENTS_PATH, ACTIVATE_PATH, MOVE_EVENTS_PATH};
 use crate::db::activation::WatchedTicket;
 use crate::error::ApiError;
 use crate::handlers::portal::new_ticket;
 use crate::state::{AppState, Shared};
+use ibkey_protocol::activation::TicketResponse;
 use tokio::sync::futures::Notified;
 
 /// Where an activation ticket stands, as the page shows it.
@@ -42,6 +50,8 @@ pub(crate) enum ActivationState {
     Waiting,
     /// A device enrolled with the ticket.
     Activated,
+    /// A device enrolled with the move ticket, replacing the user's other devices.
+    Moved,
     /// The ticket was used, and the device it enrolled is no longer enrolled.
     Used,
     /// The ticket expired unused.
@@ -53,7 +63,53 @@ pub(crate) enum ActivationState {
 impl ActivationState {
     /// Whether nothing can change any more (the stream ends).
     fn is_final(self) -> bool {
-        matches!(self, Self::Activated | Self::Used | Self::Expired)
+        matches!(
+            self,
+            Self::Activated | Self::Moved | Self::Used | Self::Expired
+        )
+    }
+}
+
+/// What a ticket shown on a page is for, which sets the page's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TicketKind {
+    /// Activating IB Key on a phone (the activation page).
+    Activation,
+    /// Moving IB Key to a new phone (`super::move_phone`).
+    Move,
+}
+
+impl TicketKind {
+    /// The status before anything happened.
+    fn waiting_message(self) -> &'static str {
+        match self {
+            Self::Activation => "Waiting for your phone…",
+            Self::Move => "Waiting for your new phone…",
+        }
+    }
+
+    /// The status of a used code.
+    fn used_message(self) -> &'static str {
+        match self {
+            Self::Activation => "This code was already used. Get a fresh code.",
+            Self::Move => "This code was already used. Send me a new code to move again.",
+        }
+    }
+
+    /// The status of an expired code.
+    fn expired_message(self) -> &'static str {
+        match self {
+            Self::Activation => "This code expired. Get a fresh code.",
+            Self::Move => "This code expired. Send me a new code to move again.",
+        }
+    }
+
+    /// The path of the ticket's status events.
+    fn events_path(self) -> &'static str {
+        match self {
+            Self::Activation => ACTIVATE_EVENTS_PATH,
+            Self::Move => MOVE_EVENTS_PATH,
+        }
     }
 }
 
@@ -70,14 +126,20 @@ pub(crate) struct StatusUpdate {
 }
 
 impl StatusUpdate {
-    /// The status of `ticket` of `user` at `now`; `refused_as_enrolled` tells whether a
-    /// device was refused it as already enrolled.
-    fn of(ticket: &WatchedTicket, user: &str, refused_as_enrolled: bool, now: i64) -> Self {
+    /// The status of `ticket` (of `kind`) of `user` at `now`; `refused_as_enrolled` tells
+    /// whether a device was refused it as already enrolled.
+    fn of(
+        ticket: &WatchedTicket,
+        kind: TicketKind,
+        user: &str,
+        refused_as_enrolled: bool,
+        now: i64,
+    ) -> Self {
         let (state, device_name) = if ticket.used {
-            let state = if ticket.device_active {
-                ActivationState::Activated
-            } else {
-                ActivationState::Used
+            let state = match (ticket.device_active, kind) {
+                (false, _) => ActivationState::Used,
+                (true, TicketKind::Activation) => ActivationState::Activated,
+                (true, TicketKind::Move) => ActivationState::Moved,
             };
             (state, ticket.device_name.clone())
         } else if now >= ticket.expires_at {
@@ -90,12 +152,21 @@ impl StatusUpdate {
         let message = match (state, &device_name) {
             (ActivationState::Activated, Some(name)) => format!("Activated on {name}."),
             (ActivationState::Activated, None) => "Activated.".to_string(),
-            (ActivationState::Used, _) => USED_MESSAGE.to_string(),
-            (ActivationState::Expired, _) => EXPIRED_MESSAGE.to_string(),
-            (ActivationState::AlreadyEnrolled, _) => {
-                format!("{user} is already enrolled on that device.")
+            (ActivationState::Moved, Some(name)) => {
+                format!("Moved to {name}. Your old phone no longer approves your logins.")
             }
-            (ActivationState::Waiting, _) => WAITING_MESSAGE.to_string(),
+            (ActivationState::Moved, None) => {
+                "Moved. Your old phone no longer approves your logins.".to_string()
+            }
+            (ActivationState::Used, _) => kind.used_message().to_string(),
+            (ActivationState::Expired, _) => kind.expired_message().to_string(),
+            (ActivationState::AlreadyEnrolled, _) => match kind {
+                TicketKind::Activation => format!("{user} is already enrolled on that device."),
+                TicketKind::Move => format!(
+                    "{user} is already enrolled on that phone. Scan this with your new phone."
+                ),
+            },
+            (ActivationState::Waiting, _) => kind.waiting_message().to_string(),
         };
         Self {
             state,
@@ -105,16 +176,25 @@ impl StatusUpdate {
     }
 }
 
-/// The status before anything happened.
-const WAITING_MESSAGE: &str = "Waiting for your phone…";
-/// The status of a used code.
-const USED_MESSAGE: &str = "This code was already used. Get a fresh code.";
-/// The status of an expired code.
-const EXPIRED_MESSAGE: &str = "This code expired. Get a fresh code.";
-
 /// `GET /portal/activate`: a fresh ticket, shown.
 pub(crate) async fn page(State(st): Shared, signed_in: SignedIn) -> Result<Response, PageError> {
     let ticket = new_ticket(&st, &signed_in.user, None)?;
+    ticket_page(&st, &signed_in, &ticket, None)
+}
+
+/// The page of `ticket` for `signed_in`: its QR code, its session ID, the countdown and its
+/// status (watched by the page's script). `replaces` names the devices a move ticket
+/// replaces (the page then speaks of a move), `None` for an activation ticket.
+pub(crate) fn ticket_page(
+    st: &AppState,
+    signed_in: &SignedIn,
+    ticket: &TicketResponse,
+    replaces: Option<&[String]>,
+) -> Result<Response, PageError> {
+    let kind = match replaces {
+        None => TicketKind::Activation,
+        Some(_) => TicketKind::Move,
+    };
     let qr_url = qr_data_url(&ticket.qr_payload)
         .map_err(|e| ApiError::internal("activation QR code", &e))?;
     let last_group = ticket.session_id.rsplit('-').next().unwrap_or_default();
@@ -123,11 +203,12 @@ pub(crate) async fn page(State(st): Shared, signed_in: SignedIn) -> Result<Respo
         qr_url: &qr_url,
         session_id: &ticket.session_id,
         seconds_left: ticket.expires_at - st.clock.now(),
-        events_url: &format!("/portal/activate/events?session={last_group}"),
+        events_url: &format!("{}?session={last_group}", kind.events_path()),
         state: "waiting",
-        status: WAITING_MESSAGE,
-        expired_status: EXPIRED_MESSAGE,
-        csrf: &signed_in.csrf(&st),
+        status: kind.waiting_message(),
+        expired_status: kind.expired_message(),
+        csrf: &signed_in.csrf(st),
+        replaces,
     };
     Ok(page_response(StatusCode::OK, &activation_page(&view)))
 }
@@ -157,6 +238,26 @@ pub(crate) async fn events(
     signed_in: SignedIn,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
+    ticket_events(st, signed_in, query, TicketKind::Activation)
+}
+
+/// `GET /portal/move/events?session=<last group>`: as [`events`], in the words of a move.
+pub(crate) async fn move_events(
+    State(st): Shared,
+    signed_in: SignedIn,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
+    ticket_events(st, signed_in, query, TicketKind::Move)
+}
+
+/// The status events of the signed-in user's newest ticket whose session ID ends in the
+/// queried group, in the words of `kind`.
+fn ticket_events(
+    st: Arc<AppState>,
+    signed_in: SignedIn,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+    kind: TicketKind,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, PageError> {
     let bad_group = || {
         PageError::BadRequest(
             "session must be the last group of the session ID shown: 4 letters and digits."
@@ -171,6 +272,7 @@ pub(crate) async fn events(
     let watcher = Watcher {
         user: signed_in.user,
         group,
+        kind,
     };
     // The ticket must exist now; later reads that fail end the stream.
     watcher.read(&st)?.ok_or(PageError::TicketUnknown)?;
@@ -178,12 +280,14 @@ pub(crate) async fn events(
 }
 
 /// What one event stream watches: the newest ticket of a user whose session ID ends in a
-/// group.
+/// group, and what it is for.
 struct Watcher {
     /// The signed-in user.
     user: String,
     /// The last group of the watched ticket's session ID (upper case).
     group: String,
+    /// What the ticket is for (the events' words).
+    kind: TicketKind,
 }
 
 impl Watched for Watcher {
@@ -202,7 +306,7 @@ impl Watched for Watcher {
             .activation_watch
             .was_refused_as_enrolled(&ticket.session_id);
         let now = st.clock.now();
-        let update = StatusUpdate::of(&ticket, &self.user, refused, now);
+        let update = StatusUpdate::of(&ticket, self.kind, &self.user, refused, now);
         Ok(Some(Reading {
             state: update.state,
             is_final: update.state.is_final(),
@@ -228,50 +332,81 @@ mod tests {
 
     #[test]
     fn states_and_their_sentences() {
+        use TicketKind::{Activation, Move};
         let cases = [
             (
                 ticket(false, None),
+                Activation,
                 false,
                 50,
                 "waiting",
-                WAITING_MESSAGE.to_string(),
+                "Waiting for your phone…",
             ),
             (
                 ticket(false, None),
+                Move,
+                false,
+                50,
+                "waiting",
+                "Waiting for your new phone…",
+            ),
+            (
+                ticket(false, None),
+                Activation,
                 true,
                 50,
                 "already_enrolled",
-                "alice is already enrolled on that device.".to_string(),
+                "alice is already enrolled on that device.",
             ),
             (
                 ticket(false, None),
+                Activation,
                 true,
                 100,
                 "expired",
-                EXPIRED_MESSAGE.to_string(),
+                "This code expired. Get a fresh code.",
+            ),
+            (
+                ticket(false, None),
+                Move,
+                false,
+                100,
+                "expired",
+                "This code expired. Send me a new code to move again.",
             ),
             (
                 ticket(true, Some(("Pixel <8>", true))),
+                Activation,
                 false,
                 200,
                 "activated",
-                "Activated on Pixel <8>.".to_string(),
+                "Activated on Pixel <8>.",
+            ),
+            (
+                ticket(true, Some(("Pixel 9", true))),
+                Move,
+                false,
+                200,
+                "moved",
+                "Moved to Pixel 9. Your old phone no longer approves your logins.",
             ),
             (
                 ticket(true, Some(("Pixel", false))),
+                Activation,
                 false,
                 50,
                 "used",
-                USED_MESSAGE.to_string(),
+                "This code was already used. Get a fresh code.",
             ),
         ];
-        for (ticket, refused, now, state, message) in cases {
-            let update = StatusUpdate::of(&ticket, "alice", refused, now);
+        for (ticket, kind, refused, now, state, message) in cases {
+            let update = StatusUpdate::of(&ticket, kind, "alice", refused, now);
             let json = serde_json::to_value(&update).expect("json");
             assert_eq!(json["state"], state);
             assert_eq!(update.message, message);
         }
         assert!(ActivationState::Used.is_final());
+        assert!(ActivationState::Moved.is_final());
         assert!(!ActivationState::AlreadyEnrolled.is_final());
     }
 }

@@ -11,8 +11,9 @@ use qrcode::types::QrError;
 use qrcode::QrCode;
 
 use super::{
-    ACCOUNT_PATH, ACTIVATE_PATH, CSS_PATH, JS_PATH, LOGIN_DONE_PATH, LOGIN_EVENTS_PATH,
-    LOGIN_OFFLINE_PATH, LOGIN_PATH, LOGIN_QR_PATH, LOGIN_WAIT_PATH, SIGN_IN_PATH,
+    ACCOUNT_PATH, ACTIVATE_FRESH_PATH, ACTIVATE_PATH, CSS_PATH, JS_PATH, LOGIN_DONE_PATH,
+    LOGIN_EVENTS_PATH, LOGIN_OFFLINE_PATH, LOGIN_PATH, LOGIN_QR_PATH, LOGIN_WAIT_PATH,
+    MOVE_CODE_PATH, MOVE_CONFIRM_PATH, MOVE_PATH, SIGN_IN_PATH,
 };
 use crate::error::ApiError;
 
@@ -377,16 +378,29 @@ pub(crate) fn push_approvals_form(enabled: bool, csrf: &str) -> String {
 }
 
 /// The account page of `user`: the login notifications switch (`notifications`, HTML from
-/// [`push_approvals_form`]), its devices, recent logins and fraud reports.
-pub(crate) fn account_page(user: &str, notifications: &str, tables: &[Table<'_>]) -> String {
+/// [`push_approvals_form`]), its devices, recent logins and fraud reports; with `can_move`
+/// (the user has an active device), the link to move IB Key to a new phone.
+pub(crate) fn account_page(
+    user: &str,
+    notifications: &str,
+    tables: &[Table<'_>],
+    can_move: bool,
+) -> String {
     let tables: Vec<String> = tables.iter().map(table_html).collect();
+    let move_link = if can_move {
+        format!(
+            "<p>Got a new phone? <a id=\"move-link\" href=\"{MOVE_PATH}\">Move IB Key to a new phone</a></p>\n"
+        )
+    } else {
+        String::new()
+    };
     document(
         "Your devices",
         &format!(
             r#"{nav}
 <h1>Your devices</h1>
 <p>Signed in as <strong>{user}</strong>. Revoke a device you no longer use or do not recognise: it can then approve nothing.</p>
-{notifications}
+{move_link}{notifications}
 {tables}"#,
             nav = portal_nav(),
             user = escape(user),
@@ -428,16 +442,42 @@ pub(crate) struct ActivationView<'a> {
     pub expired_status: &'a str,
     /// The CSRF token of the "get a fresh code" form.
     pub csrf: &'a str,
+    /// The devices a move ticket replaces (the page then speaks of a move, and its "fresh
+    /// code" button sends a new move code); `None` for an activation ticket.
+    pub replaces: Option<&'a [String]>,
 }
 
-/// The activation page.
+/// The activation page, or with [`ActivationView::replaces`] the move's page that shows the
+/// move ticket the same way.
 pub(crate) fn activation_page(view: &ActivationView<'_>) -> String {
+    let user = escape(view.user);
+    let (title, heading, intro, fresh_action, fresh_button) = match view.replaces {
+        None => (
+            "Activate IB Key",
+            "Activate IB Key",
+            format!("Signed in as <strong>{user}</strong>. Open IB Key on your phone, choose to activate, and scan this QR code. If the camera cannot read it, type the session ID under it instead."),
+            ACTIVATE_FRESH_PATH,
+            "Get a fresh code",
+        ),
+        Some(replaces) => (
+            "Move IB Key to a new phone",
+            "Scan this with your NEW phone",
+            format!(
+                "Signed in as <strong>{user}</strong>. Open IB Key on your new phone, choose to activate, and scan this QR code. If the camera cannot read it, type the session ID under it instead. It replaces {devices}: as soon as the new phone is set up, {they} no longer approve{s} your logins.",
+                devices = device_names(replaces),
+                they = if replaces.len() == 1 { "it" } else { "they" },
+                s = if replaces.len() == 1 { "s" } else { "" },
+            ),
+            MOVE_CODE_PATH,
+            "Send me a new code",
+        ),
+    };
     document(
-        "Activate IB Key",
+        title,
         &format!(
             r#"{nav}
-<h1>Activate IB Key</h1>
-<p>Signed in as <strong>{user}</strong>. Open IB Key on your phone, choose to activate, and scan this QR code. If the camera cannot read it, type the session ID under it instead.</p>
+<h1>{heading}</h1>
+<p id="activation-intro">{intro}</p>
 {status}
 <div id="activation-code">
 <img id="activation-qr" alt="QR code to scan with IB Key" src="{qr_url}" width="320" height="320">
@@ -445,18 +485,118 @@ pub(crate) fn activation_page(view: &ActivationView<'_>) -> String {
 <p id="session-id">{session_id}</p>
 <p>This code expires in <span id="countdown" data-seconds-left="{seconds_left}">{countdown}</span>.</p>
 </div>
-<form id="fresh-code" method="post" action="/portal/activate/fresh">
+<form id="fresh-code" method="post" action="{fresh_action}">
 <input type="hidden" name="csrf" value="{csrf}">
-<button type="submit">Get a fresh code</button>
+<button type="submit">{fresh_button}</button>
 </form>"#,
             nav = portal_nav(),
-            user = escape(view.user),
             qr_url = escape(view.qr_url),
             session_id = escape(view.session_id),
             seconds_left = view.seconds_left.max(0),
             countdown = countdown(view.seconds_left),
             status = status_paragraph(view),
             csrf = escape(view.csrf),
+        ),
+    )
+}
+
+/// `names` (escaped) in bold, as a sentence lists them: "<b>a</b>", "<b>a</b> and <b>b</b>",
+/// "<b>a</b>, <b>b</b> and <b>c</b>".
+fn device_names(names: &[String]) -> String {
+    let bold: Vec<String> = names
+        .iter()
+        .map(|name| format!("<strong>{}</strong>", escape(name)))
+        .collect();
+    match bold.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// The first page of a move for `user`: what moving does, the devices it replaces (`replaces`,
+/// at least one), and the "Send me a code" form (with its CSRF token); the error of the last
+/// attempt to send one (if any).
+pub(crate) fn move_page(
+    user: &str,
+    replaces: &[String],
+    csrf: &str,
+    error: Option<&str>,
+) -> String {
+    let items: Vec<String> = replaces
+        .iter()
+        .map(|name| format!("<li>{}</li>", escape(name)))
+        .collect();
+    document(
+        "Move IB Key to a new phone",
+        &format!(
+            r#"{nav}
+<h1>Move IB Key to a new phone</h1>
+<p>Signed in as <strong>{user}</strong>. Set up IB Key on your new phone from here. Your old phone stops working for IB Key as soon as the new one is set up: it no longer approves your logins.</p>
+<h2 id="replaces-heading">The new phone replaces</h2>
+<ul id="replaced-devices" aria-labelledby="replaces-heading">
+{items}
+</ul>
+<p>To confirm it is you, we first send a 6-digit code to your e-mail address or phone number (not to IB Key, in case you no longer have your old phone).</p>
+{error}<form id="send-code" method="post" action="{MOVE_CODE_PATH}">
+<input type="hidden" name="csrf" value="{csrf}">
+<button type="submit">Send me a code</button>
+</form>"#,
+            nav = portal_nav(),
+            user = escape(user),
+            items = items.join("\n"),
+            error = form_error(error),
+            csrf = escape(csrf),
+        ),
+    )
+}
+
+/// The move's page for `user` without an active device: nothing to move, activate instead.
+pub(crate) fn nothing_to_move_page(user: &str) -> String {
+    document(
+        "Move IB Key to a new phone",
+        &format!(
+            r#"{nav}
+<h1>Move IB Key to a new phone</h1>
+<p id="nothing-to-move">Signed in as <strong>{user}</strong>. There is nothing to move: IB Key is not active on any phone for you.</p>
+<p><a href="{ACTIVATE_PATH}">Activate IB Key on your new phone</a> instead.</p>"#,
+            nav = portal_nav(),
+            user = escape(user),
+        ),
+    )
+}
+
+/// The move's code step: where the code went (`sent_to`, masked), how long codes last
+/// (`minutes`), the code form and the "Send a new code" form (with the CSRF token), and the
+/// error of the last code typed (if any).
+pub(crate) fn move_code_page(
+    sent_to: &str,
+    minutes: i64,
+    csrf: &str,
+    error: Option<&str>,
+) -> String {
+    document(
+        "Enter your code",
+        &format!(
+            r#"{nav}
+<h1>Confirm it is you</h1>
+<p id="code-sent">We sent a 6-digit code to <strong>{sent_to}</strong>. It works for {minutes} minutes, once.</p>
+{error}<form id="move-confirm" method="post" action="{MOVE_CONFIRM_PATH}">
+<input type="hidden" name="csrf" value="{csrf}">
+<div class="field">
+<label for="code">6-digit code</label>
+<input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" maxlength="12" required>
+</div>
+<button type="submit">Confirm</button>
+</form>
+<form id="resend-code" method="post" action="{MOVE_CODE_PATH}">
+<input type="hidden" name="csrf" value="{csrf}">
+<p>No code arrived, or it no longer works? <button type="submit" class="secondary">Send me a new code</button></p>
+</form>"#,
+            nav = portal_nav(),
+            sent_to = escape(sent_to),
+            error = form_error(error),
+            csrf = escape(csrf),
         ),
     )
 }
@@ -516,6 +656,7 @@ mod tests {
             status,
             expired_status: "This code expired. Get a fresh code.",
             csrf: "t\"oken",
+            replaces: None,
         }
     }
 
@@ -556,7 +697,8 @@ mod tests {
             rows: vec![vec![escape("<x>"), revoke_form("c\"id", "t")]],
             empty: "None.",
         };
-        let account = account_page("<u>", &push_approvals_form(false, "t\"k"), &[table]);
+        let account = account_page("<u>", &push_approvals_form(false, "t\"k"), &[table], true);
+        assert!(account.contains(r#"<a id="move-link" href="/portal/move">"#));
         assert!(account.contains("Login notifications are <strong>off</strong>"));
         assert!(account.contains(r#"name="enabled" value="true""#));
         assert!(account.contains(r#"name="csrf" value="t&quot;k""#));
@@ -572,6 +714,36 @@ mod tests {
             empty: "No <logins>.",
         };
         assert!(table_html(&empty).contains(r#"<td colspan="2">No &lt;logins&gt;.</td>"#));
+    }
+
+    #[test]
+    fn the_move_pages_name_the_replaced_devices_and_escape_them() {
+        let replaces = [
+            "<b>old</b>".to_string(),
+            "iPad".to_string(),
+            "Pixel".to_string(),
+        ];
+        let scan = activation_page(&ActivationView {
+            replaces: Some(&replaces),
+            ..view("Waiting for your new phone…", "alice")
+        });
+        assert!(scan.contains("<h1>Scan this with your NEW phone</h1>"));
+        assert!(scan.contains(
+            "It replaces <strong>&lt;b&gt;old&lt;/b&gt;</strong>, <strong>iPad</strong> and <strong>Pixel</strong>: as soon as the new phone is set up, they no longer approve your logins."
+        ));
+        assert!(scan.contains(r#"<form id="fresh-code" method="post" action="/portal/move/code">"#));
+        assert!(!activation_page(&view("x", "alice")).contains("NEW phone"));
+        assert_eq!(device_names(&replaces[1..2]), "<strong>iPad</strong>");
+        let first = move_page("a<b", &replaces[..1], "t\"k", Some("<too many>"));
+        assert!(first.contains("<li>&lt;b&gt;old&lt;/b&gt;</li>"));
+        assert!(first.contains("Signed in as <strong>a&lt;b</strong>"));
+        assert!(first.contains("&lt;too many&gt;"));
+        assert!(first.contains(r#"name="csrf" value="t&quot;k""#));
+        let code = move_code_page("a••••@<x>", 10, "t", Some("wrong <code>"));
+        assert!(code.contains("We sent a 6-digit code to <strong>a••••@&lt;x&gt;</strong>."));
+        assert!(code.contains("wrong &lt;code&gt;"));
+        assert!(code.contains(r#"inputmode="numeric" autocomplete="one-time-code""#));
+        assert!(nothing_to_move_page("<u>").contains(r#"<a href="/portal/activate">"#));
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! script or style): sign-in ([`sign_in`]), the activation page ([`activate`]: the QR
 //! code, the session ID, a countdown, "get a fresh code", and its status as server-sent
 //! events), the account page ([`account`]: devices with "revoke", recent logins, fraud
-//! reports) and the login page ([`login`]: the password, the number to match and the
-//! login's status as server-sent events, the QR code, challenge/response). Sessions, cookies
-//! and CSRF tokens are in [`session`], the HTML in [`html`], the error pages in [`error`],
-//! the event streams in [`events`].
+//! reports), moving IB Key to a new phone ([`move_phone`]: a code sent out of band, then the
+//! move ticket shown as the activation page shows its ticket) and the login page ([`login`]:
+//! the password, the number to match and the login's status as server-sent events, the QR
+//! code, challenge/response). Sessions, cookies and CSRF tokens are in [`session`], the HTML
+//! in [`html`], the error pages in [`error`], the event streams in [`events`].
 //!
 //! Every reply of these routes carries [`CONTENT_SECURITY_POLICY`],
 //! `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`; every page also
@@ -17,6 +18,7 @@ pub(crate) mod error;
 pub(crate) mod events;
 pub(crate) mod html;
 pub(crate) mod login;
+pub(crate) mod move_phone;
 pub(crate) mod session;
 pub(crate) mod sign_in;
 
@@ -41,6 +43,18 @@ pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 's
 pub(crate) const SIGN_IN_PATH: &str = "/portal/sign-in";
 /// The activation page's path.
 pub(crate) const ACTIVATE_PATH: &str = "/portal/activate";
+/// The activation page's "get a fresh code" form.
+pub(crate) const ACTIVATE_FRESH_PATH: &str = "/portal/activate/fresh";
+/// The activation page's status events.
+pub(crate) const ACTIVATE_EVENTS_PATH: &str = "/portal/activate/events";
+/// The move's first page (what moving does, "Send me a code").
+pub(crate) const MOVE_PATH: &str = "/portal/move";
+/// Where the move's "Send me a code" form posts (the code step answers).
+pub(crate) const MOVE_CODE_PATH: &str = "/portal/move/code";
+/// Where the move's code form posts (the move ticket's page answers).
+pub(crate) const MOVE_CONFIRM_PATH: &str = "/portal/move/confirm";
+/// The move ticket's status events.
+pub(crate) const MOVE_EVENTS_PATH: &str = "/portal/move/events";
 /// The account page's path.
 pub(crate) const ACCOUNT_PATH: &str = "/portal/account";
 /// The login page's path (the password form).
@@ -71,8 +85,12 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/", get(|| async { Redirect::to(SIGN_IN_PATH) }))
         .route(SIGN_IN_PATH, get(sign_in::form).post(sign_in::submit))
         .route(ACTIVATE_PATH, get(activate::page))
-        .route("/portal/activate/fresh", post(activate::fresh))
-        .route("/portal/activate/events", get(activate::events))
+        .route(ACTIVATE_FRESH_PATH, post(activate::fresh))
+        .route(ACTIVATE_EVENTS_PATH, get(activate::events))
+        .route(MOVE_PATH, get(move_phone::page))
+        .route(MOVE_CODE_PATH, post(move_phone::send_code))
+        .route(MOVE_CONFIRM_PATH, post(move_phone::confirm))
+        .route(MOVE_EVENTS_PATH, get(activate::move_events))
         .route(ACCOUNT_PATH, get(account::page))
         .route(
             "/portal/account/devices/{credential_id}/revoke",

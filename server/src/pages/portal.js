@@ -1,5 +1,6 @@
 // The ibkey portal pages' script: the activation page's countdown and its status, updated
-// from the server's events (GET /portal/activate/events, event "status"); the login page's
+// from the server's events (GET /portal/activate/events, event "status"; the move ticket's
+// page alike from GET /portal/move/events, "moved" where activation says "activated"); the login page's
 // status, updated from GET /login/events, going on to /login/done on approval.
 "use strict";
 
@@ -25,7 +26,7 @@ function onStatus(url, handle) {
   if (!status || !countdown) {
     return;
   }
-  const FINAL = ["activated", "used", "expired"];
+  const FINAL = ["activated", "moved", "used", "expired"];
   const secondsLeft = Number(countdown.dataset.secondsLeft) || 0;
   const loadedAt = Date.now();
   let events = null;
