@@ -72,7 +72,11 @@
 //! when a device completes or is refused an activation. `/static/portal.css` and
 //! `GET /portal/account` lists the user's devices (each with a `Revoke` form posting to
 //! `/portal/account/devices/{credential_id}/revoke`, which 303s back), recent logins and
-//! fraud reports. The login page: `GET`/`POST /login` starts a login as `POST /v1/logins`
+//! fraud reports, and links to `GET /portal/move` ("Move IB Key to a new phone": the devices
+//! it replaces and a "Send me a code" form posting to `/portal/move/code`, whose code step
+//! posts to `/portal/move/confirm`; the right code shows the move ticket like the activation
+//! page, its status streamed by `GET /portal/move/events?session=<last group>`, `moved` once
+//! the new phone is set up). The login page: `GET`/`POST /login` starts a login as `POST /v1/logins`
 //! does, keeps its id and secret in the `ibkey_login` cookie (`Path=/login`) and 303s to
 //! `GET /login/wait` (the number to match); `GET /login/events` streams its status
 //! (`waiting`, `approved`, `denied`, `fraud`, `expired`), woken by the login waiters;
