@@ -8,27 +8,7 @@ import XCTest
 ///
 /// Each test starts its own server with the push webhook (`TestServer.start`), so these run
 /// with `swift test` on a Mac (`ios/run-tests.sh`) and are skipped on a simulator.
-final class ApprovalTests: XCTestCase {
-    private var pushes: PushInbox!
-    private var server: TestServer!
-
-    override func setUp() async throws {
-        let inbox = try PushInbox()
-        do {
-            server = try await TestServer.start(pushWebhook: inbox.url)
-        } catch {
-            inbox.close()
-            throw error
-        }
-        pushes = inbox
-    }
-
-    override func tearDown() {
-        server?.stop()
-        pushes?.close()
-        super.tearDown()
-    }
-
+final class ApprovalTests: PushServerTestCase {
     /// A phone with `user` enrolled on `server` (this test's server when nil).
     private func enrolledPhone(_ user: String, on server: TestServer? = nil) async throws -> Phone {
         let portal = server ?? self.server!

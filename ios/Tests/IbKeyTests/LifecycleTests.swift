@@ -7,27 +7,7 @@ import XCTest
 /// the accounts after a reinstall, and the notification doctor with test notifications through
 /// `PushInbox`. The Swift twin of the Kotlin suite's LifecycleTest; like `ApprovalTests` it
 /// starts its own servers, so it runs with `swift test` on a Mac.
-final class LifecycleTests: XCTestCase {
-    private var pushes: PushInbox!
-    private var server: TestServer!
-
-    override func setUp() async throws {
-        let inbox = try PushInbox()
-        do {
-            server = try await TestServer.start(pushWebhook: inbox.url)
-        } catch {
-            inbox.close()
-            throw error
-        }
-        pushes = inbox
-    }
-
-    override func tearDown() {
-        server?.stop()
-        pushes?.close()
-        super.tearDown()
-    }
-
+final class LifecycleTests: PushServerTestCase {
     private func enroll(_ phone: Phone, _ user: String, on server: TestServer? = nil) async throws {
         let portal = server ?? self.server!
         _ = try await phone.ibkey.activateWithSessionId(try await portal.ticket(for: user).sessionId)

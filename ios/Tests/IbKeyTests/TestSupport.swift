@@ -561,6 +561,36 @@ final class PushInbox: @unchecked Sendable {
     }
 }
 
+/// The base of the test classes that start a reference server of their own whose login
+/// notifications go to a `PushInbox` (`TestServer.start(pushWebhook:)`, macOS only): each test
+/// gets a fresh `server` and its `pushes`, both stopped after it. Holds no tests itself.
+class PushServerTestCase: XCTestCase {
+    /// What the server's push gateway received: what the phone would get from APNs.
+    private(set) var pushes: PushInbox!
+    /// This test's own server, posting its login notifications to `pushes`.
+    private(set) var server: TestServer!
+
+    /// Opens the push inbox, then starts the server that posts to it (closing the inbox again
+    /// when the server does not start).
+    override func setUp() async throws {
+        let inbox = try PushInbox()
+        do {
+            server = try await TestServer.start(pushWebhook: inbox.url)
+        } catch {
+            inbox.close()
+            throw error
+        }
+        pushes = inbox
+    }
+
+    /// Stops the server and closes the inbox.
+    override func tearDown() {
+        server?.stop()
+        pushes?.close()
+        super.tearDown()
+    }
+}
+
 /// A portal user name no other run against the same server has used: `alice-1a2b3c4d`.
 func uniqueUser(_ name: String) -> String {
     "\(name)-\(UUID().uuidString.prefix(8).lowercased())"

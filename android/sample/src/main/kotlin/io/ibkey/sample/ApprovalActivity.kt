@@ -1,24 +1,14 @@
 package io.ibkey.sample
 
-import android.graphics.Typeface
 import android.os.Bundle
 import android.view.View
-import android.widget.Button
 import android.widget.LinearLayout
-import android.widget.ScrollView
-import android.widget.TextView
-import androidx.fragment.app.FragmentActivity
 import io.ibkey.android.LoginNotifications
-import io.ibkey.android.common.IbKey
 import io.ibkey.core.ApprovalOutcome
 import io.ibkey.core.LoginChallenge
 import io.ibkey.protocol.Decision
 import java.text.DateFormat
 import java.util.Date
-import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.SupervisorJob
-import kotlinx.coroutines.cancel
 
 /**
  * The approval screen: the logins waiting for this phone's users — the one a notification was
@@ -26,41 +16,19 @@ import kotlinx.coroutines.cancel
  * from where and when, the three numbers to pick from (the login page shows one of them), and
  * "Deny" and "This wasn't me". Picking the right number asks for the PIN, then approves.
  */
-class ApprovalActivity : FragmentActivity() {
-
-    private val ibkey: IbKey get() = (application as SampleApplication).ibkey
-    private val notifications: LoginNotifications get() = (application as SampleApplication).loginNotifications
+class ApprovalActivity : SampleScreen() {
 
     private lateinit var list: LinearLayout
-    private lateinit var status: StatusLine
-    private val screenScope = CoroutineScope(SupervisorJob() + Dispatchers.Main.immediate)
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        val column = LinearLayout(this).apply {
-            orientation = LinearLayout.VERTICAL
-            setPadding(dp(16), dp(16), dp(16), dp(16))
+        showScreen("Logins waiting for you") { column ->
+            addStatusLine(column)
+            list = vertical()
+            column.addView(list)
+            column.addView(button("Check again") { refresh() })
         }
-        column.addView(TextView(this).apply {
-            text = "Logins waiting for you"
-            setTypeface(typeface, Typeface.BOLD)
-        })
-        val statusView = TextView(this).apply { setPadding(0, dp(8), 0, dp(8)) }
-        column.addView(statusView)
-        status = StatusLine(statusView, screenScope)
-        list = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }
-        column.addView(list)
-        column.addView(Button(this).apply {
-            text = "Check again"
-            setOnClickListener { refresh() }
-        })
-        setContentView(ScrollView(this).apply { addView(column) })
         refresh()
-    }
-
-    override fun onDestroy() {
-        screenScope.cancel()
-        super.onDestroy()
     }
 
     /** The tapped notification's login first, then those the server still holds for us. */
@@ -73,45 +41,34 @@ class ApprovalActivity : FragmentActivity() {
         if (waiting.isEmpty()) "No login is waiting." else "${waiting.size} login(s) waiting."
     }
 
+    /** One waiting login: who, what, from where and when, and the buttons that answer it. */
     private fun loginCard(challenge: LoginChallenge): View {
         val ctx = challenge.context
         val time = DateFormat.getTimeInstance().format(Date(ctx.loginTime * 1000))
-        val card = LinearLayout(this).apply {
-            orientation = LinearLayout.VERTICAL
-            setPadding(0, dp(12), 0, dp(12))
-        }
-        card.addView(TextView(this).apply {
-            text = "${challenge.username} → ${ctx.application}\n${ctx.browser}, ${ctx.location} " +
-                "(${ctx.ipAddress}) at $time"
-        })
+        val card = vertical(paddingDp = 12)
+        card.addView(note(
+            "${challenge.username} → ${ctx.application}\n${ctx.browser}, ${ctx.location} " +
+                "(${ctx.ipAddress}) at $time",
+        ))
         if (challenge.numberChoices.isNotEmpty()) {
-            card.addView(TextView(this).apply { text = "Pick the number shown on the login page:" })
+            card.addView(note("Pick the number shown on the login page:"))
             val numbers = LinearLayout(this).apply { orientation = LinearLayout.HORIZONTAL }
             for (number in challenge.numberChoices.map { it.toUByte() }) {
-                numbers.addView(Button(this).apply {
-                    text = number.toString()
-                    textSize = 24f
-                    setOnClickListener { decide(challenge) { ibkey.approve(challenge, number) } }
-                })
+                numbers.addView(
+                    button(number.toString()) { decide(challenge) { ibkey.approve(challenge, number) } }
+                        .apply { textSize = 24f },
+                )
             }
             card.addView(numbers)
         } else {
-            card.addView(Button(this).apply {
-                text = "Approve"
-                setOnClickListener { decide(challenge) { ibkey.approve(challenge) } }
-            })
+            card.addView(button("Approve") { decide(challenge) { ibkey.approve(challenge) } })
         }
-        card.addView(Button(this).apply {
-            text = "Deny"
-            setOnClickListener { decide(challenge) { ibkey.deny(challenge) } }
-        })
-        card.addView(Button(this).apply {
-            text = "This wasn't me"
-            setOnClickListener { decide(challenge) { ibkey.deny(challenge, reportFraud = true) } }
-        })
+        card.addView(button("Deny") { decide(challenge) { ibkey.deny(challenge) } })
+        card.addView(button("This wasn't me") { decide(challenge) { ibkey.deny(challenge, reportFraud = true) } })
         return card
     }
 
+    /** Sends one answer ([call]) to [challenge], then takes its notification away. */
     private fun decide(challenge: LoginChallenge, call: suspend () -> ApprovalOutcome) = status.run("Sending") {
         val outcome = call()
         notifications.dismiss(challenge)
@@ -124,5 +81,4 @@ class ApprovalActivity : FragmentActivity() {
             Decision.WRONG_NUMBER -> "Refused: the number did not match three times."
         }
     }
-
 }

@@ -2,28 +2,20 @@ package io.ibkey.sample
 
 import android.app.AlertDialog
 import android.content.Intent
-import android.graphics.Typeface
 import android.os.Bundle
 import android.text.InputType
 import android.view.View
 import android.widget.Button
 import android.widget.EditText
 import android.widget.LinearLayout
-import android.widget.ScrollView
 import android.widget.TextView
 import androidx.core.widget.doAfterTextChanged
-import androidx.fragment.app.FragmentActivity
-import io.ibkey.android.common.IbKey
 import io.ibkey.core.Account
 import io.ibkey.core.ActivationException
 import io.ibkey.core.ActivationOutcome
 import java.text.DateFormat
 import java.util.Date
 import kotlinx.coroutines.CancellationException
-import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.SupervisorJob
-import kotlinx.coroutines.cancel
 import kotlinx.coroutines.launch
 
 /**
@@ -35,26 +27,17 @@ import kotlinx.coroutines.launch
  * the outcome of the last action, errors shown as `error [CODE]: message`. Users moved to another
  * phone meanwhile are announced when the screen shows.
  */
-class MainActivity : FragmentActivity() {
-
-    private val ibkey: IbKey get() = (application as SampleApplication).ibkey
+class MainActivity : SampleScreen() {
 
     private lateinit var sessionId: EditText
     private lateinit var sessionIdHint: TextView
     private lateinit var qrPayload: EditText
-    private lateinit var status: StatusLine
     private lateinit var accountList: LinearLayout
     private val actionButtons = mutableListOf<Button>()
 
-    /**
-     * The screen's coroutines, cancelled when it is destroyed: what AndroidX's `lifecycleScope`
-     * is (a supervisor job on `Dispatchers.Main.immediate`), without lifecycle-runtime-ktx.
-     */
-    private val screenScope = CoroutineScope(SupervisorJob() + Dispatchers.Main.immediate)
-
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        setContentView(content())
+        showScreen(title = null, ::content)
         if (savedInstanceState == null && intent?.action == Intent.ACTION_SEND) {
             intent.getStringExtra(Intent.EXTRA_TEXT)?.let(::inspect)
         }
@@ -66,16 +49,8 @@ class MainActivity : FragmentActivity() {
         showMoveNotices()
     }
 
-    override fun onDestroy() {
-        screenScope.cancel()
-        super.onDestroy()
-    }
-
-    private fun content(): View {
-        val column = LinearLayout(this).apply {
-            orientation = LinearLayout.VERTICAL
-            setPadding(dp(16), dp(16), dp(16), dp(16))
-        }
+    /** The screen's views, added to its [column]. */
+    private fun content(column: LinearLayout) {
         column.addView(heading("Add a user with the session ID"))
         column.addView(note("Shown under the QR code on the portal's activation page."))
         sessionId = EditText(this).apply {
@@ -104,12 +79,7 @@ class MainActivity : FragmentActivity() {
             activate("Activating") { ibkey.activateFromQr(payload) }
         })
 
-        val statusView = TextView(this).apply {
-            setPadding(0, dp(16), 0, dp(16))
-            setTextIsSelectable(true)
-        }
-        column.addView(statusView)
-        status = StatusLine(statusView, screenScope)
+        addStatusLine(column, paddingDp = 16, selectable = true)
 
         column.addView(action("Logins waiting for approval", disableWhileBusy = false) {
             startActivity(Intent(this, ApprovalActivity::class.java))
@@ -125,10 +95,8 @@ class MainActivity : FragmentActivity() {
         })
 
         column.addView(heading("Users on this device"))
-        accountList = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }
+        accountList = vertical()
         column.addView(accountList)
-
-        return ScrollView(this).apply { addView(column) }
     }
 
     /** Checks the session ID on every keystroke: typos show before anything is sent. */
@@ -154,6 +122,7 @@ class MainActivity : FragmentActivity() {
         }
     }
 
+    /** Activates a user through [call] and says how it went. */
     private fun activate(what: String, call: suspend () -> ActivationOutcome) = perform(what) {
         when (val result = call()) {
             is ActivationOutcome.Activated ->
@@ -166,6 +135,7 @@ class MainActivity : FragmentActivity() {
         }
     }
 
+    /** Asks, then removes [account] from this device and the server. */
     private fun remove(account: Account) {
         AlertDialog.Builder(this)
             .setTitle("Remove ${account.username}?")
@@ -197,6 +167,7 @@ class MainActivity : FragmentActivity() {
         }
     }
 
+    /** Lists the users on this device (or offers recovery when there are none) and the PIN lockout. */
     private fun refreshAccounts() {
         screenScope.launch {
             try {
@@ -240,6 +211,7 @@ class MainActivity : FragmentActivity() {
         }
     }
 
+    /** One user: name, since when, and a "Remove" button. */
     private fun accountRow(account: Account): View {
         val enrolled = DateFormat.getDateTimeInstance().format(Date(account.enrolledAt * 1000))
         val text = TextView(this).apply {
@@ -255,18 +227,10 @@ class MainActivity : FragmentActivity() {
         }
     }
 
-    private fun heading(text: String) = TextView(this).apply {
-        this.text = text
-        setTypeface(typeface, Typeface.BOLD)
-        setPadding(0, dp(16), 0, dp(4))
-    }
+    /** A section's heading: bold, with room above it. */
+    private fun heading(text: String) = bold(text).apply { setPadding(0, dp(16), 0, dp(4)) }
 
-    private fun note(text: String) = TextView(this).apply { this.text = text }
-
+    /** A button for [onClick], disabled while an action runs unless not [disableWhileBusy]. */
     private fun action(label: String, disableWhileBusy: Boolean = true, onClick: () -> Unit) =
-        Button(this).apply {
-            text = label
-            setOnClickListener { onClick() }
-            if (disableWhileBusy) actionButtons += this
-        }
+        button(label, onClick).apply { if (disableWhileBusy) actionButtons += this }
 }

@@ -1,80 +1,42 @@
 package io.ibkey.sample
 
-import android.graphics.Typeface
 import android.os.Bundle
 import android.text.InputType
 import android.view.View
 import android.widget.Button
 import android.widget.EditText
-import android.widget.LinearLayout
-import android.widget.ScrollView
-import android.widget.TextView
-import androidx.fragment.app.FragmentActivity
-import io.ibkey.android.common.IbKey
 import io.ibkey.core.ActivationOutcome
-import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.SupervisorJob
-import kotlinx.coroutines.cancel
 
 /**
  * "Move IB Key to this phone": how to get a move code from the portal, then the QR code's text
  * (pasted here, as the main screen takes it): first read, to show whom it moves and which
  * devices stop working, then, once the user confirms, the move itself.
  */
-class MoveActivity : FragmentActivity() {
-
-    private val ibkey: IbKey get() = (application as SampleApplication).ibkey
+class MoveActivity : SampleScreen() {
 
     private lateinit var payload: EditText
     private lateinit var confirm: Button
-    private lateinit var status: StatusLine
-    private val screenScope = CoroutineScope(SupervisorJob() + Dispatchers.Main.immediate)
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        val column = LinearLayout(this).apply {
-            orientation = LinearLayout.VERTICAL
-            setPadding(dp(16), dp(16), dp(16), dp(16))
+        showScreen("Move IB Key to this phone") { column ->
+            column.addView(note(
+                "1. On a computer, sign in to the portal and choose 'Move IB Key to a new phone'.\n" +
+                    "2. Enter the code we send you by e-mail or SMS.\n" +
+                    "3. The portal shows a QR code: scan it with this phone, or paste its text below.\n" +
+                    "Your old phone stops approving your logins once the move is done.",
+                paddingDp = 8,
+            ))
+            payload = EditText(this).apply {
+                hint = "IBK1.…"
+                inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_FLAG_NO_SUGGESTIONS
+            }
+            column.addView(payload)
+            column.addView(button("Read the code") { inspect() })
+            addStatusLine(column, paddingDp = 16, selectable = true)
+            confirm = button("Move here") { move() }.apply { visibility = View.GONE }
+            column.addView(confirm)
         }
-        column.addView(TextView(this).apply {
-            text = "Move IB Key to this phone"
-            setTypeface(typeface, Typeface.BOLD)
-        })
-        column.addView(TextView(this).apply {
-            text = "1. On a computer, sign in to the portal and choose 'Move IB Key to a new phone'.\n" +
-                "2. Enter the code we send you by e-mail or SMS.\n" +
-                "3. The portal shows a QR code: scan it with this phone, or paste its text below.\n" +
-                "Your old phone stops approving your logins once the move is done."
-            setPadding(0, dp(8), 0, dp(8))
-        })
-        payload = EditText(this).apply {
-            hint = "IBK1.…"
-            inputType = InputType.TYPE_CLASS_TEXT or InputType.TYPE_TEXT_FLAG_NO_SUGGESTIONS
-        }
-        column.addView(payload)
-        column.addView(Button(this).apply {
-            text = "Read the code"
-            setOnClickListener { inspect() }
-        })
-        val statusView = TextView(this).apply {
-            setPadding(0, dp(16), 0, dp(16))
-            setTextIsSelectable(true)
-        }
-        column.addView(statusView)
-        status = StatusLine(statusView, screenScope)
-        confirm = Button(this).apply {
-            text = "Move here"
-            visibility = View.GONE
-            setOnClickListener { move() }
-        }
-        column.addView(confirm)
-        setContentView(ScrollView(this).apply { addView(column) })
-    }
-
-    override fun onDestroy() {
-        screenScope.cancel()
-        super.onDestroy()
     }
 
     /** Reads the code without using it: whom it moves, and what stops working. */
@@ -93,6 +55,7 @@ class MoveActivity : FragmentActivity() {
         }
     }
 
+    /** Uses the code: the move itself. */
     private fun move() {
         val text = payload.text.toString().trim()
         confirm.visibility = View.GONE

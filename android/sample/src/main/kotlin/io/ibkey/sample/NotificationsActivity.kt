@@ -2,22 +2,12 @@ package io.ibkey.sample
 
 import android.content.Intent
 import android.graphics.Color
-import android.graphics.Typeface
 import android.os.Bundle
 import android.provider.Settings
-import android.widget.Button
 import android.widget.LinearLayout
-import android.widget.ScrollView
 import android.widget.TextView
-import androidx.fragment.app.FragmentActivity
-import io.ibkey.android.LoginNotifications
-import io.ibkey.android.common.IbKey
 import io.ibkey.core.CheckStatus
 import io.ibkey.core.DoctorCheck
-import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.SupervisorJob
-import kotlinx.coroutines.cancel
 
 /**
  * "Check notifications": the core's notification doctor over this phone's settings (notifications
@@ -26,47 +16,24 @@ import kotlinx.coroutines.cancel
  * check with its verdict and what to do; and a test notification, whose round trip the next
  * check reports.
  */
-class NotificationsActivity : FragmentActivity() {
-
-    private val ibkey: IbKey get() = (application as SampleApplication).ibkey
-    private val notifications: LoginNotifications get() = (application as SampleApplication).loginNotifications
+class NotificationsActivity : SampleScreen() {
 
     private lateinit var checks: LinearLayout
-    private lateinit var status: StatusLine
-    private val screenScope = CoroutineScope(SupervisorJob() + Dispatchers.Main.immediate)
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        val column = LinearLayout(this).apply {
-            orientation = LinearLayout.VERTICAL
-            setPadding(dp(16), dp(16), dp(16), dp(16))
-        }
-        column.addView(TextView(this).apply {
-            text = "Check notifications"
-            setTypeface(typeface, Typeface.BOLD)
-        })
-        val statusView = TextView(this).apply { setPadding(0, dp(8), 0, dp(8)) }
-        column.addView(statusView)
-        status = StatusLine(statusView, screenScope)
-        checks = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL }
-        column.addView(checks)
-        column.addView(Button(this).apply {
-            text = "Send a test notification"
-            setOnClickListener { sendTest() }
-        })
-        column.addView(Button(this).apply {
-            text = "Check again"
-            setOnClickListener { check() }
-        })
-        column.addView(Button(this).apply {
-            text = "Open notification settings"
-            setOnClickListener {
+        showScreen("Check notifications") { column ->
+            addStatusLine(column)
+            checks = vertical()
+            column.addView(checks)
+            column.addView(button("Send a test notification") { sendTest() })
+            column.addView(button("Check again") { check() })
+            column.addView(button("Open notification settings") {
                 startActivity(
                     Intent(Settings.ACTION_APP_NOTIFICATION_SETTINGS).putExtra(Settings.EXTRA_APP_PACKAGE, packageName),
                 )
-            }
-        })
-        setContentView(ScrollView(this).apply { addView(column) })
+            })
+        }
     }
 
     override fun onResume() {
@@ -74,11 +41,7 @@ class NotificationsActivity : FragmentActivity() {
         check() // again after a visit to the settings
     }
 
-    override fun onDestroy() {
-        screenScope.cancel()
-        super.onDestroy()
-    }
-
+    /** Runs the notification doctor and lists its checks. */
     private fun check() = status.run("Checking") {
         val report = notifications.checkNotifications()
         checks.removeAllViews()
@@ -90,11 +53,13 @@ class NotificationsActivity : FragmentActivity() {
         }
     }
 
+    /** Asks the server for a test notification. */
     private fun sendTest() = status.run("Asking the server for a test notification") {
         ibkey.sendTestNotification()
         "Sent. It should show within seconds; then press \"Check again\" to see how long it took."
     }
 
+    /** One check: its mark, what was measured, and what to do, in red when it failed. */
     private fun row(check: DoctorCheck) = TextView(this).apply {
         val mark = when (check.status) {
             CheckStatus.PASS -> "✓"
