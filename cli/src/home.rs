@@ -86,27 +86,36 @@ pub fn authenticator(
     Ok(Authenticator::new(config, platform)?)
 }
 
-/// The authenticator of this desktop "device", with the PIN read from the terminal or stdin,
-/// trusting `server_key` (`--server-key`), else the key published by a reference server that
-/// keeps its data in this data folder (`ibkey server`: `<home>/server/server-key.pub`).
-pub fn open(
-    home: &Path,
-    server_url: &str,
-    server_key: Option<&str>,
-    pin_stdin: bool,
-) -> Result<Authenticator, Failure> {
-    let platform = desktop_platform(
-        &home.join("device"),
-        Arc::new(TerminalVerifier::new(pin_stdin)),
-        DIAGNOSTICS.get(),
-    )?;
-    let published = home.join("server").join(ibkey_server::PUBLIC_KEY_FILE);
-    let server_key = server_key.map(str::to_string).or_else(|| {
-        std::fs::read_to_string(published)
-            .ok()
-            .map(|key| key.trim().to_string())
-    });
-    authenticator(platform, server_url, server_key, "ibkey desktop")
+/// This desktop "device": its data folder, the server it talks to and trusts, its name.
+pub struct Device<'a> {
+    /// The data folder (`--data-dir`).
+    pub home: &'a Path,
+    /// The server's base URL (`--server`).
+    pub server_url: &'a str,
+    /// The server key to trust (`--server-key`), if given.
+    pub server_key: Option<&'a str>,
+    /// The name it enrolls with (`--device-name`).
+    pub name: &'a str,
+}
+
+impl Device<'_> {
+    /// Its authenticator, with the PIN read from the terminal or stdin, trusting the given
+    /// server key, else the key published by a reference server that keeps its data in this
+    /// data folder (`ibkey server`: `<home>/server/server-key.pub`).
+    pub fn open(&self, pin_stdin: bool) -> Result<Authenticator, Failure> {
+        let platform = desktop_platform(
+            &self.home.join("device"),
+            Arc::new(TerminalVerifier::new(pin_stdin)),
+            DIAGNOSTICS.get(),
+        )?;
+        let published = self.home.join("server").join(ibkey_server::PUBLIC_KEY_FILE);
+        let server_key = self.server_key.map(str::to_string).or_else(|| {
+            std::fs::read_to_string(published)
+                .ok()
+                .map(|key| key.trim().to_string())
+        });
+        authenticator(platform, self.server_url, server_key, self.name)
+    }
 }
 
 /// Waits with tokio's timer.

@@ -40,6 +40,15 @@ struct Cli {
     /// (`<data dir>/server/server-key.pub`).
     #[arg(long, global = true, env = "IBKEY_SERVER_KEY", value_name = "KEY")]
     server_key: Option<String>,
+    /// The name this device enrolls with, as the portal and a phone IB Key moved away from
+    /// show it.
+    #[arg(
+        long,
+        global = true,
+        env = "IBKEY_DEVICE_NAME",
+        default_value = "ibkey desktop"
+    )]
+    device_name: String,
     /// Print debug logs on stderr.
     #[arg(long, global = true)]
     verbose: bool,
@@ -281,6 +290,12 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     let home = home::data_home(cli.data_dir)?;
+    let device = home::Device {
+        home: &home,
+        server_url: &cli.server,
+        server_key: cli.server_key.as_deref(),
+        name: &cli.device_name,
+    };
     match cli.command {
         Command::Server {
             listen,
@@ -332,13 +347,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             challenge,
             pin,
         } => {
-            let authenticator =
-                home::open(&home, &cli.server, cli.server_key.as_deref(), pin.pin_stdin)?;
+            let authenticator = device.open(pin.pin_stdin)?;
             login::respond(&authenticator, &user, &challenge).await
         }
         Command::Code { user, pin } => {
-            let authenticator =
-                home::open(&home, &cli.server, cli.server_key.as_deref(), pin.pin_stdin)?;
+            let authenticator = device.open(pin.pin_stdin)?;
             login::time_code(&authenticator, &user).await
         }
         Command::Otp { uri, time } => login::otp(&uri, time),
@@ -350,8 +363,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             user,
             pin,
         } => {
-            let authenticator =
-                home::open(&home, &cli.server, cli.server_key.as_deref(), pin.pin_stdin)?;
+            let authenticator = device.open(pin.pin_stdin)?;
             let args = login::ApproveArgs {
                 deny,
                 report_fraud,
@@ -362,8 +374,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             login::approve(&authenticator, args).await
         }
         Command::Activate { code, pin } => {
-            let authenticator =
-                home::open(&home, &cli.server, cli.server_key.as_deref(), pin.pin_stdin)?;
+            let authenticator = device.open(pin.pin_stdin)?;
             accounts::activate(
                 &authenticator,
                 code.qr.as_deref(),
@@ -371,18 +382,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )
             .await
         }
-        Command::Users => accounts::users(&home::open(
-            &home,
-            &cli.server,
-            cli.server_key.as_deref(),
-            false,
-        )?),
+        Command::Users => accounts::users(&device.open(false)?),
         Command::Remove { user, pin } => {
-            accounts::remove(
-                &home::open(&home, &cli.server, cli.server_key.as_deref(), pin.pin_stdin)?,
-                &user,
-            )
-            .await
+            accounts::remove(&device.open(pin.pin_stdin)?, &user).await
         }
         Command::Demo { serve, listen } => demo::run(serve.then_some(listen)).await,
         Command::Diagnostics { command } => diagnostics::run(&home, &cli.server, command).await,
@@ -404,15 +406,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Outbox { user } => lifecycle::outbox(&home, &user),
         Command::Recover { user, code, pin } => {
-            let authenticator =
-                home::open(&home, &cli.server, cli.server_key.as_deref(), pin.pin_stdin)?;
+            let authenticator = device.open(pin.pin_stdin)?;
             lifecycle::recover(&authenticator, user.as_deref(), code.as_deref()).await
         }
         Command::Doctor {
             json,
             test_notification,
         } => {
-            let authenticator = home::open(&home, &cli.server, cli.server_key.as_deref(), false)?;
+            let authenticator = device.open(false)?;
             lifecycle::doctor(&authenticator, json, test_notification).await
         }
     }
