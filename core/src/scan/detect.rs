@@ -23,14 +23,13 @@
 //! Every decoder call runs inside `catch_unwind` (`rqrr` is known to panic on odd geometry),
 //! so no input makes this module panic.
 
-use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 
+use rxing::common::cpp_essentials::DecoderResult;
 use rxing::common::{BitMatrix, DetectorRXingResult, HybridBinarizer};
 use rxing::qrcode::cpp_port::decoder::Decode;
 use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatternSets, SampleQR};
-use rxing::qrcode::cpp_port::QrReader;
-use rxing::{BarcodeFormat, BinaryBitmap, DecodeHints, Luma8LuminanceSource, Reader};
+use rxing::{BinaryBitmap, Luma8LuminanceSource};
 
 use super::binarize::{binarize, Bitmap, RADIUS, TIGHT_RADIUS};
 use super::finder::{code_box, find_finders, Finder};
@@ -220,27 +219,53 @@ fn zxing_read_bits(bitmap: &Bitmap, (x0, y0, x1, y1): Region, invert: bool) -> V
                 }
             }
         }
-        let mut patterns = FindFinderPatterns(&matrix, true, 0);
-        let mut used = Vec::new();
-        let mut texts = Vec::new();
-        for set in GenerateFinderPatternSets(&mut patterns) {
-            if [set.bl, set.tl, set.tr].iter().any(|p| used.contains(p)) {
-                continue;
-            }
-            let Ok(detected) = SampleQR(&matrix, &set) else {
-                continue;
-            };
-            match Decode(detected.getBits()) {
-                Ok(decoded) if decoded.isValid() => {
-                    used.extend([set.bl, set.tl, set.tr]);
-                    texts.push(decoded.text());
-                }
-                _ => {}
-            }
-        }
-        Some(texts)
+        Some(decode_matrix(&matrix, true))
     }));
     result.ok().flatten().unwrap_or_default()
+}
+
+/// The texts of the QR codes `rxing`'s detector finds in a binarised image (`try_harder`: its
+/// slower finder search), each set of finder patterns used once. The caller catches panics.
+fn decode_matrix(matrix: &BitMatrix, try_harder: bool) -> Vec<String> {
+    let mut patterns = FindFinderPatterns(matrix, try_harder, 0);
+    let mut used = Vec::new();
+    let mut texts = Vec::new();
+    for set in GenerateFinderPatternSets(&mut patterns) {
+        if [set.bl, set.tl, set.tr].iter().any(|p| used.contains(p)) {
+            continue;
+        }
+        let Ok(detected) = SampleQR(matrix, &set) else {
+            continue;
+        };
+        match Decode(detected.getBits()) {
+            Ok(decoded) if decoded.isValid() => {
+                used.extend([set.bl, set.tl, set.tr]);
+                texts.push(text_of(&decoded));
+            }
+            _ => {}
+        }
+    }
+    texts
+}
+
+/// The text of a decoded code. With the `charsets` feature (desktop builds), as `rxing`
+/// converts it: any ECI, Shift_JIS and other legacy encodings guessed. Without it (the mobile
+/// library), UTF-8, else ISO-8859-1 (the QR default): what IB Key's codes and the links an
+/// authenticator meets use. A code in another encoding still reads, as a foreign code, and
+/// `rxing`'s tables of Asian character sets (about 150 KB) stay out of the library.
+fn text_of(decoded: &DecoderResult<bool>) -> String {
+    #[cfg(feature = "charsets")]
+    {
+        decoded.text()
+    }
+    #[cfg(not(feature = "charsets"))]
+    {
+        let bytes = decoded.content().bytes();
+        match std::str::from_utf8(bytes) {
+            Ok(text) => text.to_string(),
+            Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+        }
+    }
 }
 
 /// The part of `plane` in `region` (which must lie inside it), without copying.
@@ -279,7 +304,8 @@ fn rqrr_read(bitmap: &Bitmap, (x0, y0, x1, y1): Region, invert: bool) -> Vec<Str
     result.unwrap_or_default()
 }
 
-/// Runs `rxing`'s QR reader (its port of zxing-cpp's) on a grey plane, catching any panic.
+/// Runs `rxing`'s binariser and QR reader (its port of zxing-cpp's) on a grey plane, catching
+/// any panic; gives the first text read.
 fn rxing_read(plane: &Plane<'_>, invert: bool) -> Option<String> {
     let mut pixels = Vec::with_capacity(plane.width * plane.height);
     for y in 0..plane.height {
@@ -293,14 +319,10 @@ fn rxing_read(plane: &Plane<'_>, invert: bool) -> Option<String> {
     let (w, h) = (plane.width as u32, plane.height as u32);
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
         let source = Luma8LuminanceSource::new(pixels, w, h).ok()?;
-        let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
-        // QR codes only: no Micro QR or rMQR, which noise imitates more easily.
-        let hints = DecodeHints {
-            PossibleFormats: Some(HashSet::from([BarcodeFormat::QR_CODE])),
-            ..DecodeHints::default()
-        };
-        let decoded = QrReader.decode_with_hints(&mut bitmap, &hints).ok()?;
-        Some(decoded.getText().to_string())
+        let bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+        decode_matrix(bitmap.get_black_matrix(), false)
+            .into_iter()
+            .next()
     }));
     result.ok().flatten()
 }
