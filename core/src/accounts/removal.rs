@@ -54,7 +54,8 @@ impl Device {
         match self.api.revoke(&request).await {
             Ok(()) => Ok(()),
             Err(ApiError::Refused { code, .. })
-                if code == codes::CREDENTIAL_UNKNOWN || code == lifecycle_codes::CREDENTIAL_MOVED =>
+                if code == codes::CREDENTIAL_UNKNOWN
+                    || code == lifecycle_codes::CREDENTIAL_MOVED =>
             {
                 tracing::info!("credential already gone on the server");
                 Ok(())

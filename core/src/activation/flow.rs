@@ -184,7 +184,8 @@ impl Device {
             let receipt = self
                 .check_receipt(&reply.receipt, &ticket, &device.device_id, &public_key)
                 .await?;
-            let secret = agreed_codes_secret(agreement, reply.agreement_key.as_deref(), &receipt.cid);
+            let secret =
+                agreed_codes_secret(agreement, reply.agreement_key.as_deref(), &receipt.cid);
             Ok((receipt, secret))
         }
         .await;
