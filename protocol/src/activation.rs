@@ -166,6 +166,7 @@ pub fn already_enrolled_message(session_id: &str, credential_id: &str, issued_at
 /// `GET /v1/server-key`: the server's signing key, and how it came to be trusted
 /// ([`crate::server_key`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerKeyResponse {
     /// [`key_id`] of the key.
     pub key_id: String,
@@ -180,6 +181,7 @@ pub struct ServerKeyResponse {
 
 /// `POST /v1/portal/sign-in`: a test user signs in to the portal.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInRequest {
     /// Portal user name.
     pub username: String,
@@ -189,6 +191,7 @@ pub struct SignInRequest {
 
 /// Reply to [`SignInRequest`].
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInResponse {
     /// Bearer token for the portal endpoints.
     pub portal_token: String,
@@ -198,6 +201,7 @@ pub struct SignInResponse {
 
 /// Reply to `POST /v1/portal/activation-tickets` (bearer portal token, empty body).
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketResponse {
     /// The session ID printed under the QR, grouped (`K7QP-3MZX-9TWD`).
     pub session_id: String,
@@ -209,6 +213,7 @@ pub struct TicketResponse {
 
 /// `POST /v1/activation/lookup`: trade a typed session ID for its signed ticket.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LookupRequest {
     /// Canonical session ID (12 characters).
     pub session_id: String,
@@ -216,6 +221,7 @@ pub struct LookupRequest {
 
 /// Reply to [`LookupRequest`].
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LookupResponse {
     /// The signed activation ticket, the same text the QR holds.
     pub ticket: String,
@@ -223,6 +229,7 @@ pub struct LookupResponse {
 
 /// `POST /v1/activation/complete`: register this device's key for the ticket's user.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompleteRequest {
     /// The signed activation ticket.
     pub ticket: String,
@@ -242,6 +249,7 @@ pub struct CompleteRequest {
 
 /// Reply to [`CompleteRequest`].
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompleteResponse {
     /// Signed enrollment receipt.
     pub receipt: String,
@@ -253,6 +261,7 @@ pub struct CompleteResponse {
 
 /// `POST /v1/devices/revoke`: the device removes its own credential.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RevokeRequest {
     /// The credential to revoke.
     pub credential_id: String,
@@ -266,6 +275,7 @@ pub struct RevokeRequest {
 /// reports it (it refused the ticket without a network call), so the activation page can say
 /// so. Answered 204; the ticket stays as it was.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlreadyEnrolledRequest {
     /// The signed activation ticket, as presented (QR payload or looked-up ticket).
     pub ticket: String,
@@ -280,6 +290,7 @@ pub struct AlreadyEnrolledRequest {
 
 /// Body of every error reply.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorResponse {
     /// The error.
     pub error: ErrorBody,
@@ -287,6 +298,7 @@ pub struct ErrorResponse {
 
 /// The error inside an [`ErrorResponse`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// One of the `code` constants in [`codes`].
     pub code: String,

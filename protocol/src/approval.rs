@@ -34,6 +34,7 @@ pub const NUMBER_RANGE: std::ops::RangeInclusive<u8> = 10..=99;
 
 /// What the user is shown about a login, as the server saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct LoginContext {
     /// The application being logged in to ("Client Portal").
@@ -104,6 +105,7 @@ impl TokenClaims for ChallengeClaims {
 
 /// What the user decided about a login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Decision {
@@ -175,6 +177,7 @@ pub const PUSH_TOKEN_PURPOSE: &str = "ibkey-push-token/v1";
 
 /// `POST /v1/challenges/decide`: the user's decision about a challenge.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecideRequest {
     /// The challenge answered.
     pub challenge_id: String,
@@ -195,6 +198,7 @@ pub struct DecideRequest {
 
 /// Reply to [`DecideRequest`].
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecideResponse {
     /// Signed [`DecisionReceiptClaims`].
     pub receipt: String,
@@ -247,6 +251,7 @@ impl TokenClaims for TimeClaims {
 /// `POST /v1/challenges/pending`: the open challenges for one credential, pulled by the app
 /// when it opens (so a lost notification never blocks a login).
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingRequest {
     /// The credential asking.
     pub credential_id: String,
@@ -258,6 +263,7 @@ pub struct PendingRequest {
 
 /// Reply to [`PendingRequest`].
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingResponse {
     /// Signed login challenges for the credential, oldest first.
     pub challenges: Vec<String>,
@@ -267,6 +273,7 @@ pub struct PendingResponse {
 
 /// `POST /v1/devices/push-token`: where to send this credential's login notifications.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushTokenRequest {
     /// The credential.
     pub credential_id: String,
@@ -293,6 +300,7 @@ pub struct PushPayload {
 
 /// `POST /v1/logins`: the login page, after the user typed a password.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     /// The user.
     pub username: String,
@@ -305,6 +313,7 @@ pub struct LoginRequest {
 
 /// Reply to [`LoginRequest`]: the login waits for a device.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginStarted {
     /// The login's id.
     pub login_id: String,
@@ -324,6 +333,7 @@ pub struct LoginStarted {
 
 /// Reply to `POST /v1/logins/{id}/qr` (bearer login secret): the login page's QR code.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginQrResponse {
     /// The text the QR code holds: a signed login challenge without a device.
     pub qr_payload: String,
@@ -333,6 +343,7 @@ pub struct LoginQrResponse {
 
 /// Where a login stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LoginState {
     /// Waiting for a device.
@@ -355,6 +366,7 @@ pub enum LoginState {
 /// Reply to `GET /v1/logins/{id}` (bearer login secret; `?wait=N` waits up to N seconds for
 /// a change from `pending`).
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginStatus {
     /// Where the login stands.
     pub state: LoginState,

@@ -42,6 +42,7 @@ pub const OUT_OF_BAND_CODE_SECONDS: i64 = 10 * 60;
 /// Reply to `POST /v1/portal/move` (bearer portal token, empty body): a one-time code was
 /// sent to the user out of band.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MoveStartResponse {
     /// Where the code went, masked for display (`a•••@example.com`, `+41 •• ••• •• 67`).
     pub sent_to: String,
@@ -54,6 +55,7 @@ pub struct MoveStartResponse {
 /// `POST /v1/portal/move/confirm` (bearer portal token): the code sent out of band, typed
 /// back. Answered with an [`crate::activation::TicketResponse`] of a move ticket.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MoveConfirmRequest {
     /// The code as typed (digits; spaces ignored).
     pub code: String,
@@ -85,6 +87,7 @@ impl TokenClaims for MovedClaims {
 
 /// A device key's proof of possession, for recovery.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyProof {
     /// SEC1 uncompressed P-256 public key, base64url.
     pub public_key: String,
@@ -97,6 +100,7 @@ pub struct KeyProof {
 
 /// `POST /v1/recovery/begin`: the device keys a phone still holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryBeginRequest {
     /// One proof per key (at most 32).
     pub keys: Vec<KeyProof>,
@@ -104,6 +108,7 @@ pub struct RecoveryBeginRequest {
 
 /// What the server says about one key of a [`RecoveryBeginRequest`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum RecoveryCandidate {
     /// The key's credential is active: a code was sent to its user.
@@ -146,6 +151,7 @@ pub enum RecoveryCandidate {
 
 /// Reply to [`RecoveryBeginRequest`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryBeginResponse {
     /// One entry per key, in the request's order.
     pub candidates: Vec<RecoveryCandidate>,
@@ -159,6 +165,7 @@ pub fn recovery_complete_detail(code: &str, agreement_key: Option<&str>) -> Stri
 
 /// `POST /v1/recovery/complete`: restore one account with the code its user received.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryCompleteRequest {
     /// SEC1 uncompressed P-256 public key of the account's device key, base64url.
     pub public_key: String,
@@ -177,6 +184,7 @@ pub struct RecoveryCompleteRequest {
 
 /// Reply to [`RecoveryCompleteRequest`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryCompleteResponse {
     /// A new signed enrollment receipt ([`crate::activation::ReceiptClaims`]) for the same
     /// credential, carrying `ctr`: the last approval counter the server accepted, from which
@@ -189,6 +197,7 @@ pub struct RecoveryCompleteResponse {
 
 /// `POST /v1/devices/status`: what the server knows about one credential's notifications.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceStatusRequest {
     /// The credential asking.
     pub credential_id: String,
@@ -200,6 +209,7 @@ pub struct DeviceStatusRequest {
 
 /// The push token the server holds for a credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushTokenStatus {
     /// `fcm`, `apns` or `webhook`.
     pub platform: String,
@@ -211,6 +221,7 @@ pub struct PushTokenStatus {
 
 /// Reply to [`DeviceStatusRequest`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceStatusResponse {
     /// The push token registered for the credential, if any.
     pub push_token: Option<PushTokenStatus>,
@@ -231,6 +242,7 @@ pub struct DeviceStatusResponse {
 
 /// `POST /v1/devices/test-push`: send this credential a test notification.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestPushRequest {
     /// The credential asking.
     pub credential_id: String,
@@ -242,6 +254,7 @@ pub struct TestPushRequest {
 
 /// Reply to [`TestPushRequest`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestPushResponse {
     /// The test notification's id (also in its payload).
     pub id: String,
@@ -264,6 +277,7 @@ pub struct TestPushPayload {
 /// `POST /v1/portal/push-approvals` (bearer portal token): turn the user's login
 /// notifications on or off. Answered 204.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushApprovalsRequest {
     /// Whether logins notify the user's phones.
     pub enabled: bool,

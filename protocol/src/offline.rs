@@ -174,6 +174,7 @@ pub fn time_code(secret: &[u8], unix_secs: u64) -> String {
 
 /// `POST /v1/logins/{id}/offline` (bearer login secret): the login page's challenge.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OfflineChallenge {
     /// Six digits, grouped for reading (`123 456`).
     pub challenge: String,
@@ -184,6 +185,7 @@ pub struct OfflineChallenge {
 /// `POST /v1/logins/{id}/response` (bearer login secret): what the user typed from the phone.
 /// The reply is the login's status.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OfflineResponse {
     /// The phone's 8-digit response (spaces ignored).
     pub response: String,
@@ -192,6 +194,7 @@ pub struct OfflineResponse {
 /// `POST /v1/logins/{id}/code` (bearer login secret): a time-based code typed from the phone.
 /// The reply is the login's status.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeCodeRequest {
     /// The 6-digit code.
     pub code: String,

@@ -64,6 +64,7 @@ pub fn support_fetch_path(reference: &str) -> String {
 
 /// What the server holds of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadStatus {
     /// The bundle.
     pub bundle_id: String,
@@ -77,6 +78,7 @@ pub struct UploadStatus {
 
 /// Reply to a chunk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChunkReceipt {
     /// The bundle.
     pub bundle_id: String,
@@ -88,6 +90,7 @@ pub struct ChunkReceipt {
 
 /// `POST …/complete`: assemble the chunks into the bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompleteBundleRequest {
     /// Number of chunks (0 … chunks−1).
     pub chunks: u32,
@@ -99,6 +102,7 @@ pub struct CompleteBundleRequest {
 
 /// Reply to [`CompleteBundleRequest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompleteBundleResponse {
     /// The bundle.
     pub bundle_id: String,
@@ -112,6 +116,7 @@ pub struct CompleteBundleResponse {
 
 /// A received bundle, as support lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SupportBundleSummary {
     /// The reference.
     pub reference: String,

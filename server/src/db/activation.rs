@@ -76,7 +76,7 @@ pub(crate) enum CompleteOutcome {
 
 /// One of a user's active devices, or one replaced by a move, as the portal lists them
 /// (`GET /v1/portal/devices`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PortalDevice {
     /// The credential's id (the `cid` of the enrollment receipt).
     pub credential_id: String,

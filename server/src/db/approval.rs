@@ -176,7 +176,7 @@ pub(crate) enum DecideOutcome {
 }
 
 /// One of a user's recent logins, as the portal lists them (`GET /v1/portal/activity`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PortalLogin {
     /// The login's id.
     pub login_id: String,
@@ -199,7 +199,7 @@ pub struct PortalLogin {
 }
 
 /// A "this wasn't me" report, as the portal lists them (`GET /v1/portal/fraud-reports`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FraudReport {
     /// The reported login.
     pub login_id: String,
