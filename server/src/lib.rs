@@ -28,6 +28,7 @@
 //! | method, path | request → reply | errors |
 //! |---|---|---|
 //! | `GET /healthz` | → 200 `ok` (text) | |
+//! | `GET /openapi.json` | → this API as an OpenAPI 3.1 document (also `docs/openapi.json`) | |
 //! | `GET /v1/server-key` | → `ServerKeyResponse` | |
 //! | `POST /v1/portal/sign-in` | `SignInRequest` → `SignInResponse` | 401 `unauthorized`, 429 `too_many_attempts` |
 //! | `POST /v1/portal/activation-tickets` | bearer portal token → `TicketResponse` | 401 `unauthorized` |
@@ -250,6 +251,7 @@ pub use db::DB_FILE;
 pub use error::{ApiError, ServerError};
 pub use extract::MAX_BODY_BYTES;
 pub use handlers::diagnostics::MAX_CHUNK_BYTES;
+pub use handlers::openapi::openapi_json;
 pub use handlers::portal::PORTAL_SESSION_SECONDS;
 pub use keys::{rotate_key, KeyRotation, KEY_FILE, KEY_HISTORY_FILE, PUBLIC_KEY_FILE};
 pub use notifier::{recorded_out_of_band, Notifier, NotifyError, OutOfBandCode, OutOfBandPurpose};

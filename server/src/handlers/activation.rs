@@ -39,6 +39,15 @@ const MAX_DEVICE_NAME_LEN: usize = 100;
 const AGREEMENT_KEY_LEN: usize = 32;
 
 /// `GET /v1/server-key`.
+#[utoipa::path(
+    get,
+    path = "/v1/server-key",
+    tag = "activation",
+    summary = "The server signing key devices pin, with the endorsements leading to it",
+    responses(
+        (status = 200, description = "The current key and its endorsements, oldest first.", body = ibkey_protocol::activation::ServerKeyResponse),
+    ),
+)]
 pub(crate) async fn server_key(State(st): Shared) -> Json<ServerKeyResponse> {
     Json(ServerKeyResponse {
         key_id: st.key.kid.clone(),
@@ -49,6 +58,21 @@ pub(crate) async fn server_key(State(st): Shared) -> Json<ServerKeyResponse> {
 
 /// `POST /v1/activation/lookup`: trades a typed session ID for its ticket, under the guess
 /// limiter.
+#[utoipa::path(
+    post,
+    path = "/v1/activation/lookup",
+    tag = "activation",
+    summary = "Trade a typed session ID for its signed activation ticket",
+    request_body = ibkey_protocol::activation::LookupRequest,
+    responses(
+        (status = 200, description = "The ticket the QR code holds.", body = ibkey_protocol::activation::LookupResponse),
+        (status = 400, description = "`bad_request`: the body is not the JSON this endpoint expects (malformed, a field missing or of the wrong type).", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`code_unknown`: no ticket has this session ID.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`code_used`: the ticket activated a device already; `code_expired`: it expired.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 429, description = "`too_many_attempts`: too many wrong session IDs from this address; `retry_after` says how long to wait.", body = ibkey_protocol::activation::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+    ),
+)]
 pub(crate) async fn lookup(
     State(st): Shared,
     ClientIp(ip): ClientIp,
@@ -161,6 +185,21 @@ pub(crate) fn agree(
 /// `POST /v1/activation/complete`: checks the ticket and the device's proof of key, then
 /// enrolls the device and answers a signed receipt (and, when the device sent an agreement
 /// key, the server's).
+#[utoipa::path(
+    post,
+    path = "/v1/activation/complete",
+    tag = "activation",
+    summary = "Enroll a device key for the ticket's user",
+    request_body = ibkey_protocol::activation::CompleteRequest,
+    responses(
+        (status = 200, description = "The signed enrollment receipt (and the server's X25519 key when the device sent one).", body = ibkey_protocol::activation::CompleteResponse),
+        (status = 400, description = "`bad_request` (malformed body); `device_id_invalid`, `device_name_invalid`, `agreement_key_invalid`, `device_key_invalid`, `proof_invalid`; `ticket_not_ours` (not signed by this server), `ticket_user_mismatch`, `ticket_expiry_mismatch`, `ticket_mismatch` (the ticket is not the one the server issued).", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`code_unknown`: no ticket has this session ID.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 409, description = "`already_enrolled`: this device already holds an account for the ticket's user.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`code_used` or `code_expired`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+)]
 pub(crate) async fn complete(
     State(st): Shared,
     ApiJson(req): ApiJson<CompleteRequest>,
@@ -258,6 +297,21 @@ pub(crate) async fn complete(
 /// signature (`bad_signature`), the ticket's user (`credential_user_mismatch`). Then the
 /// activation page says the user is already enrolled on that device; the ticket itself is
 /// neither used nor changed.
+#[utoipa::path(
+    post,
+    path = "/v1/activation/already-enrolled",
+    tag = "activation",
+    summary = "Report that the device refused a ticket because it already holds its user",
+    description = "The body is signed by the credential's device key (ECDSA P-256, ASN.1 DER, base64url) over the canonical device-request message; see PROTOCOL.md.",
+    request_body = ibkey_protocol::activation::AlreadyEnrolledRequest,
+    responses(
+        (status = 204, description = "Recorded: the activation page says it is already enrolled."),
+        (status = 400, description = "`bad_request` (malformed body); `ticket_not_ours`, `ticket_user_mismatch`, `ticket_expiry_mismatch`, `ticket_mismatch`; `clock_skew`; `bad_signature`; `credential_user_mismatch` (the credential is not the ticket's user's).", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`code_unknown` or `credential_unknown`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`code_used`, `code_expired` or `credential_moved`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+)]
 pub(crate) async fn already_enrolled(
     State(st): Shared,
     ApiJson(req): ApiJson<AlreadyEnrolledRequest>,
@@ -359,6 +413,21 @@ fn check_against_record(
 }
 
 /// `POST /v1/devices/revoke`: a device revokes its credential with a signature of its key.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/revoke",
+    tag = "devices",
+    summary = "The device removes its own credential",
+    description = "The body is signed by the credential's device key (ECDSA P-256, ASN.1 DER, base64url) over the canonical device-request message; see PROTOCOL.md.",
+    request_body = ibkey_protocol::activation::RevokeRequest,
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 400, description = "`bad_request` (malformed body, or `issued_at` more than 5 minutes off); `bad_signature`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`credential_unknown`: the server has no active credential with this id.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`credential_moved`: the credential was replaced by a move; `moved` carries the signed MovedClaims.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+)]
 pub(crate) async fn revoke(
     State(st): Shared,
     ApiJson(req): ApiJson<RevokeRequest>,

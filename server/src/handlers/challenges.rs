@@ -49,6 +49,22 @@ const MAX_PUSH_TOKEN_CHARS: usize = 4096;
 
 /// `POST /v1/challenges/pending`: the credential's open challenges, oldest first, and the
 /// server's clock signed for it.
+#[utoipa::path(
+    post,
+    path = "/v1/challenges/pending",
+    tag = "approval",
+    summary = "Pull the open login challenges of a credential",
+    description = "The body is signed by the credential's device key (ECDSA P-256, ASN.1 DER, base64url) over the canonical device-request message; see PROTOCOL.md.",
+    request_body = ibkey_protocol::approval::PendingRequest,
+    responses(
+        (status = 200, description = "Signed challenges, oldest first, and a signed time reading.", body = ibkey_protocol::approval::PendingResponse),
+        (status = 400, description = "`bad_request` (malformed body); `clock_skew`; `bad_signature`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 403, description = "`possibly_cloned`: the credential is blocked after a counter that did not go up.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`credential_unknown`: the server has no active credential with this id.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`credential_moved`: the credential was replaced by a move; `moved` carries the signed MovedClaims.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+)]
 pub(crate) async fn pending(
     State(st): Shared,
     ApiJson(req): ApiJson<PendingRequest>,
@@ -74,6 +90,23 @@ pub(crate) async fn pending(
 /// `POST /v1/challenges/decide`: checks a decision (see the module documentation for the
 /// order), stores it with the new counter, wakes the login page, and answers a signed
 /// receipt.
+#[utoipa::path(
+    post,
+    path = "/v1/challenges/decide",
+    tag = "approval",
+    summary = "The user's signed decision about a login challenge",
+    description = "The body is signed by the credential's device key over the canonical decision message (challenge, nonce, decision, number, context digest, counter); see PROTOCOL.md.",
+    request_body = ibkey_protocol::approval::DecideRequest,
+    responses(
+        (status = 200, description = "A signed decision receipt.", body = ibkey_protocol::approval::DecideResponse),
+        (status = 400, description = "`bad_request` (malformed body); `bad_signature`; `context_mismatch`: the context digest is not the challenge's; `number_mismatch`: the matched number is not the login's.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 403, description = "`possibly_cloned`: the counter did not go up, the credential is now blocked; `pushes_muted`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`challenge_unknown` or `credential_unknown`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 409, description = "`challenge_used`: the challenge was already answered.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`challenge_expired` or `credential_moved`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+)]
 pub(crate) async fn decide(
     State(st): Shared,
     ApiJson(req): ApiJson<DecideRequest>,
@@ -209,6 +242,21 @@ pub(crate) async fn decide(
 }
 
 /// `POST /v1/devices/push-token`: stores where the credential's login notifications go.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/push-token",
+    tag = "devices",
+    summary = "Register where this credential's login notifications go",
+    description = "The body is signed by the credential's device key (ECDSA P-256, ASN.1 DER, base64url) over the canonical device-request message; see PROTOCOL.md.",
+    request_body = ibkey_protocol::approval::PushTokenRequest,
+    responses(
+        (status = 204, description = "Registered."),
+        (status = 400, description = "`bad_request` (malformed body, unknown platform, bad token); `clock_skew`; `bad_signature`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`credential_unknown`: the server has no active credential with this id.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`credential_moved`: the credential was replaced by a move; `moved` carries the signed MovedClaims.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+)]
 pub(crate) async fn push_token(
     State(st): Shared,
     ApiJson(req): ApiJson<PushTokenRequest>,

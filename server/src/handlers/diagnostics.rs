@@ -26,7 +26,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -41,6 +41,7 @@ use crate::crypto::{new_reference, secret_matches};
 use crate::db::diagnostics::{ChunkClaim, NewBundle, Reservation};
 use crate::error::ApiError;
 use crate::extract::{bearer_token, ApiJson, ClientIp};
+use crate::handlers::ApiPath;
 use crate::rate_limit::ClientKey;
 use crate::state::{AppState, Shared};
 
@@ -81,9 +82,20 @@ fn check_id(bundle_id: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /v1/diagnostics/bundles/{bundle_id}`: what the server has of a bundle.
+#[utoipa::path(
+    get,
+    path = "/v1/diagnostics/bundles/{bundle_id}",
+    tag = "diagnostics",
+    summary = "What the server holds of a bundle upload",
+    params(("bundle_id" = String, Path, description = "The bundle id: 26 characters of Crockford base 32 (a ULID).")),
+    responses(
+        (status = 200, description = "The chunks received, or the reference once complete.", body = ibkey_protocol::diagnostics::wire::UploadStatus),
+        (status = 400, description = "`bad_request`: not a bundle id.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+)]
 pub(crate) async fn status(
     State(st): Shared,
-    Path(bundle_id): Path<String>,
+    ApiPath(bundle_id): ApiPath<String>,
 ) -> Result<Json<UploadStatus>, ApiError> {
     check_id(&bundle_id)?;
     if let Some(done) = st.db.completed_bundle(&bundle_id)? {
@@ -146,10 +158,26 @@ fn drop_upload(st: &AppState, bundle_id: &str) -> Result<(), ApiError> {
 
 /// `PUT /v1/diagnostics/bundles/{bundle_id}/chunks/{n}`: stores one chunk, if there is room
 /// for it.
+#[utoipa::path(
+    put,
+    path = "/v1/diagnostics/bundles/{bundle_id}/chunks/{n}",
+    tag = "diagnostics",
+    summary = "Upload one chunk of a bundle (at most 1 MiB)",
+    params(("bundle_id" = String, Path, description = "The bundle id (a ULID)."), ("n" = u32, Path, description = "The chunk's number, from 0.")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The chunk's bytes."),
+    responses(
+        (status = 200, description = "Stored.", body = ibkey_protocol::diagnostics::wire::ChunkReceipt),
+        (status = 400, description = "`bad_request`: not a bundle id or chunk number, or an empty chunk.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 409, description = "`diag_conflict`: the bundle is complete, or the chunk differs from the one stored.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`diag_too_large`: the chunk or the bundle is over its limit.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 429, description = "`diag_quota`: this device uploaded too much.", body = ibkey_protocol::activation::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+        (status = 507, description = "`diag_storage_full`: the server's storage for bundles is full.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+)]
 pub(crate) async fn put_chunk(
     State(st): Shared,
     ClientIp(ip): ClientIp,
-    Path((bundle_id, n)): Path<(String, u32)>,
+    ApiPath((bundle_id, n)): ApiPath<(String, u32)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ChunkReceipt>, ApiError> {
     check_id(&bundle_id)?;
@@ -222,10 +250,25 @@ pub(crate) async fn put_chunk(
 
 /// `POST /v1/diagnostics/bundles/{bundle_id}/complete`: checks the assembled bundle, stores
 /// it and answers its reference (the same one again for a repeated completion).
+#[utoipa::path(
+    post,
+    path = "/v1/diagnostics/bundles/{bundle_id}/complete",
+    tag = "diagnostics",
+    summary = "Assemble the chunks into the bundle and check it",
+    params(("bundle_id" = String, Path, description = "The bundle id (a ULID).")),
+    request_body = ibkey_protocol::diagnostics::wire::CompleteBundleRequest,
+    responses(
+        (status = 200, description = "The reference the user quotes to support.", body = ibkey_protocol::diagnostics::wire::CompleteBundleResponse),
+        (status = 400, description = "`bad_request` (malformed body, not a bundle id); `diag_checksum_mismatch`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 409, description = "`diag_incomplete`: chunks are missing; `diag_conflict`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`diag_too_large`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 422, description = "`diag_malformed`: the zip or its manifest is not a valid bundle.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+)]
 pub(crate) async fn complete(
     State(st): Shared,
     ClientIp(ip): ClientIp,
-    Path(bundle_id): Path<String>,
+    ApiPath(bundle_id): ApiPath<String>,
     ApiJson(req): ApiJson<CompleteBundleRequest>,
 ) -> Result<Json<CompleteBundleResponse>, ApiError> {
     check_id(&bundle_id)?;
@@ -370,6 +413,17 @@ fn require_support(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// `GET /v1/support/diagnostics`: every received bundle, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/support/diagnostics",
+    tag = "support",
+    summary = "The bundles received",
+    responses(
+        (status = 200, description = "Every bundle, with its manifest's facts.", body = Vec<ibkey_protocol::diagnostics::wire::SupportBundleSummary>),
+        (status = 401, description = "`unauthorized`: no support token, or not the right one.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+    security(("support_token" = [])),
+)]
 pub(crate) async fn support_list(
     State(st): Shared,
     headers: HeaderMap,
@@ -379,10 +433,24 @@ pub(crate) async fn support_list(
 }
 
 /// `GET /v1/support/diagnostics/{reference}`: the bundle as a zip download.
+#[utoipa::path(
+    get,
+    path = "/v1/support/diagnostics/{reference}",
+    tag = "support",
+    summary = "Download one bundle",
+    params(("reference" = String, Path, description = "The reference the user quoted, e.g. `DIAG-7K3P9Q`.")),
+    responses(
+        (status = 200, description = "The bundle.", content_type = "application/zip", body = Vec<u8>),
+        (status = 400, description = "`bad_request`: the path is not valid (not UTF-8 after percent-decoding).", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no support token, or not the right one.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`diag_unknown`: no bundle has this reference.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+    security(("support_token" = [])),
+)]
 pub(crate) async fn support_fetch(
     State(st): Shared,
     headers: HeaderMap,
-    Path(reference): Path<String>,
+    ApiPath(reference): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     require_support(&st, &headers)?;
     let reference = reference.trim().to_ascii_uppercase();

@@ -37,6 +37,22 @@ use crate::rate_limit::TEST_PUSHES_PER_HOUR;
 use crate::state::Shared;
 
 /// `POST /v1/devices/status`: what the server knows about the credential's notifications.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/status",
+    tag = "devices",
+    summary = "The notification doctor: what the server knows of this credential's notifications",
+    description = "The body is signed by the credential's device key (ECDSA P-256, ASN.1 DER, base64url) over the canonical device-request message; see PROTOCOL.md.",
+    request_body = ibkey_protocol::lifecycle::DeviceStatusRequest,
+    responses(
+        (status = 200, description = "The push token on file, mutes, last pushes, and a signed time reading.", body = ibkey_protocol::lifecycle::DeviceStatusResponse),
+        (status = 400, description = "`bad_request` (malformed body); `clock_skew`: `issued_at` more than 10 minutes off; `bad_signature`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 403, description = "`possibly_cloned`: the credential is blocked.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`credential_unknown`: the server has no active credential with this id.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`credential_moved`: the credential was replaced by a move; `moved` carries the signed MovedClaims.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+)]
 pub(crate) async fn status(
     State(st): Shared,
     ApiJson(req): ApiJson<DeviceStatusRequest>,
@@ -72,6 +88,24 @@ pub(crate) async fn status(
 }
 
 /// `POST /v1/devices/test-push`: sends the credential a test notification.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/test-push",
+    tag = "devices",
+    summary = "Send this credential a test notification",
+    description = "The body is signed by the credential's device key (ECDSA P-256, ASN.1 DER, base64url) over the canonical device-request message; see PROTOCOL.md.",
+    request_body = ibkey_protocol::lifecycle::TestPushRequest,
+    responses(
+        (status = 200, description = "The test notification's id and when it was handed to the push service.", body = ibkey_protocol::lifecycle::TestPushResponse),
+        (status = 400, description = "`bad_request` (malformed body); `clock_skew`; `bad_signature`; no push token registered.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 403, description = "`possibly_cloned`: the credential is blocked.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`credential_unknown`: the server has no active credential with this id.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`credential_moved`: the credential was replaced by a move; `moved` carries the signed MovedClaims.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 429, description = "`too_many_attempts`: test pushes are limited per credential.", body = ibkey_protocol::activation::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+        (status = 502, description = "`internal`: the push service refused the notification.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+)]
 pub(crate) async fn test_push(
     State(st): Shared,
     ApiJson(req): ApiJson<TestPushRequest>,
@@ -132,6 +166,20 @@ pub(crate) async fn test_push(
 
 /// `POST /v1/portal/push-approvals` (bearer portal token): turns the user's login
 /// notifications on or off.
+#[utoipa::path(
+    post,
+    path = "/v1/portal/push-approvals",
+    tag = "portal",
+    summary = "Turn the user's login notifications on or off",
+    request_body = ibkey_protocol::lifecycle::PushApprovalsRequest,
+    responses(
+        (status = 204, description = "Switched."),
+        (status = 400, description = "`bad_request`: the body is not the JSON this endpoint expects (malformed, a field missing or of the wrong type).", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no portal token, or it is unknown or expired. Sign in again.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+    security(("portal_token" = [])),
+)]
 pub(crate) async fn push_approvals(
     State(st): Shared,
     headers: HeaderMap,

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use ibkey_protocol::activation::sign_token;
@@ -33,6 +33,7 @@ use crate::db::approval::{ApprovalCredential, LoginRow, NewChallenge, NewLogin};
 use crate::error::ApiError;
 use crate::extract::{bearer_token, ApiJson, ClientIp};
 use crate::handlers::portal::{new_portal_token, password_user};
+use crate::handlers::ApiPath;
 use crate::push::PushMessage;
 use crate::state::{AppState, Shared};
 
@@ -45,6 +46,21 @@ const MAX_STATUS_WAIT_SECONDS: u64 = 30;
 
 /// `POST /v1/logins`: checks the password, stores the login with a challenge per usable
 /// device, and notifies those devices (unless the user's pushes are muted).
+#[utoipa::path(
+    post,
+    path = "/v1/logins",
+    tag = "login",
+    summary = "The login page: start a login after the password",
+    request_body = ibkey_protocol::approval::LoginRequest,
+    responses(
+        (status = 200, description = "The login waits for a device; the number to show for matching.", body = ibkey_protocol::approval::LoginStarted),
+        (status = 400, description = "`bad_request` (malformed body, bad application name).", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 401, description = "`unauthorized`: wrong user name or password.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 409, description = "`no_devices`: the user has no device that can approve.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 429, description = "`too_many_attempts`: too many wrong passwords.", body = ibkey_protocol::activation::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+    ),
+)]
 pub(crate) async fn start(
     State(st): Shared,
     ClientIp(ip): ClientIp,
@@ -160,9 +176,22 @@ pub(crate) struct StatusQuery {
 /// `GET /v1/logins/{login_id}` (bearer login secret, `?wait=N`): where the login stands,
 /// waiting up to N seconds while it is pending. The first read after an approval also hands
 /// out the portal session the login gives.
+#[utoipa::path(
+    get,
+    path = "/v1/logins/{login_id}",
+    tag = "login",
+    summary = "Where a login stands, waiting up to `wait` seconds while pending",
+    params(("login_id" = String, Path, description = "The login's id, from `LoginStarted`."), ("wait" = Option<u64>, Query, description = "Seconds to wait for a change while the login is pending, 0 to 30.", maximum = 30)),
+    responses(
+        (status = 200, description = "The login's state; on the first read after an approval, the portal token.", body = ibkey_protocol::approval::LoginStatus),
+        (status = 400, description = "`bad_request`: `wait` is not a whole number from 0 to 30.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`login_unknown`: no login with this id, or the login secret does not match.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+    security(("login_secret" = [])),
+)]
 pub(crate) async fn status(
     State(st): Shared,
-    Path(login_id): Path<String>,
+    ApiPath(login_id): ApiPath<String>,
     headers: HeaderMap,
     query: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Result<Json<LoginStatus>, ApiError> {
@@ -196,9 +225,24 @@ pub(crate) async fn status(
 /// challenge without device or number that any active device of the user may answer. A
 /// valid unanswered one is handed out again; a new one keeps the login alive as long as it.
 /// Works while pushes are muted.
+#[utoipa::path(
+    post,
+    path = "/v1/logins/{login_id}/qr",
+    tag = "login",
+    summary = "The login page's QR code (a challenge any device of the user may answer)",
+    params(("login_id" = String, Path, description = "The login's id, from `LoginStarted`.")),
+    responses(
+        (status = 200, description = "The QR payload.", body = ibkey_protocol::approval::LoginQrResponse),
+        (status = 400, description = "`bad_request`: the path is not valid (not UTF-8 after percent-decoding).", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`login_unknown`: no login with this id, or the login secret does not match.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 409, description = "`challenge_used`: the login was already decided.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`challenge_expired`.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+    security(("login_secret" = [])),
+)]
 pub(crate) async fn qr(
     State(st): Shared,
-    Path(login_id): Path<String>,
+    ApiPath(login_id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<LoginQrResponse>, ApiError> {
     let secret = bearer_token(&headers).unwrap_or_default();

@@ -7,7 +7,8 @@
 //! [`recovery`] (restoring accounts from the device keys a phone kept), [`doctor`] (the
 //! notification doctor's status and test push, the portal's switch of login notifications),
 //! [`out_of_band`] (the one-time codes moves and recoveries send) and
-//! [`diagnostics`] (bundle uploads and the support endpoints); the portal's web pages
+//! [`diagnostics`] (bundle uploads and the support endpoints), and [`openapi`] (the
+//! OpenAPI 3.1 document of all of them, `GET /openapi.json`); the portal's web pages
 //! (`crate::pages`) are merged in. Handlers hold the database or
 //! limiter lock only for short, await-free sections.
 
@@ -18,13 +19,16 @@ pub(crate) mod doctor;
 pub(crate) mod login;
 pub(crate) mod move_device;
 pub(crate) mod offline;
+pub(crate) mod openapi;
 pub(crate) mod out_of_band;
 pub(crate) mod portal;
 pub(crate) mod recovery;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
@@ -34,11 +38,13 @@ use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::pages;
 use crate::state::AppState;
+use serde::de::DeserializeOwned;
 
 /// The application's routes.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi::serve))
         .route("/v1/server-key", get(activation::server_key))
         .route("/v1/portal/sign-in", post(portal::sign_in))
         .route("/v1/portal/activation-tickets", post(portal::issue_ticket))
@@ -102,4 +108,32 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The path parameters of a route, whose rejection (a segment that is not valid UTF-8 after
+/// percent-decoding, a chunk number that is not a `u32`) is a JSON `bad_request` like every
+/// other refusal, instead of axum's plain-text reply.
+pub(crate) struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(path_rejection(&rejection)),
+        }
+    }
+}
+
+/// What to tell a client whose URL's path parameters cannot be read.
+fn path_rejection(rejection: &PathRejection) -> ApiError {
+    ApiError::bad_request(format!(
+        "The URL's path is not one this endpoint accepts ({}). Check the id or number in it.",
+        rejection.body_text()
+    ))
 }

@@ -32,6 +32,19 @@ use crate::state::{AppState, Shared};
 
 /// `POST /v1/portal/move` (bearer portal token): sends the user a code for a move, and says
 /// where it went and which devices the move replaces.
+#[utoipa::path(
+    post,
+    path = "/v1/portal/move",
+    tag = "lifecycle",
+    summary = "Start moving IB Key to a new phone: a one-time code goes out of band",
+    responses(
+        (status = 200, description = "Where the code went, and the devices the move replaces.", body = ibkey_protocol::lifecycle::MoveStartResponse),
+        (status = 401, description = "`unauthorized`: no portal token, or it is unknown or expired. Sign in again.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 409, description = "`nothing_to_move`: the user has no active device; activate instead.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 502, description = "`internal`: the code could not be sent.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+    security(("portal_token" = [])),
+)]
 pub(crate) async fn start(
     State(st): Shared,
     headers: HeaderMap,
@@ -42,6 +55,23 @@ pub(crate) async fn start(
 
 /// `POST /v1/portal/move/confirm` (bearer portal token): the move code typed back; answers a
 /// move ticket naming the devices it replaces.
+#[utoipa::path(
+    post,
+    path = "/v1/portal/move/confirm",
+    tag = "lifecycle",
+    summary = "Type back the move code; answers a move ticket",
+    request_body = ibkey_protocol::lifecycle::MoveConfirmRequest,
+    responses(
+        (status = 200, description = "A move ticket, activated like any other.", body = ibkey_protocol::activation::TicketResponse),
+        (status = 400, description = "`bad_request` (malformed body); `oob_code_wrong`: no code was sent, or not this one.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no portal token, or it is unknown or expired. Sign in again.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 409, description = "`nothing_to_move`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`oob_code_expired` or `oob_code_used`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 429, description = "`too_many_attempts`: too many wrong codes.", body = ibkey_protocol::activation::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+    ),
+    security(("portal_token" = [])),
+)]
 pub(crate) async fn confirm(
     State(st): Shared,
     ClientIp(ip): ClientIp,

@@ -17,7 +17,7 @@
 //! Pushes muted after a fraud report do not stop offline codes. Logs never hold a challenge,
 //! a response, a code or a secret.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use ibkey_protocol::activation::codes as activation_codes;
@@ -35,6 +35,7 @@ use crate::extract::{bearer_token, ApiJson};
 use crate::handlers::login::{
     authenticated_login, duration_text, login_closed, login_status, login_with_secret,
 };
+use crate::handlers::ApiPath;
 use crate::state::{AppState, Shared};
 
 /// What a closed login's refusal says the page needs no more of.
@@ -44,9 +45,24 @@ const WHAT: &str = "offline code";
 /// made on the first request and given again while the login is pending. Refused like the QR
 /// code for a login no longer pending, and `offline_unavailable` when no device of the user
 /// has offline codes.
+#[utoipa::path(
+    post,
+    path = "/v1/logins/{login_id}/offline",
+    tag = "offline",
+    summary = "The login page's offline challenge (6 digits)",
+    params(("login_id" = String, Path, description = "The login's id, from `LoginStarted`.")),
+    responses(
+        (status = 200, description = "The challenge, the same while the login is pending.", body = ibkey_protocol::offline::OfflineChallenge),
+        (status = 400, description = "`bad_request`: the path is not valid (not UTF-8 after percent-decoding).", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`login_unknown`: no login with this id, or the login secret does not match.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 409, description = "`challenge_used`: the login was already decided; `offline_unavailable`: no device of the user has offline codes.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`challenge_expired`.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+    security(("login_secret" = [])),
+)]
 pub(crate) async fn challenge(
     State(st): Shared,
-    Path(login_id): Path<String>,
+    ApiPath(login_id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<OfflineChallenge>, ApiError> {
     let secret = bearer_token(&headers).unwrap_or_default();
@@ -83,9 +99,27 @@ pub(crate) fn offline_challenge(
 
 /// `POST /v1/logins/{login_id}/response` (bearer login secret): the phone's response to the
 /// login's challenge. A match approves the login and answers its status.
+#[utoipa::path(
+    post,
+    path = "/v1/logins/{login_id}/response",
+    tag = "offline",
+    summary = "The phone's 8-digit response to the offline challenge",
+    params(("login_id" = String, Path, description = "The login's id, from `LoginStarted`.")),
+    request_body = ibkey_protocol::offline::OfflineResponse,
+    responses(
+        (status = 200, description = "The login, approved.", body = ibkey_protocol::approval::LoginStatus),
+        (status = 400, description = "`bad_request` (malformed body, not 8 digits); `response_wrong`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`login_unknown`: no login with this id, or the login secret does not match.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 409, description = "`challenge_unknown` (no challenge asked yet), `response_used`, `challenge_used`, `offline_unavailable`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`challenge_expired`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 429, description = "`too_many_attempts`: more than 5 wrong responses or codes for this user in 15 minutes.", body = ibkey_protocol::activation::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+    ),
+    security(("login_secret" = [])),
+)]
 pub(crate) async fn response_typed(
     State(st): Shared,
-    Path(login_id): Path<String>,
+    ApiPath(login_id): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<OfflineResponse>,
 ) -> Result<Json<LoginStatus>, ApiError> {
@@ -140,9 +174,27 @@ pub(crate) fn check_response(
 
 /// `POST /v1/logins/{login_id}/code` (bearer login secret): a time-based code from the
 /// phone. A match of a step not used before approves the login and answers its status.
+#[utoipa::path(
+    post,
+    path = "/v1/logins/{login_id}/code",
+    tag = "offline",
+    summary = "A time-based code (6 digits) typed from the phone",
+    params(("login_id" = String, Path, description = "The login's id, from `LoginStarted`.")),
+    request_body = ibkey_protocol::offline::TimeCodeRequest,
+    responses(
+        (status = 200, description = "The login, approved.", body = ibkey_protocol::approval::LoginStatus),
+        (status = 400, description = "`bad_request` (malformed body, not 6 digits); `response_wrong`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`login_unknown`: no login with this id, or the login secret does not match.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 409, description = "`response_used` (this time step was used), `challenge_used`, `offline_unavailable`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`challenge_expired`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 429, description = "`too_many_attempts`: more than 5 wrong responses or codes for this user in 15 minutes.", body = ibkey_protocol::activation::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+    ),
+    security(("login_secret" = [])),
+)]
 pub(crate) async fn code(
     State(st): Shared,
-    Path(login_id): Path<String>,
+    ApiPath(login_id): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<TimeCodeRequest>,
 ) -> Result<Json<LoginStatus>, ApiError> {

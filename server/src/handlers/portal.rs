@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use ibkey_protocol::activation::{
@@ -18,12 +18,27 @@ use crate::db::activation::PortalDevice;
 use crate::db::approval::{FraudReport, PortalLogin};
 use crate::error::ApiError;
 use crate::extract::{bearer_token, ApiJson, ClientIp};
+use crate::handlers::ApiPath;
 use crate::state::{AppState, Shared};
 
 /// How long a portal session lasts, seconds.
 pub const PORTAL_SESSION_SECONDS: i64 = 15 * 60;
 
 /// `POST /v1/portal/sign-in`.
+#[utoipa::path(
+    post,
+    path = "/v1/portal/sign-in",
+    tag = "portal",
+    summary = "A test user signs in to the portal",
+    request_body = ibkey_protocol::activation::SignInRequest,
+    responses(
+        (status = 200, description = "A portal token, good for 15 minutes.", body = ibkey_protocol::activation::SignInResponse),
+        (status = 400, description = "`bad_request`: the body is not the JSON this endpoint expects (malformed, a field missing or of the wrong type).", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 401, description = "`unauthorized`: wrong user name or password.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 429, description = "`too_many_attempts`: too many wrong passwords from this address or for this user.", body = ibkey_protocol::activation::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+    ),
+)]
 pub(crate) async fn sign_in(
     State(st): Shared,
     ClientIp(ip): ClientIp,
@@ -96,6 +111,17 @@ pub(crate) fn new_portal_token(st: &AppState, now: i64) -> Result<(String, i64),
 }
 
 /// `POST /v1/portal/activation-tickets`.
+#[utoipa::path(
+    post,
+    path = "/v1/portal/activation-tickets",
+    tag = "portal",
+    summary = "Issue an activation ticket (QR payload and session ID)",
+    responses(
+        (status = 200, description = "A fresh ticket.", body = ibkey_protocol::activation::TicketResponse),
+        (status = 401, description = "`unauthorized`: no portal token, or it is unknown or expired. Sign in again.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+    security(("portal_token" = [])),
+)]
 pub(crate) async fn issue_ticket(
     State(st): Shared,
     headers: HeaderMap,
@@ -149,6 +175,17 @@ pub(crate) fn new_ticket(
 }
 
 /// `GET /v1/portal/devices`.
+#[utoipa::path(
+    get,
+    path = "/v1/portal/devices",
+    tag = "portal",
+    summary = "The user's devices",
+    responses(
+        (status = 200, description = "Active devices, and those replaced by a move.", body = Vec<crate::PortalDevice>),
+        (status = 401, description = "`unauthorized`: no portal token, or it is unknown or expired. Sign in again.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+    security(("portal_token" = [])),
+)]
 pub(crate) async fn list_devices(
     State(st): Shared,
     headers: HeaderMap,
@@ -158,10 +195,24 @@ pub(crate) async fn list_devices(
 }
 
 /// `DELETE /v1/portal/devices/{credential_id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/portal/devices/{credential_id}",
+    tag = "portal",
+    summary = "Remove one of the user's devices",
+    params(("credential_id" = String, Path, description = "The credential to remove.")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 400, description = "`bad_request`: the path is not valid (not UTF-8 after percent-decoding).", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no portal token, or it is unknown or expired. Sign in again.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 404, description = "`credential_unknown`: the user has no active credential with this id.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+    security(("portal_token" = [])),
+)]
 pub(crate) async fn remove_device(
     State(st): Shared,
     headers: HeaderMap,
-    Path(credential_id): Path<String>,
+    ApiPath(credential_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = portal_user(&st, &headers)?;
     revoke_device(&st, &user, &credential_id)?;
@@ -183,6 +234,17 @@ pub(crate) fn revoke_device(
 }
 
 /// `GET /v1/portal/activity`: the user's last 50 logins, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/portal/activity",
+    tag = "portal",
+    summary = "The user's last 50 logins, newest first",
+    responses(
+        (status = 200, description = "Recent logins.", body = Vec<crate::PortalLogin>),
+        (status = 401, description = "`unauthorized`: no portal token, or it is unknown or expired. Sign in again.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+    security(("portal_token" = [])),
+)]
 pub(crate) async fn activity(
     State(st): Shared,
     headers: HeaderMap,
@@ -192,6 +254,17 @@ pub(crate) async fn activity(
 }
 
 /// `GET /v1/portal/fraud-reports`: the user's "this wasn't me" reports, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/portal/fraud-reports",
+    tag = "portal",
+    summary = "The user's \"this wasn't me\" reports, newest first",
+    responses(
+        (status = 200, description = "Fraud reports.", body = Vec<crate::FraudReport>),
+        (status = 401, description = "`unauthorized`: no portal token, or it is unknown or expired. Sign in again.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+    security(("portal_token" = [])),
+)]
 pub(crate) async fn fraud_reports(
     State(st): Shared,
     headers: HeaderMap,

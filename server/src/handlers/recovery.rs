@@ -39,6 +39,19 @@ pub(crate) const MAX_RECOVERY_KEYS: usize = 32;
 
 /// `POST /v1/recovery/begin`: what the server says about each key; a code goes to the user
 /// of each recoverable one.
+#[utoipa::path(
+    post,
+    path = "/v1/recovery/begin",
+    tag = "lifecycle",
+    summary = "Ask about the device keys a phone kept; codes go out of band for the recoverable ones",
+    request_body = ibkey_protocol::lifecycle::RecoveryBeginRequest,
+    responses(
+        (status = 200, description = "One candidate per key, in the request's order.", body = ibkey_protocol::lifecycle::RecoveryBeginResponse),
+        (status = 400, description = "`bad_request` (malformed body, more than 32 keys); `clock_skew`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 502, description = "`internal`: a code could not be sent.", body = ibkey_protocol::activation::ErrorResponse),
+    ),
+)]
 pub(crate) async fn begin(
     State(st): Shared,
     ApiJson(req): ApiJson<RecoveryBeginRequest>,
@@ -122,6 +135,22 @@ async fn candidate(st: &AppState, proof: &KeyProof) -> Result<RecoveryCandidate,
 
 /// `POST /v1/recovery/complete`: the code typed on the phone, signed with the account's key;
 /// answers a new receipt with the last counter and, when asked, a fresh offline secret.
+#[utoipa::path(
+    post,
+    path = "/v1/recovery/complete",
+    tag = "lifecycle",
+    summary = "Restore one account with the code its user received",
+    description = "The body is signed by the credential's device key (ECDSA P-256, ASN.1 DER, base64url) over the canonical device-request message; see PROTOCOL.md.",
+    request_body = ibkey_protocol::lifecycle::RecoveryCompleteRequest,
+    responses(
+        (status = 200, description = "A new enrollment receipt for the same credential, carrying its last counter.", body = ibkey_protocol::lifecycle::RecoveryCompleteResponse),
+        (status = 400, description = "`bad_request` (malformed body); `device_key_invalid`, `clock_skew`, `bad_signature`, `agreement_key_invalid`, `oob_code_wrong`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 409, description = "`not_recoverable`: the key's credential is revoked, moved or unknown.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 410, description = "`oob_code_expired` or `oob_code_used`.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 413, description = "`bad_request`: the body is larger than 64 KiB.", body = ibkey_protocol::activation::ErrorResponse),
+        (status = 429, description = "`too_many_attempts`: too many wrong codes.", body = ibkey_protocol::activation::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))),
+    ),
+)]
 pub(crate) async fn complete(
     State(st): Shared,
     ClientIp(ip): ClientIp,
