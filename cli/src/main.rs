@@ -246,6 +246,11 @@ enum Command {
         /// when nothing was read.
         #[arg(long)]
         json: bool,
+        /// The files are consecutive frames of one camera stream, read in the order given by
+        /// one scanner that uses what earlier frames showed; succeeds when any frame gave a
+        /// text.
+        #[arg(long)]
+        frames: bool,
     },
 }
 
@@ -388,7 +393,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Demo { serve, listen } => demo::run(serve.then_some(listen)).await,
         Command::Diagnostics { command } => diagnostics::run(&home, &cli.server, command).await,
-        Command::Scan { files, json } => scan::run(&files, json),
+        Command::Scan {
+            files,
+            json,
+            frames,
+        } => scan::run(&files, json, frames),
         Command::Move {
             user,
             password,

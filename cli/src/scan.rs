@@ -3,6 +3,11 @@
 //! `{"file", "text", "activation", "login"}` (whether the text is one of our activation codes,
 //! or a login page's code), and `"code"` and `"reason"` when nothing was read.
 //! Succeeds when every file gave a text.
+//!
+//! `ibkey scan --frames FILE...`: the files are consecutive frames of one camera stream,
+//! read in the order given by one [`scan::FrameStream`] (which uses what earlier frames
+//! showed), one line a frame in the same formats, so the first read can be timed from
+//! outside. Succeeds when any frame gave a text.
 
 use std::path::{Path, PathBuf};
 
@@ -14,28 +19,55 @@ use crate::failure::Failure;
 /// What one file gave: the text, or a stable code and a message.
 type Outcome = Result<String, (&'static str, String)>;
 
-/// Reads every file and prints one line for each; fails when any gave no text.
-pub fn run(files: &[PathBuf], json: bool) -> Result<(), Failure> {
+/// Reads every file and prints one line for each; as separate images, fails when any gave no
+/// text; as the frames of one stream, fails when none did.
+pub fn run(files: &[PathBuf], json: bool, as_frames: bool) -> Result<(), Failure> {
+    let mut stream = as_frames.then(scan::FrameStream::new);
     let mut unread = 0;
     for file in files {
-        let outcome = read(file);
+        let outcome = match stream.as_mut() {
+            Some(stream) => read_frame(stream, file),
+            None => read(file),
+        };
         unread += usize::from(outcome.is_err());
         println!("{}", line(file, &outcome, json));
     }
-    if unread == 0 {
-        Ok(())
+    let failed = if as_frames {
+        unread == files.len()
     } else {
+        unread > 0
+    };
+    if failed {
         Err(Failure::cli(format!(
             "{unread} of {} file(s) gave no text",
             files.len()
         )))
+    } else {
+        Ok(())
     }
 }
 
 fn read(file: &Path) -> Outcome {
-    let bytes =
-        std::fs::read(file).map_err(|e| ("CLI_READ", format!("cannot read the file: {e}")))?;
-    scan::decode_image(&bytes).map_err(|e| (e.code(), e.to_string()))
+    scan::decode_image(&bytes_of(file)?).map_err(|e| (e.code(), e.to_string()))
+}
+
+/// The next frame of `stream`: its activation code when it holds one, else its first text.
+fn read_frame(stream: &mut scan::FrameStream, file: &Path) -> Outcome {
+    let texts = stream
+        .read_image(&bytes_of(file)?)
+        .map_err(|e| (e.code(), e.to_string()))?;
+    let preferred = texts.iter().position(|t| scan::is_activation_payload(t));
+    texts
+        .into_iter()
+        .nth(preferred.unwrap_or(0))
+        .ok_or_else(|| {
+            let none = scan::ScanError::NoQrCode;
+            (none.code(), none.to_string())
+        })
+}
+
+fn bytes_of(file: &Path) -> Result<Vec<u8>, (&'static str, String)> {
+    std::fs::read(file).map_err(|e| ("CLI_READ", format!("cannot read the file: {e}")))
 }
 
 fn line(file: &Path, outcome: &Outcome, json: bool) -> String {
@@ -125,5 +157,28 @@ mod tests {
         assert_eq!(read(&png), Ok("IBK1.abc.def".into()));
         let missing = read(&dir.path().join("missing.png"));
         assert!(matches!(missing, Err(("CLI_READ", _))), "{missing:?}");
+    }
+
+    #[test]
+    fn frames_are_read_as_one_stream_and_succeed_when_any_gave_a_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A frame the camera app saved wrongly: not an image, so no text.
+        let blank = dir.path().join("broken.png");
+        std::fs::write(&blank, b"not a picture").expect("write");
+        let code = dir.path().join("code.png");
+        std::fs::write(&code, scan::render_png("IBK1.abc.def", 4).expect("render")).expect("w");
+
+        let mut stream = scan::FrameStream::new();
+        assert!(matches!(
+            read_frame(&mut stream, &blank),
+            Err(("SCAN_NOT_AN_IMAGE", _))
+        ));
+        assert_eq!(read_frame(&mut stream, &code), Ok("IBK1.abc.def".into()));
+        // Held in view: the stream reads it again (the Scanner, not the stream, says "same").
+        assert_eq!(read_frame(&mut stream, &code), Ok("IBK1.abc.def".into()));
+
+        assert!(run(&[blank.clone(), code.clone()], true, true).is_ok());
+        assert!(run(&[blank.clone(), blank.clone()], true, true).is_err());
+        assert!(run(&[blank, code], true, false).is_err());
     }
 }

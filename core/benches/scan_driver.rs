@@ -5,6 +5,7 @@
 //! ```text
 //! scan_driver render TEXT            # the code, one pixel a module, as a PGM on stdout
 //! scan_driver decode MANIFEST REPEATS
+//! scan_driver stream MANIFEST
 //! ```
 //!
 //! A manifest line is `ID<TAB>PATH[<TAB>TURNS]` with PATH a binary PGM (P5, 8-bit) or any
@@ -12,6 +13,10 @@
 //! to rotate it by first (0 when absent; `numpy.rot90`'s direction). Output: one JSON object
 //! a line, `{"id", "texts": [every code read], "us": [time of each run]}`. Times cover the
 //! call to `scan::decode_luma_all` only, not process start, file reading or rotation.
+//!
+//! `stream` reads the manifest's frames as camera streams through one `scan::FrameStream`
+//! each, in the order listed: an ID `SEQ/FRAME` starts a new stream whenever `SEQ` changes.
+//! One run a frame (a stream cannot be replayed).
 
 // A measuring tool: it fails fast, and prints.
 #![allow(missing_docs, clippy::expect_used)]
@@ -34,7 +39,10 @@ fn main() {
             args.get(2)
                 .map_or(1, |r| r.parse().expect("REPEATS is a number")),
         ),
-        _ => eprintln!("usage: scan_driver render TEXT | decode MANIFEST REPEATS"),
+        Some("stream") => stream(args.get(1).expect("stream MANIFEST")),
+        _ => {
+            eprintln!("usage: scan_driver render TEXT | decode MANIFEST REPEATS | stream MANIFEST")
+        }
     }
 }
 
@@ -88,10 +96,15 @@ fn read_pgm(path: &str) -> (u32, u32, Vec<u8>) {
     (width, height, pixels)
 }
 
-fn decode(manifest: &str, repeats: usize) {
+/// The manifest's images, each turned as its line says: (id, width, height, pixels).
+fn frames(manifest: &str) -> impl Iterator<Item = (String, u32, u32, Vec<u8>)> {
     let list = std::fs::read_to_string(manifest).expect("read manifest");
-    let mut out = std::io::stdout().lock();
-    for line in list.lines().filter(|l| !l.trim().is_empty()) {
+    let lines: Vec<String> = list
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect();
+    lines.into_iter().map(|line| {
         let mut fields = line.split('\t');
         let (Some(id), Some(path)) = (fields.next(), fields.next()) else {
             panic!("ID<TAB>PATH[<TAB>TURNS]: {line}");
@@ -103,6 +116,13 @@ fn decode(manifest: &str, repeats: usize) {
         for _ in 0..turns % 4 {
             (width, height, pixels) = quarter_turn(width, height, &pixels);
         }
+        (id.to_string(), width, height, pixels)
+    })
+}
+
+fn decode(manifest: &str, repeats: usize) {
+    let mut out = std::io::stdout().lock();
+    for (id, width, height, pixels) in frames(manifest) {
         let mut texts = Vec::new();
         let mut times_us = Vec::with_capacity(repeats);
         for _ in 0..repeats.max(1) {
@@ -112,6 +132,26 @@ fn decode(manifest: &str, repeats: usize) {
             texts = result.expect("a valid frame");
         }
         let record = serde_json::json!({ "id": id, "texts": texts, "us": times_us });
+        writeln!(out, "{record}").expect("write");
+    }
+}
+
+fn stream(manifest: &str) {
+    let mut out = std::io::stdout().lock();
+    let mut stream = scan::FrameStream::new();
+    let mut current = String::new();
+    for (id, width, height, pixels) in frames(manifest) {
+        let sequence = id.split('/').next().unwrap_or_default().to_string();
+        if sequence != current {
+            stream.reset();
+            current = sequence;
+        }
+        let start = Instant::now();
+        let texts = stream
+            .read_frame(width, height, width, &pixels)
+            .expect("a valid frame");
+        let us = start.elapsed().as_secs_f64() * 1e6;
+        let record = serde_json::json!({ "id": id, "texts": texts, "us": [us] });
         writeln!(out, "{record}").expect("write");
     }
 }

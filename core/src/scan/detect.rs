@@ -53,64 +53,77 @@ pub(crate) struct Found {
 }
 
 /// A rectangle of an image: `(x0, y0, x1, y1)`, ends exclusive.
-type Region = (usize, usize, usize, usize);
+pub(crate) type Region = (usize, usize, usize, usize);
 
 /// Reads every QR code it can find in `plane`.
 pub(crate) fn read(plane: &Plane<'_>) -> Found {
+    read_located(plane).0
+}
+
+/// Reads every QR code it can find in `plane`, and gives the region (in `plane`'s pixels)
+/// where the code read, or the finder patterns seen, lie, when known.
+pub(crate) fn read_located(plane: &Plane<'_>) -> (Found, Option<Region>) {
     let mut factor = (plane.width.min(plane.height) / WORKING_SHORT_SIDE).max(1);
     loop {
         if factor == 1 {
-            let (found, _) = attempt(plane);
+            let (found, region) = attempt(plane);
             // Finders but no text: one more look at half resolution, where a blurred code's
             // edges are sharper per pixel and the box average evens out moiré and noise.
             if found.texts.is_empty()
                 && found.finders_seen
                 && plane.width.min(plane.height) >= HALF_LOOK_FROM
             {
-                let (half, _) = attempt(&Gray::downscaled(plane, 2).plane());
+                let (half, half_region) = attempt(&Gray::downscaled(plane, 2).plane());
                 if !half.texts.is_empty() {
-                    return half;
+                    return (half, half_region.map(|r| scaled(r, 2, plane)));
                 }
             }
-            return found;
+            return (found, region);
         }
         let small = Gray::downscaled(plane, factor);
         let (found, region) = attempt(&small.plane());
+        let region = region.map(|r| scaled(r, factor, plane));
         if !found.texts.is_empty() {
-            return found;
+            return (found, region);
         }
         if found.finders_seen {
             // Finder patterns, but no code: the modules may be too small at this scale.
-            let crop = match region {
-                Some((x0, y0, x1, y1)) => sub_plane(
-                    plane,
-                    (
-                        x0 * factor,
-                        y0 * factor,
-                        (x1 * factor).min(plane.width),
-                        (y1 * factor).min(plane.height),
-                    ),
-                ),
-                None => *plane,
-            };
-            let (full, _) = attempt(&crop);
-            return Found {
+            let crop = region.unwrap_or((0, 0, plane.width, plane.height));
+            let (full, full_region) = attempt(&sub_plane(plane, crop));
+            let found = Found {
                 finders_seen: true,
                 ..full
             };
+            return (found, full_region.map(|r| shifted(r, crop)).or(region));
         }
         // Nothing at all. Camera frames (downscaled by 2 at most) stop here: most frames hold
         // no code and must stay cheap. Big photos may hold a code too small for this scale:
         // look again at twice the resolution.
         if factor <= 2 {
-            return found;
+            return (found, None);
         }
         factor /= 2;
     }
 }
 
+/// `region` of an image downscaled by `factor`, in the pixels of `plane`.
+fn scaled((x0, y0, x1, y1): Region, factor: usize, plane: &Plane<'_>) -> Region {
+    (
+        x0 * factor,
+        y0 * factor,
+        (x1 * factor).min(plane.width),
+        (y1 * factor).min(plane.height),
+    )
+}
+
+/// `region` of the part of an image that starts at `within`'s corner, in the whole image's
+/// pixels.
+pub(crate) fn shifted((x0, y0, x1, y1): Region, within: Region) -> Region {
+    (x0 + within.0, y0 + within.1, x1 + within.0, y1 + within.1)
+}
+
 /// Steps 2–5 on one image; also gives the region where the code should be, when known.
-fn attempt(plane: &Plane<'_>) -> (Found, Option<Region>) {
+pub(crate) fn attempt(plane: &Plane<'_>) -> (Found, Option<Region>) {
     let mut found = Found::default();
     // The bitmap (and its candidates) of the first binarisation that showed finders.
     let mut first = None;
@@ -269,7 +282,7 @@ fn text_of(decoded: &DecoderResult<bool>) -> String {
 }
 
 /// The part of `plane` in `region` (which must lie inside it), without copying.
-fn sub_plane<'a>(plane: &Plane<'a>, (x0, y0, x1, y1): Region) -> Plane<'a> {
+pub(crate) fn sub_plane<'a>(plane: &Plane<'a>, (x0, y0, x1, y1): Region) -> Plane<'a> {
     let start = y0 * plane.stride + x0;
     let end = (y1 - 1) * plane.stride + x1;
     Plane {

@@ -58,6 +58,15 @@ impl<'a> Plane<'a> {
     }
 }
 
+/// A 3×3 filter for [`Gray::filtered`].
+#[derive(Clone, Copy)]
+pub(crate) enum Filter {
+    /// The mean of the 3×3 neighbourhood: evens out noise and moiré.
+    Smooth,
+    /// The pixel pushed away from its neighbourhood's mean: sharpens blurred edges.
+    Sharpen,
+}
+
 /// An owned, tightly packed luma image (stride = width).
 pub(crate) struct Gray {
     pub data: Vec<u8>,
@@ -74,6 +83,45 @@ impl Gray {
             height: self.height,
             stride: self.width,
         }
+    }
+
+    /// A packed copy of `plane`.
+    pub fn copied(plane: &Plane<'_>) -> Gray {
+        let mut data = Vec::with_capacity(plane.width * plane.height);
+        for y in 0..plane.height {
+            data.extend_from_slice(plane.row(y));
+        }
+        Gray {
+            data,
+            width: plane.width,
+            height: plane.height,
+        }
+    }
+
+    /// `plane` through a 3×3 filter (the border rows and columns kept as they are).
+    pub fn filtered(plane: &Plane<'_>, filter: Filter) -> Gray {
+        let mut out = Gray::copied(plane);
+        let (w, h) = (plane.width, plane.height);
+        if w < 3 || h < 3 {
+            return out;
+        }
+        for y in 1..h - 1 {
+            let (above, row, below) = (plane.row(y - 1), plane.row(y), plane.row(y + 1));
+            let line = &mut out.data[y * w..(y + 1) * w];
+            for x in 1..w - 1 {
+                let sum: i32 = [above, row, below]
+                    .iter()
+                    .map(|r| i32::from(r[x - 1]) + i32::from(r[x]) + i32::from(r[x + 1]))
+                    .sum();
+                let value = match filter {
+                    Filter::Smooth => (sum + 4) / 9,
+                    // The pixel pushed away from its neighbourhood's mean: 2p - mean.
+                    Filter::Sharpen => 2 * i32::from(row[x]) - (sum + 4) / 9,
+                };
+                line[x] = value.clamp(0, 255) as u8;
+            }
+        }
+        out
     }
 
     /// Averages `factor`×`factor` boxes of `plane` into one pixel each; the right and bottom
@@ -155,6 +203,21 @@ mod tests {
         ));
         // A short last row is fine.
         assert!(Plane::new(8, 10, 10, &buf[..98]).is_ok());
+    }
+
+    #[test]
+    fn filters_smooth_and_sharpen_inside_the_border() {
+        // A 4×3 image: a bright column at x = 2.
+        let buf = [0, 0, 90, 0, 0, 0, 90, 0, 0, 0, 90, 0];
+        let plane = Plane::new(4, 3, 4, &buf).expect("plane");
+        let smooth = Gray::filtered(&plane, Filter::Smooth);
+        // (90 × 3) / 9 = 30 at both inner pixels; the border is kept.
+        assert_eq!(smooth.data[4..8], [0, 30, 30, 0]);
+        assert_eq!(smooth.data[..4], buf[..4]);
+        let sharp = Gray::filtered(&plane, Filter::Sharpen);
+        // 2 × 0 - 30 clamps to 0; 2 × 90 - 30 = 150.
+        assert_eq!(sharp.data[4..8], [0, 0, 150, 0]);
+        assert_eq!(Gray::copied(&plane).data, buf);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod finder;
 mod frame;
 pub(crate) mod image_io;
 mod render;
+mod stream;
 
 use std::sync::Mutex;
 
@@ -132,10 +133,65 @@ impl std::fmt::Debug for Scanner {
 
 #[derive(Default)]
 struct ScannerState {
+    /// What the frames so far showed, for reading the next.
+    stream: FrameStream,
     /// The last payload returned.
     last: Option<String>,
     /// Frames in a row without any sign of a code since `last` was last seen.
     frames_without_code: u32,
+}
+
+/// Reads the codes in consecutive frames of one camera stream, each frame with what the
+/// frames before it showed: where the code was, the last frame's pixels to average with, and
+/// a different extra look each frame (see the `stream` module). Reads more codes, sooner,
+/// than decoding each frame alone. [`Scanner`] uses one; use it directly for every text read
+/// (foreign codes too). One per stream: frames of different streams mixed into one read
+/// worse, never wrong.
+#[derive(Default)]
+pub struct FrameStream {
+    memory: stream::StreamMemory,
+}
+
+/// Shows nothing: the frames' pixels may hold an activation code.
+impl std::fmt::Debug for FrameStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameStream").finish_non_exhaustive()
+    }
+}
+
+impl FrameStream {
+    /// A stream that has seen nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The texts of the codes read in the next frame (`height` rows of `width` pixels, rows
+    /// `row_stride` bytes apart); an empty list when none was.
+    pub fn read_frame(
+        &mut self,
+        width: u32,
+        height: u32,
+        row_stride: u32,
+        luma: &[u8],
+    ) -> Result<Vec<String>, ScanError> {
+        let plane = frame::Plane::new(width, height, row_stride, luma)?;
+        Ok(self.read_plane(&plane).texts)
+    }
+
+    /// [`FrameStream::read_frame`] for a PNG or JPEG file's bytes (frames saved from a camera).
+    pub fn read_image(&mut self, bytes: &[u8]) -> Result<Vec<String>, ScanError> {
+        let image = load_luma(bytes)?;
+        self.read_frame(image.width(), image.height(), image.width(), image.as_raw())
+    }
+
+    /// Forgets the frames seen: the next is read as the first of a stream.
+    pub fn reset(&mut self) {
+        self.memory.clear();
+    }
+
+    fn read_plane(&mut self, plane: &frame::Plane<'_>) -> detect::Found {
+        stream::read_frame(plane, &mut self.memory)
+    }
 }
 
 impl Scanner {
@@ -154,7 +210,9 @@ impl Scanner {
         luma: &[u8],
     ) -> Result<FrameResult, ScanError> {
         let plane = frame::Plane::new(width, height, row_stride, luma)?;
-        Ok(self.classify(detect::read(&plane)))
+        let mut state = self.lock();
+        let found = state.stream.read_plane(&plane);
+        Ok(state.classify(found))
     }
 
     /// Scans a PNG or JPEG file's bytes (a screenshot, a gallery photo) like a camera frame.
@@ -174,17 +232,19 @@ impl Scanner {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
 
-    fn classify(&self, found: detect::Found) -> FrameResult {
-        let mut state = self.lock();
+impl ScannerState {
+    /// What a frame's codes mean for the user, given the code returned last.
+    fn classify(&mut self, found: detect::Found) -> FrameResult {
         let payload = found.texts.iter().find(|t| is_activation_payload(t));
         match payload {
             Some(text) => {
-                state.frames_without_code = 0;
-                if state.last.as_deref() == Some(text.as_str()) {
+                self.frames_without_code = 0;
+                if self.last.as_deref() == Some(text.as_str()) {
                     FrameResult::SameAsBefore
                 } else {
-                    state.last = Some(text.clone());
+                    self.last = Some(text.clone());
                     if is_login_code(text) {
                         FrameResult::LoginCode { text: text.clone() }
                     } else {
@@ -194,9 +254,9 @@ impl Scanner {
             }
             None => {
                 if found.texts.is_empty() && !found.finders_seen {
-                    state.frames_without_code = state.frames_without_code.saturating_add(1);
-                    if state.frames_without_code >= FRAMES_UNTIL_FORGOTTEN {
-                        state.last = None;
+                    self.frames_without_code = self.frames_without_code.saturating_add(1);
+                    if self.frames_without_code >= FRAMES_UNTIL_FORGOTTEN {
+                        self.last = None;
                     }
                 }
                 if found.texts.is_empty() {
