@@ -25,15 +25,16 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ibkey_core::activation::ActivationOutcome;
 use ibkey_core::gate::{Gate, GateError, PinPolicy};
 use ibkey_core::platform::{
-    FileStore, Platform, ReqwestTransport, ScriptedVerifier, SecureStore, SoftwareKeyVault,
+    Clock, FileStore, Platform, ReqwestTransport, ScriptedVerifier, SecureStore, SoftwareKeyVault,
     SystemClock, VerificationMethod,
 };
-use ibkey_core::{Authenticator, AuthenticatorConfig};
+use ibkey_core::{ApprovalError, Authenticator, AuthenticatorConfig};
 use ibkey_e2e::TEST_PIN;
 use ibkey_server::portal_client::{PendingLogin, PortalClient};
 use ibkey_server::DEMO_PORTAL_PASSWORD;
@@ -126,6 +127,25 @@ impl Rng {
     }
 }
 
+/// The system clock whose boot clock the writer moves forward past a PIN delay, as a user
+/// would wait it out. A kill in the middle of a PIN check counts that attempt (by design), so
+/// kills add wrong PINs that only a right PIN clears, and five start a delay.
+#[derive(Default)]
+struct WaitingClock {
+    waited_ms: AtomicU64,
+}
+
+impl Clock for WaitingClock {
+    fn now_unix_ms(&self) -> i64 {
+        // Wall time stays real: the server's challenges are checked against it.
+        SystemClock.now_unix_ms()
+    }
+
+    fn uptime_ms(&self) -> u64 {
+        SystemClock.uptime_ms() + self.waited_ms.load(Ordering::SeqCst)
+    }
+}
+
 /// Writes one protocol line and flushes it, so the parent reads it even if this process is
 /// killed right after.
 fn say(line: &str) {
@@ -141,6 +161,7 @@ struct Writer {
     auth: Authenticator,
     gate: Gate,
     args: Args,
+    clock: Arc<WaitingClock>,
     rng: Rng,
     enrolled: u64,
     wrong_in_a_row: u32,
@@ -177,7 +198,7 @@ impl Writer {
         );
         let verifier = Arc::new(ScriptedVerifier::new());
         verifier.set_standing_pin(Some(TEST_PIN));
-        let clock = Arc::new(SystemClock);
+        let clock = Arc::new(WaitingClock::default());
         let policy = PinPolicy::fast_for_tests();
         let platform = Platform {
             keys: Arc::new(SoftwareKeyVault::new(store.clone())),
@@ -195,12 +216,19 @@ impl Writer {
             pin_policy: policy.clone(),
         };
         let auth = Authenticator::new(config, platform).map_err(|e| e.to_string())?;
-        let gate = Gate::new(store, clock, verifier, VerificationMethod::Pin, policy);
+        let gate = Gate::new(
+            store,
+            clock.clone(),
+            verifier,
+            VerificationMethod::Pin,
+            policy,
+        );
         let rng = Rng(args.seed);
         Ok(Writer {
             auth,
             gate,
             args,
+            clock,
             rng,
             enrolled: 0,
             wrong_in_a_row: MAX_WRONG_IN_A_ROW,
@@ -237,6 +265,9 @@ impl Writer {
             .gate
             .has_pin()
             .map_err(|e| format!("read the PIN record failed: {e}"))?;
+        if has_pin {
+            self.wait_out_lockout()?;
+        }
         // After a restart the last wrong PIN may or may not have counted: the right one first.
         if has_pin && self.args.wrong_pins && self.wrong_in_a_row >= MAX_WRONG_IN_A_ROW {
             return self.right_pin().await;
@@ -279,11 +310,15 @@ impl Writer {
         say(&format!("begin approve {user}"));
         // Logins of this writer's users that a killed run left open are refused first (each
         // is a signed decision too); other writers' logins on a shared store are theirs.
-        let open = self
-            .auth
-            .pending_logins()
-            .await
-            .map_err(|e| format!("approve pull of stale logins failed: {e}"))?;
+        let open = match self.auth.pending_logins().await {
+            Ok(open) => open,
+            // A removal killed after the server revoked the credential: finish it.
+            Err(ApprovalError::Revoked { username }) if username.starts_with(&self.args.prefix) => {
+                say(&format!("ack approve-skipped {user}"));
+                return self.remove(&username).await;
+            }
+            Err(e) => return Err(format!("approve pull of stale logins failed: {e}")),
+        };
         for stale in open
             .iter()
             .filter(|c| c.username.starts_with(&self.args.prefix))
@@ -320,10 +355,27 @@ impl Writer {
         Ok(())
     }
 
+    /// Waits out a running PIN delay (by moving the boot clock).
+    fn wait_out_lockout(&mut self) -> Result<(), String> {
+        let lockout = self
+            .gate
+            .lockout()
+            .map_err(|e| format!("wait: the PIN lockout does not read: {e}"))?;
+        if let Some(lockout) = lockout {
+            say("begin wait -");
+            self.clock
+                .waited_ms
+                .fetch_add(lockout.remaining_secs * 1000, Ordering::SeqCst);
+            say("ack wait -");
+        }
+        Ok(())
+    }
+
     async fn wrong_pin(&mut self) -> Result<(), String> {
         say("begin pin-wrong -");
         match self.gate.verify_pin(WRONG_PIN) {
-            Err(GateError::WrongPin { .. }) => {}
+            // Attempts that interrupted checks counted may make this one start a delay.
+            Err(GateError::WrongPin { .. } | GateError::LockedOut { .. }) => {}
             other => return Err(format!("pin-wrong: {other:?}")),
         }
         self.wrong_in_a_row += 1;
