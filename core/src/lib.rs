@@ -20,6 +20,9 @@ pub mod codes;
 mod device;
 pub mod diagnostics;
 pub mod error;
+/// Entry points for the fuzz targets in `fuzz/`; not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gate;
 mod guarded;
 pub mod lifecycle;
