@@ -43,6 +43,7 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
 "$ROOT/target/debug/ibkey" --data-dir "$work/home" server --listen "127.0.0.1:$port" \
+    --challenge-lifetime 600 \
     >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
@@ -51,18 +52,31 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-# A signed-in portal user, so the portal operations get past their token check.
-token=$(curl --silent --fail "$base/v1/portal/sign-in" -H 'Content-Type: application/json' \
-    -d '{"username": "schemathesis", "password": "ibkey-demo"}' |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["portal_token"])')
+# Data for the generated requests to reach past the token checks (tests/openapi/schemathesis.toml):
+# a signed-in portal user, alice, with this desktop device activated (the CLI, as a phone
+# would), one of her logins waiting for approval, and the support token.
+json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)[\"$1\"])"; }
+sign_in='{"username": "alice", "password": "ibkey-demo"}'
+IBKEY_PORTAL_TOKEN=$(curl --silent --fail "$base/v1/portal/sign-in" \
+    -H 'Content-Type: application/json' -d "$sign_in" | json_field portal_token)
+session_id=$(curl --silent --fail -X POST "$base/v1/portal/activation-tickets" \
+    -H "Authorization: Bearer $IBKEY_PORTAL_TOKEN" | json_field session_id)
+printf '246813\n246813\n246813\n' | "$ROOT/target/debug/ibkey" --data-dir "$work/home" \
+    --server "$base" activate --session-id "$session_id" --pin-stdin >/dev/null
+login=$(curl --silent --fail "$base/v1/logins" -H 'Content-Type: application/json' -d "$sign_in")
+IBKEY_LOGIN_ID=$(echo "$login" | json_field login_id)
+IBKEY_LOGIN_SECRET=$(echo "$login" | json_field login_secret)
+# On loopback the reference server keeps the demo password and support token.
+IBKEY_SUPPORT_TOKEN=ibkey-support
+export IBKEY_PORTAL_TOKEN IBKEY_LOGIN_ID IBKEY_LOGIN_SECRET IBKEY_SUPPORT_TOKEN
 
 seed_args=(--seed "$SEED")
 [ "$SEED" = random ] && seed_args=()
 status=0
-"$VENV/bin/schemathesis" run "$base/openapi.json" --no-color \
+"$VENV/bin/schemathesis" --config-file "$ROOT/tests/openapi/schemathesis.toml" \
+    run "$base/openapi.json" --no-color \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --max-examples "$MAX_EXAMPLES" "${seed_args[@]}" \
-    --header "Authorization: Bearer $token" \
     --workers 1 --request-timeout 40 \
     --report junit --report-dir "$ROOT/target/openapi-report" || status=$?
 
