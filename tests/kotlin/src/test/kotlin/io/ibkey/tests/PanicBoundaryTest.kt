@@ -50,8 +50,11 @@ import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicInteger
 import kotlin.random.Random
 import kotlin.test.assertEquals
+import kotlin.test.assertIs
 import kotlin.test.assertTrue
 import kotlin.test.fail
+import kotlinx.coroutines.TimeoutCancellationException
+import kotlinx.coroutines.awaitCancellation
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.AfterAll
@@ -68,7 +71,8 @@ import org.junit.jupiter.api.TestMethodOrder
  * frames whose sizes and strides lie, forged records), and runs over foreign services (store,
  * key vault, user verifier, HTTP, log sink, upload progress, sleeper) that throw unexpected
  * exceptions or return garbage. Each call must end in a normal result or one of the project's
- * typed exceptions: never [InternalException] (uniffi's wrapping of a Rust panic), never a
+ * typed exceptions: never an `InternalException` (uniffi's wrapping of a Rust panic, one class
+ * in each generated package: [InternalException] in `io.ibkey.ffi`), never a
  * hang, never a crashed JVM. The last test fails when the bindings export something this class
  * has not probed, read from the generated classes by reflection.
  */
@@ -114,7 +118,9 @@ class PanicBoundaryTest {
         val outcome = runCatching { runBlocking { withTimeout(CALL_TIMEOUT_MS) { block() } } }
         val e = outcome.exceptionOrNull() ?: return outcome.getOrNull()
         when {
-            e is InternalException -> failures += "$name: a Rust panic crossed the FFI: ${e.message?.take(300)}"
+            // Each generated file (ffi, core, protocol) has its own InternalException.
+            e.javaClass.simpleName == "InternalException" ->
+                failures += "$name: a Rust panic crossed the FFI (${e.javaClass.name}): ${e.message?.take(300)}"
             e is CharacterCodingException -> refusedByBindings.incrementAndGet()
             !e.javaClass.name.startsWith("io.ibkey.") -> failures += "$name: ended in ${e.toString().take(300)}, not a typed ibkey error"
         }
@@ -454,6 +460,67 @@ class PanicBoundaryTest {
             }
         }
         assertNoBadEndings()
+    }
+
+    @Test
+    @Order(6)
+    fun `a call cancelled while the core waits on the shell leaves the authenticator working`() {
+        val verifier = HangingVerifier()
+        val http = HangingTransport()
+        phone(verifier = verifier, http = http).use { auth ->
+            val user = "pb-cancel"
+            // The app leaves the PIN pad: its coroutine is cancelled while the core waits.
+            val first = server.ticket(user).sessionId
+            assertIs<TimeoutCancellationException>(cancelledAfter(500) { auth.activateWithSessionId(first) })
+            verifier.hang = false
+            val second = server.ticket(user).sessionId
+            assertTrue(probe("Authenticator.activateWithSessionId") { auth.activateWithSessionId(second) } != null,
+                "after a cancelled activation the next one works: nothing was left locked")
+            assertEquals(listOf(user), auth.accounts().map { it.username })
+
+            // The network hangs and the app gives up on the calls that were waiting for it.
+            val login = server.startLogin(user)
+            val challenge = probe("Authenticator.pendingLogins") { auth.pendingLogins() }.orEmpty().single()
+            http.hang = true
+            assertIs<TimeoutCancellationException>(cancelledAfter(500) { auth.approve(challenge, login.number.toUByte()) })
+            assertIs<TimeoutCancellationException>(cancelledAfter(500) { auth.pendingLogins() })
+            assertIs<TimeoutCancellationException>(cancelledAfter(500) { auth.removeAccount(user) })
+            http.hang = false
+            assertTrue(probe("Authenticator.pendingLogins") { auth.pendingLogins() } != null, "the phone works again")
+            assertEquals(listOf(user), auth.accounts().map { it.username }, "a cancelled removal removed nothing")
+            assertTrue(probe("Authenticator.removeAccount") { auth.removeAccount(user) } != null, "and can remove the user")
+        }
+        assertNoBadEndings()
+    }
+
+    /** How [block] ended when cancelled after [millis]: its exception, or null when it finished in time. */
+    private fun cancelledAfter(millis: Long, block: suspend () -> Any?): Throwable? =
+        runCatching { runBlocking { withTimeout(millis) { block() } } }.exceptionOrNull()
+
+    /** The PIN pad that, while [hang], never answers (the user walked away). */
+    private class HangingVerifier : UserVerifier {
+        @Volatile
+        var hang = true
+        private val answers = ScriptedVerifier()
+
+        override suspend fun requestPin(request: PinRequest): PinEntry {
+            if (hang) awaitCancellation()
+            return answers.requestPin(request)
+        }
+
+        override suspend fun verifyBiometric(reason: String): BiometricOutcome = BiometricOutcome.CANCELLED
+    }
+
+    /** The real transport that, while [hang], never answers (a dead network). */
+    private class HangingTransport : HttpTransport {
+        @Volatile
+        var hang = false
+        private val real = HttpUrlConnectionTransport()
+
+        override suspend fun send(request: HttpRequest): HttpResponse {
+            if (hang) awaitCancellation()
+            return real.send(request)
+        }
     }
 
     @Test
