@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use super::Cached as _;
 use super::Db;
 
 /// A stored activation ticket.
@@ -118,7 +119,7 @@ impl Db {
     /// The user of an unexpired portal session.
     pub fn portal_user(&self, token_sha256: &[u8], now: i64) -> rusqlite::Result<Option<String>> {
         self.conn()
-            .query_row(
+            .row_cached(
                 "SELECT username FROM portal_sessions WHERE token_sha256 = ?1 AND expires_at > ?2",
                 params![token_sha256, now],
                 |r| r.get(0),
@@ -137,11 +138,11 @@ impl Db {
         expires_at: i64,
     ) -> rusqlite::Result<bool> {
         let conn = self.conn();
-        conn.execute(
+        conn.exec_cached(
             "DELETE FROM tickets WHERE used_at IS NULL AND expires_at < ?1",
             params![issued_at - 86_400],
         )?;
-        let inserted = conn.execute(
+        let inserted = conn.exec_cached(
             "INSERT OR IGNORE INTO tickets (session_id, username, token, issued_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![session_id, username, token, issued_at, expires_at],
@@ -152,7 +153,7 @@ impl Db {
     /// The ticket with this canonical session ID.
     pub fn ticket(&self, session_id: &str) -> rusqlite::Result<Option<TicketRow>> {
         self.conn()
-            .query_row(
+            .row_cached(
                 "SELECT username, token, expires_at, used_at FROM tickets WHERE session_id = ?1",
                 params![session_id],
                 |r| {
@@ -175,7 +176,7 @@ impl Db {
         last_group: &str,
     ) -> rusqlite::Result<Option<WatchedTicket>> {
         self.conn()
-            .query_row(
+            .row_cached(
                 "SELECT t.session_id, t.expires_at, t.used_at IS NOT NULL, c.device_name,
                         c.credential_id IS NOT NULL AND c.revoked_at IS NULL
                  FROM tickets t LEFT JOIN credentials c ON c.session_id = t.session_id
@@ -199,7 +200,7 @@ impl Db {
     pub fn is_enrolled(&self, username: &str, device_id: &str) -> rusqlite::Result<bool> {
         Ok(self
             .conn()
-            .query_row(
+            .row_cached(
                 "SELECT 1 FROM credentials
                  WHERE username = ?1 AND device_id = ?2 AND revoked_at IS NULL",
                 params![username, device_id],
@@ -220,7 +221,7 @@ impl Db {
     ) -> rusqlite::Result<CompleteOutcome> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let claimed = tx.execute(
+        let claimed = tx.exec_cached(
             "UPDATE tickets SET used_at = ?1, device_id = ?2
              WHERE session_id = ?3 AND used_at IS NULL",
             params![now, credential.device_id, session_id],
@@ -228,7 +229,7 @@ impl Db {
         if claimed != 1 {
             return Ok(CompleteOutcome::TicketAlreadyUsed);
         }
-        let inserted = tx.execute(
+        let inserted = tx.exec_cached(
             "INSERT INTO credentials
                (credential_id, username, device_id, device_name, public_key, session_id, enrolled_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -278,7 +279,7 @@ impl Db {
         username: Option<&str>,
         now: i64,
     ) -> rusqlite::Result<bool> {
-        let changed = self.conn().execute(
+        let changed = self.conn().exec_cached(
             "UPDATE credentials SET revoked_at = ?1
              WHERE credential_id = ?2 AND revoked_at IS NULL
                AND (?3 IS NULL OR username = ?3)",
@@ -290,7 +291,7 @@ impl Db {
     /// The user's active devices and those replaced by a move, oldest first.
     pub fn devices(&self, username: &str) -> rusqlite::Result<Vec<PortalDevice>> {
         let conn = self.conn();
-        let mut statement = conn.prepare(
+        let mut statement = conn.prepare_cached(
             "SELECT c.credential_id, c.device_id, c.device_name, c.enrolled_at,
                     s.last_used_at, s.possibly_cloned_at IS NOT NULL, m.moved_to_device,
                     m.moved_at
@@ -324,11 +325,11 @@ pub(super) fn insert_portal_session(
     now: i64,
     expires_at: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "DELETE FROM portal_sessions WHERE expires_at <= ?1",
         params![now],
     )?;
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO portal_sessions (token_sha256, username, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4)",
         params![token_sha256, username, now, expires_at],
@@ -342,7 +343,7 @@ fn insert_offline_secret(
     credential_id: &str,
     secret: &[u8],
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO offline_secrets (credential_id, secret) VALUES (?1, ?2)",
         params![credential_id, secret],
     )?;
@@ -359,13 +360,13 @@ pub(super) fn replace_other_credentials(
     new_device_name: &str,
     now: i64,
 ) -> rusqlite::Result<usize> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO credential_moves (credential_id, moved_to, moved_to_device, moved_at)
          SELECT credential_id, ?2, ?3, ?4 FROM credentials
          WHERE username = ?1 AND revoked_at IS NULL AND credential_id != ?2",
         params![username, new_credential_id, new_device_name, now],
     )?;
-    conn.execute(
+    conn.exec_cached(
         "UPDATE credentials SET revoked_at = ?3
          WHERE username = ?1 AND revoked_at IS NULL AND credential_id != ?2",
         params![username, new_credential_id, now],

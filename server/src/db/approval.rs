@@ -13,6 +13,7 @@ use rusqlite::{params, OptionalExtension as _, Row, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use super::activation::insert_portal_session;
+use super::Cached as _;
 use super::Db;
 
 /// A login to store.
@@ -258,7 +259,7 @@ impl Db {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let ctx = login.context;
-        tx.execute(
+        tx.exec_cached(
             "INSERT INTO logins (login_id, secret_sha256, username, number, application,
                  ip_address, location, browser, created_at, expires_at, state)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending')",
@@ -284,7 +285,7 @@ impl Db {
     /// The login with this id.
     pub fn login(&self, login_id: &str) -> rusqlite::Result<Option<LoginRow>> {
         self.conn()
-            .query_row(
+            .row_cached(
                 "SELECT l.secret_sha256, l.username, l.application, l.ip_address, l.location,
                         l.browser, l.created_at, l.expires_at, l.state, l.decided_at,
                         c.device_name, l.portal_token_sha256 IS NOT NULL, l.number
@@ -321,7 +322,7 @@ impl Db {
         username: &str,
     ) -> rusqlite::Result<Vec<ApprovalCredential>> {
         let conn = self.conn();
-        let mut statement = conn.prepare(
+        let mut statement = conn.prepare_cached(
             "SELECT c.credential_id, c.device_name, s.possibly_cloned_at IS NOT NULL,
                     s.push_platform, s.push_token
              FROM credentials c LEFT JOIN credential_state s USING (credential_id)
@@ -342,7 +343,7 @@ impl Db {
     /// Until when the user's pushes are muted, if they are at `now`.
     pub fn push_muted_until(&self, username: &str, now: i64) -> rusqlite::Result<Option<i64>> {
         self.conn()
-            .query_row(
+            .row_cached(
                 "SELECT muted_until FROM push_mutes WHERE username = ?1 AND muted_until > ?2",
                 params![username, now],
                 |r| r.get(0),
@@ -360,7 +361,7 @@ impl Db {
         payload: &str,
         now: i64,
     ) -> rusqlite::Result<()> {
-        self.conn().execute(
+        self.conn().exec_cached(
             "INSERT INTO push_messages
                (credential_id, username, platform, push_token, payload, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -372,7 +373,7 @@ impl Db {
     /// Every recorded push, oldest first.
     pub fn recorded_pushes(&self) -> rusqlite::Result<Vec<RecordedPush>> {
         let conn = self.conn();
-        let mut statement = conn.prepare(
+        let mut statement = conn.prepare_cached(
             "SELECT id, username, credential_id, platform, push_token, payload, created_at
              FROM push_messages ORDER BY id",
         )?;
@@ -397,7 +398,7 @@ impl Db {
         now: i64,
     ) -> rusqlite::Result<Option<(String, i64)>> {
         self.conn()
-            .query_row(
+            .row_cached(
                 "SELECT token, expires_at FROM challenges
                  WHERE login_id = ?1 AND credential_id IS NULL AND answered_at IS NULL
                    AND expires_at > ?2
@@ -417,7 +418,7 @@ impl Db {
     ) -> rusqlite::Result<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let extended = tx.execute(
+        let extended = tx.exec_cached(
             "UPDATE logins SET expires_at = max(expires_at, ?1)
              WHERE login_id = ?2 AND state = 'pending' AND expires_at > ?3",
             params![challenge.expires_at, login_id, challenge.issued_at],
@@ -433,7 +434,7 @@ impl Db {
     /// The challenge with this id, with its login's user and state.
     pub fn challenge(&self, challenge_id: &str) -> rusqlite::Result<Option<ChallengeRow>> {
         self.conn()
-            .query_row(
+            .row_cached(
                 "SELECT ch.login_id, l.username, ch.credential_id, ch.nonce, ch.context_digest,
                         ch.number, ch.expires_at, ch.answered_at IS NOT NULL, l.state,
                         l.ip_address, l.application
@@ -463,7 +464,7 @@ impl Db {
     pub fn counter_state(&self, credential_id: &str) -> rusqlite::Result<CounterState> {
         Ok(self
             .conn()
-            .query_row(
+            .row_cached(
                 "SELECT counter, possibly_cloned_at IS NOT NULL FROM credential_state
                  WHERE credential_id = ?1",
                 params![credential_id],
@@ -491,7 +492,7 @@ impl Db {
         token: &str,
         now: i64,
     ) -> rusqlite::Result<()> {
-        self.conn().execute(
+        self.conn().exec_cached(
             "INSERT INTO credential_state
                  (credential_id, last_used_at, push_platform, push_token, push_registered_at)
              VALUES (?1, ?2, ?3, ?4, ?2)
@@ -511,7 +512,7 @@ impl Db {
         now: i64,
     ) -> rusqlite::Result<Vec<String>> {
         let conn = self.conn();
-        let mut statement = conn.prepare(
+        let mut statement = conn.prepare_cached(
             "SELECT ch.token FROM challenges ch JOIN logins l USING (login_id)
              WHERE ch.credential_id = ?1 AND ch.answered_at IS NULL AND ch.expires_at > ?2
                AND l.state = 'pending'
@@ -527,7 +528,7 @@ impl Db {
     pub fn decide(&self, write: &DecisionWrite<'_>) -> rusqlite::Result<DecideOutcome> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let claimed = tx.execute(
+        let claimed = tx.exec_cached(
             "UPDATE challenges SET answered_at = ?1, decision = ?2, answered_by = ?3
              WHERE challenge_id = ?4 AND answered_at IS NULL",
             params![
@@ -549,7 +550,7 @@ impl Db {
         )? {
             return Ok(DecideOutcome::LoginClosed);
         }
-        let counted = tx.execute(
+        let counted = tx.exec_cached(
             "INSERT INTO credential_state (credential_id, counter, last_used_at)
              VALUES (?1, ?2, ?3)
              ON CONFLICT (credential_id) DO UPDATE
@@ -562,7 +563,7 @@ impl Db {
         }
         close_challenges(&tx, write.login_id, write.now)?;
         if let Some(fraud) = &write.fraud {
-            tx.execute(
+            tx.exec_cached(
                 "INSERT INTO fraud_reports (username, credential_id, login_id, challenge_id,
                      reported_at, ip_address, application)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -576,7 +577,7 @@ impl Db {
                     fraud.application
                 ],
             )?;
-            tx.execute(
+            tx.exec_cached(
                 "INSERT INTO push_mutes (username, muted_until) VALUES (?1, ?2)
                  ON CONFLICT (username) DO UPDATE
                    SET muted_until = max(muted_until, excluded.muted_until)",
@@ -597,7 +598,7 @@ impl Db {
     ) -> rusqlite::Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
+        tx.exec_cached(
             "INSERT INTO credential_state (credential_id, possibly_cloned_at) VALUES (?1, ?2)
              ON CONFLICT (credential_id) DO UPDATE
                SET possibly_cloned_at = coalesce(possibly_cloned_at, excluded.possibly_cloned_at)",
@@ -627,7 +628,7 @@ impl Db {
     ) -> rusqlite::Result<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let claimed = tx.execute(
+        let claimed = tx.exec_cached(
             "UPDATE logins SET portal_token_sha256 = ?1
              WHERE login_id = ?2 AND state = 'approved' AND portal_token_sha256 IS NULL",
             params![token_sha256, login_id],
@@ -643,7 +644,7 @@ impl Db {
     /// The user's last 50 logins, newest first, with their state at `now`.
     pub fn recent_logins(&self, username: &str, now: i64) -> rusqlite::Result<Vec<PortalLogin>> {
         let conn = self.conn();
-        let mut statement = conn.prepare(
+        let mut statement = conn.prepare_cached(
             "SELECT l.login_id, l.application, l.ip_address, l.location, l.browser,
                     l.created_at, l.state, l.expires_at, l.decided_at, c.device_name
              FROM logins l LEFT JOIN credentials c ON c.credential_id = l.decided_by_credential
@@ -668,7 +669,7 @@ impl Db {
     /// The user's fraud reports, newest first.
     pub fn fraud_reports(&self, username: &str) -> rusqlite::Result<Vec<FraudReport>> {
         let conn = self.conn();
-        let mut statement = conn.prepare(
+        let mut statement = conn.prepare_cached(
             "SELECT f.login_id, f.challenge_id, f.credential_id, c.device_name, f.reported_at,
                     f.ip_address, f.application
              FROM fraud_reports f LEFT JOIN credentials c USING (credential_id)
@@ -695,7 +696,7 @@ fn insert_challenge(
     login_id: &str,
     challenge: &NewChallenge,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO challenges (challenge_id, login_id, credential_id, nonce, context_digest,
              number, token, issued_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -720,7 +721,7 @@ pub(super) fn touch(
     credential_id: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO credential_state (credential_id, last_used_at) VALUES (?1, ?2)
          ON CONFLICT (credential_id) DO UPDATE SET last_used_at = excluded.last_used_at",
         params![credential_id, now],
@@ -737,7 +738,7 @@ pub(super) fn decide_login(
     credential_id: &str,
     now: i64,
 ) -> rusqlite::Result<bool> {
-    let decided = conn.execute(
+    let decided = conn.exec_cached(
         "UPDATE logins SET state = ?1, decided_at = ?2, decided_by_credential = ?3
          WHERE login_id = ?4 AND state = 'pending'",
         params![state_name(state), now, credential_id, login_id],
@@ -751,7 +752,7 @@ pub(super) fn close_challenges(
     login_id: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "UPDATE challenges SET answered_at = ?1 WHERE login_id = ?2 AND answered_at IS NULL",
         params![now, login_id],
     )?;
@@ -947,7 +948,7 @@ mod tests {
             LoginState::Pending,
         ] {
             db.conn()
-                .execute("UPDATE logins SET state = ?1", params![state_name(state)])
+                .exec_cached("UPDATE logins SET state = ?1", params![state_name(state)])
                 .expect("update");
             let wire = serde_json::to_value(state).expect("json");
             assert_eq!(wire, state_name(state));

@@ -12,6 +12,7 @@ use rusqlite::{params, OptionalExtension as _, Transaction, TransactionBehavior}
 /// How long a completed bundle counts against its device's limit, seconds (a day).
 pub(crate) const DEVICE_WINDOW_SECONDS: i64 = 86_400;
 
+use super::Cached as _;
 use super::Db;
 
 /// A completed bundle, as a repeated upload or completion needs it.
@@ -96,7 +97,7 @@ impl Db {
     /// The completed bundle with this id.
     pub fn completed_bundle(&self, bundle_id: &str) -> rusqlite::Result<Option<CompletedBundle>> {
         self.conn()
-            .query_row(
+            .row_cached(
                 "SELECT reference, sha256, size FROM diagnostic_bundles WHERE bundle_id = ?1",
                 params![bundle_id],
                 |r| {
@@ -117,7 +118,7 @@ impl Db {
         let m = bundle.manifest;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let inserted = tx.execute(
+        let inserted = tx.exec_cached(
             "INSERT OR IGNORE INTO diagnostic_bundles
                (bundle_id, reference, size, sha256, received_at, created_at, username, comment,
                 app_version, platform, os_version, device_model, log_mode, files, client)
@@ -146,7 +147,7 @@ impl Db {
         if inserted != 1 {
             return Ok(false);
         }
-        tx.execute(
+        tx.exec_cached(
             "DELETE FROM diagnostic_uploads WHERE bundle_id = ?1",
             params![bundle.bundle_id],
         )?;
@@ -205,7 +206,7 @@ impl Db {
         if total.saturating_add(claim.size) > limits.total {
             return Ok(Reservation::StorageFull);
         }
-        tx.execute(
+        tx.exec_cached(
             "INSERT OR REPLACE INTO diagnostic_uploads (bundle_id, chunk, size, client, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -224,7 +225,7 @@ impl Db {
 
     /// Gives back the room of a chunk whose file could not be written.
     pub fn release_chunk(&self, bundle_id: &str, chunk: u32) -> rusqlite::Result<()> {
-        self.conn().execute(
+        self.conn().exec_cached(
             "DELETE FROM diagnostic_uploads WHERE bundle_id = ?1 AND chunk = ?2",
             params![bundle_id, i64::from(chunk)],
         )?;
@@ -233,7 +234,7 @@ impl Db {
 
     /// Forgets the chunks of an upload (its files are being dropped).
     pub fn forget_upload(&self, bundle_id: &str) -> rusqlite::Result<()> {
-        self.conn().execute(
+        self.conn().exec_cached(
             "DELETE FROM diagnostic_uploads WHERE bundle_id = ?1",
             params![bundle_id],
         )?;
@@ -246,14 +247,14 @@ impl Db {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let expired: Vec<String> = tx
-            .prepare(
+            .prepare_cached(
                 "SELECT bundle_id FROM diagnostic_uploads
                  GROUP BY bundle_id HAVING MAX(updated_at) <= ?1",
             )?
             .query_map(params![now.saturating_sub(expiry)], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for bundle_id in &expired {
-            tx.execute(
+            tx.exec_cached(
                 "DELETE FROM diagnostic_uploads WHERE bundle_id = ?1",
                 params![bundle_id],
             )?;
@@ -265,7 +266,8 @@ impl Db {
     /// The bundle ids of every unfinished upload.
     pub fn uploads(&self) -> rusqlite::Result<Vec<String>> {
         let conn = self.conn();
-        let mut statement = conn.prepare("SELECT DISTINCT bundle_id FROM diagnostic_uploads")?;
+        let mut statement =
+            conn.prepare_cached("SELECT DISTINCT bundle_id FROM diagnostic_uploads")?;
         let rows = statement.query_map([], |r| r.get(0))?;
         rows.collect()
     }
@@ -273,7 +275,7 @@ impl Db {
     /// Every received bundle, newest first.
     pub fn bundle_summaries(&self) -> rusqlite::Result<Vec<SupportBundleSummary>> {
         let conn = self.conn();
-        let mut statement = conn.prepare(
+        let mut statement = conn.prepare_cached(
             "SELECT reference, bundle_id, received_at, size, sha256, created_at, username, comment,
                     app_version, platform, os_version, device_model, log_mode, files
              FROM diagnostic_bundles ORDER BY received_at DESC, rowid DESC",
@@ -302,7 +304,7 @@ impl Db {
     /// The id of the bundle with this (upper-case) reference.
     pub fn bundle_id_of_reference(&self, reference: &str) -> rusqlite::Result<Option<String>> {
         self.conn()
-            .query_row(
+            .row_cached(
                 "SELECT bundle_id FROM diagnostic_bundles WHERE reference = ?1",
                 params![reference],
                 |r| r.get(0),
@@ -318,7 +320,7 @@ fn db_bytes(bytes: u64) -> i64 {
 
 /// The `SUM(size)` a query answers, 0 for none.
 fn sum(tx: &Transaction<'_>, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<u64> {
-    let total: Option<i64> = tx.query_row(sql, params, |r| r.get(0))?;
+    let total: Option<i64> = tx.row_cached(sql, params, |r| r.get(0))?;
     Ok(total.map_or(0, |t| u64::try_from(t).unwrap_or(0)))
 }
 
@@ -330,12 +332,12 @@ fn device_frees_in(
     since: i64,
     upload_expiry: i64,
 ) -> rusqlite::Result<u64> {
-    let oldest_bundle: Option<i64> = tx.query_row(
+    let oldest_bundle: Option<i64> = tx.row_cached(
         "SELECT MIN(received_at) FROM diagnostic_bundles WHERE client = ?1 AND received_at > ?2",
         params![claim.client, since],
         |r| r.get(0),
     )?;
-    let oldest_upload: Option<i64> = tx.query_row(
+    let oldest_upload: Option<i64> = tx.row_cached(
         "SELECT MIN(last) FROM (SELECT MAX(updated_at) AS last FROM diagnostic_uploads
                                 WHERE client = ?1 GROUP BY bundle_id)",
         params![claim.client],

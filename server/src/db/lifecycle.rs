@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension as _, Transaction, Transact
 use serde::{Deserialize, Serialize};
 
 use super::activation::CredentialRow;
+use super::Cached as _;
 use super::Db;
 use crate::crypto::bytes_equal;
 
@@ -157,7 +158,7 @@ impl Db {
         credential_id: &str,
     ) -> rusqlite::Result<Option<CredentialStanding>> {
         self.conn()
-            .query_row(
+            .row_cached(
                 &format!("{STANDING_SELECT} WHERE c.credential_id = ?1"),
                 params![credential_id],
                 standing_row,
@@ -172,7 +173,7 @@ impl Db {
         public_key: &[u8],
     ) -> rusqlite::Result<Option<CredentialStanding>> {
         self.conn()
-            .query_row(
+            .row_cached(
                 &format!(
                     "{STANDING_SELECT} WHERE c.public_key = ?1
                      ORDER BY c.revoked_at IS NULL DESC, c.enrolled_at DESC, c.rowid DESC
@@ -186,7 +187,7 @@ impl Db {
 
     /// Stores a one-time code's digest.
     pub fn store_out_of_band_code(&self, code: &NewOutOfBandCode<'_>) -> rusqlite::Result<()> {
-        self.conn().execute(
+        self.conn().exec_cached(
             "INSERT INTO out_of_band_codes
                (username, purpose, credential_id, code_sha256, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -214,7 +215,7 @@ impl Db {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let newest = tx
-            .query_row(
+            .row_cached(
                 "SELECT id, code_sha256, expires_at, used_at IS NOT NULL, wrong_tries
                  FROM out_of_band_codes
                  WHERE username = ?1 AND purpose = ?2 AND credential_id IS ?3
@@ -240,7 +241,7 @@ impl Db {
         let expired = typed.now >= expires_at;
         if !bytes_equal(&digest, typed.code_sha256) {
             if !used && !expired {
-                tx.execute(
+                tx.exec_cached(
                     "UPDATE out_of_band_codes SET wrong_tries = wrong_tries + 1 WHERE id = ?1",
                     params![id],
                 )?;
@@ -254,7 +255,7 @@ impl Db {
         if expired {
             return Ok(CodeOutcome::Expired);
         }
-        tx.execute(
+        tx.exec_cached(
             "UPDATE out_of_band_codes SET used_at = ?1 WHERE id = ?2",
             params![typed.now, id],
         )?;
@@ -272,7 +273,7 @@ impl Db {
         destination: &str,
         now: i64,
     ) -> rusqlite::Result<()> {
-        self.conn().execute(
+        self.conn().exec_cached(
             "INSERT INTO out_of_band_messages (username, purpose, code, destination, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![username, purpose, code, destination, now],
@@ -283,7 +284,7 @@ impl Db {
     /// Every code the reference notifier recorded, oldest first.
     pub fn recorded_out_of_band(&self) -> rusqlite::Result<Vec<OutOfBandMessage>> {
         let conn = self.conn();
-        let mut statement = conn.prepare(
+        let mut statement = conn.prepare_cached(
             "SELECT id, username, purpose, code, destination, created_at
              FROM out_of_band_messages ORDER BY id",
         )?;
@@ -304,7 +305,7 @@ impl Db {
     pub fn pushes_enabled(&self, username: &str) -> rusqlite::Result<bool> {
         Ok(self
             .conn()
-            .query_row(
+            .row_cached(
                 "SELECT pushes_enabled FROM user_settings WHERE username = ?1",
                 params![username],
                 |r| r.get(0),
@@ -315,7 +316,7 @@ impl Db {
 
     /// Turns the user's login notifications on or off.
     pub fn set_pushes_enabled(&self, username: &str, enabled: bool) -> rusqlite::Result<()> {
-        self.conn().execute(
+        self.conn().exec_cached(
             "INSERT INTO user_settings (username, pushes_enabled) VALUES (?1, ?2)
              ON CONFLICT (username) DO UPDATE SET pushes_enabled = excluded.pushes_enabled",
             params![username, enabled],
@@ -327,7 +328,7 @@ impl Db {
     pub fn push_status(&self, credential_id: &str) -> rusqlite::Result<PushStatusRow> {
         let conn = self.conn();
         let mut status = conn
-            .query_row(
+            .row_cached(
                 "SELECT push_platform, push_token, push_registered_at, last_push_at,
                         last_push_error
                  FROM credential_state WHERE credential_id = ?1",
@@ -345,7 +346,7 @@ impl Db {
             )
             .optional()?
             .unwrap_or_default();
-        status.last_challenge_at = conn.query_row(
+        status.last_challenge_at = conn.row_cached(
             "SELECT max(issued_at) FROM challenges WHERE credential_id = ?1",
             params![credential_id],
             |r| r.get(0),
@@ -361,7 +362,7 @@ impl Db {
         now: i64,
         error: Option<&str>,
     ) -> rusqlite::Result<()> {
-        self.conn().execute(
+        self.conn().exec_cached(
             "INSERT INTO credential_state (credential_id, last_push_at, last_push_error)
              VALUES (?1, ?2, ?3)
              ON CONFLICT (credential_id) DO UPDATE SET last_push_at = excluded.last_push_at,
@@ -403,7 +404,7 @@ pub(crate) fn replace_offline_secret(
     credential_id: &str,
     secret: &[u8],
 ) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.exec_cached(
         "INSERT INTO offline_secrets (credential_id, secret) VALUES (?1, ?2)
          ON CONFLICT (credential_id) DO UPDATE
            SET secret = excluded.secret, last_time_step = NULL",

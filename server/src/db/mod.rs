@@ -19,12 +19,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Params, Row};
 
 use crate::error::ServerError;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "ibkey-server.sqlite3";
+
+/// How many compiled statements the connection keeps: more than the queries of this module.
+const STATEMENT_CACHE: usize = 256;
 
 /// The schema, created on start when missing.
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS portal_sessions (
@@ -244,6 +247,7 @@ impl Db {
         }
         conn.execute_batch(SCHEMA).map_err(fail)?;
         migrate(&conn).map_err(fail)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -255,6 +259,33 @@ impl Db {
         self.conn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Statements compiled once per connection and kept: compiling the SQL text at each request
+/// was the largest share of the database's CPU time under load (`bench/load.sh`).
+trait Cached {
+    /// [`Connection::execute`] through the statement cache.
+    fn exec_cached<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+
+    /// [`Connection::query_row`] through the statement cache.
+    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: Params,
+        F: FnOnce(&Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec_cached<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: Params,
+        F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
     }
 }
 

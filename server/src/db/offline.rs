@@ -11,6 +11,7 @@ use ibkey_protocol::approval::LoginState;
 use rusqlite::{params, OptionalExtension as _, TransactionBehavior};
 
 use super::approval::{close_challenges, decide_login, touch};
+use super::Cached as _;
 use super::Db;
 
 /// An active credential of a user that has an offline secret.
@@ -58,7 +59,7 @@ impl Db {
     /// The user's active credentials that have an offline secret, oldest first.
     pub fn offline_credentials(&self, username: &str) -> rusqlite::Result<Vec<OfflineCredential>> {
         let conn = self.conn();
-        let mut statement = conn.prepare(
+        let mut statement = conn.prepare_cached(
             "SELECT c.credential_id, s.possibly_cloned_at IS NOT NULL, o.secret,
                     o.last_time_step
              FROM credentials c JOIN offline_secrets o USING (credential_id)
@@ -82,7 +83,7 @@ impl Db {
         login_id: &str,
     ) -> rusqlite::Result<Option<OfflineChallengeRow>> {
         self.conn()
-            .query_row(
+            .row_cached(
                 "SELECT challenge, used_at IS NOT NULL FROM offline_challenges
                  WHERE login_id = ?1",
                 params![login_id],
@@ -107,7 +108,7 @@ impl Db {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let pending = tx
-            .query_row(
+            .row_cached(
                 "SELECT 1 FROM logins WHERE login_id = ?1 AND state = 'pending'
                    AND expires_at > ?2",
                 params![login_id, now],
@@ -118,12 +119,12 @@ impl Db {
         if !pending {
             return Ok(None);
         }
-        tx.execute(
+        tx.exec_cached(
             "INSERT INTO offline_challenges (login_id, challenge, issued_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (login_id) DO NOTHING",
             params![login_id, challenge, now],
         )?;
-        let row = tx.query_row(
+        let row = tx.row_cached(
             "SELECT challenge, used_at IS NOT NULL FROM offline_challenges WHERE login_id = ?1",
             params![login_id],
             |r| {
@@ -149,12 +150,12 @@ impl Db {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let claimed = match proof {
-            OfflineProof::Response => tx.execute(
+            OfflineProof::Response => tx.exec_cached(
                 "UPDATE offline_challenges SET used_at = ?1, used_by = ?2
                  WHERE login_id = ?3 AND used_at IS NULL",
                 params![now, credential_id, login_id],
             )?,
-            OfflineProof::TimeStep(step) => tx.execute(
+            OfflineProof::TimeStep(step) => tx.exec_cached(
                 "UPDATE offline_secrets SET last_time_step = ?1
                  WHERE credential_id = ?2 AND (last_time_step IS NULL OR last_time_step < ?1)",
                 params![step, credential_id],

@@ -36,7 +36,7 @@ use ibkey_core::platform::{
 };
 use ibkey_core::{ApprovalError, Authenticator, AuthenticatorConfig};
 use ibkey_e2e::TEST_PIN;
-use ibkey_server::portal_client::{PendingLogin, PortalClient};
+use ibkey_server::portal_client::{PendingLogin, PortalClient, PortalError};
 use ibkey_server::DEMO_PORTAL_PASSWORD;
 
 /// A PIN that is not [`TEST_PIN`].
@@ -328,9 +328,16 @@ impl Writer {
                 .await
                 .map_err(|e| format!("approve deny of a stale login failed: {e}"))?;
         }
-        let login = PendingLogin::start(&self.args.server, user, DEMO_PORTAL_PASSWORD, None)
-            .await
-            .map_err(|e| format!("approve login of {user} failed to start: {e}"))?;
+        let login =
+            match PendingLogin::start(&self.args.server, user, DEMO_PORTAL_PASSWORD, None).await {
+                Ok(login) => login,
+                Err(PortalError::Refused { code, .. }) if code == "no_devices" => {
+                    // A removal killed after the server revoked the user's only credential.
+                    say(&format!("ack approve-skipped {user}"));
+                    return self.remove(user).await;
+                }
+                Err(e) => return Err(format!("approve login of {user} failed to start: {e}")),
+            };
         if login.started().devices_notified == 0 {
             // A removal killed after the server revoked the credential: finish it.
             say(&format!("ack approve-skipped {user}"));
