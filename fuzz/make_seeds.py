@@ -22,13 +22,29 @@ HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
 NOW = 1_796_205_600
 SERVER = "http://127.0.0.1:8780"
+# What separates the parts of an input (fuzz/src/lib.rs: SEPARATOR).
+SEP = b"\xfe\xfd"
+
+
+TOKENS_IN_JSON = []
 
 
 def js(value) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    """JSON of `value`, the tokens it holds (from `token`) written as `@@claims@@`."""
+    text = json.dumps(value, separators=(",", ":"))
+    for i, claims in enumerate(TOKENS_IN_JSON):
+        text = text.replace(f"@TOKEN{i}@", "@@" + json.dumps(claims, separators=(",", ":")) + "@@")
+    return text.encode()
+
+
+def token(claims) -> str:
+    """A signed token inside a JSON value given to `js`."""
+    TOKENS_IN_JSON.append(claims)
+    return f"@TOKEN{len(TOKENS_IN_JSON) - 1}@"
 
 
 def signed(claims) -> bytes:
+    """A signed token standing alone."""
     return b"@@" + js(claims) + b"@@"
 
 
@@ -72,8 +88,8 @@ def err(code: str, message: str, **more) -> bytes:
 
 
 def reply(status_index: int, body: bytes) -> bytes:
-    """One reply part: the status (an index into the harness's table) and the body."""
-    return bytes([status_index]) + body
+    """One reply part: the status (an index into the harness's table, as a digit: readable) and the body."""
+    return bytes([ord("0") + status_index]) + body
 
 
 OK, NO_CONTENT, BAD, GONE, TOO_MANY, SERVER_ERROR, NOT_FOUND, CONFLICT = 0, 3, 4, 8, 9, 10, 6, 7
@@ -96,65 +112,69 @@ def qr_payload():
     write("qr_payload", "signed-expired", signed(dict(TICKET, iat=NOW - 900, exp=NOW - 600)))
     write("qr_payload", "signed-login", signed(LOGIN_QR))
     write("qr_payload", "signed-login-stale-with-time",
-          signed(dict(LOGIN_QR, iat=NOW - 400, exp=NOW - 280)) + b"\0"
-          + reply(OK, js({"challenges": [], "time": signed(TIME).decode()})))
+          signed(dict(LOGIN_QR, iat=NOW - 400, exp=NOW - 280)) + SEP
+          + reply(OK, js({"challenges": [], "time": token(TIME)})))
     other_key = dict(TICKET, kid="ffffffffffffffff")
-    write("qr_payload", "signed-other-key", signed(other_key) + b"\0" + reply(OK, REPLIES[2].encode()))
+    write("qr_payload", "signed-other-key", signed(other_key) + SEP + reply(OK, REPLIES[2].encode()))
     write("qr_payload", "foreign", b"https://example.com/?q=1")
     write("qr_payload", "otpauth", b"otpauth://totp/Example:alice?secret=JBSWY3DPEHPK3PXP")
 
 
 def push():
-    write("push", "fcm-json", js({"type": "ibkey.login", "challenge": signed(CHALLENGE).decode()}))
+    write("push", "fcm-json", js({"type": "ibkey.login", "challenge": token(CHALLENGE)}))
     write("push", "bare-token", signed(CHALLENGE))
     write("push", "quoted-token", b'"' + signed(CHALLENGE) + b'"\n')
     write("push", "test-notification", js({"type": "ibkey.test", "id": "t-1", "sent_at_ms": NOW * 1000}))
-    write("push", "stale-then-pull", signed(STALE) + b"\0"
-          + reply(OK, js({"challenges": [signed(STALE).decode()], "time": signed(dict(TIME, now=NOW - 300)).decode()})))
-    write("push", "moved-on-pull", signed(STALE) + b"\0" + reply(GONE, err("credential_moved", "moved", moved=signed(MOVED).decode())))
+    write("push", "stale-then-pull", signed(STALE) + SEP
+          + reply(OK, js({"challenges": [token(STALE)], "time": token(dict(TIME, now=NOW - 300))})))
+    write("push", "moved-on-pull", signed(STALE) + SEP + reply(GONE, err("credential_moved", "moved", moved=token(MOVED))))
     write("push", "captured-login", TOKENS[1].encode())
 
 
 def server_reply():
     def seed(name, op, replies, first=b""):
-        write("server_reply", name, bytes([op]) + first + b"".join(b"\0" + r for r in replies))
+        write("server_reply", name, bytes([ord("0") + op]) + first + b"".join(SEP + r for r in replies))
 
-    lookup = js({"ticket": signed(TICKET).decode()})
-    complete = js({"receipt": signed(RECEIPT).decode(), "agreement_key": base64.urlsafe_b64encode(bytes(range(32))).rstrip(b"=").decode()})
+    lookup = js({"ticket": token(TICKET)})
+    complete = js({"receipt": token(RECEIPT), "agreement_key": base64.urlsafe_b64encode(bytes(range(32))).rstrip(b"=").decode()})
     seed("activate-ok", 0, [reply(OK, lookup), reply(OK, complete)])
     seed("activate-captured-lookup", 0, [reply(OK, REPLIES[0].encode())])
     seed("activate-unknown", 0, [reply(NOT_FOUND, REPLIES[1].encode())])
     seed("activate-used", 0, [reply(OK, lookup), reply(CONFLICT, err("code_used", "used"))])
     seed("activate-throttled", 0, [reply(TOO_MANY, err("too_many_attempts", "wait", retry_after=60))])
     seed("activate-html-500", 0, [reply(SERVER_ERROR, b"<html>oops</html>")])
-    seed("activate-server-key", 0, [reply(OK, js({"ticket": signed(dict(TICKET, kid="0123456789abcdef")).decode()})), reply(OK, REPLIES[2].encode())])
-    pending = js({"challenges": [signed(CHALLENGE).decode(), signed(STALE).decode()], "time": signed(TIME).decode()})
+    seed("activate-server-key", 0, [reply(OK, js({"ticket": token(dict(TICKET, kid="0123456789abcdef"))})), reply(OK, REPLIES[2].encode())])
+    pending = js({"challenges": [token(CHALLENGE), token(STALE)], "time": token(TIME)})
     seed("pending", 1, [reply(OK, pending)])
-    seed("pending-empty", 1, [reply(OK, js({"challenges": [], "time": signed(TIME).decode()}))])
-    seed("pending-moved", 1, [reply(GONE, err("credential_moved", "moved", moved=signed(MOVED).decode()))])
+    seed("pending-empty", 1, [reply(OK, js({"challenges": [], "time": token(TIME)}))])
+    seed("pending-moved", 1, [reply(GONE, err("credential_moved", "moved", moved=token(MOVED)))])
     seed("pending-cloned", 1, [reply(CONFLICT, err("possibly_cloned", "cloned"))])
     push = signed(CHALLENGE)
-    decided = js({"receipt": signed(DECISION).decode()})
+    decided = js({"receipt": token(DECISION)})
     seed("approve", 2, [reply(OK, decided)], push)
     seed("approve-used", 2, [reply(CONFLICT, err("challenge_used", "used"))], push)
-    seed("approve-moved", 2, [reply(GONE, err("credential_moved", "moved", moved=signed(MOVED).decode()))], push)
-    seed("deny", 3, [reply(OK, js({"receipt": signed(dict(DECISION, dec="deny")).decode()}))], push)
-    seed("fraud", 4, [reply(OK, js({"receipt": signed(dict(DECISION, dec="report_fraud")).decode()}))], push)
+    seed("approve-moved", 2, [reply(GONE, err("credential_moved", "moved", moved=token(MOVED)))], push)
+    seed("deny", 3, [reply(OK, js({"receipt": token(dict(DECISION, dec="deny"))}))], push)
+    seed("fraud", 4, [reply(OK, js({"receipt": token(dict(DECISION, dec="report_fraud"))}))], push)
     seed("remove", 5, [reply(NO_CONTENT, b"")])
     seed("remove-unknown", 5, [reply(NOT_FOUND, err("credential_unknown", "gone"))])
     seed("push-token", 6, [reply(NO_CONTENT, b"")])
     status = js({"push_token": {"platform": "fcm", "token_sha256": "ab" * 32, "registered_at": NOW - 100},
                  "pushes_enabled": True, "muted_until": None, "last_challenge_at": NOW - 50,
-                 "last_push_sent_at": NOW - 50, "last_push_error": None, "time": signed(TIME).decode()})
+                 "last_push_sent_at": NOW - 50, "last_push_error": None, "time": token(TIME)})
     seed("doctor", 7, [reply(OK, status)])
     seed("test-push", 8, [reply(OK, js({"id": "t-1", "sent_at_ms": NOW * 1000}))])
     candidates = js({"candidates": [
         {"status": "recoverable", "key_id": "k1", "username": "alice", "device_name": "Pixel 7",
          "enrolled_at": NOW - 999, "sent_to": "a***@example.com", "expires_at": NOW + 600},
         {"status": "revoked", "key_id": "k2", "username": "bob", "revoked_at": NOW - 5},
-        {"status": "moved", "key_id": "k3", "moved": signed(MOVED).decode()},
+        {"status": "moved", "key_id": "k3", "moved": token(MOVED)},
         {"status": "unknown", "key_id": "k4"}]})
-    seed("recover", 9, [reply(OK, candidates), reply(OK, js({"receipt": signed(dict(RECEIPT, ctr=17)).decode()}))])
+    seed("recover-four-answers", 9, [reply(OK, candidates)])
+    one = js({"candidates": [{"status": "recoverable", "key_id": "k1", "username": "alice",
+                              "device_name": "Pixel 7", "enrolled_at": NOW - 999,
+                              "sent_to": "a***@example.com", "expires_at": NOW + 600}]})
+    seed("recover", 9, [reply(OK, one), reply(OK, js({"receipt": token(dict(RECEIPT, ctr=17))}))])
 
 
 def otpauth():
@@ -184,7 +204,7 @@ def store_record():
     notices = js([{"username": "bob", "to_device": "Pixel 9", "moved_at": NOW - 99, "message": "moved"}])
 
     def store(name, generation, records):
-        data = struct.pack("<H", generation) + b"\0".join(bytes([k]) + v for k, v in records)
+        data = struct.pack("<H", generation) + SEP.join(bytes([ord("a") + k]) + v for k, v in records)
         write("store_record", name, data)
 
     full = [(0, accounts), (1, device), (2, approval), (3, gate), (4, manifest), (5, notices)]
@@ -203,8 +223,9 @@ def bundle_verify():
         write("bundle_verify", name, (HERE / "seeds-src" / name).read_bytes())
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("manifest.json", b"{}")
-        z.writestr("bomb.txt", b"\0" * 2_000_000)
+        # A fixed date, so that the seed is the same at each run.
+        for name, data in [("manifest.json", b"{}"), ("bomb.txt", b"\0" * 2_000_000)]:
+            z.writestr(zipfile.ZipInfo(name, (2026, 12, 2, 10, 0, 0)), data, zipfile.ZIP_DEFLATED)
     write("bundle_verify", "deflate-bomb", buf.getvalue())
     write("bundle_verify", "empty", b"")
 

@@ -2,18 +2,20 @@
 //! complete, the key chain), pulled challenges with the server's signed time, decisions and
 //! their receipts, removal, push-token registration, the notification doctor's status and
 //! test push, recovery. Errors too: any status, `ErrorBody`, a `credential_moved` with its
-//! signed `MovedClaims`. The first part picks the operation; each following part is one reply
-//! (first byte: the status; then the body, its `@@claims@@` signed by the server's key).
+//! signed `MovedClaims`. The first part picks the operation (`'0'`..`'9'`) and, for a decision,
+//! carries the notification; each following part is one reply (first byte: the status; then
+//! the body, its `@@claims@@` signed by the server's key).
 #![no_main]
 
 use ibkey_core::lifecycle::NotificationSettings;
-use ibkey_core::platform::MemoryStore;
+use ibkey_core::platform::{KeyVault, MemoryStore, SoftwareKeyVault};
+use ibkey_core::NumberCheck;
 use ibkey_fuzz::{parts, phone, phone_over, reply, run, with_signed_tokens, USER};
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
 
-/// A valid session ID (check characters right), so the lookup is sent.
-const SESSION_ID: &str = "K7QP-3MZX-9TWD";
+/// A valid session ID (one the reference server issued), so the lookup is sent.
+const SESSION_ID: &str = "424D-PDDA-Z22R";
 
 fuzz_target!(|data: &[u8]| {
     let parts = parts(data);
@@ -21,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let replies: Vec<_> = parts[1..].iter().map(|p| reply(p)).collect();
-    match op % 10 {
+    match op.wrapping_sub(b'0') % 10 {
         0 => {
             // A phone with no account yet activates by session ID.
             let phone = phone_over(Arc::new(MemoryStore::new()), replies, false);
@@ -40,8 +42,15 @@ fuzz_target!(|data: &[u8]| {
             let Ok(login) = run(phone.read_push(payload)) else {
                 return;
             };
-            let number = login.number_choices.first().copied();
-            let outcome = match op % 10 {
+            // The user picks the number the login page shows (a wrong pick first, as users do).
+            let mut number = login.number_choices.first().copied();
+            for &choice in login.number_choices.iter().rev() {
+                if let Ok(NumberCheck::Match) = run(phone.check_number(&login, choice)) {
+                    number = Some(choice);
+                    break;
+                }
+            }
+            let outcome = match op.wrapping_sub(b'0') % 10 {
                 2 => run(phone.approve(&login, number)),
                 3 => run(phone.deny(&login, false)),
                 _ => run(phone.deny(&login, true)),
@@ -80,6 +89,10 @@ fuzz_target!(|data: &[u8]| {
         _ => {
             // After a reinstall: the device key outlived the app's files.
             let store = Arc::new(MemoryStore::new());
+            let kept = SoftwareKeyVault::new(store.clone()).create_key("key-alice".into());
+            if kept.is_err() {
+                return;
+            }
             let phone = phone_over(store, replies, false);
             if let Ok(offer) = run(phone.find_recoverable_accounts()) {
                 let _ = format!("{offer:?}");

@@ -1,8 +1,8 @@
 //! The store's records as a thief, malware or a bad disk may leave them: the account list,
 //! the device record, alice's approval record, the PIN record, the guard's manifest and the
 //! plain records (notices, notification times, recovery offers, the key index), each one of
-//! the input's parts (first byte: which record; the rest: its bytes), and the store's own
-//! generation. Read as the core reads them; damage must be a typed error, never a panic.
+//! the input's parts (first byte: which record, `'a'` the first below; the rest: its bytes),
+//! after the store's own generation (2 bytes). Read as the core reads them; damage must be a typed error, never a panic.
 #![no_main]
 
 use std::sync::Arc;
@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     let store = Arc::new(MemoryStore::new());
     for part in parts(rest) {
         if let Some((&which, value)) = part.split_first() {
-            let key = KEYS[usize::from(which) % KEYS.len()];
+            let key = KEYS[usize::from(which.wrapping_sub(b'a')) % KEYS.len()];
             let _ = store.save(key.to_string(), value.to_vec());
         }
     }

@@ -119,9 +119,20 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Splits a fuzz input into its parts, separated by NUL bytes (never in JSON or a token).
+/// What separates the parts of a fuzz input: two bytes that UTF-8 text (JSON, tokens) never
+/// holds.
+pub const SEPARATOR: &[u8] = b"\xfe\xfd";
+
+/// Splits a fuzz input into its parts (see [`SEPARATOR`]).
 pub fn parts(input: &[u8]) -> Vec<&[u8]> {
-    input.split(|&b| b == 0).collect()
+    let mut parts = Vec::new();
+    let mut rest = input;
+    while let Some(at) = find(rest, SEPARATOR) {
+        parts.push(&rest[..at]);
+        rest = &rest[at + SEPARATOR.len()..];
+    }
+    parts.push(rest);
+    parts
 }
 
 /// Answers each request with the next scripted reply; unreachable once they run out.
@@ -153,12 +164,15 @@ impl HttpTransport for ScriptedServer {
     }
 }
 
-/// A reply from a part of a fuzz input: the first byte picks the status, the rest is the body
-/// (with its `@@claims@@` signed).
+/// A reply from a part of a fuzz input: the first byte picks the status (`'0'` the first of
+/// the table below), the rest is the body (with its `@@claims@@` signed).
 pub fn reply(part: &[u8]) -> HttpResponse {
     const STATUSES: [u16; 12] = [200, 200, 200, 204, 400, 401, 404, 409, 410, 429, 500, 302];
     let (status, body) = match part.split_first() {
-        Some((&s, body)) => (STATUSES[usize::from(s) % STATUSES.len()], body),
+        Some((&s, body)) => (
+            STATUSES[usize::from(s.wrapping_sub(b'0')) % STATUSES.len()],
+            body,
+        ),
         None => (200, part),
     };
     HttpResponse {
