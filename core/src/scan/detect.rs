@@ -27,7 +27,10 @@
 use std::panic::{self, AssertUnwindSafe};
 
 use rxing::common::cpp_essentials::DecoderResult;
-use rxing::common::{BitMatrix, DetectorRXingResult, HybridBinarizer};
+use rxing::common::{
+    BitArray, BitFieldBaseType, BitMatrix, DetectorRXingResult, HybridBinarizer,
+    BIT_FIELD_BASE_BITS,
+};
 use rxing::qrcode::cpp_port::decoder::Decode;
 use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatternSets, SampleQR};
 use rxing::{BinaryBitmap, Luma8LuminanceSource};
@@ -229,13 +232,21 @@ fn read_bits(
 fn zxing_read_bits(bitmap: &Bitmap, (x0, y0, x1, y1): Region, invert: bool) -> Vec<String> {
     let w = bitmap.width;
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut matrix = BitMatrix::new((x1 - x0) as u32, (y1 - y0) as u32).ok()?;
+        let width = x1 - x0;
+        let mut matrix = BitMatrix::new(width as u32, (y1 - y0) as u32).ok()?;
+        let mut row = BitArray::with_size(width);
         for y in y0..y1 {
-            for (x, &bit) in bitmap.bits[y * w + x0..y * w + x1].iter().enumerate() {
-                if (bit != 0) != invert {
-                    matrix.set(x as u32, (y - y0) as u32);
-                }
+            // A word of the matrix's row at a time: its lowest bit is the leftmost pixel.
+            for (word, pixels) in bitmap.bits[y * w + x0..y * w + x1]
+                .chunks(BIT_FIELD_BASE_BITS)
+                .enumerate()
+            {
+                let bits = pixels.iter().rev().fold(0, |acc: BitFieldBaseType, &bit| {
+                    (acc << 1) | BitFieldBaseType::from((bit != 0) != invert)
+                });
+                row.setBulk(word * BIT_FIELD_BASE_BITS, bits);
             }
+            matrix.setRow((y - y0) as u32, &row);
         }
         Some(decode_matrix(&matrix, true))
     }));
