@@ -3,7 +3,9 @@
 # doc and end-to-end tests (real server on loopback, real SQLite, real crypto), the portal's
 # journeys in headless Chromium (tests/browser), then the generated Kotlin bindings tested on
 # the JVM through JNA, the Android shell compiled against the real Android API with its
-# adapters run under Robolectric, and the Swift bindings generated.
+# adapters run under Robolectric, and the Swift bindings generated. On the way: the protocol's
+# test vectors checked by an independent Python implementation, schemathesis against the
+# published OpenAPI document, cargo deny, and every fuzz target for a few seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +29,23 @@ cargo test --workspace --locked
 
 step "cargo test of the core's unit tests with the mobile feature set (no JPEG decoder, no rqrr)"
 cargo test -p ibkey-core --no-default-features --lib --locked
+
+step "protocol test vectors checked by a second implementation, in Python (docs/test-vectors.json)"
+vectors_venv=${CARGO_TARGET_DIR:-target}/vectors-venv
+if [ ! -x "$vectors_venv/bin/python" ]; then
+    python3 -m venv "$vectors_venv"
+fi
+"$vectors_venv/bin/pip" install --quiet --disable-pip-version-check "cryptography==48.0.0"
+"$vectors_venv/bin/python" protocol/tests/vectors_independent.py
+
+step "the device API against its OpenAPI document: schemathesis on a live server (tests/openapi)"
+bash tests/openapi/run.sh
+
+step "dependency audit: cargo deny (licences, duplicates, sources; advisories need GitHub)"
+bash tests/deny/run.sh
+
+step "fuzz targets, 10 s each (the long run: bash fuzz/run.sh)"
+bash fuzz/run.sh 10
 
 step "browser journeys in headless Chromium (portal sign-in and activation, QR read from screenshots, axe-core)"
 bash tests/browser/run.sh
