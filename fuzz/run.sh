@@ -6,7 +6,7 @@
 # are in fuzz/artifacts/<target>/.
 #
 #   bash fuzz/run.sh            # the long run: 10 minutes a target
-#   bash fuzz/run.sh 20         # what CI runs
+#   FUZZ_PROFILE=dev bash fuzz/run.sh 10   # what CI runs
 #   bash fuzz/run.sh 60 push    # some targets only
 set -euo pipefail
 
@@ -25,6 +25,15 @@ fi
 # Stable Rust: no sanitizer (every flag cargo-fuzz passes is then a stable -C flag: libFuzzer's
 # coverage through LLVM's sancov pass), release code with debug assertions and overflow checks.
 build_flags=(--sanitizer none --debug-assertions)
+# FUZZ_PROFILE=dev (what CI uses for its short runs): the targets unoptimised, built in a
+# fraction of the time (cargo-fuzz compiles every dependency instrumented, in one codegen unit
+# when optimised), at fewer executions a second.
+# An input taking longer than this is a hang (unoptimised code is about 20 times slower).
+hang_seconds=10
+if [[ "${FUZZ_PROFILE:-release}" == dev ]]; then
+    build_flags+=(--dev)
+    hang_seconds=120
+fi
 
 if [[ $# -gt 0 ]]; then
     targets=("$@")
@@ -50,10 +59,10 @@ for target in "${targets[@]}"; do
     before=$(find "$here/artifacts/$target" -type f | wc -l)
     echo "== $target: ${SECONDS_PER_TARGET} s"
     status=0
-    # -timeout: one input taking 10 s is a hang. -rss_limit_mb: more is unbounded allocation.
+    # -timeout: one input taking that long is a hang. -rss_limit_mb: more is unbounded allocation.
     # -max_len: frames and bundles need room; others stay small anyway.
     cargo fuzz run "${build_flags[@]}" "$target" "$work/$target" "$here/corpus/$target" -- \
-        -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+        -max_total_time="$SECONDS_PER_TARGET" -timeout="$hang_seconds" -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 -artifact_prefix="$here/artifacts/$target/" \
         > "$logs/$target.log" 2>&1 || status=$?
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$logs/$target.log" | grep -o '[0-9]*$' || echo 0)

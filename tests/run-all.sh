@@ -44,8 +44,8 @@ bash tests/openapi/run.sh
 step "dependency audit: cargo deny (licences, duplicates, sources; advisories need GitHub)"
 bash tests/deny/run.sh
 
-step "fuzz targets, 10 s each (the long run: bash fuzz/run.sh)"
-bash fuzz/run.sh 10
+step "fuzz targets, 10 s each, unoptimised (the long run: bash fuzz/run.sh)"
+FUZZ_PROFILE=dev bash fuzz/run.sh 10
 
 step "browser journeys in headless Chromium (portal sign-in and activation, QR read from screenshots, axe-core)"
 bash tests/browser/run.sh
