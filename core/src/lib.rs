@@ -21,6 +21,7 @@ mod device;
 pub mod diagnostics;
 pub mod error;
 /// Entry points for the fuzz targets in `fuzz/`; not an API.
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gate;
