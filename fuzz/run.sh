@@ -56,7 +56,7 @@ failed=()
 printf '%-14s %12s %9s %8s %8s\n' target executions exec/s corpus crashes > "$logs/summary.txt"
 for target in "${targets[@]}"; do
     mkdir -p "$work/$target" "$here/artifacts/$target" "$here/corpus/$target"
-    before=$(find "$here/artifacts/$target" -type f | wc -l)
+    before=$(find "$here/artifacts/$target" -type f \( -name "crash-*" -o -name "timeout-*" -o -name "oom-*" -o -name "leak-*" \) | wc -l)
     echo "== $target: ${SECONDS_PER_TARGET} s"
     status=0
     # -timeout: one input taking that long is a hang. -rss_limit_mb: more is unbounded allocation.
@@ -68,7 +68,8 @@ for target in "${targets[@]}"; do
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$logs/$target.log" | grep -o '[0-9]*$' || echo 0)
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$logs/$target.log" | grep -o '[0-9]*$' || echo 0)
     corpus=$(grep -o 'corp: [0-9]*' "$logs/$target.log" | tail -1 | grep -o '[0-9]*$' || echo 0)
-    crashes=$(( $(find "$here/artifacts/$target" -type f | wc -l) - before ))
+    # libFuzzer also saves "slow-unit-*" inputs (slow, not failing): only failures count.
+    crashes=$(( $(find "$here/artifacts/$target" -type f \( -name "crash-*" -o -name "timeout-*" -o -name "oom-*" -o -name "leak-*" \) | wc -l) - before ))
     if [[ $status -ne 0 || $crashes -gt 0 ]]; then
         failed+=("$target")
         echo "   CRASHED (exit $status); the end of its log:"
