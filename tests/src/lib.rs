@@ -485,3 +485,38 @@ impl std::io::Write for CapturedLogs {
         Ok(())
     }
 }
+
+/// `user` logs in on the login page at `server_url`; the phone `auth` pulls the login (exactly
+/// one of `user`'s must be waiting), approves it with the number shown, and the login page reads
+/// approved. Every failure is a message naming the step and the user.
+pub async fn log_in_with_approval(
+    server_url: &str,
+    auth: &Authenticator,
+    user: &str,
+) -> Result<(), String> {
+    use ibkey_protocol::approval::LoginState;
+    use ibkey_server::portal_client::PendingLogin;
+
+    let login = PendingLogin::start(server_url, user, ibkey_server::DEMO_PORTAL_PASSWORD, None)
+        .await
+        .map_err(|e| format!("login of {user}: {e}"))?;
+    let pending = auth
+        .pending_logins()
+        .await
+        .map_err(|e| format!("pull for {user}: {e}"))?;
+    let ours: Vec<_> = pending.iter().filter(|c| c.username == user).collect();
+    let [challenge] = ours.as_slice() else {
+        return Err(format!("expected one login of {user}, pulled {ours:?}"));
+    };
+    auth.approve(challenge, Some(login.started().number))
+        .await
+        .map_err(|e| format!("approval for {user}: {e}"))?;
+    let status = login
+        .status(0)
+        .await
+        .map_err(|e| format!("status of {user}'s login: {e}"))?;
+    if status.state != LoginState::Approved {
+        return Err(format!("{user}'s login reads {status:?}"));
+    }
+    Ok(())
+}

@@ -20,10 +20,8 @@ use ibkey_core::diagnostics::{
     ThreadSleeper,
 };
 use ibkey_core::platform::{FileStore, ReqwestTransport, SecureStore, SystemClock};
-use ibkey_e2e::{Phone, World, TEST_PIN};
-use ibkey_protocol::approval::LoginState;
+use ibkey_e2e::{log_in_with_approval, Phone, World, TEST_PIN};
 use ibkey_protocol::encoding::b64;
-use ibkey_server::portal_client::PendingLogin;
 use ibkey_server::DEMO_PORTAL_PASSWORD;
 
 /// The longest the threads or processes of one test may take together.
@@ -102,36 +100,6 @@ async fn activate(world_url: &str, phone: &Phone, user: &str) -> Result<(), Stri
     }
 }
 
-/// `user` logs in; the phone pulls the login, approves it with the number, and the login page
-/// reads approved.
-async fn approve_login(world_url: &str, phone: &Phone, user: &str) -> Result<(), String> {
-    let login = PendingLogin::start(world_url, user, DEMO_PORTAL_PASSWORD, None)
-        .await
-        .map_err(|e| format!("login of {user}: {e}"))?;
-    let pending = phone
-        .auth
-        .pending_logins()
-        .await
-        .map_err(|e| format!("pull for {user}: {e}"))?;
-    let ours: Vec<_> = pending.iter().filter(|c| c.username == user).collect();
-    let [challenge] = ours.as_slice() else {
-        return Err(format!("expected one login of {user}, pulled {ours:?}"));
-    };
-    phone
-        .auth
-        .approve(challenge, Some(login.started().number))
-        .await
-        .map_err(|e| format!("approval for {user}: {e}"))?;
-    let status = login
-        .status(0)
-        .await
-        .map_err(|e| format!("status of {user}'s login: {e}"))?;
-    if status.state != LoginState::Approved {
-        return Err(format!("{user}'s login reads {status:?}"));
-    }
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_threads_on_one_authenticator_lose_nothing_and_all_finish() {
     let world = World::start().await;
@@ -162,7 +130,7 @@ async fn many_threads_on_one_authenticator_lose_nothing_and_all_finish() {
             Box::new(move || {
                 runtime().block_on(async {
                     for _ in 0..APPROVALS {
-                        approve_login(&ap_url, &ap_phone, &format!("ap{t}")).await?;
+                        log_in_with_approval(&ap_url, &ap_phone.auth, &format!("ap{t}")).await?;
                     }
                     Ok(format!("{APPROVALS} approved"))
                 })
@@ -292,7 +260,7 @@ async fn many_threads_on_one_authenticator_lose_nothing_and_all_finish() {
         );
     }
     // The phone still approves: nothing was left locked, no counter was refused.
-    approve_login(&url, &phone, "first")
+    log_in_with_approval(&url, &phone.auth, "first")
         .await
         .expect("an approval after the threads");
 }
@@ -404,7 +372,7 @@ async fn several_processes_on_one_store_lose_nothing_and_all_finish() {
     // The PIN the first writer chose still opens the phone.
     phone.user.set_standing_pin(Some(TEST_PIN));
     if let Some(user) = names.iter().next() {
-        approve_login(&world.url(), &phone, user)
+        log_in_with_approval(&world.url(), &phone.auth, user)
             .await
             .expect("an approval on the shared store");
     }

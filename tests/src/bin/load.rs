@@ -26,9 +26,8 @@ use ibkey_core::platform::{
     SoftwareKeyVault, SystemClock, VerificationMethod,
 };
 use ibkey_core::{Authenticator, AuthenticatorConfig};
-use ibkey_e2e::TEST_PIN;
-use ibkey_protocol::approval::LoginState;
-use ibkey_server::portal_client::{PendingLogin, PortalClient};
+use ibkey_e2e::{log_in_with_approval, TEST_PIN};
+use ibkey_server::portal_client::PortalClient;
 use ibkey_server::DEMO_PORTAL_PASSWORD;
 
 /// The command line.
@@ -197,37 +196,6 @@ async fn activate(args: &Args, phone: &SimPhone) -> Result<(), String> {
     }
 }
 
-async fn login_with_approval(args: &Args, phone: &SimPhone) -> Result<(), String> {
-    let user = &phone.user;
-    let login = PendingLogin::start(&args.server, user, DEMO_PORTAL_PASSWORD, None)
-        .await
-        .map_err(|e| format!("login of {user}: {e}"))?;
-    let pending = phone
-        .auth
-        .pending_logins()
-        .await
-        .map_err(|e| format!("pull for {user}: {e}"))?;
-    let [challenge] = pending.as_slice() else {
-        return Err(format!(
-            "{user}'s phone pulled {} logins, not 1",
-            pending.len()
-        ));
-    };
-    phone
-        .auth
-        .approve(challenge, Some(login.started().number))
-        .await
-        .map_err(|e| format!("approval for {user}: {e}"))?;
-    let status = login
-        .status(0)
-        .await
-        .map_err(|e| format!("status of {user}'s login: {e}"))?;
-    if status.state != LoginState::Approved {
-        return Err(format!("{user}'s login reads {:?}", status.state));
-    }
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() {
     let args = match parse_args() {
@@ -302,7 +270,10 @@ async fn main() {
                     break;
                 }
                 let t = Instant::now();
-                tally.record(t, login_with_approval(&args, phone).await);
+                tally.record(
+                    t,
+                    log_in_with_approval(&args.server, &phone.auth, &phone.user).await,
+                );
             }
         }));
     }
