@@ -1,10 +1,10 @@
-//! Request plumbing the handlers share: the JSON body extractor whose rejections are
-//! [`ApiError`]s, the client's IP address, and the bearer token of the `Authorization` header.
+//! Request plumbing the handlers share: the JSON body and path extractors whose rejections
+//! are [`ApiError`]s, the client's IP address, and the bearer token of the `Authorization` header.
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
@@ -49,6 +49,34 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     }
     ApiError::bad_request(format!(
         "The request body is not the JSON this endpoint expects ({}). Send Content-Type: application/json with every field filled in.",
+        rejection.body_text()
+    ))
+}
+
+/// The path parameters of a route, whose rejection (a segment that is not valid UTF-8 after
+/// percent-decoding, a chunk number that is not a `u32`) is a JSON `bad_request` like every
+/// other refusal, instead of axum's plain-text reply.
+pub(crate) struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(path_rejection(&rejection)),
+        }
+    }
+}
+
+/// What to tell a client whose URL's path parameters cannot be read.
+fn path_rejection(rejection: &PathRejection) -> ApiError {
+    ApiError::bad_request(format!(
+        "The URL's path is not one this endpoint accepts ({}). Check the id or number in it.",
         rejection.body_text()
     ))
 }

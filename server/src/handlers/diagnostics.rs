@@ -40,8 +40,8 @@ use ibkey_protocol::encoding::sha256_hex;
 use crate::crypto::{new_reference, secret_matches};
 use crate::db::diagnostics::{ChunkClaim, NewBundle, Reservation};
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::extract::{bearer_token, ApiJson, ClientIp};
-use crate::handlers::ApiPath;
 use crate::rate_limit::ClientKey;
 use crate::state::{AppState, Shared};
 

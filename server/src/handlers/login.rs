@@ -31,9 +31,9 @@ use tokio::time::Instant;
 use crate::crypto::{random_b64, random_in, secret_matches, sha256};
 use crate::db::approval::{ApprovalCredential, LoginRow, NewChallenge, NewLogin};
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::extract::{bearer_token, ApiJson, ClientIp};
 use crate::handlers::portal::{new_portal_token, password_user};
-use crate::handlers::ApiPath;
 use crate::push::PushMessage;
 use crate::state::{AppState, Shared};
 

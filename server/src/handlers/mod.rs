@@ -26,9 +26,7 @@ pub(crate) mod recovery;
 
 use std::sync::Arc;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path};
-use axum::http::request::Parts;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
@@ -38,7 +36,6 @@ use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::pages;
 use crate::state::AppState;
-use serde::de::DeserializeOwned;
 
 /// The application's routes.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -108,32 +105,4 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
-}
-
-/// The path parameters of a route, whose rejection (a segment that is not valid UTF-8 after
-/// percent-decoding, a chunk number that is not a `u32`) is a JSON `bad_request` like every
-/// other refusal, instead of axum's plain-text reply.
-pub(crate) struct ApiPath<T>(pub T);
-
-impl<S, T> FromRequestParts<S> for ApiPath<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned + Send,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Path::<T>::from_request_parts(parts, state).await {
-            Ok(Path(value)) => Ok(Self(value)),
-            Err(rejection) => Err(path_rejection(&rejection)),
-        }
-    }
-}
-
-/// What to tell a client whose URL's path parameters cannot be read.
-fn path_rejection(rejection: &PathRejection) -> ApiError {
-    ApiError::bad_request(format!(
-        "The URL's path is not one this endpoint accepts ({}). Check the id or number in it.",
-        rejection.body_text()
-    ))
 }

@@ -31,11 +31,11 @@ use crate::crypto::bytes_equal;
 use crate::db::approval::LoginRow;
 use crate::db::offline::{OfflineCredential, OfflineOutcome, OfflineProof};
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::extract::{bearer_token, ApiJson};
 use crate::handlers::login::{
     authenticated_login, duration_text, login_closed, login_status, login_with_secret,
 };
-use crate::handlers::ApiPath;
 use crate::state::{AppState, Shared};
 
 /// What a closed login's refusal says the page needs no more of.

@@ -17,8 +17,8 @@ use crate::crypto::{random_b64, secret_matches, sha256};
 use crate::db::activation::PortalDevice;
 use crate::db::approval::{FraudReport, PortalLogin};
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 use crate::extract::{bearer_token, ApiJson, ClientIp};
-use crate::handlers::ApiPath;
 use crate::state::{AppState, Shared};
 
 /// How long a portal session lasts, seconds.
