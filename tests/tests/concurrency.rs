@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::panic::AssertUnwindSafe;
 use std::process::{Command, Stdio};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ibkey_core::activation::ActivationOutcome;
@@ -77,12 +77,20 @@ fn run_threads(jobs: Vec<Job>) {
     }
 }
 
-/// A runtime for one thread.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
+/// The runtime every thread of a test blocks on.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    // One runtime, with its own workers, for every thread: the authenticator's HTTP client pools
+    // connections whose tasks live on the runtime that opened them. With a runtime per thread,
+    // a connection opened by a thread that has finished (its runtime dropped, or not driven) is
+    // dead to the others ("runtime dropped the dispatch task").
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    })
 }
 
 /// `user` signs in to the portal and the phone activates with the ticket's QR code.
