@@ -1,6 +1,8 @@
 //! Black and white from grey: a local threshold computed on square blocks, so the result does
 //! not depend on the direction rows are read in (a code turned by 90° binarises the same way).
 
+use std::cell::Cell;
+
 use super::frame::Plane;
 
 /// Side of the square blocks the threshold is computed on, in pixels.
@@ -24,6 +26,28 @@ pub(crate) struct Bitmap {
     pub bits: Vec<u8>,
     pub width: usize,
     pub height: usize,
+}
+
+thread_local! {
+    /// The pixels of the last bitmap dropped on this thread, for the next to reuse: the pages
+    /// of a fresh 1080p buffer fault in one by one as they are first written, which took as
+    /// long as the rest of binarising (about 1 ms a frame). One buffer a scanning thread.
+    static SPARE_BITS: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Hands the pixels to the next bitmap made on this thread (the bigger buffer is kept).
+impl Drop for Bitmap {
+    fn drop(&mut self) {
+        let bits = std::mem::take(&mut self.bits);
+        SPARE_BITS.with(|spare| {
+            let kept = spare.take();
+            spare.set(if bits.capacity() >= kept.capacity() {
+                bits
+            } else {
+                kept
+            });
+        });
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -119,12 +143,14 @@ pub(crate) fn binarize(plane: &Plane<'_>, radius: usize) -> Bitmap {
             kind[i] = if edges[i] { Kind::Edges } else { Kind::Flat };
         }
     }
-    spread_thresholds(&mut threshold, &mut kind, bw, bh);
+    spread_thresholds(&mut threshold, &mut kind, &mean, bw, bh);
 
     // Per band of rows: each pixel is dark when below its block's threshold (blocks with
     // edges) or when its block is flat and dark; spread to pixel columns, so the inner loop
     // vectorises.
-    let mut bits = vec![0u8; w * h];
+    let mut bits = SPARE_BITS.with(Cell::take);
+    bits.clear();
+    bits.reserve(w * h);
     let mut limit = vec![0u8; w];
     let mut forced = vec![0u8; w];
     for by in 0..bh {
@@ -144,10 +170,8 @@ pub(crate) fn binarize(plane: &Plane<'_>, radius: usize) -> Bitmap {
             f.fill(force);
         }
         for y in by * BLOCK..((by + 1) * BLOCK).min(h) {
-            let out = &mut bits[y * w..(y + 1) * w];
-            for (((d, &p), &l), &f) in out.iter_mut().zip(plane.row(y)).zip(&limit).zip(&forced) {
-                *d = u8::from(p < l) | f;
-            }
+            let row = plane.row(y).iter().zip(&limit).zip(&forced);
+            bits.extend(row.map(|((&p, &l), &f)| u8::from(p < l) | f));
         }
     }
     Bitmap {
@@ -157,37 +181,57 @@ pub(crate) fn binarize(plane: &Plane<'_>, radius: usize) -> Bitmap {
     }
 }
 
-/// Gives flat blocks far from any edge the mean threshold of their resolved neighbours, one
-/// ring of blocks a step, so the inside of a big dark square keeps the threshold of its rim.
-/// Only the blocks next to the last ring are visited, so big empty areas cost one pass.
-fn spread_thresholds(threshold: &mut [u32], kind: &mut [Kind], bw: usize, bh: usize) {
+/// Gives flat blocks with no edge in their neighbourhood a threshold spread from the blocks
+/// around them, one ring of blocks a step up to [`FILL_STEPS`], so the inside of a big dark
+/// square keeps the threshold of its rim: each block of a ring gets the mean threshold of its
+/// neighbours that have one. Only blocks that come out dark carry the spread further: a flat
+/// light block stays light whatever lies beyond it, and the spread stays cheap where a frame
+/// is mostly flat and light (a page, a wall).
+fn spread_thresholds(threshold: &mut [u32], kind: &mut [Kind], mean: &[u32], bw: usize, bh: usize) {
     let neighbours = |i: usize| {
         let (bx, by) = (i % bw, i / bw);
         (by.saturating_sub(1)..(by + 2).min(bh)).flat_map(move |ny| {
             (bx.saturating_sub(1)..(bx + 2).min(bw)).map(move |nx| ny * bw + nx)
         })
     };
-    let mut queued = vec![false; kind.len()];
-    let mut ring: Vec<usize> = (0..kind.len())
-        .filter(|&i| kind[i] != Kind::Unresolved)
+    // The first ring: unresolved blocks beside a resolved one (rows of flags ORed across,
+    // then down, which vectorises).
+    let resolved: Vec<u8> = kind
+        .iter()
+        .map(|&k| u8::from(k != Kind::Unresolved))
         .collect();
-    let mut next = Vec::new();
-    let mut values = Vec::new();
-    for _ in 0..FILL_STEPS {
-        next.clear();
-        for &i in &ring {
-            for j in neighbours(i) {
-                if kind[j] == Kind::Unresolved && !queued[j] {
-                    queued[j] = true;
-                    next.push(j);
-                }
+    let mut across = resolved.clone();
+    for (out, row) in across.chunks_exact_mut(bw).zip(resolved.chunks_exact(bw)) {
+        let right_of_next = row.get(2..).unwrap_or_default();
+        for (o, (&left, &right)) in out[1..].iter_mut().zip(row.iter().zip(right_of_next)) {
+            *o |= left | right;
+        }
+        if bw > 1 {
+            out[0] |= row[1];
+            out[bw - 1] |= row[bw - 2];
+        }
+    }
+    let mut ring: Vec<usize> = Vec::new();
+    for by in 0..bh {
+        let above = &across[by.saturating_sub(1) * bw..][..bw];
+        let here = &across[by * bw..][..bw];
+        let below = &across[(by + 1).min(bh - 1) * bw..][..bw];
+        let row = &resolved[by * bw..][..bw];
+        for bx in 0..bw {
+            if row[bx] == 0 && (above[bx] | here[bx] | below[bx]) != 0 {
+                ring.push(by * bw + bx);
             }
         }
-        if next.is_empty() {
+    }
+    let mut values = Vec::new();
+    let mut queued = Vec::new();
+    let mut seen = vec![false; kind.len()];
+    for _ in 0..FILL_STEPS {
+        if ring.is_empty() {
             break;
         }
         values.clear();
-        for &j in &next {
+        for &j in &ring {
             let (mut sum, mut n) = (0u32, 0u32);
             for k in neighbours(j) {
                 if kind[k] != Kind::Unresolved {
@@ -197,11 +241,22 @@ fn spread_thresholds(threshold: &mut [u32], kind: &mut [Kind], bw: usize, bh: us
             }
             values.push(sum.checked_div(n).unwrap_or(0));
         }
-        for (&j, &t) in next.iter().zip(&values) {
+        for (&j, &t) in ring.iter().zip(&values) {
             threshold[j] = t;
             kind[j] = Kind::Flat;
         }
-        std::mem::swap(&mut ring, &mut next);
+        // The next ring: unresolved neighbours of the blocks that came out dark.
+        queued.clear();
+        for (&j, &t) in ring.iter().zip(&values) {
+            if mean[j] < t {
+                for k in neighbours(j) {
+                    if kind[k] == Kind::Unresolved && !std::mem::replace(&mut seen[k], true) {
+                        queued.push(k);
+                    }
+                }
+            }
+        }
+        std::mem::swap(&mut ring, &mut queued);
     }
 }
 

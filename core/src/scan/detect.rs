@@ -235,22 +235,37 @@ fn zxing_read_bits(bitmap: &Bitmap, (x0, y0, x1, y1): Region, invert: bool) -> V
         let width = x1 - x0;
         let mut matrix = BitMatrix::new(width as u32, (y1 - y0) as u32).ok()?;
         let mut row = BitArray::with_size(width);
+        let flip = if invert { BitFieldBaseType::MAX } else { 0 };
         for y in y0..y1 {
             // A word of the matrix's row at a time: its lowest bit is the leftmost pixel.
             for (word, pixels) in bitmap.bits[y * w + x0..y * w + x1]
                 .chunks(BIT_FIELD_BASE_BITS)
                 .enumerate()
             {
-                let bits = pixels.iter().rev().fold(0, |acc: BitFieldBaseType, &bit| {
-                    (acc << 1) | BitFieldBaseType::from((bit != 0) != invert)
-                });
-                row.setBulk(word * BIT_FIELD_BASE_BITS, bits);
+                let bits = pixels
+                    .chunks(8)
+                    .enumerate()
+                    .fold(0, |acc: BitFieldBaseType, (i, eight)| {
+                        acc | (pack_eight(eight) << (8 * i))
+                    });
+                let valid = BitFieldBaseType::MAX >> (BIT_FIELD_BASE_BITS - pixels.len());
+                row.setBulk(word * BIT_FIELD_BASE_BITS, (bits ^ flip) & valid);
             }
             matrix.setRow((y - y0) as u32, &row);
         }
         Some(decode_matrix(&matrix, true))
     }));
     result.ok().flatten().unwrap_or_default()
+}
+
+/// Up to eight pixels of a bitmap (each 0 or 1) as the low bits of a word, the first pixel
+/// lowest: one multiplication gathers the lowest bit of each byte into the top byte.
+#[inline]
+fn pack_eight(pixels: &[u8]) -> BitFieldBaseType {
+    let mut bytes = [0u8; 8];
+    bytes[..pixels.len()].copy_from_slice(pixels);
+    let spread = u64::from_le_bytes(bytes) & 0x0101_0101_0101_0101;
+    (spread.wrapping_mul(0x0102_0408_1020_4080) >> 56) as BitFieldBaseType
 }
 
 /// The texts of the QR codes `rxing`'s detector finds in a binarised image (`try_harder`: its
@@ -354,4 +369,17 @@ fn rxing_read(plane: &Plane<'_>, invert: bool) -> Option<String> {
             .next()
     }));
     result.ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eight_pixels_pack_first_lowest() {
+        assert_eq!(pack_eight(&[1, 0, 0, 0, 0, 0, 0, 0]), 0b1);
+        assert_eq!(pack_eight(&[0, 1, 1, 0, 0, 0, 0, 1]), 0b1000_0110);
+        assert_eq!(pack_eight(&[1, 1, 1]), 0b111);
+        assert_eq!(pack_eight(&[1; 8]), 0xFF);
+    }
 }
