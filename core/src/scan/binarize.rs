@@ -97,15 +97,17 @@ pub(crate) fn binarize(plane: &Plane<'_>, radius: usize) -> Bitmap {
                 }
             }
             let rows = (y1 - y0) as u32;
-            for bx in 0..bw {
-                let x0 = bx * BLOCK;
-                let x1 = (x0 + BLOCK).min(w);
-                let total: u32 = sum[x0..x1].iter().map(|&v| u32::from(v)).sum();
-                let reach = (x1 + 1).min(w);
-                let darkest = lo[x0..reach].iter().copied().min().unwrap_or(0);
-                let lightest = hi[x0..reach].iter().copied().max().unwrap_or(0);
+            let blocks = sum
+                .chunks(BLOCK)
+                .zip(lo.chunks(BLOCK).zip(hi.chunks(BLOCK)));
+            for (bx, (sums, (lows, highs))) in blocks.enumerate() {
+                let total: u32 = sums.iter().map(|&v| u32::from(v)).sum();
+                // The column past the block's right edge counts for its contrast.
+                let past = ((bx + 1) * BLOCK).min(w - 1);
+                let darkest = lows.iter().fold(lo[past], |a, &b| a.min(b));
+                let lightest = highs.iter().fold(hi[past], |a, &b| a.max(b));
                 let i = by * bw + bx;
-                mean[i] = total / (rows * (x1 - x0) as u32);
+                mean[i] = total / (rows * sums.len() as u32);
                 edges[i] = lightest - darkest >= MIN_CONTRAST;
             }
         }
