@@ -15,7 +15,8 @@
 //! 5. Where finders were seen but nothing was read, the second methods, each only if the one
 //!    before failed: `rqrr` on the same bitmap region; `rxing`'s reader with its own
 //!    binariser on the grey region; then both `rxing` methods on the whole image, in case
-//!    the region was drawn around the wrong finders.
+//!    the region was drawn around the wrong finders; last, where the finders seen are small
+//!    (modules under 3.5 pixels), steps 2–5 on their region at twice the resolution.
 //! 6. Where a downscaled frame showed finders but gave no text, steps 2–5 again at full
 //!    resolution, on the region of the code; where a frame read at full resolution (720p)
 //!    did, steps 2–5 again at half resolution (blur, moiré). Where a big photo (downscaled
@@ -48,6 +49,16 @@ const WORKING_SHORT_SIDE: usize = 1100;
 /// Images read at full resolution whose short side is at least this many pixels get a look
 /// at half resolution when finders were seen but nothing was read.
 const HALF_LOOK_FROM: usize = 400;
+/// Finder patterns whose modules are narrower than this, in pixels, get a closer look.
+const SMALL_MODULE: f32 = 3.5;
+/// How far around one or two small finders the closer look reaches, in modules: room for
+/// codes of up to about 40 modules a side, whichever corner the finders are.
+const MODULES_AROUND: f32 = 40.0;
+/// The closer look's region at most this many pixels a side before doubling (at most a
+/// 720p frame's pixels after).
+const MAX_CLOSER_SIDE: usize = 512;
+/// Below this side, in pixels, a region cannot hold a readable code.
+const MIN_CLOSER_SIDE: usize = 21;
 /// Rows that must confirm a finder pattern.
 const MIN_FINDER_HITS: u32 = 2;
 
@@ -132,6 +143,11 @@ pub(crate) fn shifted((x0, y0, x1, y1): Region, within: Region) -> Region {
 
 /// Steps 2–5 on one image; also gives the region where the code should be, when known.
 pub(crate) fn attempt(plane: &Plane<'_>) -> (Found, Option<Region>) {
+    attempt_looking_closer(plane, true)
+}
+
+/// [`attempt`]; with `closer`, also step 5's last look, at small finders' region doubled.
+fn attempt_looking_closer(plane: &Plane<'_>, closer: bool) -> (Found, Option<Region>) {
     let mut found = Found::default();
     // The bitmap (and its candidates) of the first binarisation that showed finders.
     let mut first = None;
@@ -157,9 +173,9 @@ pub(crate) fn attempt(plane: &Plane<'_>) -> (Found, Option<Region>) {
         if let Some(region) = read_bits(&bitmap, &candidates, &mut found.texts) {
             return (found, region);
         }
-        first.get_or_insert((bitmap, candidates));
+        first.get_or_insert((bitmap, candidates, finders));
     }
-    let Some((bitmap, candidates)) = first else {
+    let Some((bitmap, candidates, finders)) = first else {
         return (found, None);
     };
     let whole = (0, 0, bitmap.width, bitmap.height);
@@ -184,7 +200,59 @@ pub(crate) fn attempt(plane: &Plane<'_>) -> (Found, Option<Region>) {
             }
         }
     }
+    // Finders of modules so small that a pixel is a third of one: the region at twice the
+    // resolution, where the binariser and the detector place edges between today's pixels.
+    if closer {
+        for region in small_code_regions(&finders, &candidates, plane) {
+            let doubled = Gray::doubled(&sub_plane(plane, region));
+            let (closer_look, _) = attempt_looking_closer(&doubled.plane(), false);
+            if !closer_look.texts.is_empty() {
+                found.texts = closer_look.texts;
+                return (found, Some(region));
+            }
+        }
+    }
     (found, candidates.iter().find_map(|c| c.0))
+}
+
+/// Where finder patterns of modules under [`SMALL_MODULE`] pixels were seen: for each
+/// polarity, the region of their code when they make one, else (one or two finders) a box
+/// [`MODULES_AROUND`] modules around them; regions wider or taller than
+/// [`MAX_CLOSER_SIDE`] are left out.
+fn small_code_regions(
+    finders: &[Finder],
+    candidates: &[(Option<Region>, bool)],
+    plane: &Plane<'_>,
+) -> Vec<Region> {
+    candidates
+        .iter()
+        .filter_map(|&(region, invert)| {
+            let group: Vec<&Finder> = finders.iter().filter(|f| f.dark != invert).collect();
+            let module = group.iter().map(|f| f.module).sum::<f32>() / group.len() as f32;
+            if module >= SMALL_MODULE {
+                return None;
+            }
+            let region = match region {
+                Some(region) => region,
+                None if group.len() <= 2 => {
+                    let reach = MODULES_AROUND * module;
+                    let clamp = |v: f32, hi: usize| (v.max(0.0) as usize).min(hi);
+                    let (xs, ys) = (group.iter().map(|f| f.x), group.iter().map(|f| f.y));
+                    let (x0, x1) = xs.fold((f32::MAX, f32::MIN), |(a, b), x| (a.min(x), b.max(x)));
+                    let (y0, y1) = ys.fold((f32::MAX, f32::MIN), |(a, b), y| (a.min(y), b.max(y)));
+                    (
+                        clamp(x0 - reach, plane.width),
+                        clamp(y0 - reach, plane.height),
+                        clamp(x1 + reach + 1.0, plane.width),
+                        clamp(y1 + reach + 1.0, plane.height),
+                    )
+                }
+                None => return None,
+            };
+            let (w, h) = (region.2 - region.0, region.3 - region.1);
+            (w.max(h) <= MAX_CLOSER_SIDE && w.min(h) >= MIN_CLOSER_SIDE).then_some(region)
+        })
+        .collect()
 }
 
 /// For each polarity with finders: the region of its code (if they make one), and whether

@@ -124,6 +124,44 @@ impl Gray {
         out
     }
 
+    /// `plane` at twice its width and height, each new pixel interpolated between the four
+    /// nearest (bilinear, pixel centres aligned): a code with modules of two or three pixels
+    /// gets finder rings and module edges the binariser and the detector can place.
+    pub fn doubled(plane: &Plane<'_>) -> Gray {
+        let (w, h) = (plane.width, plane.height);
+        let mut data = Vec::with_capacity(4 * w * h);
+        // Each output pixel lies a quarter of a pixel from its nearest source pixel: weights
+        // 3:1 towards it, along each axis.
+        let blend = |near: u8, far: u8| 3 * u16::from(near) + u16::from(far);
+        let mut line = vec![0u16; 2 * w];
+        for y in 0..2 * h {
+            let near = plane.row((y / 2).min(h - 1));
+            let far = plane.row(if y % 2 == 0 {
+                (y / 2).saturating_sub(1)
+            } else {
+                (y / 2 + 1).min(h - 1)
+            });
+            for (x, out) in line.iter_mut().enumerate() {
+                let (xn, xf) = (
+                    x / 2,
+                    if x % 2 == 0 {
+                        (x / 2).saturating_sub(1)
+                    } else {
+                        (x / 2 + 1).min(w - 1)
+                    },
+                );
+                // Weights 9:3:3:1, summing to 16.
+                *out = 3 * blend(near[xn], near[xf]) + blend(far[xn], far[xf]);
+            }
+            data.extend(line.iter().map(|&v| ((v + 8) >> 4) as u8));
+        }
+        Gray {
+            data,
+            width: 2 * w,
+            height: 2 * h,
+        }
+    }
+
     /// Averages `factor`×`factor` boxes of `plane` into one pixel each; the right and bottom
     /// remainders that do not fill a whole box are dropped. `factor` must be at least 2 and
     /// the plane at least `factor` pixels on each side.
@@ -232,5 +270,19 @@ mod tests {
         let small = Gray::downscaled(&plane, 3);
         // (0 + 10 + 20 + 40 + 50 + 60 + 80 + 90 + 100) / 9 = 50
         assert_eq!(small.data, [50]);
+    }
+
+    #[test]
+    fn doubling_interpolates_between_pixel_centres() {
+        // Two pixels, 0 and 160, in one row: four come out, a quarter and three quarters of
+        // the way between the centres, and the ends hold their value.
+        let buf = [0u8, 160];
+        let plane = Plane::new(2, 1, 2, &buf).expect("plane");
+        let big = Gray::doubled(&plane);
+        assert_eq!((big.width, big.height), (4, 2));
+        assert_eq!(big.data[..4], [0, 40, 120, 160]);
+        assert_eq!(big.data[4..], big.data[..4]);
+        let one = Gray::doubled(&Plane::new(1, 1, 1, &[77]).expect("plane"));
+        assert_eq!(one.data, [77; 4]);
     }
 }
