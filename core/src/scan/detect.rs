@@ -16,7 +16,8 @@
 //!    before failed: `rqrr` on the same bitmap region; `rxing`'s reader with its own
 //!    binariser on the grey region; then both `rxing` methods on the whole image, in case
 //!    the region was drawn around the wrong finders; last, where the finders seen are small
-//!    (modules under 3.5 pixels), steps 2–5 on their region at twice the resolution.
+//!    (modules under 3.5 pixels), steps 2–5 on their region at twice the resolution, and
+//!    on each code region turned a quarter turn.
 //! 6. Where a downscaled frame showed finders but gave no text, steps 2–5 again at full
 //!    resolution, on the region of the code; where a frame read at full resolution (720p)
 //!    did, steps 2–5 again at half resolution (blur, moiré). Where a big photo (downscaled
@@ -202,12 +203,23 @@ fn attempt_looking_closer(plane: &Plane<'_>, closer: bool) -> (Found, Option<Reg
     }
     // Finders of modules so small that a pixel is a third of one: the region at twice the
     // resolution, where the binariser and the detector place edges between today's pixels.
+    // (`closer` is false inside these looks: one level deep.)
     if closer {
         for region in small_code_regions(&finders, &candidates, plane) {
             let doubled = Gray::doubled(&sub_plane(plane, region));
             let (closer_look, _) = attempt_looking_closer(&doubled.plane(), false);
             if !closer_look.texts.is_empty() {
                 found.texts = closer_look.texts;
+                return (found, Some(region));
+            }
+        }
+        // The finder searches scan rows: across a code's other axis, a region's finders and
+        // timing lines can read where they did not.
+        for region in candidates.iter().filter_map(|c| c.0) {
+            let turned = Gray::turned(&sub_plane(plane, region));
+            let (look, _) = attempt_looking_closer(&turned.plane(), false);
+            if !look.texts.is_empty() {
+                found.texts = look.texts;
                 return (found, Some(region));
             }
         }

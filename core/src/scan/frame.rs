@@ -162,6 +162,22 @@ impl Gray {
         }
     }
 
+    /// `plane` turned a quarter turn clockwise: its columns become rows, read bottom to top.
+    pub fn turned(plane: &Plane<'_>) -> Gray {
+        let (w, h) = (plane.width, plane.height);
+        let mut data = vec![0u8; w * h];
+        for y in 0..h {
+            for (x, &p) in plane.row(y).iter().enumerate() {
+                data[x * h + (h - 1 - y)] = p;
+            }
+        }
+        Gray {
+            data,
+            width: h,
+            height: w,
+        }
+    }
+
     /// Averages `factor`×`factor` boxes of `plane` into one pixel each; the right and bottom
     /// remainders that do not fill a whole box are dropped. `factor` must be at least 2 and
     /// the plane at least `factor` pixels on each side.
@@ -284,5 +300,16 @@ mod tests {
         assert_eq!(big.data[4..], big.data[..4]);
         let one = Gray::doubled(&Plane::new(1, 1, 1, &[77]).expect("plane"));
         assert_eq!(one.data, [77; 4]);
+    }
+
+    #[test]
+    fn turning_makes_columns_rows() {
+        // 1 2 3      4 1
+        // 4 5 6  ->  5 2
+        //            6 3
+        let buf = [1u8, 2, 3, 4, 5, 6];
+        let turned = Gray::turned(&Plane::new(3, 2, 3, &buf).expect("plane"));
+        assert_eq!((turned.width, turned.height), (2, 3));
+        assert_eq!(turned.data, [4, 1, 5, 2, 6, 3]);
     }
 }
