@@ -20,7 +20,8 @@
 //!    on each code region turned a quarter turn.
 //! 6. Where a downscaled frame showed finders but gave no text, steps 2–5 again at full
 //!    resolution, on the region of the code; where a frame read at full resolution (720p)
-//!    did, steps 2–5 again at half resolution (blur, moiré). Where a big photo (downscaled
+//!    did, steps 2–5 again at half resolution (blur, moiré), then on the frame turned a
+//!    quarter turn. Where a big photo (downscaled
 //!    by 3 or more) showed nothing at all, steps 2–6 again at twice the resolution.
 //!
 //! Every decoder call runs inside `catch_unwind` (`rqrr` is known to panic on odd geometry),
@@ -96,6 +97,12 @@ pub(crate) fn read_located(plane: &Plane<'_>) -> (Found, Option<Region>) {
                 let (half, half_region) = attempt(&Gray::downscaled(plane, 2).plane());
                 if !half.texts.is_empty() {
                     return (half, half_region.map(|r| scaled(r, 2, plane)));
+                }
+                // Last, the frame turned a quarter turn: the finder searches scan rows, and
+                // across the code's other axis its finders can show where they did not.
+                let (turned, _) = attempt_looking_closer(&Gray::turned(plane).plane(), false);
+                if !turned.texts.is_empty() {
+                    return (turned, None);
                 }
             }
             return (found, region);
