@@ -164,15 +164,12 @@ fn attempt_looking_closer(plane: &Plane<'_>, closer: bool) -> (Found, Option<Reg
     // contrast and a glare gradient more closely (a code on a monitor, seen from a slant).
     for radius in [RADIUS, TIGHT_RADIUS] {
         let bitmap = binarize(plane, radius);
+        let search = find_finders(&bitmap, MIN_FINDER_HITS);
         // Nothing even confirmed by a single row: no code (most frames), no second look.
-        let seen = find_finders(&bitmap, 1);
-        if seen.is_empty() {
+        if !search.glimpsed {
             break;
         }
-        let finders: Vec<Finder> = seen
-            .into_iter()
-            .filter(|f| f.hits >= MIN_FINDER_HITS)
-            .collect();
+        let finders = search.finders;
         if finders.is_empty() {
             continue;
         }

@@ -19,7 +19,8 @@ pub(crate) struct Finder {
     pub dark: bool,
 }
 
-/// More candidates than this and the picture is texture, not a code: stop grouping.
+/// More candidates than this (confirmed ones, and those the rows scanned may still confirm)
+/// and the picture is texture, not a code: stop searching.
 const MAX_CANDIDATES: usize = 64;
 
 /// Images whose short side is at least this many pixels are scanned every other row.
@@ -33,13 +34,28 @@ fn word_at(row: &[u8], x: usize) -> u64 {
     u64::from_ne_bytes(word)
 }
 
+/// What the finder search saw in a bitmap.
+#[derive(Debug, Default)]
+pub(crate) struct FinderSearch {
+    /// Finder pattern candidates of both polarities confirmed by at least the rows asked for.
+    pub finders: Vec<Finder>,
+    /// Whether any row crossed anything like a finder pattern, confirmed or not.
+    pub glimpsed: bool,
+}
+
 /// Finder pattern candidates in `bitmap`, of both polarities, each confirmed by at least
 /// `min_hits` rows.
-pub(crate) fn find_finders(bitmap: &Bitmap, min_hits: u32) -> Vec<Finder> {
-    let mut found: Vec<Finder> = Vec::new();
+///
+/// Rows are scanned top to bottom. A candidate the scan has moved past can gain no more
+/// rows: it is kept if confirmed and dropped if not, so a page's text above a code (many
+/// candidates of one row each) does not fill the candidate list before the code is reached.
+pub(crate) fn find_finders(bitmap: &Bitmap, min_hits: u32) -> FinderSearch {
+    let mut search = FinderSearch::default();
+    // Candidates that rows still to come may cross.
+    let mut live: Vec<Finder> = Vec::new();
     let w = bitmap.width;
     if w == 0 {
-        return found;
+        return search;
     }
     // Big images: every other row (a finder's centre is three modules tall, so it still
     // crosses at least two scanned rows at 1.5 pixels a module).
@@ -76,7 +92,8 @@ pub(crate) fn find_finders(bitmap: &Bitmap, min_hits: u32) -> Vec<Finder> {
                 let total: usize = runs.iter().sum();
                 if let Some((cy, vertical)) = cross_check_vertical(bitmap, cx, y, colour, total) {
                     let module = (total + vertical) as f32 / 14.0;
-                    add(&mut found, cx as f32 + 0.5, cy, module, colour == 1);
+                    add(&mut live, cx as f32 + 0.5, cy, module, colour == 1);
+                    search.glimpsed = true;
                 }
             }
             if x < w {
@@ -85,12 +102,35 @@ pub(crate) fn find_finders(bitmap: &Bitmap, min_hits: u32) -> Vec<Finder> {
             }
             x += 1;
         }
-        if found.len() > MAX_CANDIDATES {
+        retire_passed(&mut live, &mut search.finders, y as f32, min_hits);
+        if live.len() + search.finders.len() > MAX_CANDIDATES {
             break;
         }
     }
-    found.retain(|f| f.hits >= min_hits);
-    found
+    search
+        .finders
+        .extend(live.into_iter().filter(|f| f.hits >= min_hits));
+    search
+}
+
+/// Moves the candidates of `live` that rows from `y` on can no longer cross into `done`
+/// when at least `min_hits` rows confirmed them, and drops the others.
+fn retire_passed(live: &mut Vec<Finder>, done: &mut Vec<Finder>, y: f32, min_hits: u32) {
+    let mut i = 0;
+    while i < live.len() {
+        let f = live[i];
+        // A row merges into a candidate when the centre it confirms lies within two modules
+        // (of up to twice this size) of the candidate's, and the row crosses that centre
+        // (at most two such modules from it): eight modules is beyond reach.
+        if y > f.y + 8.0 * f.module + 2.0 {
+            live.swap_remove(i);
+            if f.hits >= min_hits {
+                done.push(f);
+            }
+        } else {
+            i += 1;
+        }
+    }
 }
 
 /// Merges a confirmed centre into the candidate it belongs to, or starts a new one.
@@ -230,15 +270,22 @@ mod tests {
         assert!(!looks_like_finder(&[0, 0, 0, 0, 0]));
     }
 
-    fn bitmap_with_finder(cx: usize, cy: usize, m: usize) -> Bitmap {
-        let (w, h) = (120, 100);
+    /// Whether the pixel `(x, y)` of a finder pattern of `m`-pixel modules (its corner at 0, 0)
+    /// is dark.
+    fn finder_pixel(x: usize, y: usize, m: usize) -> bool {
+        let (mx, my) = (x / m, y / m);
+        let ring = mx == 0 || my == 0 || mx == 6 || my == 6;
+        let centre = (2..=4).contains(&mx) && (2..=4).contains(&my);
+        ring || centre
+    }
+
+    /// A `w` × `h` light bitmap with a finder pattern of `m`-pixel modules centred on
+    /// `(cx, cy)`.
+    fn bitmap_with_finder_in(w: usize, h: usize, cx: usize, cy: usize, m: usize) -> Bitmap {
         let mut bits = vec![0u8; w * h];
         for y in 0..7 * m {
             for x in 0..7 * m {
-                let (mx, my) = (x / m, y / m);
-                let ring = mx == 0 || my == 0 || mx == 6 || my == 6;
-                let centre = (2..=4).contains(&mx) && (2..=4).contains(&my);
-                if ring || centre {
+                if finder_pixel(x, y, m) {
                     bits[(cy - 7 * m / 2 + y) * w + cx - 7 * m / 2 + x] = 1;
                 }
             }
@@ -250,10 +297,44 @@ mod tests {
         }
     }
 
+    fn bitmap_with_finder(cx: usize, cy: usize, m: usize) -> Bitmap {
+        bitmap_with_finder_in(120, 100, cx, cy, m)
+    }
+
+    #[test]
+    fn text_above_a_code_does_not_hide_its_finder() {
+        // Seventy shapes that look like a finder pattern along one row only (a cross: the
+        // finder's middle row and middle column), as a page's letters do, above one finder.
+        let mut bitmap = bitmap_with_finder_in(240, 240, 120, 205, 4);
+        for j in 0..7 {
+            for i in 0..10 {
+                let (x0, y0) = (10 + 22 * i, 10 + 22 * j);
+                for k in 0..14 {
+                    if finder_pixel(k, 7, 2) {
+                        bitmap.bits[(y0 + 7) * 240 + x0 + k] = 1;
+                    }
+                    for x in [x0 + 6, x0 + 7] {
+                        if finder_pixel(7, k, 2) {
+                            bitmap.bits[(y0 + k) * 240 + x] = 1;
+                        }
+                    }
+                }
+            }
+        }
+        let search = find_finders(&bitmap, 2);
+        assert!(search.glimpsed);
+        assert_eq!(search.finders.len(), 1, "{:?}", search.finders);
+        let f = search.finders[0];
+        assert!(
+            (f.x - 120.0).abs() < 2.0 && (f.y - 205.0).abs() < 2.0,
+            "{f:?}"
+        );
+    }
+
     #[test]
     fn finds_a_finder_pattern_and_its_centre() {
         let bitmap = bitmap_with_finder(60, 50, 4);
-        let found = find_finders(&bitmap, 2);
+        let found = find_finders(&bitmap, 2).finders;
         assert_eq!(found.len(), 1, "{found:?}");
         let f = found[0];
         assert!(f.dark);
@@ -266,7 +347,7 @@ mod tests {
             bits: bitmap.bits.iter().map(|&b| b ^ 1).collect(),
             ..bitmap
         };
-        let found = find_finders(&inverted, 2);
+        let found = find_finders(&inverted, 2).finders;
         assert!(
             !found.is_empty() && found.iter().all(|f| !f.dark),
             "{found:?}"
