@@ -14,14 +14,14 @@
 //!    fed our bitmap.
 //! 5. Where finders were seen but nothing was read, the second methods, each only if the one
 //!    before failed: `rqrr` on the same bitmap region; `rxing`'s reader with its own
-//!    binariser on the grey region; then both `rxing` methods on the whole image, in case
-//!    the region was drawn around the wrong finders; last, where the finders seen are small
-//!    (modules under 3.5 pixels), steps 2–5 on their region at twice the resolution, and
-//!    on each code region turned a quarter turn.
+//!    binariser on the grey region; then `rxing`'s detector on the whole bitmap, in case the
+//!    region was drawn around the wrong finders; last, where the finders seen are small
+//!    (modules under 3.5 pixels), steps 2–4 and `rqrr` on their region at twice the
+//!    resolution, and on each code region turned a quarter turn.
 //! 6. Where a downscaled frame showed finders but gave no text, steps 2–5 again at full
 //!    resolution, on the region of the code; where a frame read at full resolution (720p)
-//!    did, steps 2–5 again at half resolution (blur, moiré), then on the frame turned a
-//!    quarter turn. Where a big photo (downscaled by 3 or more) showed nothing at all,
+//!    did, steps 2–5 again at half resolution (blur, moiré), then steps 2–4 and `rqrr` on
+//!    the frame turned a quarter turn. Where a big photo (downscaled by 3 or more) showed nothing at all,
 //!    steps 2–6 again at twice the resolution.
 //!
 //! Every decoder call runs inside `catch_unwind` (`rqrr` is known to panic on odd geometry),
@@ -100,7 +100,7 @@ pub(crate) fn read_located(plane: &Plane<'_>) -> (Found, Option<Region>) {
                 }
                 // Last, the frame turned a quarter turn: the finder searches scan rows, and
                 // across the code's other axis its finders can show where they did not.
-                let (turned, _) = attempt_looking_closer(&Gray::turned(plane).plane(), false);
+                let (turned, _) = look(&Gray::turned(plane).plane(), false);
                 if !turned.texts.is_empty() {
                     return (turned, None);
                 }
@@ -151,11 +151,12 @@ pub(crate) fn shifted((x0, y0, x1, y1): Region, within: Region) -> Region {
 
 /// Steps 2–5 on one image; also gives the region where the code should be, when known.
 pub(crate) fn attempt(plane: &Plane<'_>) -> (Found, Option<Region>) {
-    attempt_looking_closer(plane, true)
+    look(plane, true)
 }
 
-/// [`attempt`]; with `closer`, also step 5's last look, at small finders' region doubled.
-fn attempt_looking_closer(plane: &Plane<'_>, closer: bool) -> (Found, Option<Region>) {
+/// [`attempt`] with `outer`; without it (a look inside another, or the frame turned), the
+/// bitmap decoders only: no grey look, no whole image once more, no closer or turned look.
+fn look(plane: &Plane<'_>, outer: bool) -> (Found, Option<Region>) {
     let mut found = Found::default();
     // The bitmap (and its candidates) of the first binarisation that showed finders.
     let mut first = None;
@@ -183,6 +184,12 @@ fn attempt_looking_closer(plane: &Plane<'_>, closer: bool) -> (Found, Option<Reg
     let Some((bitmap, candidates, finders)) = first else {
         return (found, None);
     };
+    // Inside a closer or turned look: the bitmap decoders only. The grey and whole-image
+    // looks below never read a code there that the look's caller missed (the monitor sets
+    // and the photo corpus), and cost most of a failed frame's time.
+    if !outer {
+        return (found, candidates.iter().find_map(|c| c.0));
+    }
     let whole = (0, 0, bitmap.width, bitmap.height);
     for &(region, invert) in &candidates {
         if let Some(text) = rxing_read(&sub_plane(plane, region.unwrap_or(whole)), invert) {
@@ -198,34 +205,26 @@ fn attempt_looking_closer(plane: &Plane<'_>, closer: bool) -> (Found, Option<Reg
                 return (found, None);
             }
         }
-        for &(_, invert) in &candidates {
-            if let Some(text) = rxing_read(plane, invert) {
-                found.texts.push(text);
-                return (found, None);
-            }
-        }
     }
     // Finders of modules so small that a pixel is a third of one: the region at twice the
     // resolution, where the binariser and the detector place edges between today's pixels.
-    // (`closer` is false inside these looks: one level deep.)
-    if closer {
-        for region in small_code_regions(&finders, &candidates, plane) {
-            let doubled = Gray::doubled(&sub_plane(plane, region));
-            let (closer_look, _) = attempt_looking_closer(&doubled.plane(), false);
-            if !closer_look.texts.is_empty() {
-                found.texts = closer_look.texts;
-                return (found, Some(region));
-            }
+    // (These looks are not outer ones: one level deep.)
+    for region in small_code_regions(&finders, &candidates, plane) {
+        let doubled = Gray::doubled(&sub_plane(plane, region));
+        let (closer_look, _) = look(&doubled.plane(), false);
+        if !closer_look.texts.is_empty() {
+            found.texts = closer_look.texts;
+            return (found, Some(region));
         }
-        // The finder searches scan rows: across a code's other axis, a region's finders and
-        // timing lines can read where they did not.
-        for region in candidates.iter().filter_map(|c| c.0) {
-            let turned = Gray::turned(&sub_plane(plane, region));
-            let (look, _) = attempt_looking_closer(&turned.plane(), false);
-            if !look.texts.is_empty() {
-                found.texts = look.texts;
-                return (found, Some(region));
-            }
+    }
+    // The finder searches scan rows: across a code's other axis, a region's finders and
+    // timing lines can read where they did not.
+    for region in candidates.iter().filter_map(|c| c.0) {
+        let turned = Gray::turned(&sub_plane(plane, region));
+        let (turned_look, _) = look(&turned.plane(), false);
+        if !turned_look.texts.is_empty() {
+            found.texts = turned_look.texts;
+            return (found, Some(region));
         }
     }
     (found, candidates.iter().find_map(|c| c.0))
