@@ -10,7 +10,8 @@ Called by bench/scan_vs_zxing.sh, which builds the Rust driver and installs zxin
    an activation code, seen at an angle, blurred and noisy; and empty 1080p frames.
 3. Monitor frames (bench/monitor_frames.py's sets, when --monitor names them): per set and
    rotation (0 and 90 degrees), frames read by each decoder, wrong texts, codes read where
-   there is none, and the median time per frame; for the hand-held sequences, the frame of
+   there is none, and the median time per frame, then the tail of the time per frame (mean,
+   90th percentile, slowest); for the hand-held sequences, the frame of
    the first correct read (each frame decoded alone), its median and 90th percentile, and
    the sequences never read. With --mobile-driver, our scanner built as the mobile library
    is (no rqrr) gets a column of its own.
@@ -262,6 +263,8 @@ def monitor_bench(args, decoders, streamers, failures, raw):
     print(f"{'set':<16} {'rot':>4} {'frames':>6} " +
           " ".join(f"{n:>10} {'ms':>6}" for n in names))
     raw["monitor"] = {}
+    # (set, rotation) -> decoder -> each frame's mean time over its runs, in ms
+    tails = {}
     for set_name in MONITOR_SETS:
         frames = [f for f in manifest["frames"] if f["set"] == set_name]
         if not frames:
@@ -280,6 +283,8 @@ def monitor_bench(args, decoders, streamers, failures, raw):
                     good += want is not None and want in texts
                     wrong += any(t != want for t in texts)
                 ms = statistics.median(t for _, ts in res.values() for t in ts) / 1000
+                tails.setdefault((set_name, rotation), {})[name] = [
+                    statistics.mean(ts) / 1000 for _, ts in res.values()]
                 counts[name] = (good, wrong)
                 cell = f"{wrong} read" if set_name == "monitor-empty" else \
                     f"{good}" + (f" [{wrong}]" if wrong else "")
@@ -295,6 +300,18 @@ def monitor_bench(args, decoders, streamers, failures, raw):
                                     "phantom code(s)")
                 if good < zg:
                     failures.append(f"{set_name} @{rotation}: {name} {good} < zxing-cpp {zg}")
+
+    print("\nThe tail of the time per frame, ms: mean / 90th percentile / slowest frame (a frame "
+          "showing finders\nthat no look reads runs every look)")
+    print(f"{'set':<16} {'rot':>4} " + " ".join(f"{n:>20}" for n in names))
+    for (set_name, rotation), per_decoder in tails.items():
+        cells = []
+        for name in names:
+            times = per_decoder[name]
+            cell = (f"{statistics.mean(times):.1f} / {percentile(times, 90):.1f} / "
+                    f"{max(times):.0f}")
+            cells.append(f"{cell:>20}")
+        print(f"{set_name:<16} {rotation:>4} " + " ".join(cells))
 
     sequences = manifest["sequences"]
     if not sequences:
