@@ -26,12 +26,13 @@ const MAX_CANDIDATES: usize = 64;
 /// Images whose short side is at least this many pixels are scanned every other row.
 const ROW_STEP_FROM: usize = 600;
 
-/// Eight bytes of `row` from `x` (which must leave eight bytes) as one word.
+/// Eight bytes of `row` from `x` (which must leave eight bytes) as one word, the first byte
+/// lowest.
 #[inline]
 fn word_at(row: &[u8], x: usize) -> u64 {
     let mut word = [0u8; 8];
     word.copy_from_slice(&row[x..x + 8]);
-    u64::from_ne_bytes(word)
+    u64::from_le_bytes(word)
 }
 
 /// What the finder search saw in a bitmap.
@@ -73,9 +74,15 @@ pub(crate) fn find_finders(bitmap: &Bitmap, min_hits: u32) -> FinderSearch {
         let mut x = 1;
         while x <= w {
             if x < w && row[x] == colour {
-                // Skip eight pixels at a time through a long run.
-                let same = u64::from_ne_bytes([colour; 8]);
-                while x + 8 <= w && word_at(row, x) == same {
+                // To the run's end eight pixels at a time: the first pixel of another colour
+                // is the lowest byte that differs.
+                let same = u64::from_le_bytes([colour; 8]);
+                while x + 8 <= w {
+                    let differ = word_at(row, x) ^ same;
+                    if differ != 0 {
+                        x += differ.trailing_zeros() as usize / 8;
+                        break;
+                    }
                     x += 8;
                 }
                 while x < w && row[x] == colour {
