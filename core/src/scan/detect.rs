@@ -21,8 +21,8 @@
 //! 6. Where a downscaled frame showed finders but gave no text, steps 2–5 again at full
 //!    resolution, on the region of the code; where a frame read at full resolution (720p)
 //!    did, steps 2–5 again at half resolution (blur, moiré), then steps 2–4 and `rqrr` on
-//!    the frame turned a quarter turn. Where a big photo (downscaled by 3 or more) showed nothing at all,
-//!    steps 2–6 again at twice the resolution.
+//!    the frame turned a quarter turn. Where a big photo (downscaled by 3 or more) showed
+//!    nothing at all, steps 2–6 again at twice the resolution.
 //!
 //! Every decoder call runs inside `catch_unwind` (`rqrr` is known to panic on odd geometry),
 //! so no input makes this module panic.
