@@ -225,35 +225,42 @@ pub(crate) fn looks_like_finder(runs: &[usize; 5]) -> bool {
 }
 
 /// The box `(x0, y0, x1, y1)` (exclusive ends) that holds every code the finders can belong
-/// to: their centres, the fourth corner each three of them imply, and a margin of quiet zone.
-/// `None` when they are too many to pair up, or fewer than three.
+/// to: each three of them that could be one code's corners ([`could_be_corners`]), the fourth
+/// corner they imply, and a margin of quiet zone. `None` when no three could be, or when the
+/// finders are too many to pair up.
 pub(crate) fn code_box(
     finders: &[Finder],
     width: usize,
     height: usize,
 ) -> Option<(usize, usize, usize, usize)> {
-    let n = finders.len();
-    if !(3..=8).contains(&n) {
+    if finders.len() > 8 {
         return None;
     }
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-    let mut grow = |x: f32, y: f32| {
-        x0 = x0.min(x);
-        y0 = y0.min(y);
-        x1 = x1.max(x);
-        y1 = y1.max(y);
-    };
+    let mut module = 0.0f32;
     for (i, a) in finders.iter().enumerate() {
-        grow(a.x, a.y);
-        for (j, b) in finders.iter().enumerate().skip(i + 1) {
-            for (k, c) in finders.iter().enumerate() {
-                if k != i && k != j {
-                    grow(a.x + b.x - c.x, a.y + b.y - c.y);
+        for b in &finders[i + 1..] {
+            for corner in finders {
+                if std::ptr::eq(corner, a)
+                    || std::ptr::eq(corner, b)
+                    || !could_be_corners(corner, a, b)
+                {
+                    continue;
                 }
+                let fourth = (a.x + b.x - corner.x, a.y + b.y - corner.y);
+                for (x, y) in [(a.x, a.y), (b.x, b.y), (corner.x, corner.y), fourth] {
+                    x0 = x0.min(x);
+                    y0 = y0.min(y);
+                    x1 = x1.max(x);
+                    y1 = y1.max(y);
+                }
+                module = module.max(a.module).max(b.module).max(corner.module);
             }
         }
     }
-    let module = finders.iter().map(|f| f.module).fold(1.0f32, f32::max);
+    if module == 0.0 {
+        return None;
+    }
     let margin = 9.0 * module;
     let clamp = |v: f32, hi: usize| (v.max(0.0) as usize).min(hi);
     let b = (
@@ -263,6 +270,43 @@ pub(crate) fn code_box(
         clamp(y1 + margin + 1.0, height),
     );
     (b.2 > b.0 + 21 && b.3 > b.1 + 21).then_some(b)
+}
+
+/// Modules of a code's three finders differ by at most this factor (blur, moiré and a slant
+/// included).
+const MODULE_RATIO: f32 = 2.5;
+/// The two sides from a code's corner finder differ in length by at most this factor (a
+/// slant of up to about 45°).
+const SIDE_RATIO: f32 = 2.0;
+/// The angle between those sides is within about 37° of a right angle: its cosine is at
+/// most this, either way.
+const MAX_COSINE: f32 = 0.6;
+/// Finder centres of one code lie 14 (version 1) to 170 (version 40) modules apart; with
+/// room for a module estimate off by half.
+const SIDE_MODULES: std::ops::RangeInclusive<f32> = 7.0..=255.0;
+
+/// Whether `corner`, `a` and `b` could be one code's finder patterns, `corner` the one
+/// between the other two: modules of about one size, two sides of about one length at about
+/// a right angle, as many modules long as a code can be.
+fn could_be_corners(corner: &Finder, a: &Finder, b: &Finder) -> bool {
+    let modules = [corner.module, a.module, b.module];
+    let (small, big) = modules
+        .iter()
+        .fold((f32::MAX, 0.0f32), |(s, l), &m| (s.min(m), l.max(m)));
+    if big > small * MODULE_RATIO {
+        return false;
+    }
+    let (ax, ay) = (a.x - corner.x, a.y - corner.y);
+    let (bx, by) = (b.x - corner.x, b.y - corner.y);
+    let (la, lb) = (ax.hypot(ay), bx.hypot(by));
+    if la.max(lb) > la.min(lb) * SIDE_RATIO || la.min(lb) == 0.0 {
+        return false;
+    }
+    if (ax * bx + ay * by).abs() > MAX_COSINE * la * lb {
+        return false;
+    }
+    let mean_module = modules.iter().sum::<f32>() / 3.0;
+    SIDE_MODULES.contains(&(la.max(lb) / mean_module))
 }
 
 #[cfg(test)]
@@ -359,5 +403,44 @@ mod tests {
             !found.is_empty() && found.iter().all(|f| !f.dark),
             "{found:?}"
         );
+    }
+
+    /// A dark finder candidate of `module`-pixel modules centred on (`x`, `y`).
+    fn finder_at(x: f32, y: f32, module: f32) -> Finder {
+        Finder {
+            x,
+            y,
+            module,
+            hits: 4,
+            dark: true,
+        }
+    }
+
+    #[test]
+    fn the_code_box_holds_the_code_and_leaves_out_look_alikes_of_the_page_text() {
+        // A 33-module code of 4-pixel modules at (200, 100): finder centres 26 modules apart.
+        let code = [
+            finder_at(214.0, 114.0, 4.0),
+            finder_at(318.0, 114.0, 4.0),
+            finder_at(214.0, 218.0, 4.0),
+        ];
+        let (x0, y0, x1, y1) = code_box(&code, 1920, 1080).expect("three corners");
+        assert!(
+            x0 <= 200 && y0 <= 100 && x1 >= 332 && y1 >= 232,
+            "{x0} {y0} {x1} {y1}"
+        );
+        // Letters of the page that look like finders, far off and of other sizes: the box
+        // stays around the code instead of growing over the page.
+        let mut page = code.to_vec();
+        page.push(finder_at(1500.0, 900.0, 1.5));
+        page.push(finder_at(1700.0, 300.0, 2.0));
+        assert_eq!(code_box(&page, 1920, 1080), Some((x0, y0, x1, y1)));
+        // Three look-alikes that cannot be one code's corners: no box at all.
+        let scattered = [
+            finder_at(100.0, 100.0, 2.0),
+            finder_at(1800.0, 150.0, 2.0),
+            finder_at(900.0, 1000.0, 2.0),
+        ];
+        assert_eq!(code_box(&scattered, 1920, 1080), None);
     }
 }
