@@ -11,10 +11,10 @@ Called by bench/scan_vs_zxing.sh, which builds the Rust driver and installs zxin
 3. Monitor frames (bench/monitor_frames.py's sets, when --monitor names them): per set and
    rotation (0 and 90 degrees), frames read by each decoder, wrong texts, codes read where
    there is none, and the median time per frame, then the tail of the time per frame (mean,
-   90th percentile, slowest); for the hand-held sequences, the frame of
-   the first correct read (each frame decoded alone), its median and 90th percentile, and
-   the sequences never read. With --mobile-driver, our scanner built as the mobile library
-   is (no rqrr) gets a column of its own.
+   90th percentile, slowest); for the hand-held sequences, the frame of the first correct
+   read (each frame decoded alone), its median and 90th percentile, the sequences never
+   read, the frames read and the time per frame. With --mobile-driver, our scanner built as
+   the mobile library is (no rqrr) gets a column of its own.
 
 Every image is converted once to an 8-bit grey PGM; both decoders read those same pixels.
 Timing covers the decode call only (no process start, no file reading). The machine may be
@@ -320,29 +320,34 @@ def monitor_bench(args, decoders, streamers, failures, raw):
     print(f"\nSequences: {len(sequences)} hand-held streams of {length} frames, each frame "
           "decoded alone (*-stream: read as a camera stream, each frame with what the frames "
           "before it showed);\nframe (1-based) of the first correct read: median, 90th "
-          "percentile, never read; wrong texts")
-    print(f"{'decoder':<16} {'median':>7} {'p90':>7} {'never':>6} {'wrong':>6} {'ms':>6}")
+          "percentile, never read; wrong texts; frames read; ms per frame: median, and mean / "
+          "90th percentile / slowest")
+    print(f"{'decoder':<20} {'median':>7} {'p90':>7} {'never':>6} {'wrong':>6} {'read':>6} "
+          f"{'ms':>6} {'tail':>20}")
     items = [(f"{s['id']}/{i:02d}", path(fr["path"]), 0)
              for s in sequences for i, fr in enumerate(s["frames"])]
     first = {}
     for name, run in decoders + streamers:
         res = run(items)
         raw["monitor"][f"sequences/{name}"] = res
-        reads, wrong = [], 0
+        reads, wrong, frames_read = [], 0, 0
         for s in sequences:
             at = math.inf
             for i in range(len(s["frames"])):
                 texts = res[f"{s['id']}/{i:02d}"][0]
                 wrong += any(t != s["text"] for t in texts)
+                frames_read += s["text"] in texts
                 if s["text"] in texts and at == math.inf:
                     at = i + 1
             reads.append(at)
         first[name] = reads
-        ms = statistics.median(t for _, ts in res.values() for t in ts) / 1000
+        times = [statistics.mean(ts) / 1000 for _, ts in res.values()]
+        tail = f"{statistics.mean(times):.1f} / {percentile(times, 90):.1f} / {max(times):.0f}"
         show = lambda v: "never" if v == math.inf else f"{v:g}"
         never = sum(r == math.inf for r in reads)
-        print(f"{name:<16} {show(statistics.median(reads)):>7} {show(percentile(reads, 90)):>7} "
-              f"{never:>6} {wrong:>6} {ms:>6.1f}")
+        print(f"{name:<20} {show(statistics.median(reads)):>7} {show(percentile(reads, 90)):>7} "
+              f"{never:>6} {wrong:>6} {frames_read:>6} {statistics.median(times):>6.1f} "
+              f"{tail:>20}")
         if wrong and name != "zxing-cpp":
             failures.append(f"sequences: {name} read {wrong} wrong text(s)")
     by_kind = {}

@@ -27,6 +27,7 @@
 //! Every decoder call runs inside `catch_unwind` (`rqrr` is known to panic on odd geometry),
 //! so no input makes this module panic.
 
+use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 
 use rxing::common::cpp_essentials::DecoderResult;
@@ -64,6 +65,78 @@ const MIN_CLOSER_SIDE: usize = 21;
 /// Rows that must confirm a finder pattern.
 const MIN_FINDER_HITS: u32 = 2;
 
+/// The costlier looks a read can take after the first (both thresholds, the finder search,
+/// the bitmap decoders), each only where finders were seen and nothing was read yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// `rxing`'s reader, with its own binariser, on each code region's grey pixels.
+    Grey,
+    /// `rxing`'s detector on the whole bitmap once more, in case the regions were drawn
+    /// around the wrong finders.
+    WholeAgain,
+    /// Where the finders are small, their region at twice the resolution.
+    Closer,
+    /// Each code region turned a quarter turn.
+    TurnedRegions,
+    /// The image at half resolution (images read whole, of at least [`HALF_LOOK_FROM`]
+    /// pixels a side), taking the same looks of step 5.
+    Half,
+    /// The image turned a quarter turn (images read whole, of at least [`HALF_LOOK_FROM`]
+    /// pixels a side).
+    TurnedFrame,
+}
+
+/// A set of [`Look`]s: which a read may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Looks(u8);
+
+impl Looks {
+    /// The first look only.
+    pub(crate) const NONE: Looks = Looks(0);
+    /// Every look: an image read alone.
+    pub(crate) const ALL: Looks = Looks(u8::MAX);
+
+    /// This set and `look`.
+    pub(crate) const fn with(self, look: Look) -> Looks {
+        Looks(self.0 | 1 << look as u8)
+    }
+
+    fn has(self, look: Look) -> bool {
+        self.0 & 1 << look as u8 != 0
+    }
+}
+
+/// What a read may spend where the first look gave no text: the costlier looks it may take,
+/// and how many more times it may run `rxing`'s detector over a whole bitmap (on a frame
+/// full of finder-like texture, up to 25 ms a run at 1080p), shared with the looks inside.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Effort<'a> {
+    looks: Looks,
+    whole_runs: &'a Cell<u32>,
+}
+
+impl<'a> Effort<'a> {
+    /// `looks`, and as many whole-bitmap runs as `whole_runs` holds.
+    pub(crate) fn new(looks: Looks, whole_runs: &'a Cell<u32>) -> Self {
+        Effort { looks, whole_runs }
+    }
+
+    /// The same budget for a look inside this one, which takes no costlier looks.
+    fn nested(self) -> Self {
+        Effort {
+            looks: Looks::NONE,
+            ..self
+        }
+    }
+
+    /// Whether one more whole-bitmap run fits, counting it if so.
+    fn take_whole_run(self) -> bool {
+        let left = self.whole_runs.get();
+        self.whole_runs.set(left.saturating_sub(1));
+        left > 0
+    }
+}
+
 /// What one look at an image found.
 #[derive(Debug, Default)]
 pub(crate) struct Found {
@@ -76,31 +149,38 @@ pub(crate) struct Found {
 /// A rectangle of an image: `(x0, y0, x1, y1)`, ends exclusive.
 pub(crate) type Region = (usize, usize, usize, usize);
 
-/// Reads every QR code it can find in `plane`.
+/// Reads every QR code it can find in `plane`, taking every look.
 pub(crate) fn read(plane: &Plane<'_>) -> Found {
-    read_located(plane).0
+    let unlimited = Cell::new(u32::MAX);
+    read_located(plane, Effort::new(Looks::ALL, &unlimited)).0
 }
 
-/// Reads every QR code it can find in `plane`, and gives the region (in `plane`'s pixels)
-/// where the code read, or the finder patterns seen, lie, when known.
-pub(crate) fn read_located(plane: &Plane<'_>) -> (Found, Option<Region>) {
+/// Reads every QR code it can find in `plane`, spending up to `effort` where needed, and
+/// gives the region (in `plane`'s pixels) where the code read, or the finder patterns seen,
+/// lie, when known.
+pub(crate) fn read_located(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Region>) {
     let mut factor = (plane.width.min(plane.height) / WORKING_SHORT_SIDE).max(1);
     loop {
         if factor == 1 {
-            let (found, region) = attempt(plane);
+            let (found, region) = look(plane, effort);
+            if !found.texts.is_empty()
+                || !found.finders_seen
+                || plane.width.min(plane.height) < HALF_LOOK_FROM
+            {
+                return (found, region);
+            }
             // Finders but no text: one more look at half resolution, where a blurred code's
             // edges are sharper per pixel and the box average evens out moiré and noise.
-            if found.texts.is_empty()
-                && found.finders_seen
-                && plane.width.min(plane.height) >= HALF_LOOK_FROM
-            {
-                let (half, half_region) = attempt(&Gray::downscaled(plane, 2).plane());
+            if effort.looks.has(Look::Half) {
+                let (half, half_region) = look(&Gray::downscaled(plane, 2).plane(), effort);
                 if !half.texts.is_empty() {
                     return (half, half_region.map(|r| scaled(r, 2, plane)));
                 }
-                // Last, the frame turned a quarter turn: the finder searches scan rows, and
-                // across the code's other axis its finders can show where they did not.
-                let (turned, _) = look(&Gray::turned(plane).plane(), false);
+            }
+            // Last, the frame turned a quarter turn: the finder searches scan rows, and
+            // across the code's other axis its finders can show where they did not.
+            if effort.looks.has(Look::TurnedFrame) {
+                let (turned, _) = look(&Gray::turned(plane).plane(), effort.nested());
                 if !turned.texts.is_empty() {
                     return (turned, None);
                 }
@@ -108,7 +188,7 @@ pub(crate) fn read_located(plane: &Plane<'_>) -> (Found, Option<Region>) {
             return (found, region);
         }
         let small = Gray::downscaled(plane, factor);
-        let (found, region) = attempt(&small.plane());
+        let (found, region) = look(&small.plane(), effort);
         let region = region.map(|r| scaled(r, factor, plane));
         if !found.texts.is_empty() {
             return (found, region);
@@ -116,7 +196,7 @@ pub(crate) fn read_located(plane: &Plane<'_>) -> (Found, Option<Region>) {
         if found.finders_seen {
             // Finder patterns, but no code: the modules may be too small at this scale.
             let crop = region.unwrap_or((0, 0, plane.width, plane.height));
-            let (full, full_region) = attempt(&sub_plane(plane, crop));
+            let (full, full_region) = look(&sub_plane(plane, crop), effort);
             let found = Found {
                 finders_seen: true,
                 ..full
@@ -149,14 +229,12 @@ pub(crate) fn shifted((x0, y0, x1, y1): Region, within: Region) -> Region {
     (x0 + within.0, y0 + within.1, x1 + within.0, y1 + within.1)
 }
 
-/// Steps 2–5 on one image; also gives the region where the code should be, when known.
-pub(crate) fn attempt(plane: &Plane<'_>) -> (Found, Option<Region>) {
-    look(plane, true)
-}
-
-/// [`attempt`] with `outer`; without it (a look inside another, or the frame turned), the
-/// bitmap decoders only: no grey look, no whole image once more, no closer or turned look.
-fn look(plane: &Plane<'_>, outer: bool) -> (Found, Option<Region>) {
+/// Steps 2–5 on one image, spending up to `effort` on the costlier looks of step 5; also
+/// gives the region where the code should be, when known. A look inside another (closer,
+/// turned) takes none of them: they never read a code there that the look's caller missed
+/// (the monitor sets and the photo corpus), and would cost most of a failed frame's time.
+pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Region>) {
+    let looks = effort.looks;
     let mut found = Found::default();
     // The bitmap (and its candidates) of the first binarisation that showed finders.
     let mut first = None;
@@ -176,7 +254,7 @@ fn look(plane: &Plane<'_>, outer: bool) -> (Found, Option<Region>) {
         }
         found.finders_seen = true;
         let candidates = code_candidates(&finders, &bitmap);
-        if let Some(region) = read_bits(&bitmap, &candidates, &mut found.texts) {
+        if let Some(region) = read_bits(&bitmap, &candidates, &mut found.texts, effort) {
             return (found, region);
         }
         first.get_or_insert((bitmap, candidates, finders));
@@ -184,22 +262,19 @@ fn look(plane: &Plane<'_>, outer: bool) -> (Found, Option<Region>) {
     let Some((bitmap, candidates, finders)) = first else {
         return (found, None);
     };
-    // Inside a closer or turned look: the bitmap decoders only. The grey and whole-image
-    // looks below never read a code there that the look's caller missed (the monitor sets
-    // and the photo corpus), and cost most of a failed frame's time.
-    if !outer {
-        return (found, candidates.iter().find_map(|c| c.0));
-    }
     let whole = (0, 0, bitmap.width, bitmap.height);
-    for &(region, invert) in &candidates {
+    for &(region, invert) in candidates.iter().filter(|_| looks.has(Look::Grey)) {
         if let Some(text) = rxing_read(&sub_plane(plane, region.unwrap_or(whole)), invert) {
             found.texts.push(text);
             return (found, region);
         }
     }
     // The regions may have been drawn around the wrong finders: the whole image, once more.
-    if candidates.iter().any(|c| c.0.is_some()) {
+    if looks.has(Look::WholeAgain) && candidates.iter().any(|c| c.0.is_some()) {
         for &(_, invert) in &candidates {
+            if !effort.take_whole_run() {
+                break;
+            }
             found.texts = zxing_read_bits(&bitmap, whole, invert);
             if !found.texts.is_empty() {
                 return (found, None);
@@ -208,10 +283,12 @@ fn look(plane: &Plane<'_>, outer: bool) -> (Found, Option<Region>) {
     }
     // Finders of modules so small that a pixel is a third of one: the region at twice the
     // resolution, where the binariser and the detector place edges between today's pixels.
-    // (These looks are not outer ones: one level deep.)
-    for region in small_code_regions(&finders, &candidates, plane) {
+    for region in small_code_regions(&finders, &candidates, plane)
+        .into_iter()
+        .filter(|_| looks.has(Look::Closer))
+    {
         let doubled = Gray::doubled(&sub_plane(plane, region));
-        let (closer_look, _) = look(&doubled.plane(), false);
+        let (closer_look, _) = look(&doubled.plane(), effort.nested());
         if !closer_look.texts.is_empty() {
             found.texts = closer_look.texts;
             return (found, Some(region));
@@ -219,9 +296,13 @@ fn look(plane: &Plane<'_>, outer: bool) -> (Found, Option<Region>) {
     }
     // The finder searches scan rows: across a code's other axis, a region's finders and
     // timing lines can read where they did not.
-    for region in candidates.iter().filter_map(|c| c.0) {
+    for region in candidates
+        .iter()
+        .filter_map(|c| c.0)
+        .filter(|_| looks.has(Look::TurnedRegions))
+    {
         let turned = Gray::turned(&sub_plane(plane, region));
-        let (turned_look, _) = look(&turned.plane(), false);
+        let (turned_look, _) = look(&turned.plane(), effort.nested());
         if !turned_look.texts.is_empty() {
             found.texts = turned_look.texts;
             return (found, Some(region));
@@ -284,15 +365,20 @@ fn code_candidates(finders: &[Finder], bitmap: &Bitmap) -> Vec<(Option<Region>, 
 }
 
 /// The decoders that read our bitmap, on each candidate's region (the whole bitmap for one
-/// without a region): `rxing`'s detector, then `rqrr` where built in. Puts the texts read in
-/// `texts` and gives the region they came from, or `None` when nothing was read.
+/// without a region, while `effort` allows): `rxing`'s detector, then `rqrr` where built in.
+/// Puts the texts read in `texts` and gives the region they came from, or `None` when nothing
+/// was read.
 fn read_bits(
     bitmap: &Bitmap,
     candidates: &[(Option<Region>, bool)],
     texts: &mut Vec<String>,
+    effort: Effort<'_>,
 ) -> Option<Option<Region>> {
     let whole = (0, 0, bitmap.width, bitmap.height);
     for &(region, invert) in candidates {
+        if region.is_none() && !effort.take_whole_run() {
+            continue;
+        }
         *texts = zxing_read_bits(bitmap, region.unwrap_or(whole), invert);
         if !texts.is_empty() {
             return Some(region);

@@ -143,8 +143,9 @@ struct ScannerState {
 
 /// Reads the codes in consecutive frames of one camera stream, each frame with what the
 /// frames before it showed: where the code was, the last frame's pixels to average with, and
-/// a different extra look each frame (see the `stream` module). Reads more codes, sooner,
-/// than decoding each frame alone. [`Scanner`] uses one; use it directly for every text read
+/// the costly looks spread over the frames, one a frame (see the `stream` module). Reads
+/// codes sooner than decoding each frame alone, and a frame without a readable code costs a
+/// fraction of what it costs alone. [`Scanner`] uses one; use it directly for every text read
 /// (foreign codes too). One per stream: frames of different streams mixed into one read
 /// worse, never wrong.
 #[derive(Default)]

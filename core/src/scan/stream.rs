@@ -1,21 +1,28 @@
 //! Reading a camera stream rather than single frames. A phone delivers about 30 frames a
-//! second while the hand moves; what one frame shows, the next mostly shows again. Three
+//! second while the hand moves; what one frame shows, the next mostly shows again. Four
 //! things a single-frame decoder cannot do:
 //!
 //! 1. **Look first where the code was.** Once a code or its finder patterns were seen, the
 //!    next frames look at that region first, at full resolution, before the whole frame is
 //!    downscaled: a code whose modules are too small for the working scale reads there, and
 //!    a frame with the code in view costs less.
-//! 2. **Average across frames.** Where finders were seen but nothing was read, the region is
-//!    kept; the next frame's same region is averaged with it. Sensor noise and the moiré of a
-//!    monitor's pixel grid change from frame to frame while the code does not (hand shake
+//! 2. **Spread the costly looks over the frames.** An image read alone takes every look of
+//!    the detector where finders were seen but nothing was read. A stream's frame takes the
+//!    cheap ones and one costly look, the next in turn ([`STEPS`]), and runs `rxing`'s
+//!    detector over a whole bitmap at most [`WHOLE_RUNS_PER_FRAME`] times. The code stays
+//!    in view for many frames, so each look soon runs, each time on a new frame, and a
+//!    frame that reads nothing costs a few frames' time rather than dozens.
+//! 3. **Average across frames.** Where finders were seen but nothing was read, the region is
+//!    kept; the next frame's same region is averaged with it. Sensor noise and the moiré of
+//!    a monitor's pixel grid change from frame to frame while the code does not (hand shake
 //!    moves it by less than a module between two frames at 30 fps), so the average is
 //!    cleaner than either.
-//! 3. **Vary the look.** A frame that showed finders but gave no text gets one extra look
-//!    that a single frame cannot afford every time, a different one each frame:
-//!    the region sharpened, at half resolution, or smoothed.
+//! 4. **Vary the look.** Such a frame's region is also read sharpened, halved or smoothed, a
+//!    different one each time.
 
-use super::detect::{self, attempt, shifted, sub_plane, Found, Region};
+use std::cell::Cell;
+
+use super::detect::{self, look, shifted, sub_plane, Effort, Found, Look, Looks, Region};
 use super::frame::{Filter, Gray, Plane};
 
 /// Frames in a row without finder patterns after which the remembered region is dropped.
@@ -24,6 +31,21 @@ const HINT_FRAMES: u32 = 6;
 /// room for the hand's movement between frames.
 const HINT_MARGIN: f32 = 0.25;
 
+/// The detector's looks every frame takes where finders were seen and nothing was read: the
+/// cheap ones.
+const EVERY_FRAME: Looks = Looks::NONE.with(Look::WholeAgain).with(Look::Closer);
+/// Runs of `rxing`'s detector over a whole bitmap a frame may take, all looks together: the
+/// first look's, both thresholds and both polarities.
+const WHOLE_RUNS_PER_FRAME: u32 = 4;
+
+/// The detector's costly looks, one a frame in this order.
+const STEPS: [Look; 4] = [
+    Look::Half,
+    Look::TurnedFrame,
+    Look::Grey,
+    Look::TurnedRegions,
+];
+
 /// What a camera stream's reader remembers between frames.
 #[derive(Default)]
 pub(crate) struct StreamMemory {
@@ -31,8 +53,9 @@ pub(crate) struct StreamMemory {
     hint: Option<Hint>,
     /// The grey region of the last frame that showed finders but gave no text.
     previous: Option<Kept>,
-    /// Frames read so far: picks the extra look.
-    frames: u64,
+    /// Frames so far that showed finders but gave no text: picks the next costly look and
+    /// the next filter.
+    steps: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -59,7 +82,7 @@ impl StreamMemory {
 
 /// Reads the codes in one frame of a stream, using and updating what `memory` holds.
 pub(crate) fn read_frame(plane: &Plane<'_>, memory: &mut StreamMemory) -> Found {
-    memory.frames = memory.frames.wrapping_add(1);
+    let whole_runs = Cell::new(WHOLE_RUNS_PER_FRAME);
     let size = (plane.width, plane.height);
     let hint = memory
         .hint
@@ -68,7 +91,10 @@ pub(crate) fn read_frame(plane: &Plane<'_>, memory: &mut StreamMemory) -> Found 
     // 1. Where the code was.
     if let Some(hint) = hint {
         let around = widened(hint.region, plane);
-        let (found, region) = detect::read_located(&sub_plane(plane, around));
+        let (found, region) = detect::read_located(
+            &sub_plane(plane, around),
+            Effort::new(EVERY_FRAME, &whole_runs),
+        );
         if !found.texts.is_empty() {
             memory.hint = region.map(|r| Hint {
                 region: shifted(r, around),
@@ -80,8 +106,9 @@ pub(crate) fn read_frame(plane: &Plane<'_>, memory: &mut StreamMemory) -> Found 
         }
     }
 
-    // The whole frame, as a single frame is read.
-    let (mut found, region) = detect::read_located(plane);
+    // The whole frame, with this frame's costly step if it is one of the detector's looks.
+    let looks = EVERY_FRAME.with(STEPS[memory.steps % STEPS.len()]);
+    let (mut found, region) = detect::read_located(plane, Effort::new(looks, &whole_runs));
     if !found.texts.is_empty() {
         memory.hint = region.map(|region| Hint {
             region,
@@ -90,6 +117,9 @@ pub(crate) fn read_frame(plane: &Plane<'_>, memory: &mut StreamMemory) -> Found 
         });
         memory.previous = None;
         return found;
+    }
+    if found.finders_seen {
+        memory.steps = memory.steps.wrapping_add(1);
     }
     let Some(region) = region.filter(|_| found.finders_seen) else {
         // Nothing like a code: the remembered region ages.
@@ -106,25 +136,21 @@ pub(crate) fn read_frame(plane: &Plane<'_>, memory: &mut StreamMemory) -> Found 
         age: 0,
     });
 
-    // 2. Averaged with the last frame's same region.
+    // 2.–4. The step's own looks, on the code region.
+    let effort = Effort::new(EVERY_FRAME, &whole_runs);
     let current = Gray::copied(&sub_plane(plane, region));
-    if let Some(kept) = memory.previous.take() {
-        if kept.frame == size {
-            if let Some(texts) = averaged_look(plane, &kept) {
-                found.texts = texts;
-                return found;
-            }
-        }
+    let kept = memory.previous.take().filter(|kept| kept.frame == size);
+    if let Some(kept) = kept {
+        found.texts = averaged_look(plane, &kept, effort);
     }
-
-    // 3. One extra look, a different one each frame.
-    let texts = extra_look(&current.plane(), memory.frames);
+    if found.texts.is_empty() {
+        found.texts = filtered_look(&current.plane(), memory.steps, effort);
+    }
     memory.previous = Some(Kept {
         region,
         frame: size,
         grey: current,
     });
-    found.texts = texts;
     found
 }
 
@@ -140,8 +166,8 @@ fn widened((x0, y0, x1, y1): Region, plane: &Plane<'_>) -> Region {
     )
 }
 
-/// The kept region averaged with the same pixels of this frame, read; `None` when nothing was.
-fn averaged_look(plane: &Plane<'_>, kept: &Kept) -> Option<Vec<String>> {
+/// The kept region averaged with the same pixels of this frame, read.
+fn averaged_look(plane: &Plane<'_>, kept: &Kept, effort: Effort<'_>) -> Vec<String> {
     let now = sub_plane(plane, kept.region);
     let mut mean = Gray::copied(&now);
     for (y, out) in mean.data.chunks_exact_mut(mean.width).enumerate() {
@@ -150,21 +176,20 @@ fn averaged_look(plane: &Plane<'_>, kept: &Kept) -> Option<Vec<String>> {
             *o = (u16::from(*o) + u16::from(b)).div_ceil(2) as u8;
         }
     }
-    let (found, _) = attempt(&mean.plane());
-    (!found.texts.is_empty()).then_some(found.texts)
+    look(&mean.plane(), effort).0.texts
 }
 
-/// One of the looks too costly for every frame, chosen by the frame's number.
-fn extra_look(region: &Plane<'_>, frame: u64) -> Vec<String> {
-    let look = match frame % 3 {
+/// The region sharpened, halved or smoothed, by `turn`, read.
+fn filtered_look(region: &Plane<'_>, turn: usize, effort: Effort<'_>) -> Vec<String> {
+    let filtered = match turn % 3 {
         0 => Gray::filtered(region, Filter::Sharpen),
         1 if region.width.min(region.height) >= 2 * MIN_LOOK_SIDE => Gray::downscaled(region, 2),
         _ => Gray::filtered(region, Filter::Smooth),
     };
-    if look.width.min(look.height) < MIN_LOOK_SIDE {
+    if filtered.width.min(filtered.height) < MIN_LOOK_SIDE {
         return Vec::new();
     }
-    attempt(&look.plane()).0.texts
+    look(&filtered.plane(), effort).0.texts
 }
 
 /// Below this side, in pixels, a region cannot hold a code that could be read.
