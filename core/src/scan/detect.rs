@@ -9,8 +9,8 @@
 //!    here. Only candidates confirmed by a single row, or no text from the bitmap decoders
 //!    of step 4: steps 2–4 once more with a tighter threshold neighbourhood (blur, glare,
 //!    low contrast).
-//! 4. The region around each group of finders (normal, or inverted for light-on-dark codes)
-//!    goes through the first method: `rxing`'s port of zxing-cpp's QR detector and decoder,
+//! 4. The region around each group of finders that could be one code's corners (normal, or
+//!    inverted for light-on-dark codes) goes through the first method: `rxing`'s port of zxing-cpp's QR detector and decoder,
 //!    fed our bitmap.
 //! 5. Where finders were seen but nothing was read, the second methods, each only if the one
 //!    before failed: `rqrr` on the same bitmap region; `rxing`'s reader with its own
@@ -23,6 +23,10 @@
 //!    did, steps 2–5 again at half resolution (blur, moiré), then steps 2–4 and `rqrr` on
 //!    the frame turned a quarter turn. Where a big photo (downscaled by 3 or more) showed
 //!    nothing at all, steps 2–6 again at twice the resolution.
+//!
+//! An image read alone takes every look of steps 5 and 6 (the costlier ones are [`Look`]s);
+//! a camera stream's frame takes the cheap ones and one costly look, with a bound on the
+//! whole-bitmap detector runs ([`Effort`]; see the `stream` module).
 //!
 //! Every decoder call runs inside `catch_unwind` (`rqrr` is known to panic on odd geometry),
 //! so no input makes this module panic.
