@@ -258,4 +258,48 @@ mod tests {
         let small = frame_with_code(text, 400, 300, 250, 150);
         assert_eq!(read_frame(&small.plane(), &mut memory).texts, [text]);
     }
+
+    #[test]
+    fn frames_with_an_unreadable_code_take_the_costly_looks_in_turn() {
+        // A code whose modules between the finder patterns are wiped out: its finders show,
+        // nothing can be read.
+        let text = "IBK1.eyJ0eXAiOiJhY3RpdmF0aW9uIn0.c2lnbmF0dXJl";
+        let mut frame = frame_with_code(text, 1280, 720, 500, 200);
+        let side = render_luma(text, 3).expect("render").width() as usize;
+        let quiet = 4 * 3;
+        let (inner0, inner1) = (500 + quiet + 8 * 3, 500 + side - quiet - 8 * 3);
+        for y in 200 + quiet + 8 * 3..200 + side - quiet - 8 * 3 {
+            frame.data[y * 1280 + inner0..y * 1280 + inner1].fill(190);
+        }
+        let mut memory = StreamMemory::default();
+        for turn in 1..=STEPS.len() + 1 {
+            let found = read_frame(&frame.plane(), &mut memory);
+            assert!(found.texts.is_empty() && found.finders_seen);
+            assert_eq!(
+                memory.steps, turn,
+                "one costly look a frame, the next each time"
+            );
+        }
+        // One finder alone draws no code region; the frame still takes its turn.
+        let mut lone = frame_with_code(text, 1280, 720, 500, 200);
+        for y in 200..200 + side {
+            let from = if y < 200 + quiet + 8 * 3 {
+                500 + quiet + 8 * 3
+            } else {
+                500
+            };
+            lone.data[y * 1280 + from..y * 1280 + 500 + side].fill(190);
+        }
+        let found = read_frame(&lone.plane(), &mut memory);
+        assert!(found.texts.is_empty() && found.finders_seen);
+        assert_eq!(memory.steps, STEPS.len() + 2);
+        // A frame without a code takes no costly look: the turn does not move on.
+        let empty = Gray {
+            data: vec![190u8; 1280 * 720],
+            width: 1280,
+            height: 720,
+        };
+        assert!(read_frame(&empty.plane(), &mut memory).texts.is_empty());
+        assert_eq!(memory.steps, STEPS.len() + 2);
+    }
 }
