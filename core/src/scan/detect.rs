@@ -10,8 +10,8 @@
 //!    of step 4: steps 2–4 once more with a tighter threshold neighbourhood (blur, glare,
 //!    low contrast).
 //! 4. The region around each group of finders that could be one code's corners (normal, or
-//!    inverted for light-on-dark codes) goes through the first method: `rxing`'s port of zxing-cpp's QR detector and decoder,
-//!    fed our bitmap.
+//!    inverted for light-on-dark codes) goes through the first method: `rxing`'s port of
+//!    zxing-cpp's QR detector and decoder, fed our bitmap.
 //! 5. Where finders were seen but nothing was read, the second methods, each only if the one
 //!    before failed: `rqrr` on the same bitmap region; `rxing`'s reader with its own
 //!    binariser on the grey region; then `rxing`'s detector on the whole bitmap, in case the

@@ -239,12 +239,9 @@ pub(crate) fn code_box(
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
     let mut module = 0.0f32;
     for (i, a) in finders.iter().enumerate() {
-        for b in &finders[i + 1..] {
-            for corner in finders {
-                if std::ptr::eq(corner, a)
-                    || std::ptr::eq(corner, b)
-                    || !could_be_corners(corner, a, b)
-                {
+        for (j, b) in finders.iter().enumerate().skip(i + 1) {
+            for (k, corner) in finders.iter().enumerate() {
+                if k == i || k == j || !could_be_corners(corner, a, b) {
                     continue;
                 }
                 let fourth = (a.x + b.x - corner.x, a.y + b.y - corner.y);
