@@ -15,9 +15,9 @@
 //! 5. Where finders were seen but nothing was read, the second methods, each only if the one
 //!    before failed: `rqrr` on the same bitmap region; `rxing`'s reader with its own
 //!    binariser on the grey region; then `rxing`'s detector on the whole bitmap, in case the
-//!    region was drawn around the wrong finders; last, where the finders seen are small
-//!    (modules under 3.5 pixels), steps 2–4 and `rqrr` on their region at twice the
-//!    resolution, and on each code region turned a quarter turn.
+//!    region was drawn around the wrong finders; last, where the finders seen by either
+//!    threshold are small (modules under 3.5 pixels), steps 2–4 and `rqrr` on their region
+//!    at twice the resolution, and on each code region turned a quarter turn.
 //! 6. Where a downscaled frame showed finders but gave no text, steps 2–5 again at full
 //!    resolution, on the region of the code; where a frame read at full resolution (720p)
 //!    did, steps 2–5 again at half resolution (blur, moiré), then steps 2–4 and `rqrr` on
@@ -242,6 +242,8 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
     let mut found = Found::default();
     // The bitmap (and its candidates) of the first binarisation that showed finders.
     let mut first = None;
+    // The regions of small finders, of both binarisations, for the closer look.
+    let mut small_regions: Vec<Region> = Vec::new();
     // A second binarisation with a tighter neighbourhood, where the first showed only weak
     // finder candidates or its bitmap gave no text: it follows a blurred code's local
     // contrast and a glare gradient more closely (a code on a monitor, seen from a slant).
@@ -261,9 +263,14 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
         if let Some(region) = read_bits(&bitmap, &candidates, &mut found.texts, effort) {
             return (found, region);
         }
-        first.get_or_insert((bitmap, candidates, finders));
+        for region in small_code_regions(&finders, &candidates, plane) {
+            if !small_regions.contains(&region) {
+                small_regions.push(region);
+            }
+        }
+        first.get_or_insert((bitmap, candidates));
     }
-    let Some((bitmap, candidates, finders)) = first else {
+    let Some((bitmap, candidates)) = first else {
         return (found, None);
     };
     let whole = (0, 0, bitmap.width, bitmap.height);
@@ -287,7 +294,8 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
     }
     // Finders of modules so small that a pixel is a third of one: the region at twice the
     // resolution, where the binariser and the detector place edges between today's pixels.
-    for region in small_code_regions(&finders, &candidates, plane)
+    // Each threshold finds small finders the other misses: the regions of both.
+    for region in small_regions
         .into_iter()
         .filter(|_| looks.has(Look::Closer))
     {
