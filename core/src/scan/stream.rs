@@ -83,6 +83,7 @@ impl StreamMemory {
 /// Reads the codes in one frame of a stream, using and updating what `memory` holds.
 pub(crate) fn read_frame(plane: &Plane<'_>, memory: &mut StreamMemory) -> Found {
     let whole_runs = Cell::new(WHOLE_RUNS_PER_FRAME);
+    let cheap = Effort::new(EVERY_FRAME, &whole_runs);
     let size = (plane.width, plane.height);
     let hint = memory
         .hint
@@ -91,10 +92,7 @@ pub(crate) fn read_frame(plane: &Plane<'_>, memory: &mut StreamMemory) -> Found 
     // 1. Where the code was.
     if let Some(hint) = hint {
         let around = widened(hint.region, plane);
-        let (found, region) = detect::read_located(
-            &sub_plane(plane, around),
-            Effort::new(EVERY_FRAME, &whole_runs),
-        );
+        let (found, region) = detect::read_located(&sub_plane(plane, around), cheap);
         if !found.texts.is_empty() {
             memory.hint = region.map(|r| Hint {
                 region: shifted(r, around),
@@ -106,7 +104,7 @@ pub(crate) fn read_frame(plane: &Plane<'_>, memory: &mut StreamMemory) -> Found 
         }
     }
 
-    // The whole frame, with this frame's costly step if it is one of the detector's looks.
+    // The whole frame, with the cheap looks and this frame's costly one.
     let looks = EVERY_FRAME.with(STEPS[memory.steps % STEPS.len()]);
     let (mut found, region) = detect::read_located(plane, Effort::new(looks, &whole_runs));
     if !found.texts.is_empty() {
@@ -136,15 +134,14 @@ pub(crate) fn read_frame(plane: &Plane<'_>, memory: &mut StreamMemory) -> Found 
         age: 0,
     });
 
-    // 2.–4. The step's own looks, on the code region.
-    let effort = Effort::new(EVERY_FRAME, &whole_runs);
+    // 3.–4. The code region averaged with the last frame's, then filtered.
     let current = Gray::copied(&sub_plane(plane, region));
     let kept = memory.previous.take().filter(|kept| kept.frame == size);
     if let Some(kept) = kept {
-        found.texts = averaged_look(plane, &kept, effort);
+        found.texts = averaged_look(plane, &kept, cheap);
     }
     if found.texts.is_empty() {
-        found.texts = filtered_look(&current.plane(), memory.steps, effort);
+        found.texts = filtered_look(&current.plane(), memory.steps, cheap);
     }
     memory.previous = Some(Kept {
         region,
@@ -266,9 +263,10 @@ mod tests {
         let text = "IBK1.eyJ0eXAiOiJhY3RpdmF0aW9uIn0.c2lnbmF0dXJl";
         let mut frame = frame_with_code(text, 1280, 720, 500, 200);
         let side = render_luma(text, 3).expect("render").width() as usize;
-        let quiet = 4 * 3;
-        let (inner0, inner1) = (500 + quiet + 8 * 3, 500 + side - quiet - 8 * 3);
-        for y in 200 + quiet + 8 * 3..200 + side - quiet - 8 * 3 {
+        // From the code's edge past its quiet zone and a finder with its separator.
+        let past_finder = 4 * 3 + 8 * 3;
+        let (inner0, inner1) = (500 + past_finder, 500 + side - past_finder);
+        for y in 200 + past_finder..200 + side - past_finder {
             frame.data[y * 1280 + inner0..y * 1280 + inner1].fill(190);
         }
         let mut memory = StreamMemory::default();
@@ -283,8 +281,8 @@ mod tests {
         // One finder alone draws no code region; the frame still takes its turn.
         let mut lone = frame_with_code(text, 1280, 720, 500, 200);
         for y in 200..200 + side {
-            let from = if y < 200 + quiet + 8 * 3 {
-                500 + quiet + 8 * 3
+            let from = if y < 200 + past_finder {
+                500 + past_finder
             } else {
                 500
             };
