@@ -237,7 +237,8 @@ pub(crate) fn code_box(
         return None;
     }
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-    let mut module = 0.0f32;
+    // The biggest module of the finders in a triple; none while no triple fits.
+    let mut module: Option<f32> = None;
     for (i, a) in finders.iter().enumerate() {
         for (j, b) in finders.iter().enumerate().skip(i + 1) {
             for (k, corner) in finders.iter().enumerate() {
@@ -251,14 +252,12 @@ pub(crate) fn code_box(
                     x1 = x1.max(x);
                     y1 = y1.max(y);
                 }
-                module = module.max(a.module).max(b.module).max(corner.module);
+                let biggest = a.module.max(b.module).max(corner.module);
+                module = Some(module.map_or(biggest, |m| m.max(biggest)));
             }
         }
     }
-    if module == 0.0 {
-        return None;
-    }
-    let margin = 9.0 * module;
+    let margin = 9.0 * module?;
     let clamp = |v: f32, hi: usize| (v.max(0.0) as usize).min(hi);
     let b = (
         clamp(x0 - margin, width),
