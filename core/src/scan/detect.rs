@@ -11,22 +11,26 @@
 //!    low contrast).
 //! 4. The region around each group of finders that could be one code's corners (normal, or
 //!    inverted for light-on-dark codes) goes through the first method: `rxing`'s port of
-//!    zxing-cpp's QR detector and decoder, fed our bitmap.
+//!    zxing-cpp's QR detector and decoder, fed our bitmap. Where no three finders of a
+//!    polarity could be, the detector searches for the code's other finders itself, in the
+//!    neighbourhood of each finder seen (as far as a code reaches from its corner), not over
+//!    the whole image: a page's text that looks like finders costs little.
 //! 5. Where finders were seen but nothing was read, the second methods, each only if the one
 //!    before failed: `rqrr` on the same bitmap region; `rxing`'s reader with its own
-//!    binariser on the grey region; then `rxing`'s detector on the whole bitmap, in case the
-//!    region was drawn around the wrong finders; last, where the finders seen by either
+//!    binariser on the grey region (or neighbourhoods); then `rxing`'s detector on the
+//!    neighbourhoods of the finders, in case the region was drawn around the wrong ones;
+//!    last, where the finders seen by either
 //!    threshold are small (modules under 3.5 pixels), steps 2–4 and `rqrr` on their region
 //!    at twice the resolution, and on each code region turned a quarter turn.
 //! 6. Where a downscaled frame showed finders but gave no text, steps 2–5 again at full
 //!    resolution, on the region of the code; where a frame read at full resolution (720p)
 //!    did, steps 2–5 again at half resolution (blur, moiré), then steps 2–4 and `rqrr` on
-//!    the frame turned a quarter turn. Where a big photo (downscaled by 3 or more) showed
+//!    the finders' neighbourhoods turned a quarter turn. Where a big photo (downscaled by 3 or more) showed
 //!    nothing at all, steps 2–6 again at twice the resolution.
 //!
 //! An image read alone takes every look of steps 5 and 6 (the costlier ones are [`Look`]s);
 //! a camera stream's frame takes the cheap ones and one costly look, with a bound on the
-//! whole-bitmap detector runs ([`Effort`]; see the `stream` module).
+//! searches of the finders' neighbourhoods ([`Effort`]; see the `stream` module).
 //!
 //! Every decoder call runs inside `catch_unwind` (`rqrr` is known to panic on odd geometry),
 //! so no input makes this module panic.
@@ -44,7 +48,7 @@ use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatter
 use rxing::{BinaryBitmap, Luma8LuminanceSource};
 
 use super::binarize::{binarize, Bitmap, RADIUS, TIGHT_RADIUS};
-use super::finder::{code_box, find_finders, Finder};
+use super::finder::{code_box, find_finders, neighbourhoods, Finder};
 use super::frame::{Gray, Plane};
 
 /// Frames are downscaled by whole factors until their short side is about this many pixels.
@@ -65,7 +69,7 @@ const MODULES_AROUND: f32 = 40.0;
 /// 720p frame's pixels after).
 const MAX_CLOSER_SIDE: usize = 512;
 /// Below this side, in pixels, a region cannot hold a readable code.
-const MIN_CLOSER_SIDE: usize = 21;
+const MIN_CODE_SIDE: usize = 21;
 /// Rows that must confirm a finder pattern.
 const MIN_FINDER_HITS: u32 = 2;
 
@@ -75,9 +79,9 @@ const MIN_FINDER_HITS: u32 = 2;
 pub(crate) enum Look {
     /// `rxing`'s reader, with its own binariser, on each code region's grey pixels.
     Grey,
-    /// `rxing`'s detector on the whole bitmap once more, in case the regions were drawn
-    /// around the wrong finders.
-    WholeAgain,
+    /// `rxing`'s detector on the neighbourhoods of the finders of each polarity that drew a
+    /// code region, in case the region was drawn around the wrong finders.
+    AroundFinders,
     /// Where the finders are small, their region at twice the resolution.
     Closer,
     /// Each code region turned a quarter turn.
@@ -85,9 +89,9 @@ pub(crate) enum Look {
     /// The image at half resolution (images read whole, of at least [`HALF_LOOK_FROM`]
     /// pixels a side), taking the same looks of step 5.
     Half,
-    /// The image turned a quarter turn (images read whole, of at least [`HALF_LOOK_FROM`]
-    /// pixels a side).
-    TurnedFrame,
+    /// The neighbourhoods of the finders seen, turned a quarter turn (images read whole, of
+    /// at least [`HALF_LOOK_FROM`] pixels a side).
+    TurnedAround,
 }
 
 /// A set of [`Look`]s: which a read may take.
@@ -111,18 +115,19 @@ impl Looks {
 }
 
 /// What a read may spend where the first look gave no text: the costlier looks it may take,
-/// and how many more times it may run `rxing`'s detector over a whole bitmap (on a frame
-/// full of finder-like texture, up to 25 ms a run at 1080p), shared with the looks inside.
+/// and how many more times it may run `rxing`'s own finder search over the neighbourhoods of
+/// a polarity's finders (on a frame full of finder-like texture, they can cover most of it:
+/// up to 25 ms at 1080p), shared with the looks inside.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Effort<'a> {
     looks: Looks,
-    whole_runs: &'a Cell<u32>,
+    searches: &'a Cell<u32>,
 }
 
 impl<'a> Effort<'a> {
-    /// `looks`, and as many whole-bitmap runs as `whole_runs` holds.
-    pub(crate) fn new(looks: Looks, whole_runs: &'a Cell<u32>) -> Self {
-        Effort { looks, whole_runs }
+    /// `looks`, and as many searches of finders' neighbourhoods as `searches` holds.
+    pub(crate) fn new(looks: Looks, searches: &'a Cell<u32>) -> Self {
+        Effort { looks, searches }
     }
 
     /// The same budget for a look inside this one, which takes no costlier looks.
@@ -133,10 +138,10 @@ impl<'a> Effort<'a> {
         }
     }
 
-    /// Whether one more whole-bitmap run fits, counting it if so.
-    fn take_whole_run(self) -> bool {
-        let left = self.whole_runs.get();
-        self.whole_runs.set(left.saturating_sub(1));
+    /// Whether one more search of finders' neighbourhoods fits, counting it if so.
+    fn take_search(self) -> bool {
+        let left = self.searches.get();
+        self.searches.set(left.saturating_sub(1));
         left > 0
     }
 }
@@ -148,6 +153,9 @@ pub(crate) struct Found {
     pub texts: Vec<String>,
     /// Whether anything like a finder pattern was seen (a code may be there, unreadable).
     pub finders_seen: bool,
+    /// Where nothing was read: the neighbourhoods of the finders either threshold saw, where
+    /// their code would be.
+    pub around: Vec<Region>,
 }
 
 /// A rectangle of an image: `(x0, y0, x1, y1)`, ends exclusive.
@@ -181,12 +189,18 @@ pub(crate) fn read_located(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Opt
                     return (half, half_region.map(|r| scaled(r, 2, plane)));
                 }
             }
-            // Last, the frame turned a quarter turn: the finder searches scan rows, and
-            // across the code's other axis its finders can show where they did not.
-            if effort.looks.has(Look::TurnedFrame) {
-                let (turned, _) = look(&Gray::turned(plane).plane(), effort.nested());
-                if !turned.texts.is_empty() {
-                    return (turned, None);
+            // Last, the finders' neighbourhoods turned a quarter turn: the finder searches
+            // scan rows, and across the code's other axis its finders can show where they did
+            // not.
+            for &area in found
+                .around
+                .iter()
+                .filter(|_| effort.looks.has(Look::TurnedAround))
+            {
+                let turned = Gray::turned(&sub_plane(plane, area));
+                let (turned_look, _) = look(&turned.plane(), effort.nested());
+                if !turned_look.texts.is_empty() {
+                    return (turned_look, None);
                 }
             }
             return (found, region);
@@ -244,6 +258,8 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
     let mut first = None;
     // The regions of small finders, of both binarisations, for the closer look.
     let mut small_regions: Vec<Region> = Vec::new();
+    // The finders of both binarisations, for the looks at their neighbourhoods.
+    let mut seen: Vec<Finder> = Vec::new();
     // A second binarisation with a tighter neighbourhood, where the first showed only weak
     // finder candidates or its bitmap gave no text: it follows a blurred code's local
     // contrast and a glare gradient more closely (a code on a monitor, seen from a slant).
@@ -268,25 +284,32 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
                 small_regions.push(region);
             }
         }
+        seen.extend_from_slice(&finders);
         first.get_or_insert((bitmap, candidates));
     }
     let Some((bitmap, candidates)) = first else {
         return (found, None);
     };
-    let whole = (0, 0, bitmap.width, bitmap.height);
-    for &(region, invert) in candidates.iter().filter(|_| looks.has(Look::Grey)) {
-        if let Some(text) = rxing_read(&sub_plane(plane, region.unwrap_or(whole)), invert) {
-            found.texts.push(text);
-            return (found, region);
+    found.around = neighbourhoods(&seen, plane.width, plane.height);
+    for candidate in candidates.iter().filter(|_| looks.has(Look::Grey)) {
+        for &area in candidate.areas() {
+            if let Some(text) = rxing_read(&sub_plane(plane, area), candidate.invert) {
+                found.texts.push(text);
+                return (found, candidate.region);
+            }
         }
     }
-    // The regions may have been drawn around the wrong finders: the whole image, once more.
-    if looks.has(Look::WholeAgain) && candidates.iter().any(|c| c.0.is_some()) {
-        for &(_, invert) in &candidates {
-            if !effort.take_whole_run() {
-                break;
-            }
-            found.texts = zxing_read_bits(&bitmap, whole, invert);
+    // The regions may have been drawn around the wrong finders: their neighbourhoods, where
+    // the detector searches for finders itself.
+    for candidate in candidates
+        .iter()
+        .filter(|c| c.region.is_some() && looks.has(Look::AroundFinders))
+    {
+        if !effort.take_search() {
+            break;
+        }
+        for &area in &candidate.around {
+            found.texts = zxing_read_bits(&bitmap, area, candidate.invert);
             if !found.texts.is_empty() {
                 return (found, None);
             }
@@ -310,7 +333,7 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
     // timing lines can read where they did not.
     for region in candidates
         .iter()
-        .filter_map(|c| c.0)
+        .filter_map(|c| c.region)
         .filter(|_| looks.has(Look::TurnedRegions))
     {
         let turned = Gray::turned(&sub_plane(plane, region));
@@ -320,7 +343,7 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
             return (found, Some(region));
         }
     }
-    (found, candidates.iter().find_map(|c| c.0))
+    (found, candidates.iter().find_map(|c| c.region))
 }
 
 /// Where finder patterns of modules under [`SMALL_MODULE`] pixels were seen: for each
@@ -329,12 +352,12 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
 /// [`MAX_CLOSER_SIDE`] are left out.
 fn small_code_regions(
     finders: &[Finder],
-    candidates: &[(Option<Region>, bool)],
+    candidates: &[Candidate],
     plane: &Plane<'_>,
 ) -> Vec<Region> {
     candidates
         .iter()
-        .filter_map(|&(region, invert)| {
+        .filter_map(|&Candidate { region, invert, .. }| {
             let group: Vec<&Finder> = finders.iter().filter(|f| f.dark != invert).collect();
             let module = group.iter().map(|f| f.module).sum::<f32>() / group.len() as f32;
             if module >= SMALL_MODULE {
@@ -358,46 +381,74 @@ fn small_code_regions(
                 None => return None,
             };
             let (w, h) = (region.2 - region.0, region.3 - region.1);
-            (w.max(h) <= MAX_CLOSER_SIDE && w.min(h) >= MIN_CLOSER_SIDE).then_some(region)
+            (w.max(h) <= MAX_CLOSER_SIDE && w.min(h) >= MIN_CODE_SIDE).then_some(region)
         })
         .collect()
 }
 
-/// For each polarity with finders: the region of its code (if they make one), and whether
-/// the code is inverted (light on dark).
-fn code_candidates(finders: &[Finder], bitmap: &Bitmap) -> Vec<(Option<Region>, bool)> {
-    let polarity = |dark: bool| -> Vec<Finder> {
-        finders.iter().filter(|f| f.dark == dark).copied().collect()
-    };
-    [(polarity(true), false), (polarity(false), true)]
+/// Where the finders of one polarity say its code may be.
+struct Candidate {
+    /// The region of the code that three of the finders could be the corners of.
+    region: Option<Region>,
+    /// Whether the code is inverted (light on dark).
+    invert: bool,
+    /// The finders' neighbourhoods: where the code would be, were any of them its corner.
+    around: Vec<Region>,
+}
+
+impl Candidate {
+    /// Where to read: the code's region, else the finders' neighbourhoods.
+    fn areas(&self) -> &[Region] {
+        match &self.region {
+            Some(region) => std::slice::from_ref(region),
+            None => &self.around,
+        }
+    }
+}
+
+/// A candidate for each polarity with finders.
+fn code_candidates(finders: &[Finder], bitmap: &Bitmap) -> Vec<Candidate> {
+    let (w, h) = (bitmap.width, bitmap.height);
+    [false, true]
         .into_iter()
-        .filter(|(group, _)| !group.is_empty())
-        .map(|(group, invert)| (code_box(&group, bitmap.width, bitmap.height), invert))
+        .filter_map(|invert| {
+            let group: Vec<Finder> = finders
+                .iter()
+                .filter(|f| f.dark != invert)
+                .copied()
+                .collect();
+            (!group.is_empty()).then(|| Candidate {
+                region: code_box(&group, w, h),
+                invert,
+                around: neighbourhoods(&group, w, h),
+            })
+        })
         .collect()
 }
 
-/// The decoders that read our bitmap, on each candidate's region (the whole bitmap for one
-/// without a region, while `effort` allows): `rxing`'s detector, then `rqrr` where built in.
-/// Puts the texts read in `texts` and gives the region they came from, or `None` when nothing
-/// was read.
+/// The decoders that read our bitmap, on each candidate's region: `rxing`'s detector, then
+/// `rqrr` where built in. For a candidate without a region, `rxing`'s detector searches the
+/// finders' neighbourhoods, while `effort` allows. Puts the texts read in `texts` and gives
+/// the region they came from, or `None` when nothing was read.
 fn read_bits(
     bitmap: &Bitmap,
-    candidates: &[(Option<Region>, bool)],
+    candidates: &[Candidate],
     texts: &mut Vec<String>,
     effort: Effort<'_>,
 ) -> Option<Option<Region>> {
-    let whole = (0, 0, bitmap.width, bitmap.height);
-    for &(region, invert) in candidates {
-        if region.is_none() && !effort.take_whole_run() {
+    for candidate in candidates {
+        if candidate.region.is_none() && !effort.take_search() {
             continue;
         }
-        *texts = zxing_read_bits(bitmap, region.unwrap_or(whole), invert);
-        if !texts.is_empty() {
-            return Some(region);
+        for &area in candidate.areas() {
+            *texts = zxing_read_bits(bitmap, area, candidate.invert);
+            if !texts.is_empty() {
+                return Some(candidate.region);
+            }
         }
     }
     #[cfg(feature = "rqrr")]
-    for &(region, invert) in candidates {
+    for &Candidate { region, invert, .. } in candidates {
         if let Some(region) = region {
             *texts = rqrr_read(bitmap, region, invert);
             if !texts.is_empty() {

@@ -268,6 +268,53 @@ pub(crate) fn code_box(
     (b.2 > b.0 + 21 && b.3 > b.1 + 21).then_some(b)
 }
 
+/// How far a code reaches from one of its finder patterns, in that finder's modules: a code
+/// of version 20 (97 modules a side) from any corner, with room for a module estimate off by
+/// a few percent.
+const CODE_REACH_MODULES: f32 = 100.0;
+
+/// The neighbourhoods of `finders` where the rest of their code would be, were one of them
+/// a code's corner: a box [`CODE_REACH_MODULES`] of its modules each way around each, boxes
+/// that overlap merged into one, all within `width` × `height`. Where no three finders could
+/// be a code's corners (a code whose other finders the rows did not confirm), a decoder's own
+/// finder search need not cover the rest of the image: a page's text that looks like finder
+/// patterns is small, and so are its neighbourhoods.
+pub(crate) fn neighbourhoods(
+    finders: &[Finder],
+    width: usize,
+    height: usize,
+) -> Vec<(usize, usize, usize, usize)> {
+    let clamp = |v: f32, hi: usize| (v.max(0.0) as usize).min(hi);
+    let mut boxes: Vec<(usize, usize, usize, usize)> = Vec::with_capacity(finders.len());
+    for f in finders {
+        let reach = CODE_REACH_MODULES * f.module;
+        let mut merged = (
+            clamp(f.x - reach, width),
+            clamp(f.y - reach, height),
+            clamp(f.x + reach + 1.0, width),
+            clamp(f.y + reach + 1.0, height),
+        );
+        // Whatever the new box overlaps joins it; the union may overlap boxes it passed
+        // over, so look again until none does.
+        while let Some(i) = boxes.iter().position(|b| overlap(*b, merged)) {
+            let b = boxes.swap_remove(i);
+            merged = (
+                merged.0.min(b.0),
+                merged.1.min(b.1),
+                merged.2.max(b.2),
+                merged.3.max(b.3),
+            );
+        }
+        boxes.push(merged);
+    }
+    boxes
+}
+
+/// Whether two boxes `(x0, y0, x1, y1)` (exclusive ends) share a pixel.
+fn overlap(a: (usize, usize, usize, usize), b: (usize, usize, usize, usize)) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
 /// Modules of a code's three finders differ by at most this factor (blur, moiré and a slant
 /// included).
 const MODULE_RATIO: f32 = 2.5;
@@ -438,5 +485,31 @@ mod tests {
             finder_at(900.0, 1000.0, 2.0),
         ];
         assert_eq!(code_box(&scattered, 1920, 1080), None);
+    }
+
+    #[test]
+    fn neighbourhoods_reach_a_code_from_a_finder_and_merge_where_they_overlap() {
+        // One finder of a 4-pixel-module code: its code may reach 400 pixels any way.
+        let lone = [finder_at(700.0, 500.0, 4.0)];
+        assert_eq!(
+            neighbourhoods(&lone, 1920, 1080),
+            vec![(300, 100, 1101, 901)]
+        );
+        // Look-alikes in a page's text: small boxes, and one for two that are close.
+        let page = [
+            finder_at(100.0, 100.0, 1.5),
+            finder_at(1800.0, 1000.0, 1.5),
+            finder_at(200.0, 150.0, 1.5),
+        ];
+        let mut boxes = neighbourhoods(&page, 1920, 1080);
+        boxes.sort_unstable();
+        assert_eq!(boxes, vec![(0, 0, 351, 301), (1650, 850, 1920, 1080)]);
+        // A box that merges two others which did not overlap each other: one box.
+        let chain = [
+            finder_at(100.0, 100.0, 1.0),
+            finder_at(400.0, 100.0, 1.0),
+            finder_at(250.0, 100.0, 1.0),
+        ];
+        assert_eq!(neighbourhoods(&chain, 1920, 1080), vec![(0, 0, 501, 201)]);
     }
 }

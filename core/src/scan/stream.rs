@@ -8,8 +8,8 @@
 //!    a frame with the code in view costs less.
 //! 2. **Spread the costly looks over the frames.** An image read alone takes every look of
 //!    the detector where finders were seen but nothing was read. A stream's frame takes the
-//!    cheap ones and one costly look, the next in turn ([`STEPS`]), and runs `rxing`'s
-//!    detector over a whole bitmap at most [`WHOLE_RUNS_PER_FRAME`] times. The code stays
+//!    cheap ones and one costly look, the next in turn ([`STEPS`]), and lets `rxing`'s
+//!    detector search finders' neighbourhoods at most [`SEARCHES_PER_FRAME`] times. The code stays
 //!    in view for many frames, so each look soon runs, each time on a new frame, and a
 //!    frame that reads nothing costs a few frames' time rather than dozens.
 //! 3. **Average across frames.** Where finders were seen but nothing was read, the region is
@@ -33,15 +33,15 @@ const HINT_MARGIN: f32 = 0.25;
 
 /// The detector's looks every frame takes where finders were seen and nothing was read: the
 /// cheap ones.
-const EVERY_FRAME: Looks = Looks::NONE.with(Look::WholeAgain).with(Look::Closer);
-/// Runs of `rxing`'s detector over a whole bitmap a frame may take, all looks together: the
-/// first look's, both thresholds and both polarities.
-const WHOLE_RUNS_PER_FRAME: u32 = 4;
+const EVERY_FRAME: Looks = Looks::NONE.with(Look::AroundFinders).with(Look::Closer);
+/// Searches of finders' neighbourhoods by `rxing`'s detector a frame may take, all looks
+/// together: what the first look's two thresholds and two polarities need.
+const SEARCHES_PER_FRAME: u32 = 4;
 
 /// The detector's costly looks, one a frame in this order.
 const STEPS: [Look; 4] = [
     Look::Half,
-    Look::TurnedFrame,
+    Look::TurnedAround,
     Look::Grey,
     Look::TurnedRegions,
 ];
@@ -82,8 +82,8 @@ impl StreamMemory {
 
 /// Reads the codes in one frame of a stream, using and updating what `memory` holds.
 pub(crate) fn read_frame(plane: &Plane<'_>, memory: &mut StreamMemory) -> Found {
-    let whole_runs = Cell::new(WHOLE_RUNS_PER_FRAME);
-    let cheap = Effort::new(EVERY_FRAME, &whole_runs);
+    let searches = Cell::new(SEARCHES_PER_FRAME);
+    let cheap = Effort::new(EVERY_FRAME, &searches);
     let size = (plane.width, plane.height);
     let hint = memory
         .hint
@@ -106,7 +106,7 @@ pub(crate) fn read_frame(plane: &Plane<'_>, memory: &mut StreamMemory) -> Found 
 
     // The whole frame, with the cheap looks and this frame's costly one.
     let looks = EVERY_FRAME.with(STEPS[memory.steps % STEPS.len()]);
-    let (mut found, region) = detect::read_located(plane, Effort::new(looks, &whole_runs));
+    let (mut found, region) = detect::read_located(plane, Effort::new(looks, &searches));
     if !found.texts.is_empty() {
         memory.hint = region.map(|region| Hint {
             region,
