@@ -60,126 +60,169 @@ enum Kind {
     Unresolved,
 }
 
-/// Binarises `plane` with a threshold per block: the mean of the block means up to `radius`
-/// blocks around it.
-pub(crate) fn binarize(plane: &Plane<'_>, radius: usize) -> Bitmap {
-    let (w, h) = (plane.width, plane.height);
-    let bw = w.div_ceil(BLOCK);
-    let bh = h.div_ceil(BLOCK);
-    let nblocks = bw * bh;
-    let mut mean = vec![0u32; nblocks];
-    let mut edges = vec![false; nblocks];
-    {
-        // Column sums, minima and maxima over one band of BLOCK rows (vectorises), then
-        // folded into blocks.
-        let mut sum = vec![0u16; w];
-        let mut lo = vec![u8::MAX; w];
-        let mut hi = vec![0u8; w];
-        for by in 0..bh {
-            sum.fill(0);
-            lo.fill(u8::MAX);
-            hi.fill(0);
-            let y0 = by * BLOCK;
-            let y1 = (y0 + BLOCK).min(h);
-            // Contrast is judged one pixel past the block's right and bottom edges, so an
-            // edge that falls exactly on a block border (a rendered code whose modules line
-            // up with the blocks) still marks the block as holding an edge.
-            for y in y0..(y1 + 1).min(h) {
-                let row = plane.row(y);
-                if y < y1 {
-                    for (s, &p) in sum.iter_mut().zip(row) {
-                        *s += u16::from(p);
+/// A plane's blocks: their means and whether they hold an edge, from which a threshold of
+/// any neighbourhood is computed. Computed once, binarised with both neighbourhoods.
+pub(crate) struct Blocks<'p, 'a> {
+    plane: &'p Plane<'a>,
+    /// Blocks across and down.
+    bw: usize,
+    bh: usize,
+    /// Each block's mean grey.
+    mean: Vec<u32>,
+    /// Whether each block holds an edge (enough contrast).
+    edges: Vec<bool>,
+    /// Summed-area tables over the means and the edge flags, `bw + 1` wide.
+    sat_mean: Vec<u32>,
+    sat_edges: Vec<u32>,
+}
+
+impl<'p, 'a> Blocks<'p, 'a> {
+    /// The blocks of `plane`.
+    pub(crate) fn of(plane: &'p Plane<'a>) -> Self {
+        let (w, h) = (plane.width, plane.height);
+        let bw = w.div_ceil(BLOCK);
+        let bh = h.div_ceil(BLOCK);
+        let nblocks = bw * bh;
+        let mut mean = vec![0u32; nblocks];
+        let mut edges = vec![false; nblocks];
+        {
+            // Column sums, minima and maxima over one band of BLOCK rows (vectorises), then
+            // folded into blocks.
+            let mut sum = vec![0u16; w];
+            let mut lo = vec![u8::MAX; w];
+            let mut hi = vec![0u8; w];
+            for by in 0..bh {
+                sum.fill(0);
+                lo.fill(u8::MAX);
+                hi.fill(0);
+                let y0 = by * BLOCK;
+                let y1 = (y0 + BLOCK).min(h);
+                // Contrast is judged one pixel past the block's right and bottom edges, so an
+                // edge that falls exactly on a block border (a rendered code whose modules line
+                // up with the blocks) still marks the block as holding an edge.
+                for y in y0..(y1 + 1).min(h) {
+                    let row = plane.row(y);
+                    if y < y1 {
+                        for (s, &p) in sum.iter_mut().zip(row) {
+                            *s += u16::from(p);
+                        }
+                    }
+                    for ((l, m), &p) in lo.iter_mut().zip(&mut hi).zip(row) {
+                        *l = (*l).min(p);
+                        *m = (*m).max(p);
                     }
                 }
-                for ((l, m), &p) in lo.iter_mut().zip(&mut hi).zip(row) {
-                    *l = (*l).min(p);
-                    *m = (*m).max(p);
+                let rows = (y1 - y0) as u32;
+                let blocks = sum
+                    .chunks(BLOCK)
+                    .zip(lo.chunks(BLOCK).zip(hi.chunks(BLOCK)));
+                for (bx, (sums, (lows, highs))) in blocks.enumerate() {
+                    let total: u32 = sums.iter().map(|&v| u32::from(v)).sum();
+                    // The column past the block's right edge counts for its contrast.
+                    let past = ((bx + 1) * BLOCK).min(w - 1);
+                    let darkest = lows.iter().fold(lo[past], |a, &b| a.min(b));
+                    let lightest = highs.iter().fold(hi[past], |a, &b| a.max(b));
+                    let i = by * bw + bx;
+                    mean[i] = total / (rows * sums.len() as u32);
+                    edges[i] = lightest - darkest >= MIN_CONTRAST;
                 }
             }
-            let rows = (y1 - y0) as u32;
-            let blocks = sum
-                .chunks(BLOCK)
-                .zip(lo.chunks(BLOCK).zip(hi.chunks(BLOCK)));
-            for (bx, (sums, (lows, highs))) in blocks.enumerate() {
-                let total: u32 = sums.iter().map(|&v| u32::from(v)).sum();
-                // The column past the block's right edge counts for its contrast.
-                let past = ((bx + 1) * BLOCK).min(w - 1);
-                let darkest = lows.iter().fold(lo[past], |a, &b| a.min(b));
-                let lightest = highs.iter().fold(hi[past], |a, &b| a.max(b));
+        }
+
+        // Summed-area tables over the block means and the edge flags.
+        let sw = bw + 1;
+        let mut sat_mean = vec![0u32; sw * (bh + 1)];
+        let mut sat_edges = vec![0u32; sw * (bh + 1)];
+        for by in 0..bh {
+            let (mut row_mean, mut row_edges) = (0u32, 0u32);
+            for bx in 0..bw {
+                row_mean += mean[by * bw + bx];
+                row_edges += u32::from(edges[by * bw + bx]);
+                sat_mean[(by + 1) * sw + bx + 1] = sat_mean[by * sw + bx + 1] + row_mean;
+                sat_edges[(by + 1) * sw + bx + 1] = sat_edges[by * sw + bx + 1] + row_edges;
+            }
+        }
+        Blocks {
+            plane,
+            bw,
+            bh,
+            mean,
+            edges,
+            sat_mean,
+            sat_edges,
+        }
+    }
+
+    /// Binarises the plane with a threshold per block: the mean of the block means up to
+    /// `radius` blocks around it.
+    pub(crate) fn binarize(&self, radius: usize) -> Bitmap {
+        let Blocks {
+            plane,
+            bw,
+            bh,
+            ref mean,
+            ref edges,
+            ref sat_mean,
+            ref sat_edges,
+        } = *self;
+        let (w, h) = (plane.width, plane.height);
+        let nblocks = bw * bh;
+        let sw = bw + 1;
+        let boxed = |sat: &[u32], x0: usize, y0: usize, x1: usize, y1: usize| {
+            sat[y1 * sw + x1] + sat[y0 * sw + x0] - sat[y0 * sw + x1] - sat[y1 * sw + x0]
+        };
+
+        let mut threshold = vec![0u32; nblocks];
+        let mut kind = vec![Kind::Unresolved; nblocks];
+        for by in 0..bh {
+            let (y0, y1) = (by.saturating_sub(radius), (by + radius + 1).min(bh));
+            for bx in 0..bw {
+                let (x0, x1) = (bx.saturating_sub(radius), (bx + radius + 1).min(bw));
                 let i = by * bw + bx;
-                mean[i] = total / (rows * sums.len() as u32);
-                edges[i] = lightest - darkest >= MIN_CONTRAST;
+                if boxed(sat_edges, x0, y0, x1, y1) == 0 {
+                    continue;
+                }
+                let n = ((x1 - x0) * (y1 - y0)) as u32;
+                threshold[i] = boxed(sat_mean, x0, y0, x1, y1) / n;
+                kind[i] = if edges[i] { Kind::Edges } else { Kind::Flat };
             }
         }
-    }
+        spread_thresholds(&mut threshold, &mut kind, mean, bw, bh);
 
-    // Summed-area tables over the block means and the edge flags.
-    let sw = bw + 1;
-    let mut sat_mean = vec![0u32; sw * (bh + 1)];
-    let mut sat_edges = vec![0u32; sw * (bh + 1)];
-    for by in 0..bh {
-        let (mut row_mean, mut row_edges) = (0u32, 0u32);
-        for bx in 0..bw {
-            row_mean += mean[by * bw + bx];
-            row_edges += u32::from(edges[by * bw + bx]);
-            sat_mean[(by + 1) * sw + bx + 1] = sat_mean[by * sw + bx + 1] + row_mean;
-            sat_edges[(by + 1) * sw + bx + 1] = sat_edges[by * sw + bx + 1] + row_edges;
-        }
-    }
-    let boxed = |sat: &[u32], x0: usize, y0: usize, x1: usize, y1: usize| {
-        sat[y1 * sw + x1] + sat[y0 * sw + x0] - sat[y0 * sw + x1] - sat[y1 * sw + x0]
-    };
-
-    let mut threshold = vec![0u32; nblocks];
-    let mut kind = vec![Kind::Unresolved; nblocks];
-    for by in 0..bh {
-        let (y0, y1) = (by.saturating_sub(radius), (by + radius + 1).min(bh));
-        for bx in 0..bw {
-            let (x0, x1) = (bx.saturating_sub(radius), (bx + radius + 1).min(bw));
-            let i = by * bw + bx;
-            if boxed(&sat_edges, x0, y0, x1, y1) == 0 {
-                continue;
+        // Per band of rows: each pixel is dark when below its block's threshold (blocks with
+        // edges) or when its block is flat and dark; spread to pixel columns, so the inner loop
+        // vectorises.
+        let mut bits = SPARE_BITS.with(Cell::take);
+        bits.clear();
+        bits.reserve(w * h);
+        let mut limit = vec![0u8; w];
+        let mut forced = vec![0u8; w];
+        for by in 0..bh {
+            for (bx, (l, f)) in limit
+                .chunks_mut(BLOCK)
+                .zip(forced.chunks_mut(BLOCK))
+                .enumerate()
+            {
+                let i = by * bw + bx;
+                let t = threshold[i].min(255) as u8;
+                let (lim, force) = match kind[i] {
+                    Kind::Edges => (t, 0),
+                    Kind::Flat => (0, u8::from(mean[i] < u32::from(t))),
+                    Kind::Unresolved => (0, 0),
+                };
+                l.fill(lim);
+                f.fill(force);
             }
-            let n = ((x1 - x0) * (y1 - y0)) as u32;
-            threshold[i] = boxed(&sat_mean, x0, y0, x1, y1) / n;
-            kind[i] = if edges[i] { Kind::Edges } else { Kind::Flat };
+            for y in by * BLOCK..((by + 1) * BLOCK).min(h) {
+                let row = plane.row(y).iter().zip(&limit).zip(&forced);
+                bits.extend(row.map(|((&p, &l), &f)| u8::from(p < l) | f));
+            }
         }
-    }
-    spread_thresholds(&mut threshold, &mut kind, &mean, bw, bh);
-
-    // Per band of rows: each pixel is dark when below its block's threshold (blocks with
-    // edges) or when its block is flat and dark; spread to pixel columns, so the inner loop
-    // vectorises.
-    let mut bits = SPARE_BITS.with(Cell::take);
-    bits.clear();
-    bits.reserve(w * h);
-    let mut limit = vec![0u8; w];
-    let mut forced = vec![0u8; w];
-    for by in 0..bh {
-        for (bx, (l, f)) in limit
-            .chunks_mut(BLOCK)
-            .zip(forced.chunks_mut(BLOCK))
-            .enumerate()
-        {
-            let i = by * bw + bx;
-            let t = threshold[i].min(255) as u8;
-            let (lim, force) = match kind[i] {
-                Kind::Edges => (t, 0),
-                Kind::Flat => (0, u8::from(mean[i] < u32::from(t))),
-                Kind::Unresolved => (0, 0),
-            };
-            l.fill(lim);
-            f.fill(force);
+        Bitmap {
+            bits,
+            width: w,
+            height: h,
         }
-        for y in by * BLOCK..((by + 1) * BLOCK).min(h) {
-            let row = plane.row(y).iter().zip(&limit).zip(&forced);
-            bits.extend(row.map(|((&p, &l), &f)| u8::from(p < l) | f));
-        }
-    }
-    Bitmap {
-        bits,
-        width: w,
-        height: h,
     }
 }
 
@@ -271,7 +314,7 @@ mod tests {
         let data = vec![200u8; 64 * 48];
         let plane = Plane::new(64, 48, 64, &data).expect("plane");
         for radius in [RADIUS, TIGHT_RADIUS] {
-            let bitmap = binarize(&plane, radius);
+            let bitmap = Blocks::of(&plane).binarize(radius);
             assert!(bitmap.bits.iter().all(|&b| b == 0));
         }
     }
@@ -291,7 +334,7 @@ mod tests {
             })
             .collect();
         let plane = Plane::new(w as u32, h as u32, w as u32, &data).expect("plane");
-        let bitmap = binarize(&plane, RADIUS);
+        let bitmap = Blocks::of(&plane).binarize(RADIUS);
         assert_eq!(bitmap.bits[48 * w + 48], 1, "centre");
         assert_eq!(bitmap.bits[29 * w + 29], 1, "corner inside");
         assert_eq!(bitmap.bits[5 * w + 5], 0, "page");

@@ -47,7 +47,7 @@ use rxing::qrcode::cpp_port::decoder::Decode;
 use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatternSets, SampleQR};
 use rxing::{BinaryBitmap, Luma8LuminanceSource};
 
-use super::binarize::{binarize, Bitmap, RADIUS, TIGHT_RADIUS};
+use super::binarize::{Bitmap, Blocks, RADIUS, TIGHT_RADIUS};
 use super::finder::{code_box, find_finders, neighbourhoods, Finder};
 use super::frame::{Gray, Plane};
 
@@ -263,8 +263,9 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
     // A second binarisation with a tighter neighbourhood, where the first showed only weak
     // finder candidates or its bitmap gave no text: it follows a blurred code's local
     // contrast and a glare gradient more closely (a code on a monitor, seen from a slant).
+    let blocks = Blocks::of(plane);
     for radius in [RADIUS, TIGHT_RADIUS] {
-        let bitmap = binarize(plane, radius);
+        let bitmap = blocks.binarize(radius);
         let search = find_finders(&bitmap, MIN_FINDER_HITS);
         // Nothing even confirmed by a single row: no code (most frames), no second look.
         if !search.glimpsed {
