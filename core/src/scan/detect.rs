@@ -18,15 +18,15 @@
 //! 5. Where finders were seen but nothing was read, the second methods, each only if the one
 //!    before failed: `rqrr` on the same bitmap region; `rxing`'s reader with its own
 //!    binariser on the grey region (or neighbourhoods); then `rxing`'s detector on the
-//!    neighbourhoods of the finders, in case the region was drawn around the wrong ones;
-//!    last, where the finders seen by either
-//!    threshold are small (modules under 3.5 pixels), steps 2–4 and `rqrr` on their region
-//!    at twice the resolution, and on each code region turned a quarter turn.
+//!    finders' neighbourhoods, in case the region was drawn around the wrong finders; last,
+//!    where the finders seen by either threshold are small (modules under 3.5 pixels),
+//!    steps 2–4 and `rqrr` on their region at twice the resolution, and on each code region
+//!    turned a quarter turn.
 //! 6. Where a downscaled frame showed finders but gave no text, steps 2–5 again at full
 //!    resolution, on the region of the code; where a frame read at full resolution (720p)
 //!    did, steps 2–5 again at half resolution (blur, moiré), then steps 2–4 and `rqrr` on
-//!    the finders' neighbourhoods turned a quarter turn. Where a big photo (downscaled by 3 or more) showed
-//!    nothing at all, steps 2–6 again at twice the resolution.
+//!    the finders' neighbourhoods turned a quarter turn. Where a big photo (downscaled by 3
+//!    or more) showed nothing at all, steps 2–6 again at twice the resolution.
 //!
 //! An image read alone takes every look of steps 5 and 6 (the costlier ones are [`Look`]s);
 //! a camera stream's frame takes the cheap ones and one costly look, with a bound on the
@@ -77,7 +77,8 @@ const MIN_FINDER_HITS: u32 = 2;
 /// the bitmap decoders), each only where finders were seen and nothing was read yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Look {
-    /// `rxing`'s reader, with its own binariser, on each code region's grey pixels.
+    /// `rxing`'s reader, with its own binariser, on each code region's grey pixels (or, for
+    /// finders that draw none, their neighbourhoods').
     Grey,
     /// `rxing`'s detector on the neighbourhoods of the finders of each polarity that drew a
     /// code region, in case the region was drawn around the wrong finders.

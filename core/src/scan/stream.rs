@@ -9,9 +9,9 @@
 //! 2. **Spread the costly looks over the frames.** An image read alone takes every look of
 //!    the detector where finders were seen but nothing was read. A stream's frame takes the
 //!    cheap ones and one costly look, the next in turn ([`STEPS`]), and lets `rxing`'s
-//!    detector search finders' neighbourhoods at most [`SEARCHES_PER_FRAME`] times. The code stays
-//!    in view for many frames, so each look soon runs, each time on a new frame, and a
-//!    frame that reads nothing costs a few frames' time rather than dozens.
+//!    detector search finders' neighbourhoods at most [`SEARCHES_PER_FRAME`] times. The
+//!    code stays in view for many frames, so each look soon runs, each time on a new frame,
+//!    and a frame that reads nothing costs a few frames' time rather than dozens.
 //! 3. **Average across frames.** Where finders were seen but nothing was read, the region is
 //!    kept; the next frame's same region is averaged with it. Sensor noise and the moiré of
 //!    a monitor's pixel grid change from frame to frame while the code does not (hand shake
