@@ -35,6 +35,9 @@ const MANIFEST_KEY: &str = "guard";
 const MAGIC: &[u8] = b"IBG1";
 /// Magic plus generation.
 const HEADER_LEN: usize = MAGIC.len() + 8;
+/// Reads without the lock tried at most this many times while writes keep changing the
+/// manifest under them.
+const MAX_READ_TRIES: u32 = 100;
 
 /// A write in progress: the record and the generation it had before (0 for none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,9 +82,25 @@ impl GuardedStore {
     }
 
     /// The guarded record `key`, checked against the manifest, or `None` when there is none.
+    ///
+    /// Read without the lock, so a write on another thread or process can land between
+    /// reading the manifest and the record: the record newer than the manifest read, or the
+    /// manifest a write ahead of the store's generation. The verdict counts only when the
+    /// manifest was the same before and after (every write changes it first); else the
+    /// record is read again.
     pub(crate) fn load(&self, key: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-        let (manifest, settled) = self.manifest()?;
-        check(&manifest, settled, key, read(&*self.store, key)?)
+        let mut tries = 1;
+        loop {
+            let before = self.store.load(MANIFEST_KEY.to_string())?;
+            let verdict = self.manifest().and_then(|(manifest, settled)| {
+                check(&manifest, settled, key, read(&*self.store, key)?)
+            });
+            if tries == MAX_READ_TRIES || self.store.load(MANIFEST_KEY.to_string())? == before {
+                return verdict;
+            }
+            tries += 1;
+            std::thread::yield_now();
+        }
     }
 
     /// Takes the store's lock until the returned guard is dropped, settling a write a crash
@@ -462,5 +481,30 @@ mod tests {
         assert_eq!(value(&g), Ok(Some(b"old".to_vec())));
         g.lock().and_then(|mut l| l.remove("k")).expect("remove");
         assert_eq!(value(&g), Ok(None));
+    }
+
+    #[test]
+    fn reads_without_the_lock_while_another_thread_writes_are_never_taken_for_tampering() {
+        let g = GuardedStore::new(Arc::new(MemoryStore::new()));
+        save(&g, b"0").expect("save");
+        let writer = {
+            let g = g.clone();
+            std::thread::spawn(move || {
+                for i in 1..=2000u32 {
+                    let mut locked = g.lock().expect("lock");
+                    locked.save("k", i.to_string().as_bytes()).expect("save");
+                    locked.save("other", b"x").expect("save other");
+                }
+            })
+        };
+        let mut reads = 0u32;
+        while !writer.is_finished() {
+            let seen = value(&g).expect("a read during writes").expect("a value");
+            assert!(std::str::from_utf8(&seen).is_ok_and(|v| v.parse::<u32>().is_ok()));
+            reads += 1;
+        }
+        writer.join().expect("writer");
+        assert_eq!(value(&g), Ok(Some(b"2000".to_vec())));
+        assert!(reads > 0);
     }
 }
