@@ -609,6 +609,56 @@ fn rxing_read(plane: &Plane<'_>, invert: bool) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A 1280×720 light frame with `text`'s code (3 pixels a module) at (900, 400) and ten
+    /// finder look-alikes of 2-pixel modules in its top left corner, as a page's text gives.
+    fn code_among_look_alikes(text: &str) -> Gray {
+        let (width, height) = (1280, 720);
+        let mut data = vec![200u8; width * height];
+        let code = crate::scan::render_luma(text, 3).expect("render");
+        let side = code.width() as usize;
+        for row in 0..side {
+            let start = (400 + row) * width + 900;
+            data[start..start + side].copy_from_slice(&code.as_raw()[row * side..][..side]);
+        }
+        for (i, j) in (0..5).flat_map(|i| (0..2).map(move |j| (i, j))) {
+            let (x0, y0) = (20 + 40 * i, 30 + 40 * j);
+            for (dy, dx) in (0..14).flat_map(|dy| (0..14).map(move |dx| (dy, dx))) {
+                let (mx, my) = (dx / 2, dy / 2);
+                let ring = mx == 0 || my == 0 || mx == 6 || my == 6;
+                let centre = (2..=4).contains(&mx) && (2..=4).contains(&my);
+                if ring || centre {
+                    data[(y0 + dy) * width + x0 + dx] = 20;
+                }
+            }
+        }
+        Gray {
+            data,
+            width,
+            height,
+        }
+    }
+
+    #[test]
+    fn a_code_among_many_finder_look_alikes_reads_through_the_search_around_the_finders() {
+        let text = "https://example.com/ibkey/neighbourhoods";
+        let frame = code_among_look_alikes(text);
+        let plane = frame.plane();
+        // Thirteen finders: too many to pair up, so no code region, and the detector searches
+        // around them: a box for the look-alikes, one for the code, not the whole frame.
+        let bitmap = Blocks::of(&plane).binarize(RADIUS);
+        let finders = find_finders(&bitmap, MIN_FINDER_HITS).finders;
+        assert!(finders.len() > 8, "{finders:?}");
+        let candidates = code_candidates(&finders, &bitmap);
+        let dark = candidates.iter().find(|c| !c.invert).expect("dark finders");
+        assert_eq!(dark.region, None);
+        assert_eq!(dark.around.len(), 2, "{:?}", dark.around);
+        let holds_code =
+            |&(x0, y0, x1, y1): &Region| x0 <= 900 && y0 <= 400 && x1 >= 900 + 99 && y1 >= 400 + 99;
+        assert!(dark.around.iter().any(holds_code), "{:?}", dark.around);
+        assert!(!dark.around.contains(&(0, 0, 1280, 720)));
+        assert_eq!(read(&plane).texts, vec![text.to_string()]);
+    }
+
     #[test]
     fn eight_pixels_pack_first_lowest() {
         assert_eq!(pack_eight(&[1, 0, 0, 0, 0, 0, 0, 0]), 0b1);
