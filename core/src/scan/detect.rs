@@ -48,7 +48,7 @@ use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatter
 use rxing::{BinaryBitmap, Luma8LuminanceSource};
 
 use super::binarize::{Bitmap, Blocks, RADIUS, TIGHT_RADIUS};
-use super::finder::{code_box, find_finders, neighbourhoods, Finder};
+use super::finder::{code_box, find_finders, grown, neighbourhoods, Finder};
 use super::frame::{Gray, Plane};
 
 /// Frames are downscaled by whole factors until their short side is about this many pixels.
@@ -368,17 +368,11 @@ fn small_code_regions(
             let region = match region {
                 Some(region) => region,
                 None if group.len() <= 2 => {
-                    let reach = MODULES_AROUND * module;
-                    let clamp = |v: f32, hi: usize| (v.max(0.0) as usize).min(hi);
                     let (xs, ys) = (group.iter().map(|f| f.x), group.iter().map(|f| f.y));
                     let (x0, x1) = xs.fold((f32::MAX, f32::MIN), |(a, b), x| (a.min(x), b.max(x)));
                     let (y0, y1) = ys.fold((f32::MAX, f32::MIN), |(a, b), y| (a.min(y), b.max(y)));
-                    (
-                        clamp(x0 - reach, plane.width),
-                        clamp(y0 - reach, plane.height),
-                        clamp(x1 + reach + 1.0, plane.width),
-                        clamp(y1 + reach + 1.0, plane.height),
-                    )
+                    let reach = MODULES_AROUND * module;
+                    grown((x0, y0, x1, y1), reach, plane.width, plane.height)
                 }
                 None => return None,
             };

@@ -257,15 +257,25 @@ pub(crate) fn code_box(
             }
         }
     }
-    let margin = 9.0 * module?;
+    let b = grown((x0, y0, x1, y1), 9.0 * module?, width, height);
+    (b.2 > b.0 + 21 && b.3 > b.1 + 21).then_some(b)
+}
+
+/// The pixels from `(x0, y0)` to `(x1, y1)` (inclusive) grown by `margin` on every side, as
+/// a box with exclusive ends within `width` × `height`.
+pub(crate) fn grown(
+    (x0, y0, x1, y1): (f32, f32, f32, f32),
+    margin: f32,
+    width: usize,
+    height: usize,
+) -> (usize, usize, usize, usize) {
     let clamp = |v: f32, hi: usize| (v.max(0.0) as usize).min(hi);
-    let b = (
+    (
         clamp(x0 - margin, width),
         clamp(y0 - margin, height),
         clamp(x1 + margin + 1.0, width),
         clamp(y1 + margin + 1.0, height),
-    );
-    (b.2 > b.0 + 21 && b.3 > b.1 + 21).then_some(b)
+    )
 }
 
 /// How far a code reaches from one of its finder patterns, in that finder's modules: a code
@@ -284,16 +294,10 @@ pub(crate) fn neighbourhoods(
     width: usize,
     height: usize,
 ) -> Vec<(usize, usize, usize, usize)> {
-    let clamp = |v: f32, hi: usize| (v.max(0.0) as usize).min(hi);
     let mut boxes: Vec<(usize, usize, usize, usize)> = Vec::with_capacity(finders.len());
     for f in finders {
         let reach = CODE_REACH_MODULES * f.module;
-        let mut merged = (
-            clamp(f.x - reach, width),
-            clamp(f.y - reach, height),
-            clamp(f.x + reach + 1.0, width),
-            clamp(f.y + reach + 1.0, height),
-        );
+        let mut merged = grown((f.x, f.y, f.x, f.y), reach, width, height);
         // Whatever the new box overlaps joins it; the union may overlap boxes it passed
         // over, so look again until none does.
         while let Some(i) = boxes.iter().position(|b| overlap(*b, merged)) {
