@@ -91,10 +91,12 @@ impl GuardedStore {
     pub(crate) fn load(&self, key: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         let mut tries = 1;
         loop {
+            let generation = self.store.generation()?;
             let before = self.store.load(MANIFEST_KEY.to_string())?;
-            let verdict = self.manifest().and_then(|(manifest, settled)| {
-                check(&manifest, settled, key, read(&*self.store, key)?)
-            });
+            let verdict =
+                manifest_at(generation, before.as_deref()).and_then(|(manifest, settled)| {
+                    check(&manifest, settled, key, read(&*self.store, key)?)
+                });
             if tries == MAX_READ_TRIES || self.store.load(MANIFEST_KEY.to_string())? == before {
                 return verdict;
             }
@@ -157,27 +159,35 @@ impl GuardedStore {
     /// it).
     fn manifest(&self) -> Result<(Manifest, bool), StoreError> {
         let generation = self.store.generation()?;
-        let tampered = || StoreError::Tampered {
-            key: MANIFEST_KEY.to_string(),
-        };
-        let Some(bytes) = self.store.load(MANIFEST_KEY.to_string())? else {
-            return if generation == 0 {
-                Ok((Manifest::default(), true))
-            } else {
-                Err(tampered())
-            };
-        };
-        let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|_| StoreError::Corrupt {
-                key: MANIFEST_KEY.to_string(),
-            })?;
-        if manifest.generation == generation {
-            Ok((manifest, true))
-        } else if Some(manifest.generation) == generation.checked_add(1) {
-            Ok((manifest, false))
+        manifest_at(
+            generation,
+            self.store.load(MANIFEST_KEY.to_string())?.as_deref(),
+        )
+    }
+}
+
+/// The manifest stored as `bytes` (`None`: there is none), checked against the store's
+/// `generation`, and whether its last write was confirmed.
+fn manifest_at(generation: u64, bytes: Option<&[u8]>) -> Result<(Manifest, bool), StoreError> {
+    let tampered = || StoreError::Tampered {
+        key: MANIFEST_KEY.to_string(),
+    };
+    let Some(bytes) = bytes else {
+        return if generation == 0 {
+            Ok((Manifest::default(), true))
         } else {
             Err(tampered())
-        }
+        };
+    };
+    let manifest: Manifest = serde_json::from_slice(bytes).map_err(|_| StoreError::Corrupt {
+        key: MANIFEST_KEY.to_string(),
+    })?;
+    if manifest.generation == generation {
+        Ok((manifest, true))
+    } else if Some(manifest.generation) == generation.checked_add(1) {
+        Ok((manifest, false))
+    } else {
+        Err(tampered())
     }
 }
 
