@@ -91,8 +91,10 @@ impl GuardedStore {
     pub(crate) fn load(&self, key: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         let mut tries = 1;
         loop {
-            let generation = self.store.generation()?;
+            // The manifest first: while it stays the same, the store's generation read after
+            // it can only be the one it names or the one before (its write not yet confirmed).
             let before = self.store.load(MANIFEST_KEY.to_string())?;
+            let generation = self.store.generation()?;
             let verdict =
                 manifest_at(generation, before.as_deref()).and_then(|(manifest, settled)| {
                     check(&manifest, settled, key, read(&*self.store, key)?)
