@@ -15,8 +15,22 @@ pub(crate) const RADIUS: usize = 2;
 /// ring open where the wide one closes it.
 pub(crate) const TIGHT_RADIUS: usize = 1;
 /// Below this spread between a block's darkest and lightest pixel, a block is flat: it holds
-/// no edge, and all of it goes one way.
+/// no edge, and all of it goes one way. A noisy frame asks more ([`NOISE_MARGIN`]).
 const MIN_CONTRAST: u8 = 24;
+/// A block holds an edge when its spread exceeds what noise alone gives the frame's blocks:
+/// this many times the spread of the flattest tenth of them (sensor noise, a monitor's
+/// moiré). Noise-only blocks binarise as salt and pepper, which costs the finder search time
+/// and shows it finder-like specks.
+const NOISE_MARGIN: f32 = 1.5;
+/// The spread that always marks an edge, however noisy the frame: a quarter of the grey scale.
+const NOISY_MIN_CONTRAST: u8 = 64;
+/// Images whose short side is at least this many pixels judge their noise (camera frames and
+/// photos): they show more than a code. A smaller image may be all code, its flattest blocks
+/// a code's modules.
+const NOISE_FROM: usize = 400;
+/// How far below its threshold a flat block's mean must be for the block to be dark: a quarter
+/// of the least spread of an edge.
+const FLAT_MARGIN: u32 = MIN_CONTRAST as u32 / 4;
 /// How many blocks far a threshold spreads into flat areas with no edge nearby (the inside of
 /// a big finder pattern); flat areas further from any edge come out white.
 const FILL_STEPS: usize = 8;
@@ -69,7 +83,7 @@ pub(crate) struct Blocks<'p, 'a> {
     bh: usize,
     /// Each block's mean grey.
     mean: Vec<u32>,
-    /// Whether each block holds an edge (enough contrast).
+    /// Whether each block holds an edge (enough contrast, above the noise).
     edges: Vec<bool>,
     /// Summed-area tables over the means and the edge flags, `bw + 1` wide.
     sat_mean: Vec<u32>,
@@ -84,7 +98,7 @@ impl<'p, 'a> Blocks<'p, 'a> {
         let bh = h.div_ceil(BLOCK);
         let nblocks = bw * bh;
         let mut mean = vec![0u32; nblocks];
-        let mut edges = vec![false; nblocks];
+        let mut contrast = vec![0u8; nblocks];
         {
             // Column sums, minima and maxima over one band of BLOCK rows (vectorises), then
             // folded into blocks.
@@ -124,10 +138,17 @@ impl<'p, 'a> Blocks<'p, 'a> {
                     let lightest = highs.iter().fold(hi[past], |a, &b| a.max(b));
                     let i = by * bw + bx;
                     mean[i] = total / (rows * sums.len() as u32);
-                    edges[i] = lightest - darkest >= MIN_CONTRAST;
+                    contrast[i] = lightest - darkest;
                 }
             }
         }
+
+        let min_contrast = if w.min(h) >= NOISE_FROM {
+            noise_contrast(&contrast).clamp(MIN_CONTRAST, NOISY_MIN_CONTRAST)
+        } else {
+            MIN_CONTRAST
+        };
+        let edges: Vec<bool> = contrast.iter().map(|&c| c >= min_contrast).collect();
 
         // Summed-area tables over the block means and the edge flags.
         let sw = bw + 1;
@@ -207,7 +228,7 @@ impl<'p, 'a> Blocks<'p, 'a> {
                 let t = threshold[i].min(255) as u8;
                 let (lim, force) = match kind[i] {
                     Kind::Edges => (t, 0),
-                    Kind::Flat => (0, u8::from(mean[i] < u32::from(t))),
+                    Kind::Flat => (0, u8::from(flat_is_dark(mean[i], u32::from(t)))),
                     Kind::Unresolved => (0, 0),
                 };
                 l.fill(lim);
@@ -224,6 +245,32 @@ impl<'p, 'a> Blocks<'p, 'a> {
             height: h,
         }
     }
+}
+
+/// The spread a block must exceed to hold an edge rather than noise, from the spreads of all
+/// blocks: [`NOISE_MARGIN`] times the highest spread of the flattest tenth.
+fn noise_contrast(contrast: &[u8]) -> u8 {
+    let mut histogram = [0usize; 256];
+    for &c in contrast {
+        histogram[usize::from(c)] += 1;
+    }
+    let tenth = contrast.len() / 10;
+    let mut seen = 0;
+    let flattest = histogram
+        .iter()
+        .position(|&n| {
+            seen += n;
+            seen > tenth
+        })
+        .unwrap_or(0);
+    (flattest as f32 * NOISE_MARGIN).min(255.0) as u8
+}
+
+/// Whether a flat block of mean grey `mean` is dark under `threshold`: only when clearly
+/// below it. A flat block as light as the blocks around it (a page; the quiet zone) has a
+/// mean about its threshold, which noise alone would put on either side.
+fn flat_is_dark(mean: u32, threshold: u32) -> bool {
+    mean + FLAT_MARGIN < threshold
 }
 
 /// Gives flat blocks with no edge in their neighbourhood a threshold spread from the blocks
@@ -293,7 +340,7 @@ fn spread_thresholds(threshold: &mut [u32], kind: &mut [Kind], mean: &[u32], bw:
         // The next ring: unresolved neighbours of the blocks that came out dark.
         queued.clear();
         for (&j, &t) in ring.iter().zip(&values) {
-            if mean[j] < t {
+            if flat_is_dark(mean[j], t) {
                 for k in neighbours(j) {
                     if kind[k] == Kind::Unresolved && !std::mem::replace(&mut seen[k], true) {
                         queued.push(k);
@@ -339,5 +386,42 @@ mod tests {
         assert_eq!(bitmap.bits[29 * w + 29], 1, "corner inside");
         assert_eq!(bitmap.bits[5 * w + 5], 0, "page");
         assert_eq!(bitmap.bits[48 * w + 80], 0, "beside");
+    }
+
+    #[test]
+    fn sensor_noise_stays_flat_where_a_dark_square_still_shows() {
+        // A light camera frame with noise of ±16 grey levels (a spread of about 30 a block,
+        // above the bare minimum of 24) and a dark square of 40 pixels. Without the noise
+        // floor, the noise binarises as specks; without the flat blocks' margin, the page's
+        // blocks next to the square come out dark or light by their noise.
+        let (w, h) = (640, 480);
+        let mut state = 0x2545_f491_u32;
+        let data: Vec<u8> = (0..w * h)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let noise = (state % 33) as i32 - 16;
+                let (x, y) = (i % w, i / w);
+                let base = if (284..324).contains(&x) && (204..244).contains(&y) {
+                    50
+                } else {
+                    190
+                };
+                (base + noise) as u8
+            })
+            .collect();
+        let plane = Plane::new(w as u32, h as u32, w as u32, &data).expect("plane");
+        let bitmap = Blocks::of(&plane).binarize(RADIUS);
+        let dark_outside = (0..w * h)
+            .filter(|&i| {
+                bitmap.bits[i] == 1
+                    && !((276..332).contains(&(i % w)) && (196..252).contains(&(i / w)))
+            })
+            .count();
+        assert_eq!(dark_outside, 0, "noise binarised as specks");
+        assert_eq!(bitmap.bits[224 * w + 304], 1, "the square's centre");
+        assert_eq!(bitmap.bits[205 * w + 285], 1, "the square's corner");
+        assert_eq!(bitmap.bits[201 * w + 304], 0, "above the square");
     }
 }
