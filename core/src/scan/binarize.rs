@@ -1,5 +1,7 @@
 //! Black and white from grey: a local threshold computed on square blocks, so the result does
 //! not depend on the direction rows are read in (a code turned by 90° binarises the same way).
+//! Only blocks whose spread stands above the frame's noise are thresholded pixel by pixel; the
+//! others go one way as a whole, so noise and moiré do not binarise as specks.
 
 use std::cell::Cell;
 
