@@ -40,7 +40,8 @@ const RESPONSE_LABEL: &[u8] = b"ibkey-response-key/v1";
 const TIME_CODE_LABEL: &[u8] = b"ibkey-time-code-key/v1";
 
 /// The per-account secret from the X25519 shared value, bound to the credential:
-/// HKDF-SHA256 with the credential id as salt and [`SECRET_INFO`] as info.
+/// HKDF-SHA256 with the credential id as salt and `SECRET_INFO`
+/// (`ibkey-offline-secret/v1`) as info.
 pub fn derive_account_secret(shared: &[u8], credential_id: &str) -> Zeroizing<[u8; SECRET_LEN]> {
     let mut secret = Zeroizing::new([0u8; SECRET_LEN]);
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, credential_id.as_bytes()).extract(shared);

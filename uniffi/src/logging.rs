@@ -3,7 +3,7 @@
 //! A shell implements [`LogSink`] and hands it to its `Diagnostics`
 //! ([`crate::Diagnostics::set_log_sink`]); the core's diagnostics own the one process-wide
 //! `tracing` subscriber, scrub every line of secrets, and pass each line at or above the
-//! chosen level to the sink through [`SinkAdapter`].
+//! chosen level to the sink through `SinkAdapter`.
 
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
 //! The users enrolled on this device, the device's own record (its id, the pinned server
 //! key, the last code it activated, its clock's offset from the server's) and each user's
-//! approval record (`state.rs`), kept through the platform's [`SecureStore`].
+//! approval record (`state.rs`), kept through the platform's
+//! [`SecureStore`](crate::platform::SecureStore).
 //!
 //! A damaged record is reported as [`StoreError::Corrupt`] and never replaced by an empty
 //! one: no write happens until it can be read again, so no enrolled user is lost silently.

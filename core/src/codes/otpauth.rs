@@ -96,7 +96,7 @@ pub enum OtpError {
     /// The secret is not base32.
     #[error("This authenticator link's secret is not valid base32 (letters A-Z and digits 2-7). Check the secret if it was typed, or scan the QR code again.")]
     InvalidSecret,
-    /// The secret is shorter than [`MIN_SECRET_BITS`]: codes from it could be guessed.
+    /// The secret is shorter than `MIN_SECRET_BITS` (80): codes from it could be guessed.
     #[error("This authenticator link's secret has only {bits} bits, fewer than the 80 needed for codes that cannot be guessed. Ask the service for a new QR code.")]
     SecretTooShort {
         /// Bits of the secret.
