@@ -397,13 +397,10 @@ mod tests {
         // floor, the noise binarises as specks; without the flat blocks' margin, the page's
         // blocks next to the square come out dark or light by their noise.
         let (w, h) = (640, 480);
-        let mut state = 0x2545_f491_u32;
+        let noise = crate::scan::test_noise(w * h, 0x2545_f491);
         let data: Vec<u8> = (0..w * h)
             .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                let noise = (state % 33) as i32 - 16;
+                let noise = i32::from(noise[i] % 33) - 16;
                 let (x, y) = (i % w, i / w);
                 let base = if (284..324).contains(&x) && (204..244).contains(&y) {
                     50

@@ -278,19 +278,6 @@ mod tests {
         max_alloc: u64::MAX,
     };
 
-    /// Deterministic noise.
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 24) as u8
-            })
-            .collect()
-    }
-
     /// A PNG of noise from the `png` encoder: `samples`-channel `color`, `depth` bits.
     fn png_of(color: png::ColorType, depth: png::BitDepth, trns: bool) -> Vec<u8> {
         let (w, h) = (37u32, 23u32);
@@ -301,18 +288,18 @@ mod tests {
         encoder.set_color(color);
         encoder.set_depth(depth);
         if color == png::ColorType::Indexed {
-            encoder.set_palette(noise(3 << depth as u8, 7));
+            encoder.set_palette(crate::scan::test_noise(3 << depth as u8, 7));
         }
         if trns {
             encoder.set_trns(match color {
-                png::ColorType::Indexed => noise(1 << depth as u8, 9),
+                png::ColorType::Indexed => crate::scan::test_noise(1 << depth as u8, 9),
                 png::ColorType::Rgb => vec![0, 1, 0, 2, 0, 3],
                 _ => vec![0, 1],
             });
         }
         let mut writer = encoder.write_header().expect("header");
         writer
-            .write_image_data(&noise(
+            .write_image_data(&crate::scan::test_noise(
                 row * h as usize,
                 u64::from(depth as u8) * 31 + bits as u64,
             ))
@@ -423,10 +410,10 @@ mod tests {
     #[test]
     fn interlaced_pngs_decode() {
         let (w, h) = (13, 11);
-        let gray = noise((w * h) as usize, 3);
+        let gray = crate::scan::test_noise((w * h) as usize, 3);
         let png = interlaced_png(w, h, 0, 1, &gray);
         assert_eq!(decode_luma(&png, &NO_LIMITS).expect("gray").as_raw(), gray);
-        let rgb = noise((w * h * 3) as usize, 5);
+        let rgb = crate::scan::test_noise((w * h * 3) as usize, 5);
         let png = interlaced_png(w, h, 2, 3, &rgb);
         let luma = decode_luma(&png, &NO_LIMITS).expect("rgb");
         assert_eq!(luma.as_raw(), image_luma(&png));

@@ -345,6 +345,20 @@ fn load_luma(bytes: &[u8]) -> Result<GrayImage, ScanError> {
     image_io::decode_luma(bytes, &limits).map_err(|reason| ScanError::NotAnImage { reason })
 }
 
+/// Deterministic noise for tests: `len` bytes from a xorshift generator seeded by `seed`.
+#[cfg(test)]
+pub(crate) fn test_noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
