@@ -48,7 +48,7 @@ use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatter
 use rxing::{BinaryBitmap, Luma8LuminanceSource};
 
 use super::binarize::{Bitmap, Blocks, RADIUS, TIGHT_RADIUS};
-use super::finder::{code_box, find_finders, grown, neighbourhoods, Finder};
+use super::finder::{code_box, find_finders, grown, neighbourhoods, Finder, MIN_CODE_SIDE};
 use super::frame::{Gray, Plane};
 
 /// Frames are downscaled by whole factors until their short side is about this many pixels.
@@ -68,8 +68,6 @@ const MODULES_AROUND: f32 = 40.0;
 /// The closer look's region at most this many pixels a side before doubling (at most a
 /// 720p frame's pixels after).
 const MAX_CLOSER_SIDE: usize = 512;
-/// Below this side, in pixels, a region cannot hold a readable code.
-const MIN_CODE_SIDE: usize = 21;
 /// Rows that must confirm a finder pattern.
 const MIN_FINDER_HITS: u32 = 2;
 

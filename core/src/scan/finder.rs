@@ -224,6 +224,9 @@ pub(crate) fn looks_like_finder(runs: &[usize; 5]) -> bool {
     centre && one(runs[0]) && one(runs[1]) && one(runs[3]) && one(runs[4])
 }
 
+/// Below this side, in pixels, a region cannot hold a readable code.
+pub(crate) const MIN_CODE_SIDE: usize = 21;
+
 /// The box `(x0, y0, x1, y1)` (exclusive ends) that holds every code the finders can belong
 /// to: each three of them that could be one code's corners ([`could_be_corners`]), the fourth
 /// corner they imply, and a margin of quiet zone. `None` when no three could be, or when the
@@ -258,7 +261,7 @@ pub(crate) fn code_box(
         }
     }
     let b = grown((x0, y0, x1, y1), 9.0 * module?, width, height);
-    (b.2 > b.0 + 21 && b.3 > b.1 + 21).then_some(b)
+    (b.2 > b.0 + MIN_CODE_SIDE && b.3 > b.1 + MIN_CODE_SIDE).then_some(b)
 }
 
 /// The pixels from `(x0, y0)` to `(x1, y1)` (inclusive) grown by `margin` on every side, as
