@@ -50,7 +50,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use ibkey_protocol::session_id::{fold, group_passes, is_separator, SessionId, GROUP_LEN, LEN};
 
 /// The version of the redaction rules, written into every bundle's manifest.
-pub const RULES_VERSION: &str = "ibkey-redact/3";
+pub const RULES_VERSION: &str = "ibkey-redact/4";
 /// What a masked value is replaced with.
 pub const REDACTED: &str = "[redacted]";
 
@@ -129,8 +129,9 @@ impl fmt::Display for Secret {
 
 /// Whether a field of this name holds a secret. Names are compared in lower case without
 /// `_`, `-` or other punctuation, so `newPin`, `new_pin`, `NEW-PIN` and `nEwPiN` are one name;
-/// an ending of [`SECRET_SUFFIXES`] counts after `_` or `-` or with a capital
-/// (`portal_token`, `x-api-key`, `accessToken`), not inside a word (`monkey`).
+/// an ending of [`SECRET_SUFFIXES`] counts after `_` or `-` or as a capitalised word
+/// (`portal_token`, `x-api-key`, `accessToken`, `APIKey`), not inside a word (`monkey`,
+/// `MONKEY`, a session ID's group `RKEY`).
 pub fn is_secret_field(name: &str) -> bool {
     let bytes = name.as_bytes();
     SECRET_FIELDS.iter().any(|f| same_name(f, name))
@@ -140,7 +141,9 @@ pub fn is_secret_field(name: &str) -> bool {
                 return false;
             };
             bytes[at..].eq_ignore_ascii_case(word)
-                && (matches!(bytes[at - 1], b'_' | b'-') || bytes[at].is_ascii_uppercase())
+                && (matches!(bytes[at - 1], b'_' | b'-')
+                    || (bytes[at].is_ascii_uppercase()
+                        && bytes[at + 1..].iter().all(u8::is_ascii_lowercase)))
         })
 }
 
@@ -659,6 +662,11 @@ mod tests {
                 assert_eq!(out, format!("typed (****-****-{last}) here"), "{typed}");
             }
         }
+        // A group that ends like a secret field's name (`…KEY`) is not one.
+        assert_eq!(
+            scrub("typed (4ZWZ RKEY PMZX) here"),
+            "typed (****-****-PMZX) here"
+        );
         assert_eq!(scrub("mode set to extended"), "mode set to extended");
     }
 
@@ -767,6 +775,8 @@ mod tests {
             "message",
             "monkey",
             "hotkey",
+            "MONKEY",
+            "RKEY",
         ] {
             assert!(!is_secret_field(name), "{name}");
         }
