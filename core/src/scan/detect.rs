@@ -14,7 +14,9 @@
 //!    zxing-cpp's QR detector and decoder, fed our bitmap. Where no three finders of a
 //!    polarity could be, the detector searches for the code's other finders itself, in the
 //!    neighbourhood of each finder seen (as far as a code reaches from its corner), not over
-//!    the whole image: a page's text that looks like finders costs little.
+//!    the whole image: a page's text that looks like finders costs little. Light finders that
+//!    draw no code are not searched around where dark ones draw one (a page's text beside a
+//!    normal code).
 //! 5. Where finders were seen but nothing was read, the second methods, each only if the one
 //!    before failed: `rqrr` on the same bitmap region; `rxing`'s reader with its own
 //!    binariser on the grey region (or neighbourhoods); then `rxing`'s detector on the
@@ -400,24 +402,33 @@ impl Candidate {
     }
 }
 
-/// A candidate for each polarity with finders.
+/// A candidate for each polarity with finders. Light finders that draw no code region of
+/// their own give none where dark finders draw one: a frame shows one code, most likely dark
+/// on light, and light finders beside it are the page's texture (text, icons), whose
+/// neighbourhoods cost `rxing`'s finder search most of the frame.
 fn code_candidates(finders: &[Finder], bitmap: &Bitmap) -> Vec<Candidate> {
     let (w, h) = (bitmap.width, bitmap.height);
-    [false, true]
-        .into_iter()
-        .filter_map(|invert| {
-            let group: Vec<Finder> = finders
-                .iter()
-                .filter(|f| f.dark != invert)
-                .copied()
-                .collect();
-            (!group.is_empty()).then(|| Candidate {
-                region: code_box(&group, w, h),
-                invert,
-                around: neighbourhoods(&group, w, h),
-            })
-        })
-        .collect()
+    let mut candidates: Vec<Candidate> = Vec::with_capacity(2);
+    for invert in [false, true] {
+        let group: Vec<Finder> = finders
+            .iter()
+            .filter(|f| f.dark != invert)
+            .copied()
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let region = code_box(&group, w, h);
+        if region.is_none() && candidates.iter().any(|c| c.region.is_some()) {
+            continue;
+        }
+        candidates.push(Candidate {
+            region,
+            invert,
+            around: neighbourhoods(&group, w, h),
+        });
+    }
+    candidates
 }
 
 /// The decoders that read our bitmap, on each candidate's region: `rxing`'s detector, then
@@ -649,6 +660,49 @@ mod tests {
         assert!(dark.around.iter().any(holds_code), "{:?}", dark.around);
         assert!(!dark.around.contains(&(0, 0, 1280, 720)));
         assert_eq!(read(&plane).texts, vec![text.to_string()]);
+    }
+
+    #[test]
+    fn light_finders_beside_a_dark_code_give_no_candidate_unless_they_draw_a_code_too() {
+        let finder = |x: f32, y: f32, dark: bool| Finder {
+            x,
+            y,
+            module: 4.0,
+            hits: 3,
+            dark,
+        };
+        let bitmap = Bitmap {
+            bits: vec![0; 1280 * 720],
+            width: 1280,
+            height: 720,
+        };
+        let code = |x: f32, y: f32, dark: bool| {
+            [
+                finder(x, y, dark),
+                finder(x + 120.0, y, dark),
+                finder(x, y + 120.0, dark),
+            ]
+        };
+        let polarities = |finders: &[Finder]| -> Vec<(bool, bool)> {
+            code_candidates(finders, &bitmap)
+                .iter()
+                .map(|c| (c.invert, c.region.is_some()))
+                .collect()
+        };
+        // A dark code and a light finder of the page's text: the dark code only.
+        let mut finders = code(200.0, 200.0, true).to_vec();
+        finders.push(finder(900.0, 500.0, false));
+        assert_eq!(polarities(&finders), vec![(false, true)]);
+        // The light finder alone, or beside dark finders that draw no code: searched around.
+        assert_eq!(polarities(&finders[3..]), vec![(true, false)]);
+        assert_eq!(
+            polarities(&finders[2..]),
+            vec![(false, false), (true, false)]
+        );
+        // Light finders that draw a code of their own: both codes.
+        let mut both = code(200.0, 200.0, true).to_vec();
+        both.extend(code(800.0, 300.0, false));
+        assert_eq!(polarities(&both), vec![(false, true), (true, true)]);
     }
 
     #[test]
