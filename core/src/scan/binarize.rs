@@ -102,28 +102,31 @@ impl<'p, 'a> Blocks<'p, 'a> {
         let mut mean = vec![0u32; nblocks];
         let mut contrast = vec![0u8; nblocks];
         {
-            // Column sums, minima and maxima over one band of BLOCK rows (vectorises), then
-            // folded into blocks.
+            // Column sums, minima and maxima over one band of BLOCK rows (one pass a row,
+            // which vectorises), then folded into blocks.
             let mut sum = vec![0u16; w];
-            let mut lo = vec![u8::MAX; w];
+            let mut lo = vec![0u8; w];
             let mut hi = vec![0u8; w];
             for by in 0..bh {
-                sum.fill(0);
-                lo.fill(u8::MAX);
-                hi.fill(0);
                 let y0 = by * BLOCK;
                 let y1 = (y0 + BLOCK).min(h);
+                let first = plane.row(y0);
+                for (((s, l), m), &p) in sum.iter_mut().zip(&mut lo).zip(&mut hi).zip(first) {
+                    (*s, *l, *m) = (u16::from(p), p, p);
+                }
+                for y in y0 + 1..y1 {
+                    let row = plane.row(y);
+                    for (((s, l), m), &p) in sum.iter_mut().zip(&mut lo).zip(&mut hi).zip(row) {
+                        *s += u16::from(p);
+                        *l = (*l).min(p);
+                        *m = (*m).max(p);
+                    }
+                }
                 // Contrast is judged one pixel past the block's right and bottom edges, so an
                 // edge that falls exactly on a block border (a rendered code whose modules line
                 // up with the blocks) still marks the block as holding an edge.
-                for y in y0..(y1 + 1).min(h) {
-                    let row = plane.row(y);
-                    if y < y1 {
-                        for (s, &p) in sum.iter_mut().zip(row) {
-                            *s += u16::from(p);
-                        }
-                    }
-                    for ((l, m), &p) in lo.iter_mut().zip(&mut hi).zip(row) {
+                if y1 < h {
+                    for ((l, m), &p) in lo.iter_mut().zip(&mut hi).zip(plane.row(y1)) {
                         *l = (*l).min(p);
                         *m = (*m).max(p);
                     }
@@ -133,14 +136,16 @@ impl<'p, 'a> Blocks<'p, 'a> {
                     .chunks(BLOCK)
                     .zip(lo.chunks(BLOCK).zip(hi.chunks(BLOCK)));
                 for (bx, (sums, (lows, highs))) in blocks.enumerate() {
-                    let total: u32 = sums.iter().map(|&v| u32::from(v)).sum();
                     // The column past the block's right edge counts for its contrast.
                     let past = ((bx + 1) * BLOCK).min(w - 1);
-                    let darkest = lows.iter().fold(lo[past], |a, &b| a.min(b));
-                    let lightest = highs.iter().fold(hi[past], |a, &b| a.max(b));
                     let i = by * bw + bx;
-                    mean[i] = total / (rows * sums.len() as u32);
-                    contrast[i] = lightest - darkest;
+                    let edge = (lo[past], hi[past]);
+                    // Whole blocks (most) take the same code with their sizes known.
+                    (mean[i], contrast[i]) = if rows == BLOCK as u32 && sums.len() == BLOCK {
+                        fold_block(&sums[..BLOCK], &lows[..BLOCK], &highs[..BLOCK], edge, rows)
+                    } else {
+                        fold_block(sums, lows, highs, edge, rows)
+                    };
                 }
             }
         }
@@ -221,20 +226,26 @@ impl<'p, 'a> Blocks<'p, 'a> {
         let mut limit = vec![0u8; w];
         let mut forced = vec![0u8; w];
         for by in 0..bh {
-            for (bx, (l, f)) in limit
-                .chunks_mut(BLOCK)
-                .zip(forced.chunks_mut(BLOCK))
-                .enumerate()
-            {
-                let i = by * bw + bx;
-                let t = threshold[i].min(255) as u8;
-                let (lim, force) = match kind[i] {
+            let band = by * bw..(by + 1) * bw;
+            let blocks = threshold[band.clone()]
+                .iter()
+                .zip(&kind[band.clone()])
+                .zip(&mean[band]);
+            for (bx, ((&t, &kind), &mean)) in blocks.enumerate() {
+                let t = t.min(255) as u8;
+                let (lim, force) = match kind {
                     Kind::Edges => (t, 0),
-                    Kind::Flat => (0, u8::from(flat_is_dark(mean[i], u32::from(t)))),
+                    Kind::Flat => (0, u8::from(flat_is_dark(mean, u32::from(t)))),
                     Kind::Unresolved => (0, 0),
                 };
-                l.fill(lim);
-                f.fill(force);
+                let columns = bx * BLOCK..((bx + 1) * BLOCK).min(w);
+                if columns.len() == BLOCK {
+                    limit[columns.clone()].copy_from_slice(&[lim; BLOCK]);
+                    forced[columns].copy_from_slice(&[force; BLOCK]);
+                } else {
+                    limit[columns.clone()].fill(lim);
+                    forced[columns].fill(force);
+                }
             }
             for y in by * BLOCK..((by + 1) * BLOCK).min(h) {
                 let row = plane.row(y).iter().zip(&limit).zip(&forced);
@@ -247,6 +258,16 @@ impl<'p, 'a> Blocks<'p, 'a> {
             height: h,
         }
     }
+}
+
+/// One block's mean grey and contrast, from its columns' sums, minima and maxima over `rows`
+/// rows, and the darkest and lightest grey just past it (`edge`).
+#[inline(always)]
+fn fold_block(sums: &[u16], lows: &[u8], highs: &[u8], edge: (u8, u8), rows: u32) -> (u32, u8) {
+    let total: u32 = sums.iter().map(|&v| u32::from(v)).sum();
+    let darkest = lows.iter().fold(edge.0, |a, &b| a.min(b));
+    let lightest = highs.iter().fold(edge.1, |a, &b| a.max(b));
+    (total / (rows * sums.len() as u32), lightest - darkest)
 }
 
 /// The spread a block must exceed to hold an edge rather than noise, from the spreads of all
