@@ -26,9 +26,10 @@
 //!    turned a quarter turn.
 //! 6. Where a downscaled frame showed finders but gave no text, steps 2–5 again at full
 //!    resolution, on the region of the code; where a frame read at full resolution (720p)
-//!    did, steps 2–5 again at half resolution (blur, moiré), then steps 2–4 and `rqrr` on
-//!    the finders' neighbourhoods turned a quarter turn. Where a big photo (downscaled by 3
-//!    or more) showed nothing at all, steps 2–6 again at twice the resolution.
+//!    did, steps 2–5 again at half resolution (blur, moiré; without `rqrr`, only the grey
+//!    look of step 5: [`HALF_LOOKS`]), then steps 2–4 and `rqrr` on the finders'
+//!    neighbourhoods turned a quarter turn. Where a big photo (downscaled by 3 or more)
+//!    showed nothing at all, steps 2–6 again at twice the resolution.
 //!
 //! An image read alone takes every look of steps 5 and 6 (the costlier ones are [`Look`]s);
 //! a camera stream's frame takes the cheap ones and one costly look, with a bound on the
@@ -62,6 +63,14 @@ const WORKING_SHORT_SIDE: usize = 1100;
 /// Images read at full resolution whose short side is at least this many pixels get a look
 /// at half resolution when finders were seen but nothing was read.
 const HALF_LOOK_FROM: usize = 400;
+/// The costlier looks the half-resolution look takes inside it. Its closer, turned and
+/// around looks read, on the monitor sets and sequences, only through `rqrr`; without it (the
+/// mobile library) they read nothing there and cost up to a tenth of a 720p set's time, so
+/// the half-resolution look takes the grey look only.
+#[cfg(feature = "rqrr")]
+const HALF_LOOKS: Looks = Looks::ALL;
+#[cfg(not(feature = "rqrr"))]
+const HALF_LOOKS: Looks = Looks::NONE.with(Look::Grey);
 /// Finder patterns whose modules are narrower than this, in pixels, get a closer look.
 const SMALL_MODULE: f32 = 3.5;
 /// How far around one or two small finders the closer look reaches, in modules: room for
@@ -139,6 +148,14 @@ impl<'a> Effort<'a> {
         }
     }
 
+    /// The same budget, taking only those of its looks that are also in `looks`.
+    fn within(self, looks: Looks) -> Self {
+        Effort {
+            looks: Looks(self.looks.0 & looks.0),
+            ..self
+        }
+    }
+
     /// Whether one more search of finders' neighbourhoods fits, counting it if so.
     fn take_search(self) -> bool {
         let left = self.searches.get();
@@ -185,7 +202,8 @@ pub(crate) fn read_located(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Opt
             // Finders but no text: one more look at half resolution, where a blurred code's
             // edges are sharper per pixel and the box average evens out moiré and noise.
             if effort.looks.has(Look::Half) {
-                let (half, half_region) = look(&Gray::downscaled(plane, 2).plane(), effort);
+                let half_effort = effort.within(HALF_LOOKS);
+                let (half, half_region) = look(&Gray::downscaled(plane, 2).plane(), half_effort);
                 if !half.texts.is_empty() {
                     return (half, half_region.map(|r| scaled(r, 2, plane)));
                 }
