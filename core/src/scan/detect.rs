@@ -18,8 +18,8 @@
 //!    draw no code are not searched around where dark ones draw one (a page's text beside a
 //!    normal code).
 //! 5. Where finders were seen but nothing was read, the second methods, each only if the one
-//!    before failed: `rqrr` on the same bitmap region; `rxing`'s reader with its own
-//!    binariser on the grey region (or neighbourhoods); then `rxing`'s detector on the
+//!    before failed: `rqrr` on the same bitmap region; zxing's hybrid binariser (as
+//!    `rxing`'s) on the grey region (or neighbourhoods); then `rxing`'s detector on the
 //!    finders' neighbourhoods, in case the region was drawn around the wrong finders; last,
 //!    where the finders seen by either threshold are small (modules under 3.5 pixels),
 //!    steps 2–4 and `rqrr` on their region at twice the resolution, and on each code region
@@ -43,14 +43,12 @@ use std::panic::{self, AssertUnwindSafe};
 
 use rxing::common::cpp_essentials::DecoderResult;
 use rxing::common::{
-    BitArray, BitFieldBaseType, BitMatrix, DetectorRXingResult, HybridBinarizer,
-    BIT_FIELD_BASE_BITS,
+    BitArray, BitFieldBaseType, BitMatrix, DetectorRXingResult, BIT_FIELD_BASE_BITS,
 };
 use rxing::qrcode::cpp_port::decoder::Decode;
 use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatternSets, SampleQR};
-use rxing::{BinaryBitmap, Luma8LuminanceSource};
 
-use super::binarize::{Bitmap, Blocks, RADIUS, TIGHT_RADIUS};
+use super::binarize::{hybrid, Bitmap, Blocks, RADIUS, TIGHT_RADIUS};
 use super::finder::{code_box, find_finders, grown, neighbourhoods, Finder, MIN_CODE_SIDE};
 use super::frame::{Gray, Plane};
 
@@ -86,8 +84,8 @@ const MIN_FINDER_HITS: u32 = 2;
 /// the bitmap decoders), each only where finders were seen and nothing was read yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Look {
-    /// `rxing`'s reader, with its own binariser, on each code region's grey pixels (or, for
-    /// finders that draw none, their neighbourhoods').
+    /// zxing's hybrid binariser (as `rxing`'s reader runs it) and `rxing`'s detector on each
+    /// code region's grey pixels (or, for finders that draw none, their neighbourhoods').
     Grey,
     /// `rxing`'s detector on the neighbourhoods of the finders of each polarity that drew a
     /// code region, in case the region was drawn around the wrong finders.
@@ -313,7 +311,7 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
     found.around = neighbourhoods(&seen, plane.width, plane.height);
     for candidate in candidates.iter().filter(|_| looks.has(Look::Grey)) {
         for &area in candidate.areas() {
-            if let Some(text) = rxing_read(&sub_plane(plane, area), candidate.invert) {
+            if let Some(text) = grey_read(&sub_plane(plane, area), candidate.invert) {
                 found.texts.push(text);
                 return (found, candidate.region);
             }
@@ -329,7 +327,7 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
             break;
         }
         for &area in &candidate.around {
-            found.texts = zxing_read_bits(&bitmap, area, candidate.invert);
+            found.texts = zxing_read_bits(&bitmap, area, candidate.invert, true);
             if !found.texts.is_empty() {
                 return (found, None);
             }
@@ -464,7 +462,7 @@ fn read_bits(
             continue;
         }
         for &area in candidate.areas() {
-            *texts = zxing_read_bits(bitmap, area, candidate.invert);
+            *texts = zxing_read_bits(bitmap, area, candidate.invert, true);
             if !texts.is_empty() {
                 return Some(candidate.region);
             }
@@ -482,9 +480,15 @@ fn read_bits(
     None
 }
 
-/// Runs `rxing`'s port of zxing-cpp's QR detector and decoder on a region of our bitmap,
-/// catching any panic; gives the text of every code it reads there.
-fn zxing_read_bits(bitmap: &Bitmap, (x0, y0, x1, y1): Region, invert: bool) -> Vec<String> {
+/// Runs `rxing`'s port of zxing-cpp's QR detector and decoder on a region of our bitmap
+/// (`invert`: swapping dark and light; `try_harder`: its slower finder search), catching any
+/// panic; gives the text of every code it reads there.
+fn zxing_read_bits(
+    bitmap: &Bitmap,
+    (x0, y0, x1, y1): Region,
+    invert: bool,
+    try_harder: bool,
+) -> Vec<String> {
     let w = bitmap.width;
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
         let width = x1 - x0;
@@ -508,7 +512,7 @@ fn zxing_read_bits(bitmap: &Bitmap, (x0, y0, x1, y1): Region, invert: bool) -> V
             }
             matrix.setRow((y - y0) as u32, &row);
         }
-        Some(decode_matrix(&matrix, true))
+        Some(decode_matrix(&matrix, try_harder))
     }));
     result.ok().flatten().unwrap_or_default()
 }
@@ -603,27 +607,16 @@ fn rqrr_read(bitmap: &Bitmap, (x0, y0, x1, y1): Region, invert: bool) -> Vec<Str
     result.unwrap_or_default()
 }
 
-/// Runs `rxing`'s binariser and QR reader (its port of zxing-cpp's) on a grey plane, catching
-/// any panic; gives the first text read.
-fn rxing_read(plane: &Plane<'_>, invert: bool) -> Option<String> {
-    let mut pixels = Vec::with_capacity(plane.width * plane.height);
-    for y in 0..plane.height {
-        let row = plane.row(y);
-        if invert {
-            pixels.extend(row.iter().map(|&p| 255 - p));
-        } else {
-            pixels.extend_from_slice(row);
-        }
-    }
-    let (w, h) = (plane.width as u32, plane.height as u32);
-    let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        let source = Luma8LuminanceSource::new(pixels, w, h).ok()?;
-        let bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
-        decode_matrix(bitmap.get_black_matrix(), false)
-            .into_iter()
-            .next()
-    }));
-    result.ok().flatten()
+/// The grey look on a plane: zxing's hybrid threshold ([`hybrid`]; `invert` for light
+/// finders), then `rxing`'s detector with its quicker finder search, as `rxing`'s own reader
+/// runs them; gives the first text read. A plane under five blocks a side gets no grey look:
+/// a code there has modules under two pixels, which the closer look is for.
+fn grey_read(plane: &Plane<'_>, invert: bool) -> Option<String> {
+    let bitmap = hybrid(plane, invert)?;
+    let whole = (0, 0, bitmap.width, bitmap.height);
+    zxing_read_bits(&bitmap, whole, false, false)
+        .into_iter()
+        .next()
 }
 
 #[cfg(test)]
