@@ -311,5 +311,18 @@ mod tests {
         let turned = Gray::turned(&Plane::new(3, 2, 3, &buf).expect("plane"));
         assert_eq!((turned.width, turned.height), (2, 3));
         assert_eq!(turned.data, [4, 1, 5, 2, 6, 3]);
+        // A plane with a wider stride: the pixel at (x, y) becomes the pixel at (h - 1 - y, x).
+        let (w, h, stride) = (37, 21, 40);
+        let buf = crate::scan::test_noise(stride * h, 7);
+        let turned =
+            Gray::turned(&Plane::new(w as u32, h as u32, stride as u32, &buf).expect("plane"));
+        assert_eq!((turned.width, turned.height), (h, w));
+        for (y, x) in (0..h).flat_map(|y| (0..w).map(move |x| (y, x))) {
+            assert_eq!(
+                turned.data[x * h + (h - 1 - y)],
+                buf[y * stride + x],
+                "({x}, {y})"
+            );
+        }
     }
 }
