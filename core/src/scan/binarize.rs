@@ -130,11 +130,14 @@ impl<'p, 'a> Blocks<'p, 'a> {
                     let i = by * bw + bx;
                     let edge = (lo[past], hi[past]);
                     // Whole blocks (most) take the same code with their sizes known.
-                    (mean[i], contrast[i]) = if rows == BLOCK as u32 && sums.len() == BLOCK {
-                        fold_block(&sums[..BLOCK], &lows[..BLOCK], &highs[..BLOCK], edge, rows)
+                    let (total, darkest, lightest) = if rows == BLOCK as u32 && sums.len() == BLOCK
+                    {
+                        fold_block(&sums[..BLOCK], &lows[..BLOCK], &highs[..BLOCK], edge)
                     } else {
-                        fold_block(sums, lows, highs, edge, rows)
+                        fold_block(sums, lows, highs, edge)
                     };
+                    mean[i] = total / (rows * sums.len() as u32);
+                    contrast[i] = lightest - darkest;
                 }
             }
         }
@@ -276,14 +279,15 @@ fn column_stats(
     }
 }
 
-/// One block's mean grey and contrast, from its columns' sums, minima and maxima over `rows`
-/// rows, and the darkest and lightest grey just past it (`edge`).
+/// One block's total grey and its darkest and lightest grey, from its columns' sums, minima
+/// and maxima; `edge` (the darkest and lightest grey of pixels counted with it) starts the
+/// extremes.
 #[inline(always)]
-fn fold_block(sums: &[u16], lows: &[u8], highs: &[u8], edge: (u8, u8), rows: u32) -> (u32, u8) {
+fn fold_block(sums: &[u16], lows: &[u8], highs: &[u8], edge: (u8, u8)) -> (u32, u8, u8) {
     let total: u32 = sums.iter().map(|&v| u32::from(v)).sum();
     let darkest = lows.iter().fold(edge.0, |a, &b| a.min(b));
     let lightest = highs.iter().fold(edge.1, |a, &b| a.max(b));
-    (total / (rows * sums.len() as u32), lightest - darkest)
+    (total, darkest, lightest)
 }
 
 /// Below this spread a block of zxing's hybrid threshold ([`hybrid`]) is flat.
@@ -318,9 +322,12 @@ pub(crate) fn hybrid(plane: &Plane<'_>, invert: bool) -> Option<Bitmap> {
         column_stats(plane, y0..y0 + BLOCK, &mut sum, &mut lo, &mut hi);
         for bx in 0..bw {
             let columns = start(bx, w)..start(bx, w) + BLOCK;
-            let total: u32 = sum[columns.clone()].iter().map(|&v| u32::from(v)).sum();
-            let darkest = lo[columns.clone()].iter().fold(u8::MAX, |a, &b| a.min(b));
-            let lightest = hi[columns].iter().fold(0, |a, &b| a.max(b));
+            let (total, darkest, lightest) = fold_block(
+                &sum[columns.clone()],
+                &lo[columns.clone()],
+                &hi[columns],
+                (u8::MAX, 0),
+            );
             let spread = lightest - darkest;
             // Inverted, the darkest grey is the lightest pixel.
             let (total, darkest) = if invert {
