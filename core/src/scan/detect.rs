@@ -501,14 +501,11 @@ fn zxing_read_bits(
                 .chunks(BIT_FIELD_BASE_BITS)
                 .enumerate()
             {
-                let bits = pixels
-                    .chunks(8)
-                    .enumerate()
-                    .fold(0, |acc: BitFieldBaseType, (i, eight)| {
-                        acc | (pack_eight(eight) << (8 * i))
-                    });
                 let valid = BitFieldBaseType::MAX >> (BIT_FIELD_BASE_BITS - pixels.len());
-                row.setBulk(word * BIT_FIELD_BASE_BITS, (bits ^ flip) & valid);
+                row.setBulk(
+                    word * BIT_FIELD_BASE_BITS,
+                    (pack_word(pixels) ^ flip) & valid,
+                );
             }
             matrix.setRow((y - y0) as u32, &row);
         }
@@ -517,13 +514,30 @@ fn zxing_read_bits(
     result.ok().flatten().unwrap_or_default()
 }
 
-/// Up to eight pixels of a bitmap (each 0 or 1) as the low bits of a word, the first pixel
-/// lowest: one multiplication gathers the lowest bit of each byte into the top byte.
+/// Up to a word's width of pixels of a bitmap (each 0 or 1) as the bits of a word, the first
+/// pixel lowest.
 #[inline]
-fn pack_eight(pixels: &[u8]) -> BitFieldBaseType {
-    let mut bytes = [0u8; 8];
-    bytes[..pixels.len()].copy_from_slice(pixels);
-    let spread = u64::from_le_bytes(bytes) & 0x0101_0101_0101_0101;
+fn pack_word(pixels: &[u8]) -> BitFieldBaseType {
+    let mut eights = pixels.chunks_exact(8);
+    let mut bits = 0;
+    for (i, eight) in eights.by_ref().enumerate() {
+        // Whole chunks as fixed-size arrays: no copy of a length known only at run time.
+        bits |= pack_eight(eight.try_into().unwrap_or_default()) << (8 * i);
+    }
+    let rest = eights.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        bits |= pack_eight(last) << (8 * (pixels.len() / 8));
+    }
+    bits
+}
+
+/// Eight pixels of a bitmap (each 0 or 1) as the low bits of a word, the first pixel lowest:
+/// one multiplication gathers the lowest bit of each byte into the top byte.
+#[inline]
+fn pack_eight(pixels: [u8; 8]) -> BitFieldBaseType {
+    let spread = u64::from_le_bytes(pixels) & 0x0101_0101_0101_0101;
     (spread.wrapping_mul(0x0102_0408_1020_4080) >> 56) as BitFieldBaseType
 }
 
@@ -717,10 +731,21 @@ mod tests {
     }
 
     #[test]
-    fn eight_pixels_pack_first_lowest() {
-        assert_eq!(pack_eight(&[1, 0, 0, 0, 0, 0, 0, 0]), 0b1);
-        assert_eq!(pack_eight(&[0, 1, 1, 0, 0, 0, 0, 1]), 0b1000_0110);
-        assert_eq!(pack_eight(&[1, 1, 1]), 0b111);
-        assert_eq!(pack_eight(&[1; 8]), 0xFF);
+    fn pixels_pack_first_lowest() {
+        assert_eq!(pack_eight([1, 0, 0, 0, 0, 0, 0, 0]), 0b1);
+        assert_eq!(pack_eight([0, 1, 1, 0, 0, 0, 0, 1]), 0b1000_0110);
+        assert_eq!(pack_word(&[1, 1, 1]), 0b111);
+        assert_eq!(pack_word(&[1; 8]), 0xFF);
+        // Whole chunks of eight and a remainder, up to a full word.
+        for len in [9, 13, 16, 63, BIT_FIELD_BASE_BITS] {
+            let pixels: Vec<u8> = (0..len)
+                .map(|i| u8::from(i % 3 == 0 || i % 7 == 5))
+                .collect();
+            let expected = pixels
+                .iter()
+                .enumerate()
+                .fold(0, |acc, (i, &p)| acc | BitFieldBaseType::from(p) << i);
+            assert_eq!(pack_word(&pixels), expected, "{len} pixels");
+        }
     }
 }
