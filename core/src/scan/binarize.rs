@@ -44,6 +44,34 @@ pub(crate) struct Bitmap {
     pub height: usize,
 }
 
+/// Up to 64 pixels of a bitmap row (each 0 or 1) as the bits of a word, the first pixel
+/// lowest.
+#[inline]
+pub(crate) fn pack_word(pixels: &[u8]) -> u64 {
+    debug_assert!(pixels.len() <= 64);
+    let mut eights = pixels.chunks_exact(8);
+    let mut bits = 0;
+    for (i, eight) in eights.by_ref().enumerate() {
+        // Whole chunks as fixed-size arrays: no copy of a length known only at run time.
+        bits |= pack_eight(eight.try_into().unwrap_or_default()) << (8 * i);
+    }
+    let rest = eights.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        bits |= pack_eight(last) << (8 * (pixels.len() / 8));
+    }
+    bits
+}
+
+/// Eight pixels of a bitmap (each 0 or 1) as the low bits of a word, the first pixel lowest:
+/// one multiplication gathers the lowest bit of each byte into the top byte.
+#[inline]
+fn pack_eight(pixels: [u8; 8]) -> u64 {
+    let spread = u64::from_le_bytes(pixels) & 0x0101_0101_0101_0101;
+    spread.wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
 thread_local! {
     /// The pixels of the last bitmap dropped on this thread, for the next to reuse: the pages
     /// of a fresh 1080p buffer fault in one by one as they are first written, which took as
@@ -490,6 +518,25 @@ fn spread_thresholds(threshold: &mut [u32], kind: &mut [Kind], mean: &[u32], bw:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pixels_pack_first_lowest() {
+        assert_eq!(pack_eight([1, 0, 0, 0, 0, 0, 0, 0]), 0b1);
+        assert_eq!(pack_eight([0, 1, 1, 0, 0, 0, 0, 1]), 0b1000_0110);
+        assert_eq!(pack_word(&[1, 1, 1]), 0b111);
+        assert_eq!(pack_word(&[1; 8]), 0xFF);
+        // Whole chunks of eight and a remainder, up to a full word.
+        for len in [9, 13, 16, 63, 64] {
+            let pixels: Vec<u8> = (0..len)
+                .map(|i| u8::from(i % 3 == 0 || i % 7 == 5))
+                .collect();
+            let expected = pixels
+                .iter()
+                .enumerate()
+                .fold(0, |acc, (i, &p)| acc | u64::from(p) << i);
+            assert_eq!(pack_word(&pixels), expected, "{len} pixels");
+        }
+    }
 
     /// `rxing`'s `HybridBinarizer` on `plane` (inverted when asked): 1 for dark.
     fn rxing_hybrid(plane: &Plane<'_>, invert: bool) -> Vec<u8> {

@@ -48,7 +48,7 @@ use rxing::common::{
 use rxing::qrcode::cpp_port::decoder::Decode;
 use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatternSets, SampleQR};
 
-use super::binarize::{hybrid, Bitmap, Blocks, RADIUS, TIGHT_RADIUS};
+use super::binarize::{hybrid, pack_word, Bitmap, Blocks, RADIUS, TIGHT_RADIUS};
 use super::finder::{code_box, find_finders, grown, neighbourhoods, Finder, MIN_CODE_SIDE};
 use super::frame::{Gray, Plane};
 
@@ -504,7 +504,7 @@ fn zxing_read_bits(
                 let valid = BitFieldBaseType::MAX >> (BIT_FIELD_BASE_BITS - pixels.len());
                 row.setBulk(
                     word * BIT_FIELD_BASE_BITS,
-                    (pack_word(pixels) ^ flip) & valid,
+                    (pack_word(pixels) as BitFieldBaseType ^ flip) & valid,
                 );
             }
             matrix.setRow((y - y0) as u32, &row);
@@ -512,33 +512,6 @@ fn zxing_read_bits(
         Some(decode_matrix(&matrix, try_harder))
     }));
     result.ok().flatten().unwrap_or_default()
-}
-
-/// Up to a word's width of pixels of a bitmap (each 0 or 1) as the bits of a word, the first
-/// pixel lowest.
-#[inline]
-fn pack_word(pixels: &[u8]) -> BitFieldBaseType {
-    let mut eights = pixels.chunks_exact(8);
-    let mut bits = 0;
-    for (i, eight) in eights.by_ref().enumerate() {
-        // Whole chunks as fixed-size arrays: no copy of a length known only at run time.
-        bits |= pack_eight(eight.try_into().unwrap_or_default()) << (8 * i);
-    }
-    let rest = eights.remainder();
-    if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        bits |= pack_eight(last) << (8 * (pixels.len() / 8));
-    }
-    bits
-}
-
-/// Eight pixels of a bitmap (each 0 or 1) as the low bits of a word, the first pixel lowest:
-/// one multiplication gathers the lowest bit of each byte into the top byte.
-#[inline]
-fn pack_eight(pixels: [u8; 8]) -> BitFieldBaseType {
-    let spread = u64::from_le_bytes(pixels) & 0x0101_0101_0101_0101;
-    (spread.wrapping_mul(0x0102_0408_1020_4080) >> 56) as BitFieldBaseType
 }
 
 /// The texts of the QR codes `rxing`'s detector finds in a binarised image (`try_harder`: its
@@ -728,24 +701,5 @@ mod tests {
         let mut both = code(200.0, 200.0, true).to_vec();
         both.extend(code(800.0, 300.0, false));
         assert_eq!(polarities(&both), vec![(false, true), (true, true)]);
-    }
-
-    #[test]
-    fn pixels_pack_first_lowest() {
-        assert_eq!(pack_eight([1, 0, 0, 0, 0, 0, 0, 0]), 0b1);
-        assert_eq!(pack_eight([0, 1, 1, 0, 0, 0, 0, 1]), 0b1000_0110);
-        assert_eq!(pack_word(&[1, 1, 1]), 0b111);
-        assert_eq!(pack_word(&[1; 8]), 0xFF);
-        // Whole chunks of eight and a remainder, up to a full word.
-        for len in [9, 13, 16, 63, BIT_FIELD_BASE_BITS] {
-            let pixels: Vec<u8> = (0..len)
-                .map(|i| u8::from(i % 3 == 0 || i % 7 == 5))
-                .collect();
-            let expected = pixels
-                .iter()
-                .enumerate()
-                .fold(0, |acc, (i, &p)| acc | BitFieldBaseType::from(p) << i);
-            assert_eq!(pack_word(&pixels), expected, "{len} pixels");
-        }
     }
 }

@@ -3,7 +3,7 @@
 //! one candidate per pattern. Cheap enough to run on every camera frame, so that the decoders
 //! only run where a code is likely, and only on the part of the frame around it.
 
-use super::binarize::Bitmap;
+use super::binarize::{pack_word, Bitmap};
 
 /// A finder pattern candidate.
 #[derive(Debug, Clone, Copy)]
@@ -25,15 +25,6 @@ const MAX_CANDIDATES: usize = 64;
 
 /// Images whose short side is at least this many pixels are scanned every other row.
 const ROW_STEP_FROM: usize = 600;
-
-/// Eight bytes of `row` from `x` (which must leave eight bytes) as one word, the first byte
-/// lowest.
-#[inline]
-fn word_at(row: &[u8], x: usize) -> u64 {
-    let mut word = [0u8; 8];
-    word.copy_from_slice(&row[x..x + 8]);
-    u64::from_le_bytes(word)
-}
 
 /// What the finder search saw in a bitmap.
 #[derive(Debug, Default)]
@@ -71,27 +62,8 @@ pub(crate) fn find_finders(bitmap: &Bitmap, min_hits: u32) -> FinderSearch {
         let mut runs = [0usize; 5];
         let mut colour = row[0];
         let mut start = 0usize;
-        let mut x = 1;
-        while x <= w {
-            if x < w && row[x] == colour {
-                // To the run's end eight pixels at a time: the first pixel of another colour
-                // is the lowest byte that differs.
-                let same = u64::from_le_bytes([colour; 8]);
-                while x + 8 <= w {
-                    let differ = word_at(row, x) ^ same;
-                    if differ != 0 {
-                        x += differ.trailing_zeros() as usize / 8;
-                        break;
-                    }
-                    x += 8;
-                }
-                while x < w && row[x] == colour {
-                    x += 1;
-                }
-                continue;
-            }
-            runs.rotate_left(1);
-            runs[4] = x - start;
+        for x in run_ends(row) {
+            runs = [runs[1], runs[2], runs[3], runs[4], x - start];
             // Runs 0, 2 and 4 have the colour of the run just closed.
             if looks_like_finder(&runs) {
                 let centre_start = start - runs[3] - runs[2];
@@ -103,11 +75,8 @@ pub(crate) fn find_finders(bitmap: &Bitmap, min_hits: u32) -> FinderSearch {
                     search.glimpsed = true;
                 }
             }
-            if x < w {
-                colour = row[x];
-                start = x;
-            }
-            x += 1;
+            colour ^= 1;
+            start = x;
         }
         retire_passed(&mut live, &mut search.finders, y as f32, min_hits);
         if live.len() + search.finders.len() > MAX_CANDIDATES {
@@ -118,6 +87,59 @@ pub(crate) fn find_finders(bitmap: &Bitmap, min_hits: u32) -> FinderSearch {
         .finders
         .extend(live.into_iter().filter(|f| f.hits >= min_hits));
     search
+}
+
+/// Where each run of a bitmap row ends (the next run's first pixel), then the row's end.
+fn run_ends(row: &[u8]) -> RunEnds<'_> {
+    RunEnds {
+        row,
+        base: 0,
+        next: 0,
+        changes: 0,
+        before: row.first().map_or(0, |&p| u64::from(p)),
+        ended: false,
+    }
+}
+
+/// The iterator of [`run_ends`]: 64 pixels at a time, the bits of a word set where a pixel
+/// differs from the one before (a noisy row has a run every pixel or two).
+struct RunEnds<'r> {
+    row: &'r [u8],
+    /// The first pixel of the word `changes` holds, and of the next word.
+    base: usize,
+    next: usize,
+    /// The run ends in the current word not given yet, as bits from `base`.
+    changes: u64,
+    /// The last pixel of the word before, as the lowest bit.
+    before: u64,
+    /// Whether the row's end was given.
+    ended: bool,
+}
+
+impl Iterator for RunEnds<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.changes == 0 {
+            if self.next >= self.row.len() {
+                if self.ended {
+                    return None;
+                }
+                self.ended = true;
+                return Some(self.row.len());
+            }
+            let pixels = &self.row[self.next..(self.next + 64).min(self.row.len())];
+            let bits = pack_word(pixels);
+            self.changes = (bits ^ ((bits << 1) | self.before)) & (u64::MAX >> (64 - pixels.len()));
+            self.before = bits >> 63;
+            self.base = self.next;
+            self.next += pixels.len();
+        }
+        let x = self.base + self.changes.trailing_zeros() as usize;
+        self.changes &= self.changes - 1;
+        Some(x)
+    }
 }
 
 /// Moves the candidates of `live` that rows from `y` on can no longer cross into `done`
@@ -362,6 +384,22 @@ fn could_be_corners(corner: &Finder, a: &Finder, b: &Finder) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_ends_are_where_each_run_ends_across_words() {
+        // Runs of 1 to 70 pixels, alternating colours, across several 64-pixel words.
+        for first in [0u8, 1] {
+            let mut row = Vec::new();
+            let mut expected = Vec::new();
+            for (i, len) in (1..=70).chain([64, 1, 128]).enumerate() {
+                row.extend(std::iter::repeat_n(first ^ (i % 2) as u8, len));
+                expected.push(row.len());
+            }
+            assert_eq!(run_ends(&row).collect::<Vec<_>>(), expected);
+        }
+        assert_eq!(run_ends(&[1]).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(run_ends(&[0; 64]).collect::<Vec<_>>(), vec![64]);
+    }
 
     #[test]
     fn finder_ratios() {
