@@ -159,31 +159,37 @@ impl Gray {
     /// gets finder rings and module edges the binariser and the detector can place.
     pub fn doubled(plane: &Plane<'_>) -> Gray {
         let (w, h) = (plane.width, plane.height);
-        let mut data = Vec::with_capacity(4 * w * h);
+        let mut data = vec![0u8; 4 * w * h];
         // Each output pixel lies a quarter of a pixel from its nearest source pixel: weights
-        // 3:1 towards it, along each axis.
-        let blend = |near: u8, far: u8| 3 * u16::from(near) + u16::from(far);
-        let mut line = vec![0u16; 2 * w];
-        for y in 0..2 * h {
+        // 3:1 towards it along each axis, 9:3:3:1 in all, summing to 16. Down the columns
+        // first (`vertical`: 3·near + far), then along the row.
+        let mut vertical = vec![0u16; w];
+        for (y, out) in data.chunks_exact_mut(2 * w).enumerate() {
             let near = plane.row((y / 2).min(h - 1));
             let far = plane.row(if y % 2 == 0 {
                 (y / 2).saturating_sub(1)
             } else {
                 (y / 2 + 1).min(h - 1)
             });
-            for (x, out) in line.iter_mut().enumerate() {
-                let (xn, xf) = (
-                    x / 2,
-                    if x % 2 == 0 {
-                        (x / 2).saturating_sub(1)
-                    } else {
-                        (x / 2 + 1).min(w - 1)
-                    },
-                );
-                // Weights 9:3:3:1, summing to 16.
-                *out = 3 * blend(near[xn], near[xf]) + blend(far[xn], far[xf]);
+            for ((v, &n), &f) in vertical.iter_mut().zip(near).zip(far) {
+                *v = 3 * u16::from(n) + u16::from(f);
             }
-            data.extend(line.iter().map(|&v| ((v + 8) >> 4) as u8));
+            let blend = |centre: u16, side: u16| ((3 * centre + side + 8) >> 4) as u8;
+            // Source pixel `x` gives output pixels 2x (blended with x - 1) and 2x + 1 (with
+            // x + 1); the edges blend with themselves.
+            out[0] = blend(vertical[0], vertical[0]);
+            out[2 * w - 1] = blend(vertical[w - 1], vertical[w - 1]);
+            if w > 1 {
+                out[1] = blend(vertical[0], vertical[1]);
+                out[2 * w - 2] = blend(vertical[w - 1], vertical[w - 2]);
+                for (pair, three) in out[2..2 * w - 2]
+                    .chunks_exact_mut(2)
+                    .zip(vertical.windows(3))
+                {
+                    pair[0] = blend(three[1], three[0]);
+                    pair[1] = blend(three[1], three[2]);
+                }
+            }
         }
         Gray {
             data,
@@ -373,6 +379,29 @@ mod tests {
         assert_eq!(big.data[4..], big.data[..4]);
         let one = Gray::doubled(&Plane::new(1, 1, 1, &[77]).expect("plane"));
         assert_eq!(one.data, [77; 4]);
+        // On noise, with a wider stride: each output pixel weighs its nearest source pixel 9,
+        // the next ones along the row and down the column 3 each, the diagonal one 1.
+        let (w, h, stride) = (13usize, 7usize, 16usize);
+        let buf = crate::scan::test_noise(stride * h, 5);
+        let plane = Plane::new(w as u32, h as u32, stride as u32, &buf).expect("plane");
+        let big = Gray::doubled(&plane);
+        let next = |i: usize, n: usize| {
+            if i.is_multiple_of(2) {
+                (i / 2).saturating_sub(1)
+            } else {
+                (i / 2 + 1).min(n - 1)
+            }
+        };
+        for (y, x) in (0..2 * h).flat_map(|y| (0..2 * w).map(move |x| (y, x))) {
+            let at = |x: usize, y: usize| u32::from(buf[y * stride + x]);
+            let (xn, yn, xf, yf) = (x / 2, y / 2, next(x, w), next(y, h));
+            let sum = 9 * at(xn, yn) + 3 * at(xf, yn) + 3 * at(xn, yf) + at(xf, yf);
+            assert_eq!(
+                u32::from(big.data[y * 2 * w + x]),
+                (sum + 8) / 16,
+                "({x}, {y})"
+            );
+        }
     }
 
     #[test]
