@@ -3,7 +3,7 @@
 //! Only blocks whose spread stands above the frame's noise are thresholded pixel by pixel; the
 //! others go one way as a whole, so noise and moiré do not binarise as specks.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 
 use super::frame::Plane;
 
@@ -72,24 +72,45 @@ fn pack_eight(pixels: [u8; 8]) -> u64 {
     spread.wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
+/// How many dropped bitmaps' pixels a scanning thread keeps for the next bitmaps: as many as
+/// are alive at once in a look (the first threshold's, and a closer or turned look's two).
+const SPARE_BITMAPS: usize = 3;
+
 thread_local! {
-    /// The pixels of the last bitmap dropped on this thread, for the next to reuse: the pages
+    /// The pixels of the last bitmaps dropped on this thread, for the next to reuse: the pages
     /// of a fresh 1080p buffer fault in one by one as they are first written, which took as
-    /// long as the rest of binarising (about 1 ms a frame). One buffer a scanning thread.
-    static SPARE_BITS: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    /// long as the rest of binarising (about 1 ms a frame). With one buffer kept, the second
+    /// threshold's bitmap still faulted in on every frame that took it.
+    static SPARE_BITS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Hands the pixels to the next bitmap made on this thread (the bigger buffer is kept).
+/// An empty buffer for `len` pixels: a spare one that holds them (the smallest), else the
+/// biggest spare (which grows), else a new one.
+fn spare_bits(len: usize) -> Vec<u8> {
+    SPARE_BITS.with_borrow_mut(|spares| {
+        let fits = (0..spares.len())
+            .filter(|&i| spares[i].capacity() >= len)
+            .min_by_key(|&i| spares[i].capacity());
+        let pick = fits.or_else(|| (0..spares.len()).max_by_key(|&i| spares[i].capacity()));
+        let mut bits = pick.map(|i| spares.swap_remove(i)).unwrap_or_default();
+        bits.clear();
+        bits.reserve(len);
+        bits
+    })
+}
+
+/// Hands the pixels to the next bitmaps made on this thread (the biggest buffers are kept).
 impl Drop for Bitmap {
     fn drop(&mut self) {
         let bits = std::mem::take(&mut self.bits);
-        SPARE_BITS.with(|spare| {
-            let kept = spare.take();
-            spare.set(if bits.capacity() >= kept.capacity() {
-                bits
-            } else {
-                kept
-            });
+        SPARE_BITS.with_borrow_mut(|spares| {
+            spares.push(bits);
+            if spares.len() > SPARE_BITMAPS {
+                let smallest = (0..spares.len()).min_by_key(|&i| spares[i].capacity());
+                if let Some(i) = smallest {
+                    spares.swap_remove(i);
+                }
+            }
         });
     }
 }
@@ -240,9 +261,7 @@ impl<'p, 'a> Blocks<'p, 'a> {
         // Per band of rows: each pixel is dark when below its block's threshold (blocks with
         // edges) or when its block is flat and dark; spread to pixel columns, so the inner loop
         // vectorises.
-        let mut bits = SPARE_BITS.with(Cell::take);
-        bits.clear();
-        bits.reserve(w * h);
+        let mut bits = spare_bits(w * h);
         let mut limit = vec![0u8; w];
         let mut forced = vec![0u8; w];
         for by in 0..bh {
@@ -383,9 +402,7 @@ pub(crate) fn hybrid(plane: &Plane<'_>, invert: bool) -> Option<Bitmap> {
     // Thresholds spread to pixel columns, one band of rows at a time. The last two blocks of
     // a row or column, which overlap, share their 5×5 neighbourhood, so either threshold is
     // the pixel's.
-    let mut bits = SPARE_BITS.with(Cell::take);
-    bits.clear();
-    bits.reserve(w * h);
+    let mut bits = spare_bits(w * h);
     let mut limit = vec![0u8; w];
     for by in 0..bh {
         let cy = by.clamp(2, bh - 3);
