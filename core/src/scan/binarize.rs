@@ -616,6 +616,25 @@ mod tests {
     }
 
     #[test]
+    fn bitmaps_alive_together_reuse_their_buffers_once_dropped() {
+        // The first threshold's bitmap and a nested look's two, alive at once (each test runs
+        // on a thread of its own, so the spares are this test's): once dropped, the next
+        // three bitmaps, smaller, take their buffers instead of new ones of their own size.
+        let data = vec![200u8; 64 * 48];
+        let big = Plane::new(64, 48, 64, &data).expect("plane");
+        let small = Plane::new(32, 24, 64, &data).expect("plane");
+        let first: Vec<Bitmap> = (0..SPARE_BITMAPS)
+            .map(|_| Blocks::of(&big).binarize(RADIUS))
+            .collect();
+        drop(first);
+        let next: Vec<Bitmap> = (0..SPARE_BITMAPS)
+            .map(|_| Blocks::of(&small).binarize(RADIUS))
+            .collect();
+        assert!(next.iter().all(|b| b.bits.capacity() >= 64 * 48));
+        assert!(next.iter().all(|b| b.bits.len() == 32 * 24));
+    }
+
+    #[test]
     fn flat_image_is_all_light() {
         let data = vec![200u8; 64 * 48];
         let plane = Plane::new(64, 48, 64, &data).expect("plane");
