@@ -14,9 +14,9 @@
 //!    zxing-cpp's QR detector and decoder, fed our bitmap. Where no three finders of a
 //!    polarity could be, the detector searches for the code's other finders itself, in the
 //!    neighbourhood of each finder seen (as far as a code reaches from its corner), not over
-//!    the whole image: a page's text that looks like finders costs little. Light finders that
-//!    draw no code are not searched around where dark ones draw one (a page's text beside a
-//!    normal code).
+//!    the whole image: a page's text that looks like finders costs little. Light finders
+//!    count only where three of them could be an inverted code's corners: alone, they are
+//!    the gaps of a page's dark text.
 //! 5. Where finders were seen but nothing was read, the second methods, each only if the one
 //!    before failed: `rqrr` on the same bitmap region; zxing's hybrid binariser (as
 //!    `rxing`'s) on the grey region (or neighbourhoods); then `rxing`'s detector on the
@@ -49,7 +49,9 @@ use rxing::qrcode::cpp_port::decoder::Decode;
 use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatternSets, SampleQR};
 
 use super::binarize::{hybrid, pack_word, Bitmap, Blocks, RADIUS, TIGHT_RADIUS};
-use super::finder::{code_box, find_finders, grown, neighbourhoods, Finder, MIN_CODE_SIDE};
+use super::finder::{
+    code_box, corner_triples, find_finders, grown, neighbourhoods, Finder, MIN_CODE_SIDE,
+};
 use super::frame::{Gray, Plane};
 
 /// Frames are downscaled by whole factors until their short side is about this many pixels.
@@ -288,7 +290,7 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
         if !search.glimpsed {
             break;
         }
-        let finders = search.finders;
+        let finders = without_page_text(search.finders);
         if finders.is_empty() {
             continue;
         }
@@ -418,10 +420,21 @@ impl Candidate {
     }
 }
 
-/// A candidate for each polarity with finders. Light finders that draw no code region of
-/// their own give none where dark finders draw one: a frame shows one code, most likely dark
-/// on light, and light finders beside it are the page's texture (text, icons), whose
-/// neighbourhoods cost `rxing`'s finder search most of the frame.
+/// The finders worth the decoders' time: the dark ones, and the light ones only where three
+/// of them could be one code's corners. Light finders of which no three could be are a page's
+/// text (the light gaps between dark strokes look like a light-on-dark finder's middle, a
+/// dozen of them on a page seen from afar): searching their neighbourhoods, and the costlier
+/// looks they led to, cost up to 40 ms a frame and read no frame of the monitor sets or photo
+/// of the corpus. An inverted code is still read where three of its finders are seen.
+fn without_page_text(mut finders: Vec<Finder>) -> Vec<Finder> {
+    let light: Vec<Finder> = finders.iter().filter(|f| !f.dark).copied().collect();
+    if !light.is_empty() && corner_triples(&light).next().is_none() {
+        finders.retain(|f| f.dark);
+    }
+    finders
+}
+
+/// A candidate for each polarity with finders.
 fn code_candidates(finders: &[Finder], bitmap: &Bitmap) -> Vec<Candidate> {
     let (w, h) = (bitmap.width, bitmap.height);
     let mut candidates: Vec<Candidate> = Vec::with_capacity(2);
@@ -435,9 +448,6 @@ fn code_candidates(finders: &[Finder], bitmap: &Bitmap) -> Vec<Candidate> {
             continue;
         }
         let region = code_box(&group, w, h);
-        if region.is_none() && candidates.iter().any(|c| c.region.is_some()) {
-            continue;
-        }
         candidates.push(Candidate {
             region,
             invert,
@@ -661,7 +671,34 @@ mod tests {
     }
 
     #[test]
-    fn light_finders_beside_a_dark_code_give_no_candidate_unless_they_draw_a_code_too() {
+    fn light_look_alikes_alone_are_not_searched_and_an_inverted_code_among_them_reads() {
+        // The frame above inverted: light finder look-alikes on a dark page (as the gaps
+        // between a page's strokes give), and a light-on-dark code among them.
+        let text = "https://example.com/ibkey/inverted";
+        let mut frame = code_among_look_alikes(text);
+        frame.data.iter_mut().for_each(|v| *v = 255 - *v);
+        assert_eq!(read(&frame.plane()).texts, vec![text.to_string()]);
+        // The first row of look-alikes alone: five light finders in a line, no three of them
+        // a code's corners, so no decoder and no costlier look runs.
+        for y in 380..720 {
+            frame.data[y * 1280 + 880..(y + 1) * 1280].fill(55);
+        }
+        for y in 66..90 {
+            frame.data[y * 1280..y * 1280 + 240].fill(55);
+        }
+        let plane = frame.plane();
+        let bitmap = Blocks::of(&plane).binarize(RADIUS);
+        let finders = find_finders(&bitmap, MIN_FINDER_HITS).finders;
+        assert!(
+            finders.len() == 5 && finders.iter().all(|f| !f.dark),
+            "{finders:?}"
+        );
+        let found = read(&plane);
+        assert!(found.texts.is_empty() && !found.finders_seen, "{found:?}");
+    }
+
+    #[test]
+    fn light_finders_count_only_where_they_draw_a_code_of_their_own() {
         let finder = |x: f32, y: f32, dark: bool| Finder {
             x,
             y,
@@ -682,7 +719,8 @@ mod tests {
             ]
         };
         let polarities = |finders: &[Finder]| -> Vec<(bool, bool)> {
-            code_candidates(finders, &bitmap)
+            let worth = without_page_text(finders.to_vec());
+            code_candidates(&worth, &bitmap)
                 .iter()
                 .map(|c| (c.invert, c.region.is_some()))
                 .collect()
@@ -691,15 +729,17 @@ mod tests {
         let mut finders = code(200.0, 200.0, true).to_vec();
         finders.push(finder(900.0, 500.0, false));
         assert_eq!(polarities(&finders), vec![(false, true)]);
-        // The light finder alone, or beside dark finders that draw no code: searched around.
-        assert_eq!(polarities(&finders[3..]), vec![(true, false)]);
-        assert_eq!(
-            polarities(&finders[2..]),
-            vec![(false, false), (true, false)]
-        );
-        // Light finders that draw a code of their own: both codes.
+        // The light finder alone: nothing. Beside a dark finder that draws no code: the dark
+        // finder only, searched around.
+        assert_eq!(polarities(&finders[3..]), vec![]);
+        assert_eq!(polarities(&finders[2..]), vec![(false, false)]);
+        // Light finders that draw a code of their own: that code, alone or beside a dark one,
+        // with a light finder of the page's text beside them.
+        let mut light = code(800.0, 300.0, false).to_vec();
+        light.push(finder(100.0, 650.0, false));
+        assert_eq!(polarities(&light), vec![(true, true)]);
         let mut both = code(200.0, 200.0, true).to_vec();
-        both.extend(code(800.0, 300.0, false));
+        both.extend(light);
         assert_eq!(polarities(&both), vec![(false, true), (true, true)]);
     }
 }

@@ -264,26 +264,39 @@ pub(crate) fn code_box(
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
     // The biggest module of the finders in a triple; none while no triple fits.
     let mut module: Option<f32> = None;
-    for (i, a) in finders.iter().enumerate() {
-        for (j, b) in finders.iter().enumerate().skip(i + 1) {
-            for (k, corner) in finders.iter().enumerate() {
-                if k == i || k == j || !could_be_corners(corner, a, b) {
-                    continue;
-                }
-                let fourth = (a.x + b.x - corner.x, a.y + b.y - corner.y);
-                for (x, y) in [(a.x, a.y), (b.x, b.y), (corner.x, corner.y), fourth] {
-                    x0 = x0.min(x);
-                    y0 = y0.min(y);
-                    x1 = x1.max(x);
-                    y1 = y1.max(y);
-                }
-                let biggest = a.module.max(b.module).max(corner.module);
-                module = Some(module.map_or(biggest, |m| m.max(biggest)));
-            }
+    for (corner, a, b) in corner_triples(finders) {
+        let fourth = (a.x + b.x - corner.x, a.y + b.y - corner.y);
+        for (x, y) in [(a.x, a.y), (b.x, b.y), (corner.x, corner.y), fourth] {
+            x0 = x0.min(x);
+            y0 = y0.min(y);
+            x1 = x1.max(x);
+            y1 = y1.max(y);
         }
+        let biggest = a.module.max(b.module).max(corner.module);
+        module = Some(module.map_or(biggest, |m| m.max(biggest)));
     }
     let b = grown((x0, y0, x1, y1), 9.0 * module?, width, height);
     (b.2 > b.0 + MIN_CODE_SIDE && b.3 > b.1 + MIN_CODE_SIDE).then_some(b)
+}
+
+/// Every three of `finders` that could be one code's corners ([`could_be_corners`]): the
+/// corner between the other two, then those two.
+pub(crate) fn corner_triples(
+    finders: &[Finder],
+) -> impl Iterator<Item = (&Finder, &Finder, &Finder)> {
+    finders.iter().enumerate().flat_map(move |(i, a)| {
+        finders
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .flat_map(move |(j, b)| {
+                finders
+                    .iter()
+                    .enumerate()
+                    .filter(move |&(k, corner)| k != i && k != j && could_be_corners(corner, a, b))
+                    .map(move |(_, corner)| (corner, a, b))
+            })
+    })
 }
 
 /// The pixels from `(x0, y0)` to `(x1, y1)` (inclusive) grown by `margin` on every side, as
