@@ -329,7 +329,7 @@ pub(crate) fn look(plane: &Plane<'_>, effort: Effort<'_>) -> (Found, Option<Regi
             break;
         }
         for &area in &candidate.around {
-            found.texts = zxing_read_bits(&bitmap, area, candidate.invert, true);
+            found.texts = zxing_read_bits(&bitmap, area, candidate.invert, RowScan::EveryThird);
             if !found.texts.is_empty() {
                 return (found, None);
             }
@@ -472,7 +472,7 @@ fn read_bits(
             continue;
         }
         for &area in candidate.areas() {
-            *texts = zxing_read_bits(bitmap, area, candidate.invert, true);
+            *texts = zxing_read_bits(bitmap, area, candidate.invert, RowScan::EveryThird);
             if !texts.is_empty() {
                 return Some(candidate.region);
             }
@@ -490,14 +490,24 @@ fn read_bits(
     None
 }
 
+/// Which rows `rxing`'s finder search scans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowScan {
+    /// Every third row, for codes of any density (its "try harder").
+    EveryThird,
+    /// Rows as far apart as a version-20 code a quarter of the image tall allows, every third
+    /// at the most (its quick search, as `rxing`'s own reader runs it).
+    Spaced,
+}
+
 /// Runs `rxing`'s port of zxing-cpp's QR detector and decoder on a region of our bitmap
-/// (`invert`: swapping dark and light; `try_harder`: its slower finder search), catching any
-/// panic; gives the text of every code it reads there.
+/// (`invert`: swapping dark and light; `rows`: the rows its finder search scans), catching
+/// any panic; gives the text of every code it reads there.
 fn zxing_read_bits(
     bitmap: &Bitmap,
     (x0, y0, x1, y1): Region,
     invert: bool,
-    try_harder: bool,
+    rows: RowScan,
 ) -> Vec<String> {
     let w = bitmap.width;
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -519,15 +529,15 @@ fn zxing_read_bits(
             }
             matrix.setRow((y - y0) as u32, &row);
         }
-        Some(decode_matrix(&matrix, try_harder))
+        Some(decode_matrix(&matrix, rows))
     }));
     result.ok().flatten().unwrap_or_default()
 }
 
-/// The texts of the QR codes `rxing`'s detector finds in a binarised image (`try_harder`: its
-/// slower finder search), each set of finder patterns used once. The caller catches panics.
-fn decode_matrix(matrix: &BitMatrix, try_harder: bool) -> Vec<String> {
-    let mut patterns = FindFinderPatterns(matrix, try_harder, 0);
+/// The texts of the QR codes `rxing`'s detector finds in a binarised image (`rows`: the rows
+/// its finder search scans), each set of finder patterns used once. The caller catches panics.
+fn decode_matrix(matrix: &BitMatrix, rows: RowScan) -> Vec<String> {
+    let mut patterns = FindFinderPatterns(matrix, rows == RowScan::EveryThird, 0);
     let mut used = Vec::new();
     let mut texts = Vec::new();
     for set in GenerateFinderPatternSets(&mut patterns) {
@@ -611,7 +621,7 @@ fn rqrr_read(bitmap: &Bitmap, (x0, y0, x1, y1): Region, invert: bool) -> Vec<Str
 fn grey_read(plane: &Plane<'_>, invert: bool) -> Option<String> {
     let bitmap = hybrid(plane, invert)?;
     let whole = (0, 0, bitmap.width, bitmap.height);
-    zxing_read_bits(&bitmap, whole, false, false)
+    zxing_read_bits(&bitmap, whole, false, RowScan::Spaced)
         .into_iter()
         .next()
 }
